@@ -1,0 +1,83 @@
+/**
+ * AES-256-GCM sealing with a keyring: one key seals, every configured key
+ * opens (so a key can be rotated while old revs stay readable). This is the
+ * Go tool's `env-key` format: ciphertext = 12-byte random nonce ‖ GCM
+ * ciphertext ‖ 16-byte tag, no associated data.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { StateError } from '../errors.js'
+import { type Encrypter, type EncrypterRef, describeRef } from './encrypter.js'
+import type { SealingKey } from './keys.js'
+
+const NONCE_BYTES = 12
+const TAG_BYTES = 16
+
+/** Options of a keyring. */
+export interface KeyringOptions {
+  /** Also open envelopes sealed with `noop` (for migrating a development tree). Default false. */
+  readonly openNoop?: boolean
+}
+
+/**
+ * Seals with `sealing`; opens with `sealing` and each of `older`, trying first
+ * the key whose ref matches the envelope's. Decrypt failures are
+ * `unreadable-snapshot` errors naming the ref that sealed the file.
+ */
+export class Keyring implements Encrypter {
+  readonly ref: EncrypterRef
+  readonly #keys: readonly SealingKey[]
+  readonly #openNoop: boolean
+
+  constructor(sealing: SealingKey, older: readonly SealingKey[] = [], options: KeyringOptions = {}) {
+    for (const k of [sealing, ...older]) {
+      if (k.key.length !== 32) throw new RangeError(`key ${describeRef(k.ref)} has ${k.key.length} bytes; AES-256 needs 32`)
+    }
+    this.ref = sealing.ref
+    this.#keys = [sealing, ...older]
+    this.#openNoop = options.openNoop ?? false
+  }
+
+  seal(plaintext: Buffer): Buffer {
+    const nonce = randomBytes(NONCE_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', this.#keys[0]!.key, nonce, { authTagLength: TAG_BYTES })
+    return Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()])
+  }
+
+  open(ciphertext: Buffer, ref: EncrypterRef): Buffer {
+    const sealedWith = describeRef(ref)
+    if (ref.name === 'noop') {
+      if (this.#openNoop) return ciphertext
+      throw new StateError('unreadable-snapshot', `sealed with noop (unencrypted) while the server requires encryption: re-seal the tree or allow opening noop envelopes`, { sealedWith })
+    }
+    if (ciphertext.length < NONCE_BYTES + TAG_BYTES) {
+      throw new StateError('unreadable-snapshot', `ciphertext sealed with ${sealedWith} is ${ciphertext.length} bytes, shorter than nonce and tag: the file is truncated`, { sealedWith })
+    }
+    for (const candidate of this.#ordered(ref)) {
+      const opened = tryOpen(candidate.key, ciphertext)
+      if (opened !== undefined) return opened
+    }
+    throw new StateError('unreadable-snapshot', `cannot open a snapshot sealed with ${sealedWith} with the configured keys (${this.describe()}): the key is wrong or missing, or the file was tampered with`, { sealedWith })
+  }
+
+  describe(): string {
+    return this.#keys.map((k, i) => `${describeRef(k.ref)}${i === 0 ? ' (sealing)' : ''}`).join(', ')
+  }
+
+  #ordered(ref: EncrypterRef): SealingKey[] {
+    const same = (k: SealingKey) => describeRef(k.ref) === describeRef(ref)
+    return [...this.#keys.filter(same), ...this.#keys.filter((k) => !same(k))]
+  }
+}
+
+function tryOpen(key: Buffer, ciphertext: Buffer): Buffer | undefined {
+  const nonce = ciphertext.subarray(0, NONCE_BYTES)
+  const tag = ciphertext.subarray(ciphertext.length - TAG_BYTES)
+  const body = ciphertext.subarray(NONCE_BYTES, ciphertext.length - TAG_BYTES)
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
+  decipher.setAuthTag(tag)
+  try {
+    return Buffer.concat([decipher.update(body), decipher.final()])
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Durable, atomic file publication: write a temp file in the target's
+ * directory, fsync it, then publish it with `link` (exclusive: fails with
+ * EEXIST if the name exists, with no check-then-write window, across
+ * processes) or `rename` (replace), then fsync the directory so the new name
+ * survives a power loss. A crash at any instant leaves the old file or the new
+ * one, never a torn one; temp files start with `.tmp-` and are never read as data.
+ */
+import { randomUUID } from 'node:crypto'
+import { constants } from 'node:fs'
+import { join } from 'node:path'
+import { type FsOps, errnoCode } from './fs-ops.js'
+
+/** Prefix of temp files; anything starting with it is a leftover when old. */
+export const TEMP_PREFIX = '.tmp-'
+
+/** Writes `data` to a fresh temp file in `dir` and fsyncs it; returns its path. */
+export async function writeTemp(fs: FsOps, dir: string, data: Buffer): Promise<string> {
+  const path = join(dir, `${TEMP_PREFIX}${randomUUID()}`)
+  const handle = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600)
+  try {
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (err) {
+    await fs.unlink(path).catch(() => {})
+    throw err
+  }
+  return path
+}
+
+/** Fsyncs directory `dir` so that names created or removed in it are durable. */
+export async function syncDir(fs: FsOps, dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Publishes `data` as `dir/name` only if that name does not exist yet.
+ * Returns false (and leaves nothing behind) when the name is taken.
+ */
+export async function createExclusive(fs: FsOps, dir: string, name: string, data: Buffer): Promise<boolean> {
+  const temp = await writeTemp(fs, dir, data)
+  try {
+    await fs.link(temp, join(dir, name))
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false
+    throw err
+  } finally {
+    await fs.unlink(temp).catch(() => {})
+  }
+  await syncDir(fs, dir)
+  return true
+}
+
+/** Publishes `data` as `dir/name`, atomically replacing any file of that name. */
+export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: Buffer): Promise<void> {
+  const temp = await writeTemp(fs, dir, data)
+  try {
+    await fs.rename(temp, join(dir, name))
+  } catch (err) {
+    await fs.unlink(temp).catch(() => {})
+    throw err
+  }
+  await syncDir(fs, dir)
+}
+
+/** Reads `path` without following a symlink at its last component; undefined when absent. */
+export async function readNoFollow(fs: FsOps, path: string): Promise<Buffer | undefined> {
+  let handle
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw err
+  }
+  try {
+    return await handle.readFile()
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Removes temp files in `dir` older than `maxAgeMs` (leftovers of crashed
+ * writes). Younger ones may belong to a write in flight in another process.
+ */
+export async function removeStaleTemps(fs: FsOps, dir: string, maxAgeMs: number, nowMs: number): Promise<number> {
+  let names: string[]
+  try {
+    names = await fs.readdir(dir)
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 0
+    throw err
+  }
+  let removed = 0
+  for (const name of names) {
+    if (!name.startsWith(TEMP_PREFIX)) continue
+    const path = join(dir, name)
+    try {
+      const st = await fs.lstat(path)
+      if (nowMs - st.mtimeMs >= maxAgeMs) {
+        await fs.unlink(path)
+        removed++
+      }
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+    }
+  }
+  return removed
+}

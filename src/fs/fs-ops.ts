@@ -1,0 +1,35 @@
+/**
+ * The filesystem calls the store makes, as one injectable object. Production
+ * uses `node:fs/promises` unchanged; fault-injection tests pass a wrapper that
+ * fails a chosen call with ENOSPC, EIO or EACCES to prove no path tears data.
+ */
+import * as fsp from 'node:fs/promises'
+
+/** The subset of `node:fs/promises` the store uses. */
+export interface FsOps {
+  open: typeof fsp.open
+  readFile: typeof fsp.readFile
+  readdir: typeof fsp.readdir
+  rename: typeof fsp.rename
+  link: typeof fsp.link
+  unlink: typeof fsp.unlink
+  mkdir: typeof fsp.mkdir
+  lstat: typeof fsp.lstat
+}
+
+/** The real filesystem. */
+export const nodeFs: FsOps = {
+  open: fsp.open,
+  readFile: fsp.readFile,
+  readdir: fsp.readdir,
+  rename: fsp.rename,
+  link: fsp.link,
+  unlink: fsp.unlink,
+  mkdir: fsp.mkdir,
+  lstat: fsp.lstat,
+}
+
+/** The errno code of a Node fs error, or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined
+}

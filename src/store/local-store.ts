@@ -1,0 +1,650 @@
+/**
+ * The local filesystem store of one factory/stack, in the Go tool's layout:
+ *
+ * ```
+ * <root>/<factory>/<stack>/
+ *   current                  rev + "\n"
+ *   lock                     present while locked (JSON holder; the Go tool writes "<pid>\n")
+ *   snapshots/<rev>.json.enc envelopes
+ *   .lock-released           how the lock was last released (our addition; the Go tool ignores it)
+ *   .mutex/                  proper-lockfile's short internal mutex (our addition)
+ * ```
+ *
+ * Safety never rests on one process's memory: rev names are claimed with
+ * `link` (exclusive), the lock marker with `link`, pointers replaced with
+ * `rename`, and every publication is fsynced with its directory. The mutex
+ * only orders multi-step changes (CAS on current, lock transitions) between
+ * processes; if it ever admitted two owners, exclusive create would still
+ * keep one holder and one file per rev.
+ */
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { type FSWatcher, watch } from 'node:fs'
+import { join } from 'node:path'
+import type { Clock } from '../clock.js'
+import type { Encrypter } from '../crypto/encrypter.js'
+import { StateError, isStateError } from '../errors.js'
+import { createExclusive, readNoFollow, removeStaleTemps, replaceAtomic, syncDir, writeTemp } from '../fs/durable.js'
+import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
+import { Mutex } from '../fs/mutex.js'
+import { UNOBIN_PAYLOAD, decodeEnvelope, encodeEnvelope } from './envelope.js'
+import { decodeHolder, decodeRelease, encodeHolder, encodeRelease } from './lock-marker.js'
+import { assertName } from './names.js'
+import { type ParsedRev, assertRev, formatInstant, formatRev, nextRev, parseRev, sortRevs } from './rev.js'
+import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock, Snapshot, Store, WriteOptions } from './store.js'
+import { validateUnobinSnapshot } from './unobin-snapshot.js'
+
+const SNAPSHOT_SUFFIX = '.json.enc'
+const LOCK_FILE = 'lock'
+const RELEASE_FILE = '.lock-released'
+const CURRENT_FILE = 'current'
+
+/** What a local store needs; everything is passed in. */
+export interface LocalStoreOptions {
+  readonly root: string
+  readonly factory: string
+  readonly stack: string
+  readonly encrypter: Encrypter
+  readonly clock: Clock
+  /** This process's pid and host, recorded with lock holders. */
+  readonly identity: { readonly pid: number; readonly host: string }
+  readonly fs?: FsOps
+  /** Fallback poll interval (ms) while waiting for a lock held by another process. Default 100. */
+  readonly pollMs?: number
+  /** Temp files older than this (ms) are leftovers of crashed writes and are removed. Default 60 000. */
+  readonly tempMaxAgeMs?: number
+  /** proper-lockfile stale time for the internal mutex (ms). Default 10 000. */
+  readonly mutexStaleMs?: number
+  /** Receives warnings (e.g. a compromised mutex); never given secrets. */
+  readonly onWarning?: (message: string) => void
+}
+
+/** Options of `gc`. */
+export interface GcOptions {
+  /** Keep the newest `keep` revs (the current rev is always kept too). */
+  readonly keep: number
+  readonly dryRun?: boolean
+  readonly fence?: Fence
+}
+
+/** The result of `gc`: what was (or would be) deleted and what stays. */
+export interface GcResult {
+  readonly deleted: string[]
+  readonly kept: string[]
+}
+
+/** The store of one factory/stack on the local filesystem. */
+export class LocalStore implements Store {
+  readonly #factory: string
+  readonly #stack: string
+  readonly #dir: string
+  readonly #snapshots: string
+  readonly #root: string
+  readonly #encrypter: Encrypter
+  readonly #clock: Clock
+  readonly #fs: FsOps
+  readonly #identity: { readonly pid: number; readonly host: string }
+  readonly #pollMs: number
+  readonly #tempMaxAgeMs: number
+  readonly #mutex: Mutex
+  readonly #changes = new EventEmitter()
+  readonly #warn: (message: string) => void
+  #ready = false
+  #watcher: FSWatcher | undefined
+  #waiters = 0
+
+  constructor(options: LocalStoreOptions) {
+    this.#factory = assertName('factory', options.factory)
+    this.#stack = assertName('stack', options.stack)
+    this.#root = options.root
+    this.#dir = join(options.root, this.#factory, this.#stack)
+    this.#snapshots = join(this.#dir, 'snapshots')
+    this.#encrypter = options.encrypter
+    this.#clock = options.clock
+    this.#fs = options.fs ?? nodeFs
+    this.#identity = options.identity
+    this.#pollMs = options.pollMs ?? 100
+    this.#tempMaxAgeMs = options.tempMaxAgeMs ?? 60_000
+    this.#warn = options.onWarning ?? (() => {})
+    this.#mutex = new Mutex(join(this.#dir, '.mutex'), {
+      ...(options.mutexStaleMs === undefined ? {} : { staleMs: options.mutexStaleMs }),
+      onCompromised: (err) => this.#warn(`internal mutex of ${this.#name()} compromised: ${err.message}`),
+    })
+    this.#changes.setMaxListeners(0)
+  }
+
+  stack(): { factory: string; stack: string } {
+    return { factory: this.#factory, stack: this.#stack }
+  }
+
+  async current(): Promise<Snapshot> {
+    const rev = await this.currentRev()
+    try {
+      return await this.get(rev)
+    } catch (err) {
+      if (isStateError(err, 'rev-not-found')) {
+        throw new StateError('dangling-current', `current of ${this.#name()} names rev ${rev}, which is not stored: point current at a stored rev (PUT …/current) after checking the history`, { ...this.#where(), rev })
+      }
+      throw err
+    }
+  }
+
+  async currentRev(): Promise<string> {
+    return this.#io('reading current', async () => {
+      const rev = await this.#readCurrent()
+      if (rev === null) throw new StateError('no-current', `${this.#name()} has no current rev`, this.#where())
+      return rev
+    })
+  }
+
+  async get(rev: string): Promise<Snapshot> {
+    assertRev(rev)
+    return this.#io(`reading rev ${rev}`, async () => {
+      if (!(await this.#dirs(false))) throw this.#revNotFound(rev)
+      const bytes = await readNoFollow(this.#fs, join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
+      if (bytes === undefined) throw this.#revNotFound(rev)
+      try {
+        const envelope = decodeEnvelope(bytes)
+        return { rev, payloadType: envelope.payloadType, body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter) }
+      } catch (err) {
+        if (isStateError(err, 'unreadable-snapshot')) {
+          throw new StateError('unreadable-snapshot', `rev ${rev} of ${this.#name()} cannot be read: ${err.message}`, { ...this.#where(), rev, ...err.details })
+        }
+        throw err
+      }
+    })
+  }
+
+  async write(body: Buffer, options: WriteOptions): Promise<string> {
+    if (options.payloadType === UNOBIN_PAYLOAD) validateUnobinSnapshot(body)
+    const sealed = encodeEnvelope({ payloadType: options.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
+    return this.#io('writing a snapshot', async () => {
+      await this.#dirs(true)
+      await this.#assertFence(options.fence)
+      const rev = await this.#publish(sealed, options.fence)
+      if (options.makeCurrent === true) {
+        await this.#mutex.run(async () => {
+          await this.#assertFence(options.fence)
+          const current = await this.#readCurrent()
+          // Never move current backwards: a concurrent writer may already have made a later rev current.
+          if (current === null || sortRevs([current, rev])[1] === rev) await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+        })
+      }
+      return rev
+    })
+  }
+
+  async setCurrent(rev: string, options: { fence?: Fence; ifMatch?: string | null } = {}): Promise<{ previous: string | null }> {
+    assertRev(rev)
+    return this.#io(`setting current to ${rev}`, async () => {
+      if (!(await this.#dirs(false))) throw this.#revNotFound(rev)
+      return this.#mutex.run(async () => {
+        await this.#assertFence(options.fence)
+        const previous = await this.#readCurrent()
+        if (options.ifMatch !== undefined && options.ifMatch !== previous) {
+          throw new StateError('current-mismatch', `current of ${this.#name()} is ${previous ?? 'unset'}, not ${options.ifMatch ?? 'unset'}: re-read it and retry`, { ...this.#where(), current: previous })
+        }
+        await this.get(rev) // must exist and open: never point current at an unreadable rev
+        await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+        return { previous }
+      })
+    })
+  }
+
+  async list(): Promise<string[]> {
+    return this.#io('listing revs', async () => {
+      if (!(await this.#dirs(false))) return []
+      return sortRevs(await this.#revNames())
+    })
+  }
+
+  async delete(rev: string, options: { fence?: Fence; force?: boolean } = {}): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
+    assertRev(rev)
+    return this.#io(`deleting rev ${rev}`, async () => {
+      if (!(await this.#dirs(false))) return { deleted: false, clearedCurrent: false }
+      return this.#mutex.run(async () => {
+        await this.#assertFence(options.fence)
+        return this.#deleteRev(rev, options.force === true)
+      })
+    })
+  }
+
+  /** Deletes all but the newest `keep` revs and the current one (or only reports them with `dryRun`). */
+  async gc(options: GcOptions): Promise<GcResult> {
+    return this.#io('collecting garbage', async () => {
+      if (!(await this.#dirs(false))) return { deleted: [], kept: [] }
+      return this.#mutex.run(async () => {
+        await this.#assertFence(options.fence)
+        const revs = sortRevs(await this.#revNames())
+        const current = await this.#readCurrent()
+        const newest = new Set(revs.slice(Math.max(0, revs.length - options.keep)))
+        const deleted = revs.filter((r) => !newest.has(r) && r !== current && parseRev(r) !== undefined)
+        const kept = revs.filter((r) => !deleted.includes(r))
+        if (options.dryRun !== true) {
+          for (const rev of deleted) await this.#deleteRev(rev, false)
+        }
+        return { deleted, kept }
+      })
+    })
+  }
+
+  async lock(claims: LockClaims, context: LockContext, options: LockOptions = {}): Promise<LockHolder> {
+    const waitMs = Math.max(0, options.waitMs ?? 0)
+    const deadline = Date.now() + waitMs
+    const signal = options.signal
+    return this.#io('taking the lock', async () => {
+      await this.#dirs(true)
+      for (;;) {
+        signal?.throwIfAborted()
+        const attempt = await this.#mutex.run(() => this.#tryAcquire(claims, context, options.ttlMs))
+        if (attempt.acquired) {
+          if (signal?.aborted === true) {
+            // The caller went away while we were acquiring: never leave a lock behind.
+            await this.unlock(attempt.holder.id).catch(() => {})
+            signal.throwIfAborted()
+          }
+          return attempt.holder
+        }
+        const now = Date.now()
+        if (waitMs === 0 || now >= deadline) {
+          if (waitMs > 0) throw new StateError('wait-timeout', `${this.#name()} stayed locked for the whole wait of ${Math.round(waitMs / 1000)} s: ${describeHolder(attempt.holder)}`, { ...this.#where(), holder: attempt.holder })
+          throw this.#locked(attempt.holder)
+        }
+        const expiresMs = attempt.holder.expires === null ? Infinity : Date.parse(attempt.holder.expires) - this.#nowMs() + now
+        await this.#waitForChange(Math.min(deadline, expiresMs + 1), signal)
+      }
+    })
+  }
+
+  async inspectLock(): Promise<LockHolder | undefined> {
+    return this.#io('reading the lock', async () => {
+      const holder = await this.#readMarker()
+      return holder !== undefined && !this.#expired(holder) ? holder : undefined
+    })
+  }
+
+  async renew(id: string, ttlMs: number | undefined): Promise<LockHolder> {
+    return this.#io('renewing the lock', async () => {
+      if (!(await this.#dirs(false))) throw this.#notHeld(id)
+      return this.#mutex.run(async () => {
+        const holder = await this.#readMarker()
+        if (holder === undefined || holder.id !== id) {
+          if (holder !== undefined && !this.#expired(holder)) throw this.#locked(holder)
+          const release = await this.#readRelease()
+          if (release !== undefined && release.holder.id === id && release.event !== 'unlock') throw this.#lost(release)
+          throw this.#notHeld(id)
+        }
+        if (this.#expired(holder)) throw this.#lost({ event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
+        const renewed: LockHolder = { ...holder, expires: this.#expiry(ttlMs) }
+        await replaceAtomic(this.#fs, this.#dir, LOCK_FILE, encodeHolder(renewed))
+        return renewed
+      })
+    })
+  }
+
+  async unlock(id: string): Promise<LockHolder> {
+    return this.#io('releasing the lock', async () => {
+      if (!(await this.#dirs(false))) throw this.#notHeld(id)
+      const released = await this.#mutex.run(async () => {
+        const holder = await this.#readMarker()
+        if (holder !== undefined && holder.id === id && !holder.legacy) {
+          await this.#recordRelease({ event: 'unlock', holder, generation: holder.generation, at: this.#now() })
+          await this.#removeMarker(holder.id)
+          return holder
+        }
+        const release = await this.#readRelease()
+        if (release !== undefined && release.holder.id === id && release.event === 'unlock') return release.holder // a retry of an unlock that succeeded
+        if (holder !== undefined && !this.#expired(holder)) throw this.#locked(holder)
+        if (release !== undefined && release.holder.id === id) throw this.#lost(release)
+        throw this.#notHeld(id)
+      })
+      this.#changes.emit('change')
+      return released
+    })
+  }
+
+  async forceUnlock(by: { principal?: string | null; reason?: string | null } = {}): Promise<LockHolder | undefined> {
+    return this.#io('force-unlocking', async () => {
+      if (!(await this.#dirs(false))) return undefined
+      const removed = await this.#mutex.run(async () => {
+        const holder = await this.#readMarker()
+        if (holder === undefined) return undefined
+        const before = await this.#generation(holder)
+        await this.#recordRelease({ event: 'force-unlock', holder, generation: before + 1, at: this.#now(), by: by.principal ?? null, reason: by.reason ?? null })
+        await this.#removeMarker(holder.id)
+        return holder
+      })
+      if (removed !== undefined) this.#changes.emit('change')
+      return removed
+    })
+  }
+
+  async lastRelease(): Promise<ReleasedLock | undefined> {
+    return this.#io('reading the last release', async () => ((await this.#dirs(false)) ? this.#readRelease() : undefined))
+  }
+
+  async generation(): Promise<number> {
+    return this.#io('reading the generation', async () => ((await this.#dirs(false)) ? this.#generation(await this.#readMarker()) : 0))
+  }
+
+  /** Stops watching the stack directory (waiters fall back to polling). */
+  close(): void {
+    this.#watcher?.close()
+    this.#watcher = undefined
+  }
+
+  // --- snapshots -----------------------------------------------------------
+
+  /** Claims the next rev with an exclusive link of one fsynced temp file; retries on collision. */
+  async #publish(sealed: Buffer, fence: Fence | undefined): Promise<string> {
+    let temp = await writeTemp(this.#fs, this.#snapshots, sealed)
+    try {
+      for (let attempt = 0; attempt < 1000; attempt++) {
+        const rev = formatRev(nextRev(this.#clock.nowNanos(), newestRev(await this.#revNames())))
+        await this.#assertFence(fence) // re-checked right before publishing
+        try {
+          await this.#fs.link(temp, join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
+        } catch (err) {
+          const code = errnoCode(err)
+          if (code === 'EEXIST') continue // another writer claimed this rev first
+          if (code === 'ENOENT') {
+            temp = await writeTemp(this.#fs, this.#snapshots, sealed) // our temp was cleaned up: write it again
+            continue
+          }
+          throw err
+        }
+        await syncDir(this.#fs, this.#snapshots)
+        return rev
+      }
+      throw new Error(`could not claim a rev in ${this.#name()} after 1000 attempts`)
+    } finally {
+      await this.#fs.unlink(temp).catch(() => {})
+    }
+  }
+
+  async #revNames(): Promise<string[]> {
+    const entries = await this.#fs.readdir(this.#snapshots, { withFileTypes: true })
+    return entries.filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.')).map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
+  }
+
+  async #readCurrent(): Promise<string | null> {
+    const bytes = await readNoFollow(this.#fs, join(this.#dir, CURRENT_FILE))
+    const text = bytes?.toString('utf8').trim() ?? ''
+    if (text === '') return null
+    if (parseRev(text) === undefined) {
+      throw new StateError('unreadable-snapshot', `current of ${this.#name()} does not hold a rev (it holds ${JSON.stringify(text.slice(0, 80))}): point current at a stored rev`, this.#where())
+    }
+    return text
+  }
+
+  async #deleteRev(rev: string, force: boolean): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
+    let clearedCurrent = false
+    if ((await this.#readCurrent()) === rev) {
+      if (!force) throw new StateError('rev-is-current', `rev ${rev} is the current one of ${this.#name()}: point current elsewhere first, or delete with force (which leaves the stack without current)`, { ...this.#where(), rev })
+      await this.#fs.unlink(join(this.#dir, CURRENT_FILE))
+      clearedCurrent = true
+    }
+    let deleted = true
+    try {
+      await this.#fs.unlink(join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      deleted = false // removing what is absent is not an error
+    }
+    await syncDir(this.#fs, this.#snapshots)
+    if (clearedCurrent) await syncDir(this.#fs, this.#dir)
+    return { deleted, clearedCurrent }
+  }
+
+  // --- locks ---------------------------------------------------------------
+
+  async #tryAcquire(claims: LockClaims, context: LockContext, ttlMs: number | undefined): Promise<{ acquired: boolean; holder: LockHolder }> {
+    let marker = await this.#readMarker()
+    if (marker !== undefined) {
+      if (!this.#expired(marker)) {
+        // The same client retrying its lock (Terraform retries LOCK on 5xx) gets it again.
+        if (claims.id !== undefined && marker.id === claims.id && !marker.legacy) return { acquired: true, holder: marker }
+        return { acquired: false, holder: marker }
+      }
+      await this.#recordRelease({ event: 'expired', holder: marker, generation: await this.#generation(marker), at: this.#now() })
+      if (!(await this.#removeMarker(marker.id))) {
+        const now = await this.#readMarker()
+        if (now !== undefined) return { acquired: false, holder: now }
+      }
+      marker = undefined
+    }
+    const holder: LockHolder = {
+      id: claims.id ?? randomUUID(),
+      generation: (await this.#generation(undefined)) + 1,
+      who: claims.who ?? '',
+      operation: claims.operation ?? '',
+      info: claims.info ?? '',
+      principal: context.principal ?? null,
+      remote: context.remote ?? null,
+      created: this.#now(),
+      expires: this.#expiry(ttlMs),
+      pid: this.#identity.pid,
+      host: this.#identity.host,
+      client: claims.client ?? null,
+      legacy: false,
+    }
+    if (await createExclusive(this.#fs, this.#dir, LOCK_FILE, encodeHolder(holder))) return { acquired: true, holder }
+    const winner = await this.#readMarker()
+    return winner === undefined ? this.#tryAcquire(claims, context, ttlMs) : { acquired: false, holder: winner }
+  }
+
+  /**
+   * Removes the marker if it still belongs to `id`: renames it to a unique
+   * name first (only one remover can win), checks whose it was, and puts back
+   * a marker that turned out to be someone else's.
+   */
+  async #removeMarker(id: string): Promise<boolean> {
+    const aside = join(this.#dir, `.tmp-lock-${randomUUID()}`)
+    try {
+      await this.#fs.rename(join(this.#dir, LOCK_FILE), aside)
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false
+      throw err
+    }
+    const taken = await readNoFollow(this.#fs, aside)
+    if (taken !== undefined && decodeHolder(taken).id !== id) {
+      await this.#fs.link(aside, join(this.#dir, LOCK_FILE)).catch((err: unknown) => this.#warn(`could not restore the lock marker of ${this.#name()}: ${errnoCode(err) ?? String(err)}`))
+      await this.#fs.unlink(aside).catch(() => {})
+      return false
+    }
+    await this.#fs.unlink(aside).catch(() => {})
+    await syncDir(this.#fs, this.#dir)
+    return true
+  }
+
+  async #readMarker(): Promise<LockHolder | undefined> {
+    const bytes = await readNoFollow(this.#fs, join(this.#dir, LOCK_FILE))
+    return bytes === undefined ? undefined : decodeHolder(bytes)
+  }
+
+  async #readRelease(): Promise<ReleasedLock | undefined> {
+    const bytes = await readNoFollow(this.#fs, join(this.#dir, RELEASE_FILE))
+    return bytes === undefined ? undefined : decodeRelease(bytes)
+  }
+
+  async #recordRelease(release: ReleasedLock): Promise<void> {
+    await replaceAtomic(this.#fs, this.#dir, RELEASE_FILE, encodeRelease(release))
+  }
+
+  /** The generation: the highest of the held marker's and the last release's. */
+  async #generation(marker: LockHolder | undefined): Promise<number> {
+    const release = await this.#readRelease()
+    return Math.max(release?.generation ?? 0, marker?.generation ?? 0)
+  }
+
+  /**
+   * Checks a mutation against the lock: a live holder's id must be presented;
+   * an id whose lock expired or was force-unlocked is refused; with
+   * `requireLock`, an unlocked stack is refused too.
+   */
+  async #assertFence(fence: Fence | undefined): Promise<void> {
+    const holder = await this.#readMarker()
+    const lockId = fence?.lockId
+    if (holder !== undefined && !this.#expired(holder)) {
+      if (lockId !== undefined && lockId === holder.id && !holder.legacy) return
+      if (lockId !== undefined) {
+        const release = await this.#readRelease()
+        if (release !== undefined && release.holder.id === lockId && release.event !== 'unlock') throw this.#lost(release, holder)
+      }
+      throw this.#locked(holder)
+    }
+    if (lockId !== undefined) {
+      if (holder !== undefined && holder.id === lockId) throw this.#lost({ event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
+      const release = await this.#readRelease()
+      if (release !== undefined && release.holder.id === lockId) throw this.#lost(release)
+      throw new StateError('lock-not-held', `${this.#name()} is not locked with id ${lockId}: take the lock again before writing`, { ...this.#where(), lockId })
+    }
+    if (fence?.requireLock === true) {
+      throw new StateError('lock-required', `this server requires holding the lock of ${this.#name()} for every change: take the lock and send its id in Lock-Id`, this.#where())
+    }
+  }
+
+  #expired(holder: LockHolder): boolean {
+    if (holder.expires === null) return false
+    const expires = Date.parse(holder.expires)
+    return Number.isFinite(expires) && expires <= this.#nowMs()
+  }
+
+  #expiry(ttlMs: number | undefined): string | null {
+    return ttlMs === undefined ? null : formatInstant(this.#clock.nowNanos() + BigInt(Math.round(ttlMs)) * 1_000_000n)
+  }
+
+  /** Resolves when the lock may have changed, at `untilMs`, or when `signal` aborts. */
+  async #waitForChange(untilMs: number, signal: AbortSignal | undefined): Promise<void> {
+    this.#waiters++
+    this.#watch()
+    try {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          this.#changes.off('change', done)
+          signal?.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, Math.max(1, Math.min(untilMs - Date.now(), this.#pollMs)))
+        this.#changes.on('change', done)
+        signal?.addEventListener('abort', done, { once: true })
+      })
+    } finally {
+      this.#waiters--
+      if (this.#waiters === 0) this.close()
+    }
+  }
+
+  /** Watches the stack directory so a release by another process wakes waiters at once. */
+  #watch(): void {
+    if (this.#watcher !== undefined) return
+    try {
+      this.#watcher = watch(this.#dir, { persistent: false }, (_event, name) => {
+        if (name === null || name === LOCK_FILE) this.#changes.emit('change')
+      })
+      this.#watcher.on('error', () => this.close())
+    } catch {
+      this.#watcher = undefined // polling still wakes waiters
+    }
+  }
+
+  // --- helpers -------------------------------------------------------------
+
+  /** Verifies the stack's directories are real directories (no symlink out of the root), creating them if asked. */
+  async #dirs(create: boolean): Promise<boolean> {
+    if (this.#ready) return true
+    if (create) await this.#fs.mkdir(this.#root, { recursive: true })
+    for (const dir of [join(this.#root, this.#factory), this.#dir, this.#snapshots]) {
+      let st
+      try {
+        st = await this.#fs.lstat(dir)
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err
+        if (!create) return false
+        await this.#fs.mkdir(dir).catch((e: unknown) => {
+          if (errnoCode(e) !== 'EEXIST') throw e
+        })
+        st = await this.#fs.lstat(dir)
+      }
+      if (st.isSymbolicLink() || !st.isDirectory()) {
+        throw new StateError('unsafe-path', `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.#where())
+      }
+    }
+    const nowMs = this.#nowMs()
+    await removeStaleTemps(this.#fs, this.#snapshots, this.#tempMaxAgeMs, nowMs)
+    await removeStaleTemps(this.#fs, this.#dir, this.#tempMaxAgeMs, nowMs)
+    this.#ready = true
+    return true
+  }
+
+  /** Runs a filesystem step, turning disk faults into errors that name the stack and the operation. */
+  async #io<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof StateError || (err instanceof Error && err.name === 'AbortError')) throw err
+      const code = errnoCode(err)
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new StateError('no-space', `no space left on the data volume while ${operation} in ${this.#name()}: nothing was changed; free space and retry`, { ...this.#where(), operation, errno: code }, { cause: err })
+      }
+      if (code !== undefined && code !== 'ENOENT') {
+        throw new StateError('storage-failure', `the data directory refused ${operation} in ${this.#name()} (${code}): nothing was changed; check permissions and the volume, then retry`, { ...this.#where(), operation, errno: code }, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  #now(): string {
+    return formatInstant(this.#clock.nowNanos())
+  }
+
+  #nowMs(): number {
+    return Number(this.#clock.nowNanos() / 1_000_000n)
+  }
+
+  #name(): string {
+    return `${this.#factory}/${this.#stack}`
+  }
+
+  #where(): Record<string, string> {
+    return { factory: this.#factory, stack: this.#stack }
+  }
+
+  #revNotFound(rev: string): StateError {
+    return new StateError('rev-not-found', `rev ${rev} is not stored in ${this.#name()}: list the revs with GET …/snapshots`, { ...this.#where(), rev })
+  }
+
+  #notHeld(id: string): StateError {
+    return new StateError('lock-not-held', `${this.#name()} is not locked with id ${id}`, { ...this.#where(), lockId: id })
+  }
+
+  #locked(holder: LockHolder): StateError {
+    return new StateError('locked', `${this.#name()} is locked: ${describeHolder(holder)}. Wait for it, or if the holder is gone, force-unlock it (DELETE …/lock?force=true)`, { ...this.#where(), holder })
+  }
+
+  #lost(release: ReleasedLock, holder?: LockHolder): StateError {
+    const how = release.event === 'expired' ? `its lease expired at ${release.holder.expires ?? release.at}` : `it was force-unlocked at ${release.at}${release.by ? ` by ${release.by}` : ''}${release.reason ? ` (${release.reason})` : ''}`
+    return new StateError('lock-lost', `lock ${release.holder.id} on ${this.#name()} is no longer held: ${how}. Nothing was changed; take the lock again and re-read the state before writing`, { ...this.#where(), lockId: release.holder.id, event: release.event, ...(holder ? { holder } : {}) })
+  }
+}
+
+/** One line saying who holds a lock and since when, for messages. */
+export function describeHolder(holder: LockHolder): string {
+  if (holder.legacy) return `held by ${holder.who}`
+  const who = holder.who !== '' ? holder.who : (holder.principal ?? 'an unnamed client')
+  const parts = [`held by ${who}`]
+  if (holder.operation !== '') parts.push(`for ${holder.operation}`)
+  if (holder.created !== null) parts.push(`since ${holder.created}`)
+  parts.push(`(lock id ${holder.id}, generation ${holder.generation}${holder.expires !== null ? `, lease until ${holder.expires}` : ''})`)
+  return parts.join(' ')
+}
+
+function newestRev(names: readonly string[]): ParsedRev | undefined {
+  let newest: ParsedRev | undefined
+  for (const name of names) {
+    const p = parseRev(name)
+    if (p !== undefined && (newest === undefined || p.nanos > newest.nanos || (p.nanos === newest.nanos && p.suffix > newest.suffix))) newest = p
+  }
+  return newest
+}

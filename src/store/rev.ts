@@ -1,0 +1,114 @@
+/**
+ * Revs: the immutable names of stored snapshots.
+ *
+ * A rev is the write instant in UTC rendered like Go's `time.RFC3339Nano`
+ * (fraction without trailing zeros, no dot for a whole second, `Z`), with an
+ * optional `_N` suffix (N ≥ 1) when several writes share an instant. Only the
+ * canonical rendering is a valid rev, so every rev names exactly one file and
+ * can never carry a path separator.
+ */
+import { StateError } from '../errors.js'
+
+/** A parsed rev: its instant and its collision suffix (0 = none). */
+export interface ParsedRev {
+  readonly nanos: bigint
+  readonly suffix: number
+}
+
+const REV_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z(?:_([1-9]\d{0,8}))?$/
+const NANOS_PER_SECOND = 1_000_000_000n
+const MIN_SECONDS = -62167219200n // 0000-01-01T00:00:00Z, the first instant RFC 3339 can write
+const MAX_SECONDS = 253402300799n // 9999-12-31T23:59:59Z, the last instant RFC 3339 can write
+
+/** Renders an instant (ns since the epoch, UTC) exactly as Go's RFC3339Nano does. */
+export function formatInstant(nanos: bigint): string {
+  let seconds = nanos / NANOS_PER_SECOND
+  let fraction = nanos % NANOS_PER_SECOND
+  if (fraction < 0n) {
+    fraction += NANOS_PER_SECOND
+    seconds -= 1n
+  }
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
+    throw new RangeError(`instant ${nanos} ns is outside the years 0000-9999`)
+  }
+  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19)
+  const digits = fraction.toString().padStart(9, '0').replace(/0+$/, '')
+  return digits === '' ? `${whole}Z` : `${whole}.${digits}Z`
+}
+
+/** Renders a rev: the instant, plus `_N` when `suffix` > 0. */
+export function formatRev(rev: ParsedRev): string {
+  const base = formatInstant(rev.nanos)
+  return rev.suffix > 0 ? `${base}_${rev.suffix}` : base
+}
+
+/** Parses a rev; undefined when `name` is not a canonical rev. Never throws. */
+export function parseRev(name: string): ParsedRev | undefined {
+  const m = REV_PATTERN.exec(name)
+  if (m === null) return undefined
+  const [, y, mo, d, h, mi, s, frac, suffix] = m
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))
+  const date = new Date(ms)
+  // Date.UTC maps years 0-99 to 1900-1999; set the full year explicitly.
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d))
+  if (Number.isNaN(date.getTime())) return undefined
+  const nanos = BigInt(date.getTime()) * 1_000_000n + BigInt((frac ?? '').padEnd(9, '0'))
+  const parsed = { nanos, suffix: suffix === undefined ? 0 : Number(suffix) }
+  // Canonical only: no trailing fraction zeros, no impossible dates like 02-30.
+  return formatRev(parsed) === name ? parsed : undefined
+}
+
+/** True when `name` is a canonical rev. */
+export function isRev(name: string): boolean {
+  return parseRev(name) !== undefined
+}
+
+/**
+ * Throws `invalid-rev` unless `name` is a canonical rev. Called before any
+ * path is built from a rev.
+ */
+export function assertRev(name: string): ParsedRev {
+  const parsed = parseRev(name)
+  if (parsed === undefined) {
+    throw new StateError('invalid-rev', `"${printable(name)}" is not a rev: expected a UTC instant like 2026-07-10T12:00:00.1Z, optionally with a _N suffix`, { rev: printable(name) })
+  }
+  return parsed
+}
+
+/**
+ * Orders revs as the Go tool does: valid revs by instant, then by suffix;
+ * names that are not revs after all of them, in byte order.
+ */
+export function compareRevs(a: string, b: string): number {
+  const pa = parseRev(a)
+  const pb = parseRev(b)
+  if (pa !== undefined && pb !== undefined) {
+    if (pa.nanos !== pb.nanos) return pa.nanos < pb.nanos ? -1 : 1
+    return pa.suffix - pb.suffix
+  }
+  if (pa !== undefined) return -1
+  if (pb !== undefined) return 1
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}
+
+/** Returns a new array of `names` in rev order; the input is left as it was. */
+export function sortRevs(names: readonly string[]): string[] {
+  return [...names].sort(compareRevs)
+}
+
+/**
+ * The rev a write at `nowNanos` should try first, given the newest valid rev
+ * already stored (if any): the instant itself when it is later than the
+ * newest, otherwise the newest rev's instant with the next suffix, so a new
+ * rev always sorts after every stored one even if the clock stepped back.
+ */
+export function nextRev(nowNanos: bigint, newest: ParsedRev | undefined): ParsedRev {
+  if (newest === undefined || nowNanos > newest.nanos) return { nanos: nowNanos, suffix: 0 }
+  return { nanos: newest.nanos, suffix: newest.suffix + 1 }
+}
+
+/** Shows a user-supplied name safely in a message (control characters escaped, length capped). */
+export function printable(name: string): string {
+  const escaped = JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}…` : name)
+  return escaped.slice(1, -1)
+}

@@ -1,0 +1,105 @@
+/**
+ * The data directory: one shared `LocalStore` per factory/stack (so waiters in
+ * this process share one wake-up channel) and discovery of factories and stacks.
+ */
+import { join } from 'node:path'
+import type { Clock } from '../clock.js'
+import type { Encrypter } from '../crypto/encrypter.js'
+import { StateError } from '../errors.js'
+import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
+import { LocalStore, type LocalStoreOptions } from './local-store.js'
+import { assertName, isName } from './names.js'
+import type { StackSummary } from './store.js'
+
+/** Options of a store root: those of every stack's store, minus the names. */
+export type StoreRootOptions = Omit<LocalStoreOptions, 'factory' | 'stack'>
+
+/** A data directory holding `<factory>/<stack>` stores. */
+export class StoreRoot {
+  readonly root: string
+  readonly #options: StoreRootOptions
+  readonly #fs: FsOps
+  readonly #stores = new Map<string, LocalStore>()
+
+  constructor(options: StoreRootOptions) {
+    this.root = options.root
+    this.#options = options
+    this.#fs = options.fs ?? nodeFs
+  }
+
+  /** The encrypter every stack seals with. */
+  get encrypter(): Encrypter {
+    return this.#options.encrypter
+  }
+
+  /** The clock every stack reads. */
+  get clock(): Clock {
+    return this.#options.clock
+  }
+
+  /** The store of `factory`/`stack` (validated names; the same instance every time). */
+  stack(factory: string, stack: string): LocalStore {
+    assertName('factory', factory)
+    assertName('stack', stack)
+    const key = `${factory}/${stack}`
+    let store = this.#stores.get(key)
+    if (store === undefined) {
+      store = new LocalStore({ ...this.#options, factory, stack })
+      this.#stores.set(key, store)
+    }
+    return store
+  }
+
+  /** Factory names, sorted (directories with valid names; symlinks and dot-entries are skipped). */
+  async factories(): Promise<string[]> {
+    return this.#dirNames(this.root)
+  }
+
+  /** Stack names of `factory`, sorted. Throws `factory-not-found` when it has none. */
+  async stacks(factory: string): Promise<string[]> {
+    assertName('factory', factory)
+    const names = await this.#dirNames(join(this.root, factory))
+    if (names.length === 0 && !(await this.#isDir(join(this.root, factory)))) {
+      throw new StateError('factory-not-found', `factory ${factory} has no stacks: check the name (GET /v1/factories lists them)`, { factory })
+    }
+    return names
+  }
+
+  /** A stack's summary: current rev, rev count and lock holder. */
+  async summary(factory: string, stack: string): Promise<StackSummary> {
+    const store = this.stack(factory, stack)
+    const [revs, lock, current] = await Promise.all([
+      store.list(),
+      store.inspectLock(),
+      store.currentRev().catch((err: unknown) => {
+        if (err instanceof StateError && err.code === 'no-current') return null
+        throw err
+      }),
+    ])
+    return { factory, stack, current, revs: revs.length, lock: lock ?? null }
+  }
+
+  /** Stops all directory watchers. */
+  close(): void {
+    for (const store of this.#stores.values()) store.close()
+  }
+
+  async #dirNames(dir: string): Promise<string[]> {
+    let entries
+    try {
+      entries = await this.#fs.readdir(dir, { withFileTypes: true })
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return []
+      throw err
+    }
+    return entries.filter((e) => e.isDirectory() && isName(e.name)).map((e) => e.name).sort()
+  }
+
+  async #isDir(path: string): Promise<boolean> {
+    try {
+      return (await this.#fs.lstat(path)).isDirectory()
+    } catch {
+      return false
+    }
+  }
+}
