@@ -1,0 +1,104 @@
+/**
+ * buildApp: the Fastify application (a plugin tree that never listens). It
+ * wires schemas, body parsing, problem answers, the OpenAPI document and every
+ * route explicitly, so the route table reads top to bottom here.
+ */
+import { randomUUID } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv } from 'ajv'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
+import type { AuditSink } from './audit.js'
+import type { Config } from './config.js'
+import type { App } from './http/app-type.js'
+import { registerBodyParsers } from './http/body.js'
+import type { RouteDeps } from './http/context.js'
+import { registerProblemHandlers } from './http/problems.js'
+import { currentRoutes } from './http/routes/current.js'
+import { discoveryRoutes } from './http/routes/discovery.js'
+import { healthRoutes } from './http/routes/health.js'
+import { lockRoutes } from './http/routes/lock.js'
+import { openapiRoutes } from './http/routes/openapi.js'
+import { snapshotRoutes } from './http/routes/snapshots.js'
+import { RAW_BODY } from './http/schemas.js'
+import type { StoreRoot } from './store/store-root.js'
+
+/** What the application is built from. */
+export interface AppDeps {
+  readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds' | 'bodyLimitBytes'>
+  readonly root: StoreRoot
+  readonly audit: AuditSink
+  readonly logger: FastifyBaseLogger
+  /** The package version shown in the OpenAPI document. */
+  readonly version: string
+}
+
+/** The application and the switch that starts its shutdown (ends waits with 503, readiness false). */
+export interface BuiltApp {
+  readonly app: App
+  readonly beginShutdown: () => void
+}
+
+/** Builds the application. Call `app.ready()` (or `inject`) before use; `app.close()` ends it. */
+export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
+  const app: App = Fastify({
+    loggerInstance: deps.logger,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: deps.config.bodyLimitBytes,
+    routerOptions: { maxParamLength: 256 },
+    requestTimeout: 120_000,
+    exposeHeadRoutes: false,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Bodies are validated strictly (no coercion, unknown fields refused); params,
+  // query strings and headers are text on the wire and are coerced.
+  const strict = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false })
+  const lenient = new Ajv({ allErrors: false, coerceTypes: true, removeAdditional: false, useDefaults: true, strict: false })
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart === 'body' && (schema as Record<string, unknown>)[RAW_BODY] === true) return () => true
+    return (httpPart === 'body' ? strict : lenient).compile(schema)
+  })
+
+  const shutdown = new AbortController()
+  const routeDeps: RouteDeps = { config: deps.config, root: deps.root, audit: deps.audit, shutdown: shutdown.signal }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'unobin state server',
+        version: deps.version,
+        description: 'Versioned, encrypted, locked state per factory/stack for unobin, Terraform and OpenTofu. Errors are application/problem+json with a stable `code`.',
+      },
+      tags: [
+        { name: 'discovery', description: 'factories and stacks' },
+        { name: 'current', description: 'the current snapshot of a stack' },
+        { name: 'snapshots', description: 'the history of a stack' },
+        { name: 'lock', description: 'the exclusive lock of a stack' },
+        { name: 'health', description: 'probes for orchestrators' },
+      ],
+    },
+  })
+
+  registerProblemHandlers(app)
+  registerBodyParsers(app, deps.config.bodyLimitBytes)
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config?.rawBody !== true) request.body = {}
+  })
+  app.addHook('preClose', async () => {
+    shutdown.abort()
+  })
+
+  healthRoutes(app, routeDeps)
+  discoveryRoutes(app, routeDeps)
+  currentRoutes(app, routeDeps)
+  snapshotRoutes(app, routeDeps)
+  lockRoutes(app, routeDeps)
+  openapiRoutes(app)
+
+  return { app, beginShutdown: () => shutdown.abort() }
+}

@@ -1,0 +1,21 @@
+/** The Fastify instance type every route module receives (TypeBox type provider). */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
+
+/** The permission a route needs (declared in its `config`; enforced by the auth layer). */
+export type Permission = 'read' | 'write' | 'lock' | 'force-unlock' | 'delete' | 'admin' | 'public'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The permission this route needs; every API route declares one. */
+    permission?: Permission
+    /** The route reads its body as raw bytes (snapshots are stored byte-exact). */
+    rawBody?: boolean
+  }
+  interface FastifyRequest {
+    /** The raw request body, for routes with `config.rawBody`. */
+    rawBody?: Buffer
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * What every route needs from a request, in one place: the stack's store
+ * (names validated by the store before any path is built), the fence from
+ * the `Lock-Id` header, and who is calling.
+ */
+import type { FastifyRequest } from 'fastify'
+import type { AuditSink } from '../audit.js'
+import type { Config } from '../config.js'
+import type { LocalStore } from '../store/local-store.js'
+import type { StoreRoot } from '../store/store-root.js'
+import type { Fence } from '../store/store.js'
+
+/** Everything routes are given by `buildApp`. */
+export interface RouteDeps {
+  readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds'>
+  readonly root: StoreRoot
+  readonly audit: AuditSink
+  /** Aborted when the server starts shutting down: long-poll waits end with 503. */
+  readonly shutdown: AbortSignal
+}
+
+/** The store named by the request's `factory`/`stack` params. */
+export function storeOf(deps: RouteDeps, request: FastifyRequest): LocalStore {
+  const { factory, stack } = request.params as { factory: string; stack: string }
+  return deps.root.stack(factory, stack)
+}
+
+/** The fence a mutation presents: its Lock-Id, and whether the server requires a lock. */
+export function fenceOf(deps: RouteDeps, request: FastifyRequest, lockId?: string): Fence {
+  const header = request.headers['lock-id']
+  const id = lockId ?? (typeof header === 'string' && header !== '' ? header : undefined)
+  return { lockId: id, requireLock: deps.config.requireLock }
+}
+
+/** The authenticated principal of the request ("anonymous" until credentials are configured). */
+export function principalOf(request: FastifyRequest): string {
+  return (request as FastifyRequest & { principal?: string }).principal ?? 'anonymous'
+}
+
+/** Audit fields common to every event of a request. */
+export function auditBase(request: FastifyRequest): { principal: string; remote: string; requestId: string; factory: string; stack: string } {
+  const { factory, stack } = request.params as { factory: string; stack: string }
+  return { principal: principalOf(request), remote: request.ip, requestId: request.id, factory, stack }
+}

@@ -1,0 +1,107 @@
+/**
+ * Errors over HTTP: every error code's status in one exhaustive table, and the
+ * `application/problem+json` (RFC 9457) body every failure answers with:
+ * `type`, `title`, `status`, `code` (stable), `detail` (what happened and what
+ * to do next), `instance`, plus structured facts such as the lock `holder`.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ERROR_CODES, type ErrorCode, StateError } from '../errors.js'
+
+/** The HTTP status of each error code. The compiler refuses a code without one. */
+export const STATUS: Readonly<Record<ErrorCode, number>> = {
+  'invalid-name': 400,
+  'invalid-rev': 400,
+  'invalid-snapshot': 422,
+  'invalid-request': 400,
+  'malformed-json': 400,
+  'body-too-large': 413,
+  'unsupported-media-type': 415,
+  'content-md5-mismatch': 400,
+  'route-not-found': 404,
+  'uri-too-long': 414,
+  'factory-not-found': 404,
+  'no-current': 404,
+  'rev-not-found': 404,
+  'rev-is-current': 409,
+  'current-mismatch': 412,
+  locked: 423,
+  'not-locked': 404,
+  'lock-not-held': 409,
+  'lock-lost': 423,
+  'lock-required': 428,
+  'wait-timeout': 423,
+  'state-conflict': 409,
+  'unreadable-snapshot': 500,
+  'dangling-current': 500,
+  'unsafe-path': 500,
+  'no-space': 507,
+  'storage-failure': 500,
+  'shutting-down': 503,
+  unauthenticated: 401,
+  forbidden: 403,
+  internal: 500,
+}
+
+/** The problem body for `code`. */
+export function problem(code: ErrorCode, detail: string, instance: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: `urn:unobin-state:problem:${code}`,
+    title: ERROR_CODES[code],
+    status: STATUS[code],
+    code,
+    detail,
+    instance,
+    ...extra,
+  }
+}
+
+/** Fastify's own error codes that are the client's fault, and our code for each. */
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid-request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
+  FST_ERR_VALIDATION: 'invalid-request',
+  FST_ERR_BAD_URL: 'invalid-request',
+  FST_ERR_ASYNC_CONSTRAINT: 'invalid-request',
+}
+
+/** Maps any thrown value to a code, a detail and extra facts. */
+export function classify(err: unknown): { code: ErrorCode; detail: string; extra: Record<string, unknown> } {
+  if (err instanceof StateError) {
+    const extra: Record<string, unknown> = {}
+    for (const key of ['holder', 'current', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith'] as const) {
+      if (err.details[key] !== undefined) extra[key] = err.details[key]
+    }
+    return { code: err.code, detail: err.message, extra }
+  }
+  const fe = err as Partial<FastifyError> & { validationContext?: string; validation?: Array<{ instancePath?: string }> }
+  if (fe.code === 'FST_ERR_VALIDATION' && fe.validationContext === 'params') {
+    const field = fe.validation?.[0]?.instancePath?.replace(/^\//, '') ?? ''
+    if (field === 'rev') return { code: 'invalid-rev', detail: `the rev in the path is not a rev: expected a UTC instant like 2026-07-10T12:00:00.1Z, optionally with a _N suffix`, extra: {} }
+    return { code: 'invalid-name', detail: `the ${field || 'name'} in the path is not allowed: use 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit`, extra: {} }
+  }
+  if (typeof fe.code === 'string' && Object.hasOwn(FASTIFY_CODES, fe.code)) {
+    const code = FASTIFY_CODES[fe.code]!
+    return { code, detail: fe.message ?? code, extra: {} }
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode === 414) return { code: 'uri-too-long', detail: 'a path segment is too long', extra: {} }
+  return { code: 'internal', detail: 'an unexpected error occurred; the request id in the logs has the cause', extra: {} }
+}
+
+/** Sends `err` as a problem body. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const { code, detail, extra } = classify(err)
+  const status = STATUS[code]
+  if (status >= 500) request.log.error({ err, code }, 'request failed')
+  else request.log.info({ code }, 'request refused')
+  if (code === 'shutting-down') reply.header('retry-after', '1')
+  return reply.code(status).type('application/problem+json').send(problem(code, detail, request.url.split('?')[0] ?? request.url, { ...extra, requestId: request.id }))
+}
+
+/** Installs the error and not-found handlers on `app`. */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err))
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, new StateError('route-not-found', `no route for ${request.method} ${request.url.split('?')[0]}: see /openapi.yaml for the API`)))
+}

@@ -1,0 +1,37 @@
+/** Discovery: the factories, and each factory's stacks with current rev, rev count and lock. */
+import type { App } from '../app-type.js'
+import type { RouteDeps } from '../context.js'
+import { FactoriesResponse, FactoryParams, PageQuery, StacksResponse, problems } from '../schemas.js'
+
+/** Registers GET /v1/factories and GET /v1/factories/:factory/stacks. */
+export function discoveryRoutes(app: App, deps: RouteDeps): void {
+  app.get('/v1/factories', {
+    config: { permission: 'read' },
+    schema: { summary: 'List factories', tags: ['discovery'], querystring: PageQuery, response: { 200: FactoriesResponse, ...problems(400) } },
+  }, async (request) => {
+    const { names, next } = page(await deps.root.factories(), request.query.after, request.query.limit ?? 1000)
+    const factories = await Promise.all(names.map(async (name) => ({ name, stacks: (await deps.root.stacks(name).catch(() => [])).length })))
+    return { factories, next }
+  })
+
+  app.get('/v1/factories/:factory/stacks', {
+    config: { permission: 'read' },
+    schema: { summary: 'List the stacks of a factory', description: 'Each stack with its current rev, rev count and lock holder.', tags: ['discovery'], params: FactoryParams, querystring: PageQuery, response: { 200: StacksResponse, ...problems(400, 404) } },
+  }, async (request) => {
+    const { factory } = request.params
+    const { names, next } = page(await deps.root.stacks(factory), request.query.after, request.query.limit ?? 1000)
+    const stacks = await Promise.all(names.map(async (name) => {
+      const s = await deps.root.summary(factory, name)
+      return { name, current: s.current, revs: s.revs, lock: s.lock }
+    }))
+    return { factory, stacks, next }
+  })
+}
+
+/** One page of sorted `names` after `after`; `next` is the last name when more follow. */
+function page(names: string[], after: string | undefined, limit: number): { names: string[]; next: string | null } {
+  const start = after === undefined ? 0 : names.findIndex((n) => n > after)
+  const rest = start < 0 ? [] : names.slice(start)
+  const chosen = rest.slice(0, limit)
+  return { names: chosen, next: rest.length > limit ? chosen[chosen.length - 1]! : null }
+}

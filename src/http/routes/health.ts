@@ -1,0 +1,34 @@
+/** Liveness (/healthz) and readiness (/readyz: data dir writable, keys loaded, not shutting down). */
+import { randomUUID } from 'node:crypto'
+import { mkdir, unlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { App } from '../app-type.js'
+import type { RouteDeps } from '../context.js'
+import { Health } from '../schemas.js'
+
+/** Registers GET /healthz and GET /readyz. */
+export function healthRoutes(app: App, deps: RouteDeps): void {
+  app.get('/healthz', {
+    config: { permission: 'public' },
+    schema: { summary: 'Liveness', description: 'The process answers.', tags: ['health'], response: { 200: Health } },
+  }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', {
+    config: { permission: 'public' },
+    schema: { summary: 'Readiness', description: 'The data directory is writable, the keys are loaded and the server is not shutting down; 503 otherwise.', tags: ['health'], response: { 200: Health, 503: Health } },
+  }, async (_request, reply) => {
+    const checks: Record<string, string> = { encryption: deps.root.encrypter.describe().replace(/^(\S+).*$/, '$1'), dataDir: 'ok' }
+    let ready = !deps.shutdown.aborted
+    if (deps.shutdown.aborted) checks.server = 'shutting down'
+    try {
+      await mkdir(deps.root.root, { recursive: true })
+      const probe = join(deps.root.root, `.tmp-ready-${randomUUID()}`)
+      await writeFile(probe, 'ok', { flag: 'wx', mode: 0o600 })
+      await unlink(probe)
+    } catch (err) {
+      ready = false
+      checks.dataDir = `not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+    }
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks })
+  })
+}

@@ -1,0 +1,152 @@
+/**
+ * The TypeBox schemas of the API: request parts and every response body.
+ * They validate requests, serialise responses, and generate `openapi.yaml`.
+ */
+import { Type } from 'typebox'
+import { ERROR_CODES } from '../errors.js'
+import { NAME_PATTERN } from '../store/names.js'
+
+/** A factory or stack name (validated again by the store before any path is built). */
+export const Name = Type.String({ pattern: NAME_PATTERN, maxLength: 128 })
+/** A rev (the store checks it is canonical). */
+export const Rev = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z(_[1-9]\\d{0,8})?$',
+  maxLength: 40,
+  description: 'the write instant, RFC 3339 UTC with nanoseconds as Go renders it, plus _N when instants collide',
+  examples: ['2026-07-10T12:00:00.1Z'],
+})
+
+export const FactoryParams = Type.Object({ factory: Name })
+export const StackParams = Type.Object({ factory: Name, stack: Name })
+export const RevParams = Type.Object({ factory: Name, stack: Name, rev: Rev })
+
+/** The Problem body (RFC 9457) every error answers with. */
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c))),
+    detail: Type.String(),
+    instance: Type.String(),
+    requestId: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true, description: 'application/problem+json; errors about a lock carry the holder' },
+)
+
+/** A lock holder as the API shows it. */
+export const Holder = Type.Object(
+  {
+    id: Type.String({ description: 'the lock id: present it as Lock-Id on mutations and to unlock' }),
+    generation: Type.Integer({ description: 'fencing token: grows at every acquisition and force-unlock of the stack' }),
+    who: Type.String(),
+    operation: Type.String(),
+    info: Type.String(),
+    principal: Type.Union([Type.String(), Type.Null()], { description: 'the authenticated caller that took the lock' }),
+    remote: Type.Union([Type.String(), Type.Null()], { description: 'the address the lock request came from' }),
+    created: Type.Union([Type.String(), Type.Null()]),
+    expires: Type.Union([Type.String(), Type.Null()], { description: 'end of the lease; null when the lock has no lease' }),
+    pid: Type.Union([Type.Integer(), Type.Null()]),
+    host: Type.Union([Type.String(), Type.Null()]),
+    client: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'client facts kept verbatim (Terraform LockInfo)' }),
+    legacy: Type.Boolean({ description: 'true for a lock taken by the unobin Go tool (only force-unlock removes it)' }),
+  },
+  { additionalProperties: false },
+)
+
+/** Body of POST …/lock. */
+export const LockRequest = Type.Object(
+  {
+    who: Type.Optional(Type.String({ maxLength: 1024 })),
+    operation: Type.Optional(Type.String({ maxLength: 1024 })),
+    info: Type.Optional(Type.String({ maxLength: 4096 })),
+    ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600, description: 'lease in seconds; without it the lock lasts until unlocked' })),
+  },
+  { additionalProperties: false },
+)
+
+/** Body of PUT …/lock (renew). */
+export const RenewRequest = Type.Object(
+  {
+    id: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id (or send it as Lock-Id)' })),
+    ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
+  },
+  { additionalProperties: false },
+)
+
+export const LockQuery = Type.Object({
+  wait: Type.Optional(Type.Integer({ minimum: 0, description: 'seconds to wait for the lock (long poll), capped by the server maximum' })),
+})
+
+export const UnlockQuery = Type.Object({
+  id: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id (or send it as Lock-Id)' })),
+  force: Type.Optional(Type.Boolean({ description: 'remove the lock whoever holds it (needs the force-unlock permission)' })),
+  reason: Type.Optional(Type.String({ maxLength: 1024, description: 'why, recorded in the audit log' })),
+})
+
+export const UnlockResponse = Type.Object({ released: Type.Union([Holder, Type.Null()]), forced: Type.Boolean() }, { additionalProperties: false })
+
+export const LockIdHeaders = Type.Object({ 'lock-id': Type.Optional(Type.String({ maxLength: 256, description: 'the id of the lock you hold' })) })
+
+export const SetCurrentRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
+export const SetCurrentResponse = Type.Object({ rev: Rev, previous: Type.Union([Rev, Type.Null()]) }, { additionalProperties: false })
+
+export const WriteQuery = Type.Object({ current: Type.Optional(Type.Boolean({ description: 'also make the new rev current' })) })
+export const WriteResponse = Type.Object({ rev: Rev, current: Type.Boolean({ description: 'whether the new rev is now current' }) }, { additionalProperties: false })
+
+export const ListQuery = Type.Object({
+  after: Type.Optional(Rev),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+})
+export const ListResponse = Type.Object(
+  {
+    revs: Type.Array(Type.String(), { description: 'oldest first' }),
+    current: Type.Union([Type.String(), Type.Null()]),
+    next: Type.Union([Type.String(), Type.Null()], { description: 'pass as ?after= for the next page; null on the last page' }),
+  },
+  { additionalProperties: false },
+)
+
+export const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'also delete the current rev (the stack is left without current)' })) })
+export const DeleteResponse = Type.Object({ rev: Rev, deleted: Type.Boolean(), clearedCurrent: Type.Boolean() }, { additionalProperties: false })
+
+export const GcRequest = Type.Object(
+  {
+    keep: Type.Integer({ minimum: 0, description: 'how many of the newest revs to keep (the current rev is always kept)' }),
+    dryRun: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+)
+export const GcResponse = Type.Object({ deleted: Type.Array(Type.String()), kept: Type.Array(Type.String()), dryRun: Type.Boolean() }, { additionalProperties: false })
+
+export const StackSummary = Type.Object(
+  {
+    name: Name,
+    current: Type.Union([Type.String(), Type.Null()]),
+    revs: Type.Integer(),
+    lock: Type.Union([Holder, Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+export const StacksResponse = Type.Object({ factory: Name, stacks: Type.Array(StackSummary), next: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false })
+export const PageQuery = Type.Object({
+  after: Type.Optional(Name),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+})
+export const FactoriesResponse = Type.Object(
+  { factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })), next: Type.Union([Type.String(), Type.Null()]) },
+  { additionalProperties: false },
+)
+
+/** Marks a body schema read as raw bytes: documented, but checked by the route (byte-exact storage), not by Ajv. */
+export const RAW_BODY = 'x-raw-body'
+
+/** A snapshot body as stored (any JSON document, returned byte-exact). */
+export const SnapshotDocument = Type.Object({}, { additionalProperties: true, description: 'the snapshot JSON document, byte-exact as written', [RAW_BODY]: true })
+
+export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false })
+
+/** Problem responses for a list of statuses. */
+export function problems(...statuses: number[]): Record<number, typeof Problem> {
+  return Object.fromEntries(statuses.map((s) => [s, Problem]))
+}

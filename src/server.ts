@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * The process: read the configuration, build the app, listen, and shut down
+ * gracefully on SIGTERM/SIGINT (stop accepting, end lock waits with 503,
+ * finish in-flight writes; held locks live on disk and survive the restart).
+ * The only module that touches `process`.
+ */
+import { hostname } from 'node:os'
+import { resolve } from 'node:path'
+import { buildApp } from './app.js'
+import { FileAuditLog, NullAuditLog } from './audit.js'
+import { SystemClock } from './clock.js'
+import { ConfigError, buildEncrypter, helpText, loadConfig } from './config.js'
+import { createLogger } from './logger.js'
+import { StoreRoot } from './store/store-root.js'
+import { packageVersion } from './version.js'
+
+async function main(): Promise<number> {
+  let parsed
+  try {
+    parsed = loadConfig(process.argv.slice(2), process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`unobin-state-server: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(helpText())
+    return 0
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${packageVersion()}\n`)
+    return 0
+  }
+  const config = parsed.config
+  let encrypter
+  try {
+    encrypter = buildEncrypter(config, process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`unobin-state-server: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+
+  const logger = createLogger(config.logLevel)
+  const clock = new SystemClock()
+  const dataDir = resolve(config.dataDir)
+  const root = new StoreRoot({
+    root: dataDir,
+    encrypter,
+    clock,
+    identity: { pid: process.pid, host: hostname() },
+    onWarning: (message) => logger.warn(message),
+  })
+  const audit = config.auditLog === null ? new NullAuditLog() : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))
+  const { app } = await buildApp({ config, root, audit, logger, version: packageVersion() })
+
+  if (config.encryption === 'noop') logger.warn('encryption is noop: snapshots are stored unencrypted (development only)')
+  logger.warn('no credentials are configured: every caller has every permission')
+  logger.info({ dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog }, 'starting')
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down: no new requests; waits end with 503; in-flight writes finish')
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 30 s; exiting')
+      process.exit(1)
+    }, 30_000)
+    force.unref()
+    app.close().then(
+      () => {
+        root.close()
+        logger.info('stopped')
+        process.exitCode = 0
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed')
+        process.exitCode = 1
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    logger.fatal({ err }, `cannot listen on ${config.host}:${config.port}`)
+    return 1
+  }
+  app.server.headersTimeout = 30_000
+  return -1 // keep running
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (err: unknown) => {
+    process.stderr.write(`unobin-state-server: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  },
+)
