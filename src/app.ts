@@ -20,7 +20,8 @@ import { healthRoutes } from './http/routes/health.js'
 import { lockRoutes } from './http/routes/lock.js'
 import { openapiRoutes } from './http/routes/openapi.js'
 import { snapshotRoutes } from './http/routes/snapshots.js'
-import { RAW_BODY } from './http/schemas.js'
+import { terraformRoutes } from './http/routes/terraform.js'
+import { PROBLEM_ID, Problem, RAW_BODY } from './http/schemas.js'
 import type { StoreRoot } from './store/store-root.js'
 
 /** What the application is built from. */
@@ -50,6 +51,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     requestTimeout: 120_000,
     exposeHeadRoutes: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // Terraform's default lock and unlock methods (they carry a LockInfo body).
+  app.addHttpMethod('LOCK', { hasBody: true })
+  app.addHttpMethod('UNLOCK', { hasBody: true })
 
   // Bodies are validated strictly (no coercion, unknown fields refused); params,
   // query strings and headers are text on the wire and are coerced.
@@ -63,7 +67,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const shutdown = new AbortController()
   const routeDeps: RouteDeps = { config: deps.config, root: deps.root, audit: deps.audit, shutdown: shutdown.signal }
 
+  app.addSchema({ ...Problem, $id: PROBLEM_ID })
   await app.register(swagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -76,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         { name: 'current', description: 'the current snapshot of a stack' },
         { name: 'snapshots', description: 'the history of a stack' },
         { name: 'lock', description: 'the exclusive lock of a stack' },
+        { name: 'terraform', description: 'the Terraform/OpenTofu http backend protocol (also LOCK and UNLOCK on …/terraform, as Terraform sends by default)' },
         { name: 'health', description: 'probes for orchestrators' },
       ],
     },
@@ -98,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   currentRoutes(app, routeDeps)
   snapshotRoutes(app, routeDeps)
   lockRoutes(app, routeDeps)
+  terraformRoutes(app, routeDeps)
   openapiRoutes(app)
 
   return { app, beginShutdown: () => shutdown.abort() }

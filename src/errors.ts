@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   'lock-required': 'the server requires a held lock for every mutation',
   'wait-timeout': 'the lock stayed held for the whole wait',
   'state-conflict': 'a Terraform write changes lineage or lowers serial',
+  'payload-type-mismatch': 'the stack holds another kind of document than the route serves',
   'unreadable-snapshot': 'a stored snapshot cannot be read: truncated, tampered, or sealed with another key',
   'dangling-current': 'current names a rev that is not stored',
   'unsafe-path': 'a path in the data directory is a symlink or not a directory',

@@ -4,6 +4,8 @@
  * the `Lock-Id` header, and who is calling.
  */
 import type { FastifyRequest } from 'fastify'
+import { StateError } from '../errors.js'
+import type { Permission } from './app-type.js'
 import type { AuditSink } from '../audit.js'
 import type { Config } from '../config.js'
 import type { LocalStore } from '../store/local-store.js'
@@ -41,4 +43,16 @@ export function principalOf(request: FastifyRequest): string {
 export function auditBase(request: FastifyRequest): { principal: string; remote: string; requestId: string; factory: string; stack: string } {
   const { factory, stack } = request.params as { factory: string; stack: string }
   return { principal: principalOf(request), remote: request.ip, requestId: request.id, factory, stack }
+}
+
+/**
+ * Checks a permission decided inside a handler (force-unlock through the
+ * Terraform routes, forced writes). Without credentials configured every
+ * caller holds every permission (the server then listens on loopback only).
+ */
+export function assertPermission(request: FastifyRequest, permission: Permission): void {
+  const check = (request as FastifyRequest & { hasPermission?: (p: Permission) => boolean }).hasPermission
+  if (check !== undefined && !check(permission)) {
+    throw new StateError('forbidden', `${principalOf(request)} lacks the ${permission} permission for this operation`)
+  }
 }

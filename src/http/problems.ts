@@ -31,6 +31,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'lock-required': 428,
   'wait-timeout': 423,
   'state-conflict': 409,
+  'payload-type-mismatch': 409,
   'unreadable-snapshot': 500,
   'dangling-current': 500,
   'unsafe-path': 500,
@@ -71,7 +72,7 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
 export function classify(err: unknown): { code: ErrorCode; detail: string; extra: Record<string, unknown> } {
   if (err instanceof StateError) {
     const extra: Record<string, unknown> = {}
-    for (const key of ['holder', 'current', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith'] as const) {
+    for (const key of ['holder', 'current', 'currentLineage', 'lineage', 'currentSerial', 'serial', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith'] as const) {
       if (err.details[key] !== undefined) extra[key] = err.details[key]
     }
     return { code: err.code, detail: err.message, extra }

@@ -26,7 +26,7 @@ export const Problem = Type.Object(
     type: Type.String(),
     title: Type.String(),
     status: Type.Integer(),
-    code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c))),
+    code: Type.Unsafe<string>({ type: 'string', enum: Object.keys(ERROR_CODES), description: 'stable machine code; see the README for each' }),
     detail: Type.String(),
     instance: Type.String(),
     requestId: Type.Optional(Type.String()),
@@ -146,7 +146,18 @@ export const SnapshotDocument = Type.Object({}, { additionalProperties: true, de
 
 export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false })
 
-/** Problem responses for a list of statuses. */
-export function problems(...statuses: number[]): Record<number, typeof Problem> {
-  return Object.fromEntries(statuses.map((s) => [s, Problem]))
+/** The id under which the Problem schema is shared (one component in the OpenAPI document). */
+export const PROBLEM_ID = 'Problem'
+
+/** Problem responses for a list of statuses (references to the shared Problem schema). */
+export function problems(...statuses: number[]): Record<number, ReturnType<typeof Type.Ref>> {
+  return Object.fromEntries(statuses.map((s) => [s, Type.Ref(PROBLEM_ID)]))
 }
+
+/** A Terraform/OpenTofu state document (read raw, stored byte-exact). */
+export const TerraformStateDocument = Type.Object({}, { additionalProperties: true, description: 'Terraform or OpenTofu state JSON (opaque apart from lineage and serial), byte-exact', [RAW_BODY]: true })
+export const TerraformQuery = Type.Object({
+  ID: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id Terraform holds (added by the client while locked)' })),
+  force: Type.Optional(Type.Boolean({ description: 'accept a different lineage or a lower serial (operator override)' })),
+})
+export const TerraformWriteResponse = Type.Object({ rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() }, { additionalProperties: false })

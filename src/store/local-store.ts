@@ -131,6 +131,7 @@ export class LocalStore implements Store {
 
   async currentRev(): Promise<string> {
     return this.#io('reading current', async () => {
+      await this.#dirs(false) // refuses a symlinked factory or stack directory before reading through it
       const rev = await this.#readCurrent()
       if (rev === null) throw new StateError('no-current', `${this.#name()} has no current rev`, this.#where())
       return rev
@@ -186,6 +187,26 @@ export class LocalStore implements Store {
         }
         await this.get(rev) // must exist and open: never point current at an unreadable rev
         await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+        return { previous }
+      })
+    })
+  }
+
+  /**
+   * Removes the current pointer, keeping every rev (Terraform's "delete
+   * state": later reads say there is no state, history stays restorable).
+   * Clearing an absent pointer is not an error.
+   */
+  async clearCurrent(options: { fence?: Fence } = {}): Promise<{ previous: string | null }> {
+    return this.#io('clearing current', async () => {
+      if (!(await this.#dirs(false))) return { previous: null }
+      return this.#mutex.run(async () => {
+        await this.#assertFence(options.fence)
+        const previous = await this.#readCurrent()
+        if (previous !== null) {
+          await this.#fs.unlink(join(this.#dir, CURRENT_FILE))
+          await syncDir(this.#fs, this.#dir)
+        }
         return { previous }
       })
     })
@@ -258,6 +279,7 @@ export class LocalStore implements Store {
 
   async inspectLock(): Promise<LockHolder | undefined> {
     return this.#io('reading the lock', async () => {
+      await this.#dirs(false) // refuses a symlinked factory or stack directory before reading through it
       const holder = await this.#readMarker()
       return holder !== undefined && !this.#expired(holder) ? holder : undefined
     })
@@ -269,9 +291,11 @@ export class LocalStore implements Store {
       return this.#mutex.run(async () => {
         const holder = await this.#readMarker()
         if (holder === undefined || holder.id !== id) {
-          if (holder !== undefined && !this.#expired(holder)) throw this.#locked(holder)
+          const live = holder !== undefined && !this.#expired(holder) ? holder : undefined
+          // Checked before "locked": a holder whose lease expired or was force-unlocked must learn it lost the lock.
           const release = await this.#readRelease()
-          if (release !== undefined && release.holder.id === id && release.event !== 'unlock') throw this.#lost(release)
+          if (release !== undefined && release.holder.id === id && release.event !== 'unlock') throw this.#lost(release, live)
+          if (live !== undefined) throw this.#locked(live)
           throw this.#notHeld(id)
         }
         if (this.#expired(holder)) throw this.#lost({ event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
@@ -353,7 +377,13 @@ export class LocalStore implements Store {
           }
           throw err
         }
-        await syncDir(this.#fs, this.#snapshots)
+        try {
+          await syncDir(this.#fs, this.#snapshots)
+        } catch (err) {
+          // Not durable, so not published: withdraw the rev so that the error means "nothing was written".
+          await this.#fs.unlink(join(this.#snapshots, rev + SNAPSHOT_SUFFIX)).catch(() => {})
+          throw err
+        }
         return rev
       }
       throw new Error(`could not claim a rev in ${this.#name()} after 1000 attempts`)
@@ -378,12 +408,10 @@ export class LocalStore implements Store {
   }
 
   async #deleteRev(rev: string, force: boolean): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
-    let clearedCurrent = false
-    if ((await this.#readCurrent()) === rev) {
-      if (!force) throw new StateError('rev-is-current', `rev ${rev} is the current one of ${this.#name()}: point current elsewhere first, or delete with force (which leaves the stack without current)`, { ...this.#where(), rev })
-      await this.#fs.unlink(join(this.#dir, CURRENT_FILE))
-      clearedCurrent = true
-    }
+    const isCurrent = (await this.#readCurrent()) === rev
+    if (isCurrent && !force) throw new StateError('rev-is-current', `rev ${rev} is the current one of ${this.#name()}: point current elsewhere first, or delete with force (which leaves the stack without current)`, { ...this.#where(), rev })
+    // The rev goes first, current second: a fault in between leaves a dangling current (an explicit
+    // error) rather than a stack without current (which a client would read as "no state").
     let deleted = true
     try {
       await this.#fs.unlink(join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
@@ -392,8 +420,14 @@ export class LocalStore implements Store {
       deleted = false // removing what is absent is not an error
     }
     await syncDir(this.#fs, this.#snapshots)
-    if (clearedCurrent) await syncDir(this.#fs, this.#dir)
-    return { deleted, clearedCurrent }
+    if (!isCurrent) return { deleted, clearedCurrent: false }
+    try {
+      await this.#fs.unlink(join(this.#dir, CURRENT_FILE))
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+    }
+    await syncDir(this.#fs, this.#dir)
+    return { deleted, clearedCurrent: true }
   }
 
   // --- locks ---------------------------------------------------------------
@@ -585,6 +619,10 @@ export class LocalStore implements Store {
     } catch (err) {
       if (err instanceof StateError || (err instanceof Error && err.name === 'AbortError')) throw err
       const code = errnoCode(err)
+      if (code === 'ELOOP') {
+        // O_NOFOLLOW met a symlink where a stack file should be: never follow it out of the data directory.
+        throw new StateError('unsafe-path', `a file of ${this.#name()} is a symlink while ${operation}; the server never follows links out of its data directory`, { ...this.#where(), operation }, { cause: err })
+      }
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new StateError('no-space', `no space left on the data volume while ${operation} in ${this.#name()}: nothing was changed; free space and retry`, { ...this.#where(), operation, errno: code }, { cause: err })
       }

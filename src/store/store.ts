@@ -109,6 +109,8 @@ export interface Store {
   write(body: Buffer, options: WriteOptions): Promise<string>
   /** Points current at `rev` (which must exist), optionally only if current is `ifMatch`. */
   setCurrent(rev: string, options?: { fence?: Fence; ifMatch?: string | null }): Promise<{ previous: string | null }>
+  /** Removes the current pointer (revs stay); absent pointer is not an error. */
+  clearCurrent(options?: { fence?: Fence }): Promise<{ previous: string | null }>
   /** All revs, oldest first (Go's ordering). */
   list(): Promise<string[]>
   /** Removes a rev; an absent rev is not an error. Refuses the current rev unless `force`. */

@@ -52,7 +52,10 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
         { ttlMs: request.body?.ttl === undefined ? undefined : request.body.ttl * 1000, waitMs, signal },
       )
     } catch (err) {
-      if (deps.shutdown.aborted) throw new StateError('shutting-down', 'the server is shutting down; retry the lock on another replica or after restart')
+      if (deps.shutdown.aborted) {
+        reply.header('connection', 'close') // else the client's keep-alive connection holds app.close() open for keepAliveTimeout (72 s)
+        throw new StateError('shutting-down', 'the server is shutting down; retry the lock on another replica or after restart')
+      }
       if (gone.signal.aborted) return reply // the client left: nobody to answer, and no lock was left behind
       throw err
     } finally {

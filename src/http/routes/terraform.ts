@@ -1,0 +1,193 @@
+/**
+ * Terraform/OpenTofu `http` backend compatibility on the same stacks:
+ * `…/terraform` answers GET (state or "no state"), POST/PUT (write), DELETE,
+ * LOCK and UNLOCK; `…/terraform/lock` answers POST (lock) and DELETE (unlock)
+ * for GitLab-style configurations. Every answer follows what the clients
+ * accept (see README): 200-only for LOCK/UNLOCK/DELETE, the holder's LockInfo
+ * with 423 on a conflict, idempotent retries, Content-MD5 checked when sent.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { StateError, isStateError } from '../../errors.js'
+import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
+import type { LocalStore } from '../../store/local-store.js'
+import { holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
+import { assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
+import type { App } from '../app-type.js'
+import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf } from '../context.js'
+import { StackParams, TerraformQuery, TerraformStateDocument, TerraformWriteResponse, problems } from '../schemas.js'
+
+/** Registers the Terraform-compatible routes of every stack. */
+export function terraformRoutes(app: App, deps: RouteDeps): void {
+  const path = '/v1/factories/:factory/stacks/:stack/terraform'
+  const tags = ['terraform']
+
+  app.get(path, {
+    config: { permission: 'read' },
+    schema: {
+      summary: 'Terraform: read the state',
+      description: 'The current state, byte-exact; 204 (no body) when the stack has no state. A stack whose current snapshot is not Terraform state answers 409. Unreadable state answers 500, never "no state".',
+      tags,
+      params: StackParams,
+      response: { 200: TerraformStateDocument, 204: { type: 'null', description: 'no state yet' }, ...problems(400, 409, 500) },
+    },
+  }, async (request, reply) => {
+    checkContentMd5(request)
+    const store = storeOf(deps, request)
+    let snapshot
+    try {
+      snapshot = await store.current()
+    } catch (err) {
+      if (isStateError(err, 'no-current')) return (reply as FastifyReply).code(204).send()
+      throw err
+    }
+    assertTerraformPayload(snapshot.payloadType, request)
+    reply.header('etag', `"${snapshot.rev}"`).header('unobin-rev', snapshot.rev)
+    reply.header('content-md5', createHash('md5').update(snapshot.body).digest('base64'))
+    return reply.code(200).type('application/json').send(snapshot.body)
+  })
+
+  const write = async (request: FastifyRequest<{ Params: { factory: string; stack: string }; Querystring: { ID?: string; force?: boolean } }>, reply: FastifyReply) => {
+    const body = checkContentMd5(request)
+    const store = storeOf(deps, request)
+    const next = readStateMeta(body)
+    const force = request.query.force === true
+    if (force) assertPermission(request, 'admin')
+    const lockId = request.query.ID === undefined || request.query.ID === '' ? undefined : request.query.ID
+    const fence = { lockId, requireLock: deps.config.requireLock }
+    let current
+    try {
+      current = await store.current()
+    } catch (err) {
+      if (!isStateError(err, 'no-current')) throw err
+    }
+    if (current !== undefined) {
+      if (current.payloadType !== TERRAFORM_PAYLOAD && !force) assertTerraformPayload(current.payloadType, request)
+      if (current.payloadType === TERRAFORM_PAYLOAD) {
+        if (current.body.equals(body)) {
+          await store.setCurrent(current.rev, { fence }) // the fence still applies to a retried write
+          return reply.code(200).send({ rev: current.rev, current: true })
+        }
+        assertSuccessor(readStateMeta(current.body), next, force, `${request.params.factory}/${request.params.stack}`)
+      }
+    }
+    const rev = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
+    await deps.audit.record({ ...auditBase(request), action: 'terraform.write', rev, lockId: lockId ?? null, detail: { bytes: body.length, serial: next.serial, lineage: next.lineage, forced: force } })
+    return reply.code(200).send({ rev, current: true })
+  }
+  const writeSchema = {
+    tags,
+    params: StackParams,
+    querystring: TerraformQuery,
+    body: TerraformStateDocument,
+    response: { 200: TerraformWriteResponse, ...problems(400, 409, 413, 423, 428, 500, 507) },
+  }
+  app.post(path, { config: { permission: 'write', rawBody: true }, schema: { ...writeSchema, summary: 'Terraform: write the state', description: 'Stores the state byte-exact as a new rev and makes it current (update_method POST, the default). ?ID= is the lock id Terraform adds while it holds the lock. An identical retry answers 200 without a new rev. A different lineage or a lower serial is refused with 409 unless ?force=true.' } }, write)
+  app.put(path, { config: { permission: 'write', rawBody: true }, schema: { ...writeSchema, summary: 'Terraform: write the state (update_method PUT)', description: 'Same as POST.' } }, write)
+
+  app.delete(path, {
+    config: { permission: 'delete', rawBody: true },
+    schema: {
+      summary: 'Terraform: delete the state',
+      description: 'Clears current so later reads answer "no state"; every rev stays in the history and can be made current again. 200 only.',
+      tags,
+      params: StackParams,
+      response: { 200: TerraformWriteResponse, ...problems(400, 423, 428, 500, 507) },
+    },
+  }, async (request, reply) => {
+    checkContentMd5(request)
+    const { previous } = await storeOf(deps, request).clearCurrent({ fence: { requireLock: deps.config.requireLock } })
+    await deps.audit.record({ ...auditBase(request), action: 'terraform.delete', rev: previous })
+    return reply.code(200).send({ rev: previous, current: false })
+  })
+
+  const lock = async (request: FastifyRequest<{ Params: { factory: string; stack: string } }>, reply: FastifyReply) => {
+    const body = checkContentMd5(request)
+    const info = parseLockInfo(body)
+    if (info === undefined || info.ID === '') throw new StateError('invalid-request', 'the lock body must be a LockInfo with a non-empty ID')
+    const store = storeOf(deps, request)
+    try {
+      const holder = await store.lock(
+        { id: info.ID, who: info.Who, operation: info.Operation, info: info.Info, client: { ...info } },
+        { principal: principalOf(request), remote: request.ip },
+      )
+      await deps.audit.record({ ...auditBase(request), action: 'lock.acquire', lockId: holder.id, generation: holder.generation, detail: { who: info.Who, operation: info.Operation, via: 'terraform' } })
+      return reply.code(200).type('application/json').send(holderLockInfo(holder))
+    } catch (err) {
+      if (isStateError(err, 'locked')) return sendConflict(reply, store, err)
+      throw err
+    }
+  }
+
+  const unlock = async (request: FastifyRequest<{ Params: { factory: string; stack: string } }>, reply: FastifyReply) => {
+    const body = checkContentMd5(request)
+    const info = parseLockInfo(body)
+    const store = storeOf(deps, request)
+    if (info === undefined || info.ID === '' || isIdOnly(info)) {
+      // Terraform's force-unlock sends an empty body; OpenTofu's sends the ID alone.
+      assertPermission(request, 'force-unlock')
+      const holder = await store.inspectLock()
+      if (info !== undefined && info.ID !== '' && holder !== undefined && holder.id !== info.ID) return sendConflict(reply, store, new StateError('locked', `the lock is held by ${holder.id}, not ${info.ID}`, { holder }))
+      if (holder === undefined && info !== undefined && info.ID !== '') {
+        await store.unlock(info.ID) // a retried force-unlock of a lock already released answers 200
+        return reply.code(200).send()
+      }
+      const released = await store.forceUnlock({ principal: principalOf(request), reason: 'terraform force-unlock' })
+      await deps.audit.record({ ...auditBase(request), action: 'lock.force-unlock', lockId: released?.id ?? null, generation: released?.generation ?? null, detail: { via: 'terraform', holder: released ?? null } })
+      return reply.code(200).send()
+    }
+    try {
+      const released = await store.unlock(info.ID)
+      await deps.audit.record({ ...auditBase(request), action: 'lock.release', lockId: info.ID, generation: released.generation, detail: { via: 'terraform' } })
+      return reply.code(200).send()
+    } catch (err) {
+      if (isStateError(err, 'locked')) return sendConflict(reply, store, err)
+      throw err
+    }
+  }
+
+  const lockSchema = (summary: string, description: string) => ({
+    summary,
+    description,
+    tags,
+    params: StackParams,
+    body: TerraformStateDocument,
+    response: { 200: { type: 'object', additionalProperties: true, description: 'the LockInfo' }, 423: { type: 'object', additionalProperties: true, description: 'the holder\'s LockInfo (ID, Operation, Info, Who, Version, Created, Path)' }, ...problems(400, 409, 500, 507) },
+  })
+  const hidden = { hide: true } // LOCK/UNLOCK are not OpenAPI methods: documented on …/terraform/lock and in the README
+  app.route({ method: 'LOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: lock', ''), ...hidden }, handler: lock })
+  app.route({ method: 'UNLOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: unlock', ''), ...hidden }, handler: unlock })
+  app.post(`${path}/lock`, {
+    config: { permission: 'lock', rawBody: true },
+    schema: lockSchema('Terraform: lock (GitLab-style lock_address)', 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries. Same as LOCK on …/terraform.'),
+  }, lock)
+  app.delete(`${path}/lock`, {
+    config: { permission: 'lock', rawBody: true },
+    schema: lockSchema('Terraform: unlock (GitLab-style unlock_address)', 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission. Same as UNLOCK on …/terraform.'),
+  }, unlock)
+}
+
+/** Answers a refused lock as the clients need it: 423 with the holder's LockInfo. */
+async function sendConflict(reply: FastifyReply, store: LocalStore, err: StateError): Promise<FastifyReply> {
+  const holder = (err.details.holder as Parameters<typeof holderLockInfo>[0] | undefined) ?? (await store.inspectLock())
+  if (holder === undefined) throw err
+  return reply.code(423).type('application/json').send(holderLockInfo(holder))
+}
+
+/** Checks Content-MD5 when sent (400 on mismatch, never required); returns the raw body. */
+function checkContentMd5(request: FastifyRequest): Buffer {
+  const body = request.rawBody ?? Buffer.alloc(0)
+  const sent = request.headers['content-md5']
+  if (typeof sent === 'string' && sent !== '') {
+    const actual = createHash('md5').update(body).digest('base64')
+    if (sent.trim() !== actual) throw new StateError('content-md5-mismatch', `Content-MD5 ${sent} does not match the body (${actual}): the body was altered in transit; nothing was changed`)
+  }
+  return body
+}
+
+function assertTerraformPayload(payloadType: string, request: FastifyRequest): void {
+  if (payloadType !== TERRAFORM_PAYLOAD) {
+    const { factory, stack } = request.params as { factory: string; stack: string }
+    throw new StateError('payload-type-mismatch', `the current snapshot of ${factory}/${stack} is a ${payloadType} document, not Terraform state: use the native routes, or another stack for Terraform`)
+  }
+}

@@ -1,0 +1,49 @@
+import type { Test } from 'tap'
+import { buildApp } from '../../src/app.js'
+import type { AuditEvent, AuditSink } from '../../src/audit.js'
+import { createLogger } from '../../src/logger.js'
+import type { StoreRoot } from '../../src/store/store-root.js'
+import type { App } from '../../src/http/app-type.js'
+import { type TestRootOptions, makeRoot } from './store.js'
+
+/** Keeps audit events in memory so tests can assert what was recorded. */
+export class MemoryAudit implements AuditSink {
+  readonly events: AuditEvent[] = []
+  async record(event: AuditEvent): Promise<void> {
+    this.events.push(event)
+  }
+}
+
+/** Options for a test app. */
+export interface TestAppOptions extends TestRootOptions {
+  readonly dir?: string
+  readonly requireLock?: boolean
+  readonly maxWaitSeconds?: number
+  readonly bodyLimitBytes?: number
+  readonly root?: StoreRoot
+}
+
+/** A built app over a tap testdir; closed in teardown. */
+export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promise<{ app: App; root: StoreRoot; dir: string; audit: MemoryAudit; beginShutdown: () => void }> {
+  const dir = options.dir ?? t.testdir()
+  const root = options.root ?? makeRoot(dir, options)
+  const audit = new MemoryAudit()
+  const { app, beginShutdown } = await buildApp({
+    config: { requireLock: options.requireLock ?? false, maxWaitSeconds: options.maxWaitSeconds ?? 30, bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024 },
+    root,
+    audit,
+    logger: createLogger('silent'),
+    version: '0.0.0-test',
+  })
+  t.teardown(async () => {
+    await app.close()
+    root.close()
+  })
+  await app.ready()
+  return { app, root, dir, audit, beginShutdown }
+}
+
+/** The base path of a stack's routes. */
+export function stackUrl(factory = 'f1', stack = 's1'): string {
+  return `/v1/factories/${factory}/stacks/${stack}`
+}
