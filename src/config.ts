@@ -69,7 +69,7 @@ export const SETTINGS: readonly Setting[] = [
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const left = `  --${s.flag}${s.arg ? ` ${s.arg}` : ''}`
-    return `${left.padEnd(30)} ${s.help}\n${''.padEnd(31)} env ${s.env}${s.fallback ? `, default ${s.fallback}` : ''}`
+    return `${left.padEnd(30)} ${s.help}\n${''.padEnd(30)} env ${s.env}${s.fallback ? `, default ${s.fallback}` : ''}`
   })
   return [
     'Usage: unobin-state-server [options]',

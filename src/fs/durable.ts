@@ -44,7 +44,10 @@ export async function syncDir(fs: FsOps, dir: string): Promise<void> {
 
 /**
  * Publishes `data` as `dir/name` only if that name does not exist yet.
- * Returns false (and leaves nothing behind) when the name is taken.
+ * Returns false (and leaves nothing behind) when the name is taken. When the
+ * directory cannot be fsynced after the link, the name is removed again and
+ * the error thrown, so a caller that gets an error has created nothing (a
+ * lock marker is never left behind for a caller told it failed).
  */
 export async function createExclusive(fs: FsOps, dir: string, name: string, data: Buffer): Promise<boolean> {
   const temp = await writeTemp(fs, dir, data)
@@ -56,7 +59,12 @@ export async function createExclusive(fs: FsOps, dir: string, name: string, data
   } finally {
     await fs.unlink(temp).catch(() => {})
   }
-  await syncDir(fs, dir)
+  try {
+    await syncDir(fs, dir)
+  } catch (err) {
+    await fs.unlink(join(dir, name)).catch(() => {})
+    throw err
+  }
   return true
 }
 

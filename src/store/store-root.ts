@@ -55,14 +55,18 @@ export class StoreRoot {
     return this.#dirNames(this.root)
   }
 
-  /** Stack names of `factory`, sorted. Throws `factory-not-found` when it has none. */
+  /**
+   * Stack names of `factory`, sorted. Throws `factory-not-found` when it has
+   * none, or when it is not a real directory (a symlink is never followed,
+   * just as `factories` skips it).
+   */
   async stacks(factory: string): Promise<string[]> {
     assertName('factory', factory)
-    const names = await this.#dirNames(join(this.root, factory))
-    if (names.length === 0 && !(await this.#isDir(join(this.root, factory)))) {
+    const dir = join(this.root, factory)
+    if (!(await this.#isDir(dir))) {
       throw new StateError('factory-not-found', `factory ${factory} has no stacks: check the name (GET /v1/factories lists them)`, { factory })
     }
-    return names
+    return this.#dirNames(dir)
   }
 
   /** A stack's summary: current rev, rev count and lock holder. */

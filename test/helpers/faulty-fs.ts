@@ -1,0 +1,115 @@
+import type { FileHandle } from 'node:fs/promises'
+import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
+
+/** A method FaultyFs can fail: an FsOps call, or a call on a handle it opened. */
+export type FaultyMethod = keyof FsOps | 'writeFile' | 'sync' | 'readFile'
+
+/** An errno a real volume reports. */
+export type FaultCode = 'ENOSPC' | 'EIO' | 'EACCES'
+
+/** One recorded call: the method and the path it was given (a handle's path for handle calls). */
+export interface FsCall {
+  readonly method: FaultyMethod
+  readonly path: string
+}
+
+interface Fault {
+  readonly method: FaultyMethod
+  readonly nth: number
+  readonly code: FaultCode
+  readonly match: (path: string) => boolean
+  seen: number
+}
+
+const ERRNO: Record<FaultCode, number> = { ENOSPC: -28, EIO: -5, EACCES: -13 }
+
+/**
+ * FaultyFs exists because a real volume cannot be made to fail on demand
+ * (the tests run as root, so permissions do not bite, and filling a disk is
+ * neither fast nor safe): it wraps `nodeFs` and fails the Nth call of one
+ * chosen method (optionally only calls whose path matches) with an errno
+ * error, so tests can prove each store operation reports the fault with the
+ * right code and leaves the tree as it was. Handles it opens are wrapped too,
+ * so `writeFile` (which writes half the data first, like a disk filling up)
+ * and `sync` can fail. Every call is recorded in `calls`.
+ */
+export class FaultyFs implements FsOps {
+  readonly calls: FsCall[] = []
+  #fault: Fault | undefined
+  #fired = false
+
+  readonly open = this.#wrap('open')
+  readonly readFile = this.#wrap('readFile')
+  readonly readdir = this.#wrap('readdir')
+  readonly rename = this.#wrap('rename')
+  readonly link = this.#wrap('link')
+  readonly unlink = this.#wrap('unlink')
+  readonly mkdir = this.#wrap('mkdir')
+  readonly lstat = this.#wrap('lstat')
+
+  /** Arms one fault: the `nth` (1-based) call of `method` whose path matches fails with `code`. */
+  failNth(method: FaultyMethod, nth: number, code: FaultCode, match: (path: string) => boolean = () => true): this {
+    this.#fault = { method, nth, code, match, seen: 0 }
+    this.#fired = false
+    return this
+  }
+
+  /** Disarms the fault; the filesystem behaves normally again. */
+  clear(): void {
+    this.#fault = undefined
+  }
+
+  /** True when the armed fault was injected. */
+  get fired(): boolean {
+    return this.#fired
+  }
+
+  #check(method: FaultyMethod, path: string): Error | undefined {
+    this.calls.push({ method, path })
+    const fault = this.#fault
+    if (fault === undefined || fault.method !== method || !fault.match(path)) return undefined
+    fault.seen++
+    if (fault.seen !== fault.nth) return undefined
+    this.#fired = true
+    this.#fault = undefined
+    return Object.assign(new Error(`${fault.code}: injected fault, ${method} '${path}'`), { code: fault.code, errno: ERRNO[fault.code], syscall: method, path })
+  }
+
+  #wrap<K extends keyof FsOps>(method: K): FsOps[K] {
+    const real = nodeFs[method] as (...args: unknown[]) => Promise<unknown>
+    const wrapped = async (...args: unknown[]): Promise<unknown> => {
+      const path = String(args[0])
+      const fault = this.#check(method, path)
+      if (fault !== undefined) throw fault
+      const result = await real(...args)
+      return method === 'open' ? this.#wrapHandle(result as FileHandle, path) : result
+    }
+    return wrapped as FsOps[K]
+  }
+
+  #wrapHandle(handle: FileHandle, path: string): FileHandle {
+    return new Proxy(handle, {
+      get: (target, prop, receiver) => {
+        if (prop === 'writeFile') {
+          return async (data: Buffer) => {
+            const fault = this.#check('writeFile', path)
+            if (fault !== undefined) {
+              await target.writeFile(data.subarray(0, Math.floor(data.length / 2)))
+              throw fault
+            }
+            return target.writeFile(data)
+          }
+        }
+        if (prop === 'sync' || prop === 'readFile') {
+          return async (...args: unknown[]) => {
+            const fault = this.#check(prop, path)
+            if (fault !== undefined) throw fault
+            return (target[prop] as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+          }
+        }
+        const value: unknown = Reflect.get(target, prop, receiver)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+  }
+}
