@@ -13,7 +13,7 @@ import type { Config } from './config.js'
 import type { App } from './http/app-type.js'
 import { registerBodyParsers } from './http/body.js'
 import type { RouteDeps } from './http/context.js'
-import { registerProblemHandlers } from './http/problems.js'
+import { registerProblemHandlers, sendProblem } from './http/problems.js'
 import { currentRoutes } from './http/routes/current.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
@@ -50,6 +50,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     routerOptions: { maxParamLength: 256 },
     requestTimeout: 120_000,
     exposeHeadRoutes: false,
+    // Malformed URLs and overlong params are refused before routing: answer them as problems too.
+    frameworkErrors: (err, request, reply) => {
+      sendProblem(request, reply, err)
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
   // Terraform's default lock and unlock methods (they carry a LockInfo body).
   app.addHttpMethod('LOCK', { hasBody: true })

@@ -66,6 +66,7 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_VALIDATION: 'invalid-request',
   FST_ERR_BAD_URL: 'invalid-request',
   FST_ERR_ASYNC_CONSTRAINT: 'invalid-request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri-too-long',
 }
 
 /** Maps any thrown value to a code, a detail and extra facts. */

@@ -76,13 +76,13 @@ export const RenewRequest = Type.Object(
 
 export const LockQuery = Type.Object({
   wait: Type.Optional(Type.Integer({ minimum: 0, description: 'seconds to wait for the lock (long poll), capped by the server maximum' })),
-})
+}, { additionalProperties: false })
 
 export const UnlockQuery = Type.Object({
   id: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id (or send it as Lock-Id)' })),
   force: Type.Optional(Type.Boolean({ description: 'remove the lock whoever holds it (needs the force-unlock permission)' })),
   reason: Type.Optional(Type.String({ maxLength: 1024, description: 'why, recorded in the audit log' })),
-})
+}, { additionalProperties: false })
 
 export const UnlockResponse = Type.Object({ released: Type.Union([Holder, Type.Null()]), forced: Type.Boolean() }, { additionalProperties: false })
 
@@ -91,13 +91,13 @@ export const LockIdHeaders = Type.Object({ 'lock-id': Type.Optional(Type.String(
 export const SetCurrentRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
 export const SetCurrentResponse = Type.Object({ rev: Rev, previous: Type.Union([Rev, Type.Null()]) }, { additionalProperties: false })
 
-export const WriteQuery = Type.Object({ current: Type.Optional(Type.Boolean({ description: 'also make the new rev current' })) })
+export const WriteQuery = Type.Object({ current: Type.Optional(Type.Boolean({ description: 'also make the new rev current' })) }, { additionalProperties: false })
 export const WriteResponse = Type.Object({ rev: Rev, current: Type.Boolean({ description: 'whether the new rev is now current' }) }, { additionalProperties: false })
 
 export const ListQuery = Type.Object({
   after: Type.Optional(Rev),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
-})
+}, { additionalProperties: false })
 export const ListResponse = Type.Object(
   {
     revs: Type.Array(Type.String(), { description: 'oldest first' }),
@@ -107,7 +107,7 @@ export const ListResponse = Type.Object(
   { additionalProperties: false },
 )
 
-export const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'also delete the current rev (the stack is left without current)' })) })
+export const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'also delete the current rev (the stack is left without current)' })) }, { additionalProperties: false })
 export const DeleteResponse = Type.Object({ rev: Rev, deleted: Type.Boolean(), clearedCurrent: Type.Boolean() }, { additionalProperties: false })
 
 export const GcRequest = Type.Object(
@@ -125,6 +125,7 @@ export const StackSummary = Type.Object(
     current: Type.Union([Type.String(), Type.Null()]),
     revs: Type.Integer(),
     lock: Type.Union([Holder, Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()], { description: 'the error code met reading this stack (e.g. unreadable-snapshot), null when healthy' }),
   },
   { additionalProperties: false },
 )
@@ -132,7 +133,7 @@ export const StacksResponse = Type.Object({ factory: Name, stacks: Type.Array(St
 export const PageQuery = Type.Object({
   after: Type.Optional(Name),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
-})
+}, { additionalProperties: false })
 export const FactoriesResponse = Type.Object(
   { factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })), next: Type.Union([Type.String(), Type.Null()]) },
   { additionalProperties: false },

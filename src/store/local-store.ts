@@ -290,6 +290,8 @@ export class LocalStore implements Store {
       if (!(await this.#dirs(false))) throw this.#notHeld(id)
       return this.#mutex.run(async () => {
         const holder = await this.#readMarker()
+        // A marker the Go tool wrote (or an unreadable one) is someone else's lock: never renewed into ours.
+        if (holder !== undefined && holder.legacy) throw this.#locked(holder)
         if (holder === undefined || holder.id !== id) {
           const live = holder !== undefined && !this.#expired(holder) ? holder : undefined
           // Checked before "locked": a holder whose lease expired or was force-unlocked must learn it lost the lock.

@@ -69,18 +69,23 @@ export class StoreRoot {
     return this.#dirNames(dir)
   }
 
-  /** A stack's summary: current rev, rev count and lock holder. */
+  /** A stack's summary: current rev, rev count, lock holder, and the code of any fault reading them. */
   async summary(factory: string, stack: string): Promise<StackSummary> {
     const store = this.stack(factory, stack)
+    let error: StackSummary['error'] = null
+    // One broken stack must not hide the others from discovery: report its fault instead of failing the list.
+    const tolerate = <T>(fallback: T) => (err: unknown): T => {
+      if (err instanceof StateError && err.code === 'no-current') return fallback
+      if (!(err instanceof StateError)) throw err
+      error ??= err.code
+      return fallback
+    }
     const [revs, lock, current] = await Promise.all([
-      store.list(),
-      store.inspectLock(),
-      store.currentRev().catch((err: unknown) => {
-        if (err instanceof StateError && err.code === 'no-current') return null
-        throw err
-      }),
+      store.list().catch(tolerate<string[]>([])),
+      store.inspectLock().catch(tolerate<undefined>(undefined)),
+      store.currentRev().catch(tolerate<string | null>(null)),
     ])
-    return { factory, stack, current, revs: revs.length, lock: lock ?? null }
+    return { factory, stack, current, revs: revs.length, lock: lock ?? null, error }
   }
 
   /** Stops all directory watchers. */

@@ -93,6 +93,8 @@ export interface StackSummary {
   readonly current: string | null
   readonly revs: number
   readonly lock: LockHolder | null
+  /** The error code met while reading the stack (e.g. `unreadable-snapshot`), or null. */
+  readonly error: string | null
 }
 
 /** One factory/stack's snapshots, current pointer and lock. */

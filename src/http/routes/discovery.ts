@@ -22,7 +22,7 @@ export function discoveryRoutes(app: App, deps: RouteDeps): void {
     const { names, next } = page(await deps.root.stacks(factory), request.query.after, request.query.limit ?? 1000)
     const stacks = await Promise.all(names.map(async (name) => {
       const s = await deps.root.summary(factory, name)
-      return { name, current: s.current, revs: s.revs, lock: s.lock }
+      return { name, current: s.current, revs: s.revs, lock: s.lock, error: s.error }
     }))
     return { factory, stacks, next }
   })
