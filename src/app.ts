@@ -103,6 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('preClose', async () => {
     shutdown.abort()
   })
+  // Answers given while closing end their connection, so close() need not wait out keep-alive.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shutdown.signal.aborted) reply.header('connection', 'close')
+  })
 
   healthRoutes(app, routeDeps)
   discoveryRoutes(app, routeDeps)

@@ -23,6 +23,9 @@ export interface LockInfo {
 
 const KEYS = ['ID', 'Operation', 'Info', 'Who', 'Version', 'Created', 'Path'] as const
 
+/** RFC 3339 as Go's time.Time.UnmarshalJSON accepts it: a refusal whose Created fails this cannot be decoded by the clients. */
+const GO_RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+
 /**
  * Parses a LockInfo body like Go does (keys matched case-insensitively,
  * unknown keys ignored, missing strings empty). Undefined for an empty body.
@@ -71,7 +74,7 @@ export function holderLockInfo(holder: LockHolder): Record<string, unknown> {
     Info: str('Info', holder.info),
     Who: str('Who', holder.who !== '' ? holder.who : (holder.principal ?? (holder.pid !== null ? `pid ${holder.pid}` : 'unknown'))),
     Version: str('Version', ''),
-    Created: typeof client.Created === 'string' && client.Created !== '' && !client.Created.startsWith('0001-') ? client.Created : holder.created,
+    Created: typeof client.Created === 'string' && GO_RFC3339.test(client.Created) && !client.Created.startsWith('0001-') ? client.Created : holder.created,
     Path: str('Path', ''),
   }
   for (const key of KEYS) if (!(key in info)) info[key] = ''

@@ -129,7 +129,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
       const holder = await store.inspectLock()
       if (info !== undefined && info.ID !== '' && holder !== undefined && holder.id !== info.ID) return sendConflict(reply, store, new StateError('locked', `the lock is held by ${holder.id}, not ${info.ID}`, { holder }))
       if (holder === undefined && info !== undefined && info.ID !== '') {
-        await store.unlock(info.ID) // a retried force-unlock of a lock already released answers 200
+        if ((await store.lastRelease())?.holder.id !== info.ID) await store.unlock(info.ID) // a retried force-unlock of a lock already released (by unlock or force) answers 200; an unknown id 409
         return reply.code(200).send()
       }
       const released = await store.forceUnlock({ principal: principalOf(request), reason: 'terraform force-unlock' })
