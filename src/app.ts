@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify'
 import type { AuditSink } from './audit.js'
 import type { Config } from './config.js'
 import type { App } from './http/app-type.js'
+import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { registerBodyParsers } from './http/body.js'
 import type { RouteDeps } from './http/context.js'
 import { registerProblemHandlers, sendProblem } from './http/problems.js'
@@ -32,17 +33,27 @@ export interface AppDeps {
   readonly logger: FastifyBaseLogger
   /** The package version shown in the OpenAPI document. */
   readonly version: string
+  /** Credentials and caller limits; undefined when none are configured (every caller is anonymous with every permission). */
+  readonly auth?: AuthOptions | undefined
+  /** TLS certificate and key (PEM) to serve HTTPS; plain HTTP without. */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined
+  /** Addresses/CIDRs of proxies whose X-Forwarded-For is believed; none by default. */
+  readonly trustProxy?: readonly string[] | undefined
 }
 
 /** The application and the switch that starts its shutdown (ends waits with 503, readiness false). */
 export interface BuiltApp {
   readonly app: App
   readonly beginShutdown: () => void
+  /** Every route with the permission it declares (the auth matrix test walks it). */
+  readonly routes: readonly RouteEntry[]
 }
 
 /** Builds the application. Call `app.ready()` (or `inject`) before use; `app.close()` ends it. */
 export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
-  const app: App = Fastify({
+  const app = Fastify({
+    ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
+    ...(deps.trustProxy === undefined || deps.trustProxy.length === 0 ? {} : { trustProxy: [...deps.trustProxy] }),
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -54,7 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     frameworkErrors: (err, request, reply) => {
       sendProblem(request, reply, err)
     },
-  }).withTypeProvider<TypeBoxTypeProvider>()
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App // an HTTPS server serves the same routes
   // Terraform's default lock and unlock methods (they carry a LockInfo body).
   app.addHttpMethod('LOCK', { hasBody: true })
   app.addHttpMethod('UNLOCK', { hasBody: true })
@@ -89,6 +100,12 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         { name: 'terraform', description: 'the Terraform/OpenTofu http backend protocol (also LOCK and UNLOCK on …/terraform, as Terraform sends by default)' },
         { name: 'health', description: 'probes for orchestrators' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'a static token of the tokens file, or a CI identity token (JWT) of a configured OIDC issuer' },
+          basicAuth: { type: 'http', scheme: 'basic', description: 'any username, the token (or identity token) as password: what Terraform\'s username/password send' },
+        },
+      },
     },
   })
 
@@ -97,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  const routes = registerAuth(app, { auth: deps.auth, root: deps.root, audit: deps.audit })
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config?.rawBody !== true) request.body = {}
   })
@@ -116,5 +134,5 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   terraformRoutes(app, routeDeps)
   openapiRoutes(app)
 
-  return { app, beginShutdown: () => shutdown.abort() }
+  return { app, beginShutdown: () => shutdown.abort(), routes }
 }

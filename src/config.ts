@@ -27,6 +27,17 @@ export interface Config {
   readonly bodyLimitBytes: number
   readonly auditLog: string | null
   readonly allowUnauthenticated: boolean
+  /** The credentials file; null: no credentials, auth is off. */
+  readonly tokensFile: string | null
+  /** Requests per minute per caller (0: no limit). */
+  readonly rateLimitPerMinute: number
+  readonly rateBurst: number
+  /** Most locks one caller may hold (0: no cap). */
+  readonly maxLocksPerCaller: number
+  readonly tlsCert: string | null
+  readonly tlsKey: string | null
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; empty: none. */
+  readonly trustProxy: readonly string[]
 }
 
 /** A setting is wrong; `message` names the flag/variable and what to do. */
@@ -62,7 +73,14 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'max-wait', env: 'UNOBIN_STATE_MAX_WAIT', arg: 'SECONDS', fallback: '60', help: 'longest lock wait a client may ask for (?wait=)' },
   { flag: 'body-limit', env: 'UNOBIN_STATE_BODY_LIMIT', arg: 'BYTES', fallback: '67108864', help: 'largest request body accepted (413 above)' },
   { flag: 'audit-log', env: 'UNOBIN_STATE_AUDIT_LOG', arg: 'FILE', fallback: '<data-dir>/.audit.jsonl', help: 'append-only audit log of mutations and lock events; "off" disables' },
+  { flag: 'tokens-file', env: 'UNOBIN_STATE_TOKENS_FILE', arg: 'FILE', fallback: '', help: 'credentials and permissions (YAML or JSON: token hashes, OIDC issuers); without it every caller has every permission' },
   { flag: 'allow-unauthenticated', env: 'UNOBIN_STATE_ALLOW_UNAUTHENTICATED', arg: '', fallback: 'false', help: 'allow listening on a non-loopback address without credentials', boolean: true },
+  { flag: 'rate-limit', env: 'UNOBIN_STATE_RATE_LIMIT', arg: 'PER_MINUTE', fallback: '600', help: 'requests per minute per caller, with credentials (429 above; 0: no limit)' },
+  { flag: 'rate-burst', env: 'UNOBIN_STATE_RATE_BURST', arg: 'REQUESTS', fallback: '120', help: 'requests a caller may send at once before the rate applies' },
+  { flag: 'max-locks', env: 'UNOBIN_STATE_MAX_LOCKS', arg: 'N', fallback: '100', help: 'most locks one caller may hold at once, with credentials (0: no cap)' },
+  { flag: 'tls-cert', env: 'UNOBIN_STATE_TLS_CERT', arg: 'FILE', fallback: '', help: 'PEM certificate (chain) to serve HTTPS; needs --tls-key' },
+  { flag: 'tls-key', env: 'UNOBIN_STATE_TLS_KEY', arg: 'FILE', fallback: '', help: 'PEM private key of --tls-cert' },
+  { flag: 'trust-proxy', env: 'UNOBIN_STATE_TRUST_PROXY', arg: 'ADDRS', fallback: '', help: 'proxy addresses/CIDRs (comma-separated) whose X-Forwarded-For is believed; none by default' },
 ]
 
 /** The --help text. */
@@ -121,6 +139,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     if (['false', '0', 'no', ''].includes(v)) return false
     throw new ConfigError(`${s.env} must be true or false, got ${JSON.stringify(v)}`)
   }
+  const optional = (flag: string): string | null => {
+    const v = get(flag)
+    return v === '' ? null : v
+  }
   const int = (flag: string, min: number, max: number): number => {
     const s = SETTINGS.find((x) => x.flag === flag)!
     const raw = get(flag)
@@ -158,9 +180,27 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     bodyLimitBytes: int('body-limit', 1024, 1024 * 1024 * 1024),
     auditLog: audit === 'off' ? null : typeof audit === 'string' && audit !== '' ? audit : `${dataDir.replace(/\/+$/, '')}/.audit.jsonl`,
     allowUnauthenticated: bool('allow-unauthenticated'),
+    tokensFile: optional('tokens-file'),
+    rateLimitPerMinute: int('rate-limit', 0, 1_000_000),
+    rateBurst: int('rate-burst', 1, 1_000_000),
+    maxLocksPerCaller: int('max-locks', 0, 1_000_000),
+    tlsCert: optional('tls-cert'),
+    tlsKey: optional('tls-key'),
+    trustProxy: get('trust-proxy').split(',').map((x) => x.trim()).filter((x) => x !== ''),
   }
-  if (!isLoopback(config.host) && !config.allowUnauthenticated) {
-    throw new ConfigError(`refusing to listen on ${config.host} without credentials: anyone who reaches it could read and overwrite state. Listen on 127.0.0.1, or pass --allow-unauthenticated (UNOBIN_STATE_ALLOW_UNAUTHENTICATED=true) behind a trusted network`)
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    throw new ConfigError('--tls-cert / UNOBIN_STATE_TLS_CERT and --tls-key / UNOBIN_STATE_TLS_KEY go together: give both to serve HTTPS, or neither')
+  }
+  for (const entry of config.trustProxy) {
+    const [address, bits, extra] = entry.split('/')
+    const family = isIP(address ?? '')
+    const maxBits = family === 6 ? 128 : 32
+    if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > maxBits))) {
+      throw new ConfigError(`--trust-proxy / UNOBIN_STATE_TRUST_PROXY must list IP addresses or CIDRs (e.g. 10.0.0.0/8,127.0.0.1), got ${JSON.stringify(entry)}`)
+    }
+  }
+  if (!isLoopback(config.host) && !config.allowUnauthenticated && config.tokensFile === null) {
+    throw new ConfigError(`refusing to listen on ${config.host} without credentials: anyone who reaches it could read and overwrite state. Configure --tokens-file (UNOBIN_STATE_TOKENS_FILE), listen on 127.0.0.1, or pass --allow-unauthenticated (UNOBIN_STATE_ALLOW_UNAUTHENTICATED=true) behind a trusted network`)
   }
   return { kind: 'run', config: Object.freeze(config) }
 }

@@ -38,6 +38,9 @@ export const ERROR_CODES = {
   'shutting-down': 'the server is shutting down',
   'unauthenticated': 'no valid credentials were presented',
   'forbidden': 'the credentials lack the permission for this operation',
+  'auth-unavailable': 'the keys to verify an identity token cannot be fetched from its issuer right now',
+  'rate-limited': 'the caller sent more requests than its rate allows',
+  'too-many-locks': 'the caller already holds as many locks as the server allows one caller',
   'internal': 'an unexpected server fault',
 } as const
 

@@ -5,12 +5,15 @@
  * finish in-flight writes; held locks live on disk and survive the restart).
  * The only module that touches `process`.
  */
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { buildApp } from './app.js'
 import { FileAuditLog, NullAuditLog } from './audit.js'
+import { createAuthenticator } from './auth/authenticator.js'
+import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
-import { ConfigError, buildEncrypter, helpText, loadConfig } from './config.js'
+import { ConfigError, buildEncrypter, helpText, isLoopback, loadConfig } from './config.js'
 import { createLogger } from './logger.js'
 import { StoreRoot } from './store/store-root.js'
 import { packageVersion } from './version.js'
@@ -36,10 +39,14 @@ async function main(): Promise<number> {
   }
   const config = parsed.config
   let encrypter
+  let credentials
+  let https
   try {
     encrypter = buildEncrypter(config, process.env)
+    credentials = config.tokensFile === null ? null : loadTokensFile(config.tokensFile)
+    https = config.tlsCert === null || config.tlsKey === null ? undefined : { cert: readPem(config.tlsCert, '--tls-cert'), key: readPem(config.tlsKey, '--tls-key') }
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof TokensFileError) {
       process.stderr.write(`unobin-state-server: ${err.message}\n`)
       return 2
     }
@@ -57,10 +64,24 @@ async function main(): Promise<number> {
     onWarning: (message) => logger.warn(message),
   })
   const audit = config.auditLog === null ? new NullAuditLog() : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))
-  const { app } = await buildApp({ config, root, audit, logger, version: packageVersion() })
+  const authenticator = credentials === null ? null : createAuthenticator(credentials)
+  const auth = authenticator === null ? undefined : {
+    authenticator,
+    rateLimit: config.rateLimitPerMinute === 0 ? null : { perMinute: config.rateLimitPerMinute, burst: config.rateBurst },
+    maxLocksPerCaller: config.maxLocksPerCaller === 0 ? null : config.maxLocksPerCaller,
+  }
+  let app
+  try {
+    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy }))
+  } catch (err) {
+    process.stderr.write(`unobin-state-server: cannot start: ${(err as Error).message}\n`)
+    return 2
+  }
 
   if (config.encryption === 'noop') logger.warn('encryption is noop: snapshots are stored unencrypted (development only)')
-  logger.warn('no credentials are configured: every caller has every permission')
+  if (authenticator === null) logger.warn('no credentials are configured: every caller has every permission')
+  else logger.info({ credentials: authenticator.describe(), tokensFile: config.tokensFile, rateLimitPerMinute: config.rateLimitPerMinute, maxLocksPerCaller: config.maxLocksPerCaller }, 'credentials are configured: every request except health and openapi needs a token')
+  if (authenticator !== null && https === undefined && !isLoopback(config.host)) logger.warn('credentials travel in clear text: serve TLS (--tls-cert/--tls-key) or put a TLS-terminating proxy in front')
   logger.info({ dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog }, 'starting')
 
   let stopping = false
@@ -96,6 +117,18 @@ async function main(): Promise<number> {
   }
   app.server.headersTimeout = 30_000
   return -1 // keep running
+}
+
+/** Reads a PEM file named by `flag`. Throws ConfigError naming the flag. */
+function readPem(path: string, flag: string): Buffer {
+  try {
+    const pem = readFileSync(path)
+    if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${flag} ${path} is not a PEM file`)
+    return pem
+  } catch (err) {
+    if (err instanceof ConfigError) throw err
+    throw new ConfigError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
 }
 
 main().then(

@@ -34,9 +34,9 @@ export function fenceOf(deps: RouteDeps, request: FastifyRequest, lockId?: strin
   return { lockId: id, requireLock: deps.config.requireLock }
 }
 
-/** The authenticated principal of the request ("anonymous" until credentials are configured). */
+/** The authenticated principal of the request ("anonymous" when no credentials are configured). */
 export function principalOf(request: FastifyRequest): string {
-  return (request as FastifyRequest & { principal?: string }).principal ?? 'anonymous'
+  return (request as FastifyRequest & { principal?: string | null }).principal ?? 'anonymous'
 }
 
 /** Audit fields common to every event of a request. */
@@ -51,8 +51,8 @@ export function auditBase(request: FastifyRequest): { principal: string; remote:
  * caller holds every permission (the server then listens on loopback only).
  */
 export function assertPermission(request: FastifyRequest, permission: Permission): void {
-  const check = (request as FastifyRequest & { hasPermission?: (p: Permission) => boolean }).hasPermission
-  if (check !== undefined && !check(permission)) {
+  const check = (request as FastifyRequest & { hasPermission?: ((p: Permission) => boolean) | null }).hasPermission
+  if (typeof check === 'function' && !check(permission)) {
     throw new StateError('forbidden', `${principalOf(request)} lacks the ${permission} permission for this operation`)
   }
 }

@@ -40,8 +40,14 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'shutting-down': 503,
   unauthenticated: 401,
   forbidden: 403,
+  'auth-unavailable': 503,
+  'rate-limited': 429,
+  'too-many-locks': 429,
   internal: 500,
 }
+
+/** The challenge of a 401: Bearer for tokens and identity tokens, Basic for Terraform's username/password. */
+export const WWW_AUTHENTICATE = 'Bearer realm="unobin-state", Basic realm="unobin-state"'
 
 /** The problem body for `code`. */
 export function problem(code: ErrorCode, detail: string, instance: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -99,6 +105,9 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
   if (status >= 500) request.log.error({ err, code }, 'request failed')
   else request.log.info({ code }, 'request refused')
   if (code === 'shutting-down') reply.header('retry-after', '1')
+  if (code === 'unauthenticated') reply.header('www-authenticate', WWW_AUTHENTICATE)
+  const retryAfter = err instanceof StateError ? err.details.retryAfter : undefined
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
   return reply.code(status).type('application/problem+json').send(problem(code, detail, request.url.split('?')[0] ?? request.url, { ...extra, requestId: request.id }))
 }
 

@@ -4,6 +4,7 @@ import type { AuditEvent, AuditSink } from '../../src/audit.js'
 import { createLogger } from '../../src/logger.js'
 import type { StoreRoot } from '../../src/store/store-root.js'
 import type { App } from '../../src/http/app-type.js'
+import type { AuthOptions, RouteEntry } from '../../src/http/auth.js'
 import { type TestRootOptions, makeRoot } from './store.js'
 
 /** Keeps audit events in memory so tests can assert what was recorded. */
@@ -21,26 +22,29 @@ export interface TestAppOptions extends TestRootOptions {
   readonly maxWaitSeconds?: number
   readonly bodyLimitBytes?: number
   readonly root?: StoreRoot
+  /** Credentials and caller limits (auth is off without them). */
+  readonly auth?: AuthOptions
 }
 
 /** A built app over a tap testdir; closed in teardown. */
-export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promise<{ app: App; root: StoreRoot; dir: string; audit: MemoryAudit; beginShutdown: () => void }> {
+export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promise<{ app: App; root: StoreRoot; dir: string; audit: MemoryAudit; beginShutdown: () => void; routes: readonly RouteEntry[] }> {
   const dir = options.dir ?? t.testdir()
   const root = options.root ?? makeRoot(dir, options)
   const audit = new MemoryAudit()
-  const { app, beginShutdown } = await buildApp({
+  const { app, beginShutdown, routes } = await buildApp({
     config: { requireLock: options.requireLock ?? false, maxWaitSeconds: options.maxWaitSeconds ?? 30, bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024 },
     root,
     audit,
     logger: createLogger('silent'),
     version: '0.0.0-test',
+    auth: options.auth,
   })
   t.teardown(async () => {
     await app.close()
     root.close()
   })
   await app.ready()
-  return { app, root, dir, audit, beginShutdown }
+  return { app, root, dir, audit, beginShutdown, routes }
 }
 
 /** The base path of a stack's routes. */

@@ -109,16 +109,16 @@ t.test('summary counts revs and shows current and the lock holder', async (t) =>
   const current = await store.write(sampleSnapshot(2), { payloadType: 'state', makeCurrent: true })
   await store.write(sampleSnapshot(3), { payloadType: 'state' })
   const holder = await store.lock({ who: 'ci', operation: 'apply' }, {})
-  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: holder })
+  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: holder, error: null })
   await store.unlock(holder.id)
-  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: null })
+  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: null, error: null })
   t.same(await root.factories(), ['alpha'])
   t.same(await root.stacks('alpha'), ['one'])
 })
 
 t.test('summary of a stack without current or revs shows nulls and zero', async (t) => {
   const root = makeRoot(t.testdir())
-  t.same(await root.summary('alpha', 'empty'), { factory: 'alpha', stack: 'empty', current: null, revs: 0, lock: null })
+  t.same(await root.summary('alpha', 'empty'), { factory: 'alpha', stack: 'empty', current: null, revs: 0, lock: null, error: null })
 })
 
 t.test('summary of a stack with an unreadable current reports the error, not "no current"', async (t) => {
@@ -126,7 +126,8 @@ t.test('summary of a stack with an unreadable current reports the error, not "no
   const root = makeRoot(dir)
   await root.stack('alpha', 'one').write(sampleSnapshot(), { payloadType: 'state' })
   writeFileSync(join(dir, 'alpha', 'one', 'current'), 'garbage\n')
-  await t.rejects(root.summary('alpha', 'one'), { code: 'unreadable-snapshot' })
+  // Reported in the summary (discovery must still list the other stacks), never as "no current".
+  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current: null, revs: 1, lock: null, error: 'unreadable-snapshot' })
 })
 
 t.test('a StoreRoot exposes its encrypter and clock', async (t) => {

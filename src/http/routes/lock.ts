@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { StateError } from '../../errors.js'
 import type { LockHolder } from '../../store/store.js'
 import type { App } from '../app-type.js'
-import { type RouteDeps, auditBase, principalOf, storeOf } from '../context.js'
+import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf } from '../context.js'
 import { Holder, LockIdHeaders, LockQuery, LockRequest, RenewRequest, StackParams, UnlockQuery, UnlockResponse, problems } from '../schemas.js'
 
 /** Registers GET, POST, PUT and DELETE /v1/factories/:factory/stacks/:stack/lock. */
@@ -102,6 +102,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
   }, async (request) => {
     const store = storeOf(deps, request)
     if (request.query.force === true) {
+      assertPermission(request, 'force-unlock')
       const released = await store.forceUnlock({ principal: principalOf(request), reason: request.query.reason ?? null })
       await deps.audit.record({ ...auditBase(request), action: 'lock.force-unlock', lockId: released?.id ?? null, generation: released?.generation ?? null, detail: { reason: request.query.reason ?? null, holder: released ?? null } })
       return { released: released ?? null, forced: true }

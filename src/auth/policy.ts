@@ -1,0 +1,50 @@
+/**
+ * Authorization rules: grants that allow or deny permissions on a scope of
+ * `factory/stack` patterns, and the decision for one request. Deny by
+ * default; among the grants that match the target and mention the
+ * permission, the most specific scope decides (the factory pattern is
+ * compared first, then the stack pattern); between equally specific grants
+ * an explicit deny wins.
+ */
+import { type Glob, compareSpecificity } from './glob.js'
+import type { Permission } from './permission.js'
+
+/** One grant: permissions allowed and denied on the stacks its scope matches. */
+export interface Grant {
+  readonly factory: Glob
+  readonly stack: Glob
+  readonly allow: ReadonlySet<Permission>
+  readonly deny: ReadonlySet<Permission>
+}
+
+/**
+ * What a request touches. `null` stands for "every one": listing all
+ * factories, or all stacks of a factory, needs a grant whose pattern there is
+ * `*` (a grant on `prod-*` does not let a caller enumerate the others).
+ */
+export interface Target {
+  readonly factory: string | null
+  readonly stack: string | null
+}
+
+/** True when the grants allow `permission` on `target`. */
+export function isAllowed(grants: readonly Grant[], permission: Permission, target: Target): boolean {
+  let best: Grant[] = []
+  for (const grant of grants) {
+    if (!grant.allow.has(permission) && !grant.deny.has(permission)) continue
+    if (!covers(grant.factory, target.factory) || !covers(grant.stack, target.stack)) continue
+    const order = best.length === 0 ? 1 : compareGrants(grant, best[0]!)
+    if (order > 0) best = [grant]
+    else if (order === 0) best.push(grant)
+  }
+  if (best.length === 0) return false
+  return best.every((g) => !g.deny.has(permission))
+}
+
+function covers(pattern: Glob, name: string | null): boolean {
+  return name === null ? pattern.universal : pattern.matches(name)
+}
+
+function compareGrants(a: Grant, b: Grant): number {
+  return compareSpecificity(a.factory, b.factory) || compareSpecificity(a.stack, b.stack)
+}
