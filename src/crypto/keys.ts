@@ -4,6 +4,7 @@
  * Every failure names the variable or file and never echoes the value.
  */
 import { readFileSync } from 'node:fs'
+import { decodeStandardBase64 } from './base64.js'
 import type { EncrypterRef } from './encrypter.js'
 
 /** A 32-byte AES-256 key and the ref that names where it came from. */
@@ -20,14 +21,12 @@ export class KeyError extends Error {
   }
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
 /** Decodes a standard-base64 32-byte key; `source` names it in errors. */
 export function decodeKey(text: string, source: string): Buffer {
   const trimmed = text.trim()
   if (trimmed === '') throw new KeyError(`${source} is empty: it must hold a 32-byte key in standard base64 (openssl rand -base64 32)`)
-  if (!BASE64.test(trimmed)) throw new KeyError(`${source} is not standard base64 (with padding): it must hold a 32-byte key (openssl rand -base64 32)`)
-  const key = Buffer.from(trimmed, 'base64')
+  const key = decodeStandardBase64(trimmed)
+  if (key === undefined) throw new KeyError(`${source} is not standard base64 (with padding): it must hold a 32-byte key (openssl rand -base64 32)`)
   if (key.length !== 32) throw new KeyError(`${source} decodes to ${key.length} bytes; AES-256 needs exactly 32 (openssl rand -base64 32)`)
   return key
 }

@@ -13,6 +13,7 @@
  * (2-space indent, keys in that order, `body` omitted when empty, trailing newline).
  */
 import { StateError } from '../errors.js'
+import { decodeStandardBase64 } from '../crypto/base64.js'
 import type { EncrypterRef } from '../crypto/encrypter.js'
 import { goMarshalIndent } from './go-json.js'
 
@@ -45,8 +46,6 @@ export function encodeEnvelope(envelope: Envelope): Buffer {
   return Buffer.from(`${goMarshalIndent(doc)}\n`)
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
 /**
  * Decodes envelope bytes. Throws `unreadable-snapshot` for anything the Go
  * tool would not read: bad JSON, another envelope version, a missing
@@ -76,11 +75,12 @@ export function decodeEnvelope(bytes: Buffer): Envelope {
     body = Object.fromEntries(Object.entries(rawBody).map(([k, v]) => [k, String(v)]))
   }
   const ciphertext = fields.ciphertext
-  if (typeof ciphertext !== 'string' || !BASE64.test(ciphertext)) throw unreadable('ciphertext is not standard base64')
+  const sealed = typeof ciphertext === 'string' ? decodeStandardBase64(ciphertext) : undefined
+  if (sealed === undefined) throw unreadable('ciphertext is not standard base64')
   return {
     payloadType,
     encrypter: body === undefined ? { name: (encrypter as { name: string }).name } : { name: (encrypter as { name: string }).name, body },
-    ciphertext: Buffer.from(ciphertext, 'base64'),
+    ciphertext: sealed,
   }
 }
 

@@ -11,7 +11,7 @@ import type { AuditEvent } from '../../src/audit.js'
 import type { App } from '../../src/http/app-type.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
-import { sampleSnapshot } from '../helpers/store.js'
+import { fixtureKeyring, sampleSnapshot } from '../helpers/store.js'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 const PROBLEM_FIELDS = ['type', 'title', 'status', 'code', 'detail', 'instance'] as const
@@ -858,4 +858,16 @@ t.test('an unknown query parameter is refused instead of silently ignored', asyn
   t.equal(res.json().code, 'invalid-request')
   const list = await app.inject({ method: 'GET', url: `${stackUrl('typo', 's')}/snapshots` })
   t.same(list.json().revs, [], 'nothing was written')
+})
+
+t.test('a 12 MB snapshot round-trips byte-exact (large envelopes are decoded linearly)', async (t) => {
+  const { app } = await buildTestApp(t, { encrypter: fixtureKeyring() })
+  const doc = JSON.parse(sampleSnapshot(1).toString()) as { outputs: Record<string, string> }
+  doc.outputs.pad = 'x'.repeat(12 * 1024 * 1024)
+  const body = Buffer.from(JSON.stringify(doc, null, 2))
+  const write = await app.inject({ method: 'POST', url: `${stackUrl('big', 's')}/snapshots?current=true`, payload: body, headers: { 'content-type': 'application/json' } })
+  t.equal(write.statusCode, 201)
+  const read = await app.inject({ method: 'GET', url: `${stackUrl('big', 's')}/current` })
+  t.equal(read.statusCode, 200)
+  t.ok(read.rawPayload.equals(body), 'the bytes read back equal the bytes written')
 })
