@@ -25,6 +25,7 @@ export interface Config {
   readonly requireLock: boolean
   readonly maxWaitSeconds: number
   readonly bodyLimitBytes: number
+  readonly snapshotCacheBytes: number
   readonly auditLog: string | null
   readonly allowUnauthenticated: boolean
   /** The credentials file; null: no credentials, auth is off. */
@@ -72,6 +73,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'require-lock', env: 'UNOBIN_STATE_REQUIRE_LOCK', arg: '', fallback: 'false', help: 'refuse every mutation that does not present a held lock', boolean: true },
   { flag: 'max-wait', env: 'UNOBIN_STATE_MAX_WAIT', arg: 'SECONDS', fallback: '60', help: 'longest lock wait a client may ask for (?wait=)' },
   { flag: 'body-limit', env: 'UNOBIN_STATE_BODY_LIMIT', arg: 'BYTES', fallback: '67108864', help: 'largest request body accepted (413 above)' },
+  { flag: 'snapshot-cache', env: 'UNOBIN_STATE_SNAPSHOT_CACHE', arg: 'MIB', fallback: '64', help: 'memory for opened revs (immutable, so reads skip decrypting); 0 disables' },
   { flag: 'audit-log', env: 'UNOBIN_STATE_AUDIT_LOG', arg: 'FILE', fallback: '<data-dir>/.audit.jsonl', help: 'append-only audit log of mutations and lock events; "off" disables' },
   { flag: 'tokens-file', env: 'UNOBIN_STATE_TOKENS_FILE', arg: 'FILE', fallback: '', help: 'credentials and permissions (YAML or JSON: token hashes, OIDC issuers); without it every caller has every permission' },
   { flag: 'allow-unauthenticated', env: 'UNOBIN_STATE_ALLOW_UNAUTHENTICATED', arg: '', fallback: 'false', help: 'allow listening on a non-loopback address without credentials', boolean: true },
@@ -178,6 +180,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     requireLock: bool('require-lock'),
     maxWaitSeconds: int('max-wait', 0, 3600),
     bodyLimitBytes: int('body-limit', 1024, 1024 * 1024 * 1024),
+    snapshotCacheBytes: int('snapshot-cache', 0, 65536) * 1024 * 1024,
     auditLog: audit === 'off' ? null : typeof audit === 'string' && audit !== '' ? audit : `${dataDir.replace(/\/+$/, '')}/.audit.jsonl`,
     allowUnauthenticated: bool('allow-unauthenticated'),
     tokensFile: optional('tokens-file'),

@@ -15,6 +15,7 @@ import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
 import { ConfigError, buildEncrypter, helpText, isLoopback, loadConfig } from './config.js'
 import { createLogger } from './logger.js'
+import { SnapshotCache } from './store/snapshot-cache.js'
 import { StoreRoot } from './store/store-root.js'
 import { packageVersion } from './version.js'
 
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
     encrypter,
     clock,
     identity: { pid: process.pid, host: hostname() },
+    cache: new SnapshotCache(config.snapshotCacheBytes),
     onWarning: (message) => logger.warn(message),
   })
   const audit = config.auditLog === null ? new NullAuditLog() : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))

@@ -32,6 +32,7 @@ import { decodeHolder, decodeRelease, encodeHolder, encodeRelease } from './lock
 import { assertName } from './names.js'
 import { type ParsedRev, assertRev, formatInstant, formatRev, nextRev, parseRev, sortRevs } from './rev.js'
 import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock, Snapshot, Store, WriteOptions } from './store.js'
+import type { SnapshotCache } from './snapshot-cache.js'
 import { validateUnobinSnapshot } from './unobin-snapshot.js'
 
 const SNAPSHOT_SUFFIX = '.json.enc'
@@ -55,6 +56,8 @@ export interface LocalStoreOptions {
   readonly tempMaxAgeMs?: number
   /** proper-lockfile stale time for the internal mutex (ms). Default 10 000. */
   readonly mutexStaleMs?: number
+  /** Opened revs kept in memory (shared by the stacks of a root); none when absent. */
+  readonly cache?: SnapshotCache
   /** Receives warnings (e.g. a compromised mutex); never given secrets. */
   readonly onWarning?: (message: string) => void
 }
@@ -89,6 +92,7 @@ export class LocalStore implements Store {
   readonly #mutex: Mutex
   readonly #changes = new EventEmitter()
   readonly #warn: (message: string) => void
+  readonly #cache: SnapshotCache | undefined
   #ready = false
   #watcher: FSWatcher | undefined
   #waiters = 0
@@ -106,6 +110,7 @@ export class LocalStore implements Store {
     this.#pollMs = options.pollMs ?? 100
     this.#tempMaxAgeMs = options.tempMaxAgeMs ?? 60_000
     this.#warn = options.onWarning ?? (() => {})
+    this.#cache = options.cache
     this.#mutex = new Mutex(join(this.#dir, '.mutex'), {
       ...(options.mutexStaleMs === undefined ? {} : { staleMs: options.mutexStaleMs }),
       onCompromised: (err) => this.#warn(`internal mutex of ${this.#name()} compromised: ${err.message}`),
@@ -142,11 +147,24 @@ export class LocalStore implements Store {
     assertRev(rev)
     return this.#io(`reading rev ${rev}`, async () => {
       if (!(await this.#dirs(false))) throw this.#revNotFound(rev)
-      const bytes = await readNoFollow(this.#fs, join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
+      const path = join(this.#snapshots, rev + SNAPSHOT_SUFFIX)
+      let st
+      try {
+        st = await this.#fs.lstat(path)
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') throw this.#revNotFound(rev)
+        throw err
+      }
+      const key = `${path}\0${st.ino}:${st.size}:${st.mtimeMs}`
+      const cached = this.#cache?.get(key)
+      if (cached !== undefined) return cached
+      const bytes = await readNoFollow(this.#fs, path)
       if (bytes === undefined) throw this.#revNotFound(rev)
       try {
         const envelope = decodeEnvelope(bytes)
-        return { rev, payloadType: envelope.payloadType, body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter) }
+        const snapshot = { rev, payloadType: envelope.payloadType, body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter) }
+        this.#cache?.set(key, snapshot)
+        return snapshot
       } catch (err) {
         if (isStateError(err, 'unreadable-snapshot')) {
           throw new StateError('unreadable-snapshot', `rev ${rev} of ${this.#name()} cannot be read: ${err.message}`, { ...this.#where(), rev, ...err.details })
@@ -314,8 +332,9 @@ export class LocalStore implements Store {
       const released = await this.#mutex.run(async () => {
         const holder = await this.#readMarker()
         if (holder !== undefined && holder.id === id && !holder.legacy) {
-          await this.#recordRelease({ event: 'unlock', holder, generation: holder.generation, at: this.#now() })
-          await this.#removeMarker(holder.id)
+          // One atomic step: the marker itself becomes the release record (an unlock keeps its generation).
+          await this.#fs.rename(join(this.#dir, LOCK_FILE), join(this.#dir, RELEASE_FILE))
+          await syncDir(this.#fs, this.#dir)
           return holder
         }
         const release = await this.#readRelease()

@@ -74,6 +74,11 @@ export function encodeRelease(release: ReleasedLock): Buffer {
 export function decodeRelease(bytes: Buffer): ReleasedLock | undefined {
   try {
     const doc = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
+    // An unlock renames the marker itself into place: a bare holder is a release by unlock.
+    if (doc.event === undefined && typeof doc.id === 'string') {
+      const holder = decodeHolder(bytes)
+      return { event: 'unlock', holder, generation: holder.generation, at: '' }
+    }
     if (typeof doc.generation !== 'number' || typeof doc.holder !== 'object' || doc.holder === null) return undefined
     const event = doc.event
     if (event !== 'unlock' && event !== 'force-unlock' && event !== 'expired') return undefined

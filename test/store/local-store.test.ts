@@ -964,8 +964,8 @@ const FAULT_OPS: readonly FaultOp[] = [
     run: (store, { lockId }) => store.unlock(lockId!),
     operation: /lock/,
     points: [
-      { what: 'writing the release record', method: 'writeFile', nth: 1, match: isTemp },
-      { what: 'renaming the release record', method: 'rename', nth: 1 },
+      // An unlock is one rename of the marker onto the release record.
+      { what: 'renaming the marker onto the release record', method: 'rename', nth: 1 },
     ],
   },
 ]
