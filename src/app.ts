@@ -13,16 +13,20 @@ import type { Config } from './config.js'
 import type { App } from './http/app-type.js'
 import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { registerBodyParsers } from './http/body.js'
+import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
 import { registerProblemHandlers, sendProblem } from './http/problems.js'
+import { adminRoutes } from './http/routes/admin.js'
 import { currentRoutes } from './http/routes/current.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { lockRoutes } from './http/routes/lock.js'
 import { openapiRoutes } from './http/routes/openapi.js'
+import { retentionRoutes } from './http/routes/retention.js'
 import { snapshotRoutes } from './http/routes/snapshots.js'
 import { terraformRoutes } from './http/routes/terraform.js'
 import { PROBLEM_ID, Problem, RAW_BODY } from './http/schemas.js'
+import type { RetentionSettings } from './store/retention.js'
 import type { StoreRoot } from './store/store-root.js'
 
 /** What the application is built from. */
@@ -39,6 +43,10 @@ export interface AppDeps {
   readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined
   /** Addresses/CIDRs of proxies whose X-Forwarded-For is believed; none by default. */
   readonly trustProxy?: readonly string[] | undefined
+  /** The metrics to feed and serve; a fresh registry (without process metrics) when absent. */
+  readonly metrics?: Metrics | undefined
+  /** The retention policy prunes apply when they name none, and the trash window; no policy and 7 days when absent. */
+  readonly retention?: RetentionSettings | undefined
 }
 
 /** The application and the switch that starts its shutdown (ends waits with 503, readiness false). */
@@ -47,6 +55,8 @@ export interface BuiltApp {
   readonly beginShutdown: () => void
   /** Every route with the permission it declares (the auth matrix test walks it). */
   readonly routes: readonly RouteEntry[]
+  /** The app's metrics (the separate metrics listener serves the same registry). */
+  readonly metrics: Metrics
 }
 
 /** Builds the application. Call `app.ready()` (or `inject`) before use; `app.close()` ends it. */
@@ -80,7 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   })
 
   const shutdown = new AbortController()
-  const routeDeps: RouteDeps = { config: deps.config, root: deps.root, audit: deps.audit, shutdown: shutdown.signal }
+  const metrics = deps.metrics ?? new Metrics()
+  const routeDeps: RouteDeps = { config: deps.config, root: deps.root, audit: metrics.meter(deps.audit), shutdown: shutdown.signal }
 
   app.addSchema({ ...Problem, $id: PROBLEM_ID })
   await app.register(swagger, {
@@ -99,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         { name: 'lock', description: 'the exclusive lock of a stack' },
         { name: 'terraform', description: 'the Terraform/OpenTofu http backend protocol (also LOCK and UNLOCK on …/terraform, as Terraform sends by default)' },
         { name: 'health', description: 'probes for orchestrators' },
+        { name: 'operations', description: 'metrics and key rotation' },
       ],
       components: {
         securitySchemes: {
@@ -115,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     reply.header('x-request-id', request.id)
   })
   const routes = registerAuth(app, { auth: deps.auth, root: deps.root, audit: deps.audit })
+  registerMetrics(app, metrics, deps.root)
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config?.rawBody !== true) request.body = {}
   })
@@ -132,7 +145,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   snapshotRoutes(app, routeDeps)
   lockRoutes(app, routeDeps)
   terraformRoutes(app, routeDeps)
+  retentionRoutes(app, routeDeps, deps.retention ?? { policy: null, trashWindowMs: 7 * 86_400_000 })
+  adminRoutes(app, routeDeps)
   openapiRoutes(app)
 
-  return { app, beginShutdown: () => shutdown.abort(), routes }
+  return { app, beginShutdown: () => shutdown.abort(), routes, metrics }
 }

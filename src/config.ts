@@ -10,6 +10,7 @@ import type { Encrypter } from './crypto/encrypter.js'
 import { KeyError, type SealingKey, keyFromEnv, keyFromFile } from './crypto/keys.js'
 import { Keyring } from './crypto/keyring.js'
 import { NoopEncrypter } from './crypto/noop.js'
+import { parseDuration } from './store/retention-policy.js'
 
 /** The validated configuration of one server process. */
 export interface Config {
@@ -39,6 +40,17 @@ export interface Config {
   readonly tlsKey: string | null
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; empty: none. */
   readonly trustProxy: readonly string[]
+  /** A second listener serving only GET /metrics, without credentials; null: none. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | null
+  /** Above this many stacks, /metrics leaves out the per-stack series (revs, lock age). */
+  readonly metricsMaxStacks: number
+  /** The retention policy prunes apply when they name none (null: no rule). */
+  readonly retentionKeep: number | null
+  readonly retentionMaxAgeMs: number | null
+  /** How often the server prunes every stack by the policy and purges the trash; null: never on its own. */
+  readonly retentionIntervalMs: number | null
+  /** How long pruned revs stay restorable in a stack's trash. */
+  readonly trashDays: number
 }
 
 /** A setting is wrong; `message` names the flag/variable and what to do. */
@@ -83,6 +95,12 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'tls-cert', env: 'UNOBIN_STATE_TLS_CERT', arg: 'FILE', fallback: '', help: 'PEM certificate (chain) to serve HTTPS; needs --tls-key' },
   { flag: 'tls-key', env: 'UNOBIN_STATE_TLS_KEY', arg: 'FILE', fallback: '', help: 'PEM private key of --tls-cert' },
   { flag: 'trust-proxy', env: 'UNOBIN_STATE_TRUST_PROXY', arg: 'ADDRS', fallback: '', help: 'proxy addresses/CIDRs (comma-separated) whose X-Forwarded-For is believed; none by default' },
+  { flag: 'metrics-listen', env: 'UNOBIN_STATE_METRICS_LISTEN', arg: 'HOST:PORT', fallback: '', help: 'also serve GET /metrics, without credentials, on this address (none by default)' },
+  { flag: 'metrics-max-stacks', env: 'UNOBIN_STATE_METRICS_MAX_STACKS', arg: 'N', fallback: '1000', help: 'above this many stacks, /metrics leaves out the per-stack series (revs, lock age)' },
+  { flag: 'retention-keep', env: 'UNOBIN_STATE_RETENTION_KEEP', arg: 'N', fallback: '', help: 'retention: keep the newest N revs of each stack (current and newest always kept)' },
+  { flag: 'retention-max-age', env: 'UNOBIN_STATE_RETENTION_MAX_AGE', arg: 'DURATION', fallback: '', help: 'retention: keep revs younger than this (90s, 15m, 12h, 30d)' },
+  { flag: 'retention-interval', env: 'UNOBIN_STATE_RETENTION_INTERVAL', arg: 'DURATION', fallback: '', help: 'prune every stack by the retention policy and purge the trash this often (off by default)' },
+  { flag: 'trash-days', env: 'UNOBIN_STATE_TRASH_DAYS', arg: 'DAYS', fallback: '7', help: 'days a pruned rev stays restorable in its stack\'s trash before it is purged' },
 ]
 
 /** The --help text. */
@@ -101,6 +119,9 @@ export function helpText(): string {
     ...rows,
     `  ${'--help'.padEnd(28)} print this help and exit`,
     `  ${'--version'.padEnd(28)} print the version and exit`,
+    '',
+    'Commands:',
+    `  ${'reseal [--factory F] [--stack S]'.padEnd(28)} re-seal every rev with the sealing key (key rotation), then exit`,
     '',
   ].join('\n')
 }
@@ -153,6 +174,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     return n
   }
 
+  const duration = (flag: string): number | null => {
+    const s = SETTINGS.find((x) => x.flag === flag)!
+    const raw = get(flag)
+    if (raw === '') return null
+    const ms = parseDuration(raw)
+    if (ms === undefined || ms === 0) throw new ConfigError(`--${flag} / ${s.env} must be a positive duration in seconds or with a unit (90s, 15m, 12h, 30d), got ${JSON.stringify(raw)}`)
+    return ms
+  }
+
   const { host, port } = parseListen(get('listen'))
   const encryption = get('encryption')
   if (encryption !== 'noop' && encryption !== 'env-key' && encryption !== 'key-file') {
@@ -190,6 +220,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     tlsCert: optional('tls-cert'),
     tlsKey: optional('tls-key'),
     trustProxy: get('trust-proxy').split(',').map((x) => x.trim()).filter((x) => x !== ''),
+    metricsListen: get('metrics-listen') === '' ? null : parseListen(get('metrics-listen'), '--metrics-listen / UNOBIN_STATE_METRICS_LISTEN'),
+    metricsMaxStacks: int('metrics-max-stacks', 0, 1_000_000),
+    retentionKeep: get('retention-keep') === '' ? null : int('retention-keep', 0, 1_000_000),
+    retentionMaxAgeMs: duration('retention-max-age'),
+    retentionIntervalMs: duration('retention-interval'),
+    trashDays: int('trash-days', 0, 3650),
   }
   if ((config.tlsCert === null) !== (config.tlsKey === null)) {
     throw new ConfigError('--tls-cert / UNOBIN_STATE_TLS_CERT and --tls-key / UNOBIN_STATE_TLS_KEY go together: give both to serve HTTPS, or neither')
@@ -224,11 +260,11 @@ export function buildEncrypter(config: Config, env: NodeJS.ProcessEnv): Encrypte
   }
 }
 
-/** Parses `host:port` (IPv6 in brackets). */
-export function parseListen(value: string): { host: string; port: number } {
+/** Parses `host:port` (IPv6 in brackets); `setting` names the flag and variable in the error. */
+export function parseListen(value: string, setting = '--listen / UNOBIN_STATE_LISTEN'): { host: string; port: number } {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
   const port = m ? Number(m[3]) : NaN
-  if (m === null || port > 65535) throw new ConfigError(`--listen / UNOBIN_STATE_LISTEN must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got ${JSON.stringify(value)}`)
+  if (m === null || port > 65535) throw new ConfigError(`${setting} must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got ${JSON.stringify(value)}`)
   return { host: (m[1] ?? m[2])!, port }
 }
 

@@ -14,12 +14,17 @@ import { createAuthenticator } from './auth/authenticator.js'
 import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
 import { ConfigError, buildEncrypter, helpText, isLoopback, loadConfig } from './config.js'
+import { Metrics } from './http/metrics.js'
+import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
 import { createLogger } from './logger.js'
+import { RetentionJob } from './retention-job.js'
 import { SnapshotCache } from './store/snapshot-cache.js'
 import { StoreRoot } from './store/store-root.js'
+import { resealCommand } from './tools/reseal.js'
 import { packageVersion } from './version.js'
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'reseal') return resealCommand(process.argv.slice(3), process.env, { out: process.stdout, err: process.stderr })
   let parsed
   try {
     parsed = loadConfig(process.argv.slice(2), process.env)
@@ -72,9 +77,16 @@ async function main(): Promise<number> {
     rateLimit: config.rateLimitPerMinute === 0 ? null : { perMinute: config.rateLimitPerMinute, burst: config.rateBurst },
     maxLocksPerCaller: config.maxLocksPerCaller === 0 ? null : config.maxLocksPerCaller,
   }
+  const metrics = new Metrics({ processMetrics: true, maxStacks: config.metricsMaxStacks })
+  const retention = {
+    policy: config.retentionKeep === null && config.retentionMaxAgeMs === null ? null : { keep: config.retentionKeep, maxAgeMs: config.retentionMaxAgeMs },
+    trashWindowMs: config.trashDays * 86_400_000,
+  }
+  const retentionJob = config.retentionIntervalMs === null ? null : new RetentionJob(root, retention, config.retentionIntervalMs, metrics.meter(audit), logger)
+  let metricsListener: MetricsListener | null = null
   let app
   try {
-    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy }))
+    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention }))
   } catch (err) {
     process.stderr.write(`unobin-state-server: cannot start: ${(err as Error).message}\n`)
     return 2
@@ -96,7 +108,7 @@ async function main(): Promise<number> {
       process.exit(1)
     }, 30_000)
     force.unref()
-    app.close().then(
+    Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close()]).then(
       () => {
         root.close()
         logger.info('stopped')
@@ -118,6 +130,20 @@ async function main(): Promise<number> {
     return 1
   }
   app.server.headersTimeout = 30_000
+  if (config.metricsListen !== null) {
+    try {
+      metricsListener = await listenMetrics(metrics, root, config.metricsListen.host, config.metricsListen.port, (err) => logger.error({ err }, 'metrics scrape failed'))
+      logger.info({ url: `${metricsListener.url}/metrics` }, 'serving metrics without credentials on a separate listener')
+    } catch (err) {
+      logger.fatal({ err }, `cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}`)
+      await app.close()
+      return 1
+    }
+  }
+  if (retentionJob !== null) {
+    retentionJob.start()
+    logger.info({ keep: config.retentionKeep, maxAgeMs: config.retentionMaxAgeMs, intervalMs: config.retentionIntervalMs, trashDays: config.trashDays }, 'retention schedule on')
+  }
   return -1 // keep running
 }
 

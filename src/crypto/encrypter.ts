@@ -24,6 +24,14 @@ export interface Encrypter {
    * `unreadable-snapshot` (naming `ref`) when no configured key opens it.
    */
   open(ciphertext: Buffer, ref: EncrypterRef): Buffer
+  /**
+   * True when `ciphertext` (recorded as sealed by `ref`) is already sealed the
+   * way `seal` would seal it now: same ref, and the sealing key opens it. Key
+   * rotation skips such revs. Checking the key, not only the ref, matters: an
+   * operator may put a new key in the variable or file the old one used.
+   * Never throws.
+   */
+  isSealedWithSealingKey(ciphertext: Buffer, ref: EncrypterRef): boolean
   /** A human description of where the keys come from, for logs (never a key). */
   describe(): string
 }

@@ -59,6 +59,11 @@ export class Keyring implements Encrypter {
     throw new StateError('unreadable-snapshot', `cannot open a snapshot sealed with ${sealedWith} with the configured keys (${this.describe()}): the key is wrong or missing, or the file was tampered with`, { sealedWith })
   }
 
+  isSealedWithSealingKey(ciphertext: Buffer, ref: EncrypterRef): boolean {
+    if (describeRef(ref) !== describeRef(this.ref) || ciphertext.length < NONCE_BYTES + TAG_BYTES) return false
+    return tryOpen(this.#keys[0]!.key, ciphertext) !== undefined
+  }
+
   describe(): string {
     return this.#keys.map((k, i) => `${describeRef(k.ref)}${i === 0 ? ' (sealing)' : ''}`).join(', ')
   }

@@ -134,6 +134,11 @@ export const PageQuery = Type.Object({
   after: Type.Optional(Name),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
 }, { additionalProperties: false })
+/** Paging of stack summaries: each costs three file reads, so pages are smaller by default. */
+export const StackPageQuery = Type.Object({
+  after: Type.Optional(Name),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+}, { additionalProperties: false })
 export const FactoriesResponse = Type.Object(
   { factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })), next: Type.Union([Type.String(), Type.Null()]) },
   { additionalProperties: false },
@@ -162,3 +167,44 @@ export const TerraformQuery = Type.Object({
   force: Type.Optional(Type.Boolean({ description: 'accept a different lineage or a lower serial (operator override)' })),
 })
 export const TerraformWriteResponse = Type.Object({ rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() }, { additionalProperties: false })
+
+/** Body of POST …/snapshots:prune (without rules: the server's configured policy). */
+export const PruneRequest = Type.Object(
+  {
+    keep: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'keep the newest N revs' })),
+    maxAge: Type.Optional(Type.Integer({ minimum: 1, description: 'keep revs written less than this many seconds ago' })),
+    dryRun: Type.Optional(Type.Boolean({ default: false, description: 'report what would move, move nothing' })),
+  },
+  { additionalProperties: false },
+)
+/** One rev in a stack's trash. */
+export const TrashEntry = Type.Object(
+  {
+    rev: Rev,
+    deletedAt: Type.String({ description: 'when a prune moved it to the trash' }),
+    purgeAfter: Type.String({ description: 'when it may be purged (deletedAt + the trash window)' }),
+  },
+  { additionalProperties: false },
+)
+export const PruneResponse = Type.Object(
+  {
+    trashed: Type.Array(Type.String(), { description: 'revs moved (or, with dryRun, to move) to the trash, oldest first' }),
+    kept: Type.Array(Type.String()),
+    purged: Type.Array(TrashEntry, { description: 'trash entries past the trash window, removed for good (or to remove, with dryRun)' }),
+    policy: Type.Object({ keep: Type.Union([Type.Integer(), Type.Null()]), maxAge: Type.Union([Type.Integer(), Type.Null()]) }, { additionalProperties: false }),
+    dryRun: Type.Boolean(),
+  },
+  { additionalProperties: false },
+)
+export const TrashResponse = Type.Object({ revs: Type.Array(TrashEntry), windowDays: Type.Number() }, { additionalProperties: false })
+export const RestoreRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
+export const RestoreResponse = Type.Object({ rev: Rev, deletedAt: Type.String(), restored: Type.Boolean() }, { additionalProperties: false })
+export const ResealResponse = Type.Object(
+  {
+    resealed: Type.Integer({ description: 'revs re-sealed with the sealing key' }),
+    skipped: Type.Integer({ description: 'revs already sealed with the sealing key' }),
+    failed: Type.Array(Type.Object({ rev: Rev, trashed: Type.Boolean(), detail: Type.String() }, { additionalProperties: false }), { description: 'revs no configured key opens (left as they are)' }),
+    sealedWith: Type.String({ description: 'the sealing key (its source, never the key)' }),
+  },
+  { additionalProperties: false },
+)

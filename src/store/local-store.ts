@@ -8,6 +8,7 @@
  *   snapshots/<rev>.json.enc envelopes
  *   .lock-released           how the lock was last released (our addition; the Go tool ignores it)
  *   .mutex/                  proper-lockfile's short internal mutex (our addition)
+ *   .trash/<rev>@<deleted>.json.enc  revs a prune removed, restorable until purged (our addition)
  * ```
  *
  * Safety never rests on one process's memory: rev names are claimed with
@@ -30,6 +31,7 @@ import { Mutex } from '../fs/mutex.js'
 import { UNOBIN_PAYLOAD, decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { decodeHolder, decodeRelease, encodeHolder, encodeRelease } from './lock-marker.js'
 import { assertName } from './names.js'
+import { type RetentionPolicy, selectPrunable } from './retention-policy.js'
 import { type ParsedRev, assertRev, formatInstant, formatRev, nextRev, parseRev, sortRevs } from './rev.js'
 import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock, Snapshot, Store, WriteOptions } from './store.js'
 import type { SnapshotCache } from './snapshot-cache.js'
@@ -39,6 +41,8 @@ const SNAPSHOT_SUFFIX = '.json.enc'
 const LOCK_FILE = 'lock'
 const RELEASE_FILE = '.lock-released'
 const CURRENT_FILE = 'current'
+/** Where prune moves revs: inside the stack but outside `snapshots/`, so neither the Go tool nor list sees them. */
+const TRASH_DIR = '.trash'
 
 /** What a local store needs; everything is passed in. */
 export interface LocalStoreOptions {
@@ -76,6 +80,29 @@ export interface GcResult {
   readonly kept: string[]
 }
 
+/** Options of `prune`. */
+export interface PruneOptions {
+  readonly policy: RetentionPolicy
+  readonly dryRun?: boolean
+  readonly fence?: Fence
+}
+
+/** The result of `prune`: what was (or would be) moved to the trash and what stays, oldest first. */
+export interface PruneResult {
+  readonly trashed: string[]
+  readonly kept: string[]
+}
+
+/** A rev in the stack's trash: its name and when a prune moved it there. */
+export interface TrashEntry {
+  readonly rev: string
+  /** RFC 3339 instant of the prune. */
+  readonly deletedAt: string
+}
+
+/** What `reseal` did to one rev: re-sealed it, found it already sealed with the sealing key, or found no such file. */
+export type ResealOutcome = 'resealed' | 'skipped' | 'absent'
+
 /** The store of one factory/stack on the local filesystem. */
 export class LocalStore implements Store {
   readonly #factory: string
@@ -92,6 +119,7 @@ export class LocalStore implements Store {
   readonly #mutex: Mutex
   readonly #changes = new EventEmitter()
   readonly #warn: (message: string) => void
+  readonly #parsedRevs = new Map<string, ParsedRev | null>()
   readonly #cache: SnapshotCache | undefined
   #ready = false
   #watcher: FSWatcher | undefined
@@ -267,6 +295,166 @@ export class LocalStore implements Store {
     })
   }
 
+  /**
+   * Moves the revs `options.policy` does not keep (see retention-policy.ts;
+   * the current and the newest rev are always kept) into the stack's trash,
+   * from which `restore` brings them back until `purgeTrash` removes them.
+   * Fenced like every change of history. Each move is a rename; if one
+   * fails, the revs already moved are moved back before the error is thrown.
+   */
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    return this.#io('pruning revs', async () => {
+      if (!(await this.#dirs(false))) return { trashed: [], kept: [] }
+      return this.#mutex.run(async () => {
+        await this.#assertFence(options.fence)
+        const { prune, keep } = selectPrunable(await this.#revNames(), await this.#readCurrent(), options.policy, this.#clock.nowNanos())
+        if (options.dryRun === true || prune.length === 0) return { trashed: prune, kept: keep }
+        const trash = (await this.#trashDir(true))!
+        const deletedAt = this.#now()
+        const moved: string[] = []
+        try {
+          for (const rev of prune) {
+            await this.#fs.rename(join(this.#snapshots, rev + SNAPSHOT_SUFFIX), join(trash, trashName(rev, deletedAt)))
+            moved.push(rev)
+          }
+          await syncDir(this.#fs, trash)
+          await syncDir(this.#fs, this.#snapshots)
+        } catch (err) {
+          // Put back what was moved, so that the error means "nothing was pruned".
+          for (const rev of moved.reverse()) {
+            await this.#fs.rename(join(trash, trashName(rev, deletedAt)), join(this.#snapshots, rev + SNAPSHOT_SUFFIX)).catch((e: unknown) => this.#warn(`could not move rev ${rev} of ${this.#name()} back from the trash: ${errnoCode(e) ?? String(e)}`))
+          }
+          throw err
+        }
+        return { trashed: prune, kept: keep }
+      })
+    })
+  }
+
+  /** The revs in the stack's trash, oldest rev first (an absent trash is empty). */
+  async trashed(): Promise<TrashEntry[]> {
+    return this.#io('listing the trash', async () => {
+      if (!(await this.#dirs(false))) return []
+      return this.#trashEntries()
+    })
+  }
+
+  /**
+   * Brings `rev` back from the trash into the history (the newest copy when
+   * it was pruned more than once). Current does not move. Throws
+   * `rev-not-found` when the trash holds no such rev. A rev already back in
+   * the history (a restore that crashed half-way) only loses its trash copy:
+   * a rev name always names the same snapshot.
+   */
+  async restore(rev: string, options: { fence?: Fence } = {}): Promise<TrashEntry> {
+    assertRev(rev)
+    return this.#io(`restoring rev ${rev}`, async () => {
+      if (!(await this.#dirs(false))) throw this.#notInTrash(rev)
+      return this.#mutex.run(async () => {
+        await this.#assertFence(options.fence)
+        const entry = (await this.#trashEntries()).filter((e) => e.rev === rev).at(-1)
+        if (entry === undefined) throw this.#notInTrash(rev)
+        const trash = join(this.#dir, TRASH_DIR)
+        const from = join(trash, trashName(entry.rev, entry.deletedAt))
+        const to = join(this.#snapshots, rev + SNAPSHOT_SUFFIX)
+        let linked = true
+        try {
+          await this.#fs.link(from, to) // exclusive: never replaces a rev
+        } catch (err) {
+          if (errnoCode(err) !== 'EEXIST') throw err
+          linked = false
+        }
+        if (linked) {
+          try {
+            await syncDir(this.#fs, this.#snapshots)
+          } catch (err) {
+            await this.#fs.unlink(to).catch(() => {})
+            throw err
+          }
+        }
+        await this.#fs.unlink(from).catch((err: unknown) => {
+          if (errnoCode(err) !== 'ENOENT') throw err
+        })
+        await syncDir(this.#fs, trash)
+        return entry
+      })
+    })
+  }
+
+  /**
+   * Removes trash entries older than `windowMs` (by the instant of their
+   * prune), and leftover temp files of the trash. Returns what was (or with
+   * `dryRun` would be) removed. Removing what is absent is not an error.
+   */
+  async purgeTrash(windowMs: number, options: { dryRun?: boolean } = {}): Promise<TrashEntry[]> {
+    return this.#io('purging the trash', async () => {
+      if (!(await this.#dirs(false))) return []
+      const trash = await this.#trashDir(false)
+      if (trash === undefined) return []
+      const nowNanos = this.#clock.nowNanos()
+      const limit = nowNanos - BigInt(Math.round(windowMs)) * 1_000_000n
+      const expired = (await this.#trashEntries()).filter((e) => (parseRev(e.deletedAt)?.nanos ?? 0n) <= limit)
+      if (options.dryRun === true) return expired
+      await removeStaleTemps(this.#fs, trash, this.#tempMaxAgeMs, Number(nowNanos / 1_000_000n))
+      if (expired.length === 0) return []
+      await this.#mutex.run(async () => {
+        for (const e of expired) {
+          await this.#fs.unlink(join(trash, trashName(e.rev, e.deletedAt))).catch((err: unknown) => {
+            if (errnoCode(err) !== 'ENOENT') throw err
+          })
+        }
+        await syncDir(this.#fs, trash)
+      })
+      return expired
+    })
+  }
+
+  /**
+   * Re-seals one rev with the sealing key (key rotation): reads it, opens it
+   * with any configured key, seals the same plaintext with the sealing key
+   * and atomically replaces the file under the same name (temp file, fsync,
+   * rename, directory fsync), so a crash leaves the old or the new envelope,
+   * both readable while the old key is configured. A rev the sealing key
+   * already opens is skipped, so a rerun resumes where a killed run stopped.
+   * With `trashedAt`, re-seals that trash entry instead (restorable revs must
+   * outlive the old key too). Content and pointers do not change, so this
+   * needs no stack lock; it takes the stack's mutex so that a rev being
+   * deleted is never brought back. Throws `unreadable-snapshot` when no
+   * configured key opens the rev.
+   */
+  async reseal(rev: string, options: { trashedAt?: string } = {}): Promise<ResealOutcome> {
+    assertRev(rev)
+    const where = options.trashedAt === undefined ? `rev ${rev}` : `rev ${rev} in the trash`
+    return this.#io(`re-sealing ${where}`, async () => {
+      if (!(await this.#dirs(false))) return 'absent'
+      const dir = options.trashedAt === undefined ? this.#snapshots : join(this.#dir, TRASH_DIR)
+      const name = options.trashedAt === undefined ? rev + SNAPSHOT_SUFFIX : trashName(rev, options.trashedAt)
+      return this.#mutex.run(async (): Promise<ResealOutcome> => {
+        const bytes = await readNoFollow(this.#fs, join(dir, name))
+        if (bytes === undefined) return 'absent'
+        let resealed: Buffer
+        try {
+          const envelope = decodeEnvelope(bytes)
+          if (this.#encrypter.isSealedWithSealingKey(envelope.ciphertext, envelope.encrypter)) return 'skipped'
+          const body = this.#encrypter.open(envelope.ciphertext, envelope.encrypter)
+          resealed = encodeEnvelope({ payloadType: envelope.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
+        } catch (err) {
+          if (isStateError(err, 'unreadable-snapshot')) {
+            throw new StateError('unreadable-snapshot', `${where} of ${this.#name()} cannot be re-sealed: ${err.message}`, { ...this.#where(), rev, ...err.details })
+          }
+          throw err
+        }
+        await replaceAtomic(this.#fs, dir, name, resealed)
+        return 'resealed'
+      })
+    })
+  }
+
+  /** How many `lock` calls of this store are waiting for the lock right now (this process only). */
+  get waiting(): number {
+    return this.#waiters
+  }
+
   async lock(claims: LockClaims, context: LockContext, options: LockOptions = {}): Promise<LockHolder> {
     const waitMs = Math.max(0, options.waitMs ?? 0)
     const deadline = Date.now() + waitMs
@@ -385,7 +573,7 @@ export class LocalStore implements Store {
     let temp = await writeTemp(this.#fs, this.#snapshots, sealed)
     try {
       for (let attempt = 0; attempt < 1000; attempt++) {
-        const rev = formatRev(nextRev(this.#clock.nowNanos(), newestRev(await this.#revNames())))
+        const rev = formatRev(nextRev(this.#clock.nowNanos(), newestRev(await this.#revNames(), this.#parsedRevs)))
         await this.#assertFence(fence) // re-checked right before publishing
         try {
           await this.#fs.link(temp, join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
@@ -449,6 +637,47 @@ export class LocalStore implements Store {
     }
     await syncDir(this.#fs, this.#dir)
     return { deleted, clearedCurrent: true }
+  }
+
+  // --- trash ---------------------------------------------------------------
+
+  /** The trash directory (created when asked; a symlink is refused); undefined when absent and not created. */
+  async #trashDir(create: boolean): Promise<string | undefined> {
+    const trash = join(this.#dir, TRASH_DIR)
+    let st
+    try {
+      st = await this.#fs.lstat(trash)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      if (!create) return undefined
+      await this.#fs.mkdir(trash).catch((e: unknown) => {
+        if (errnoCode(e) !== 'EEXIST') throw e
+      })
+      st = await this.#fs.lstat(trash)
+    }
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      throw new StateError('unsafe-path', `${trash} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.#where())
+    }
+    return trash
+  }
+
+  async #trashEntries(): Promise<TrashEntry[]> {
+    const trash = await this.#trashDir(false)
+    if (trash === undefined) return []
+    const entries = await this.#fs.readdir(trash, { withFileTypes: true })
+    const parsed: TrashEntry[] = []
+    for (const e of entries) {
+      if (!e.isFile() || e.name.startsWith('.') || !e.name.endsWith(SNAPSHOT_SUFFIX)) continue
+      const [rev, deletedAt, extra] = e.name.slice(0, -SNAPSHOT_SUFFIX.length).split('@')
+      if (rev === undefined || deletedAt === undefined || extra !== undefined || parseRev(rev) === undefined || parseRev(deletedAt) === undefined) continue
+      parsed.push({ rev, deletedAt })
+    }
+    const position = new Map(sortRevs(parsed.map((e) => e.rev)).map((rev, i) => [rev, i]))
+    return parsed.sort((a, b) => position.get(a.rev)! - position.get(b.rev)! || (a.deletedAt < b.deletedAt ? -1 : a.deletedAt > b.deletedAt ? 1 : 0))
+  }
+
+  #notInTrash(rev: string): StateError {
+    return new StateError('rev-not-found', `rev ${rev} is not in the trash of ${this.#name()}: list it with GET …/trash (entries are purged after the trash window)`, { ...this.#where(), rev })
   }
 
   // --- locks ---------------------------------------------------------------
@@ -699,11 +928,21 @@ export function describeHolder(holder: LockHolder): string {
   return parts.join(' ')
 }
 
-function newestRev(names: readonly string[]): ParsedRev | undefined {
+/** The file name of a trash entry: `<rev>@<deletedAt>.json.enc` (both RFC 3339, neither holds an @). */
+function trashName(rev: string, deletedAt: string): string {
+  return `${rev}@${deletedAt}${SNAPSHOT_SUFFIX}`
+}
+
+/** The newest valid rev among `names`; `parsed` remembers names already parsed (a stack's revs only grow). */
+function newestRev(names: readonly string[], parsed: Map<string, ParsedRev | null>): ParsedRev | undefined {
   let newest: ParsedRev | undefined
   for (const name of names) {
-    const p = parseRev(name)
-    if (p !== undefined && (newest === undefined || p.nanos > newest.nanos || (p.nanos === newest.nanos && p.suffix > newest.suffix))) newest = p
+    let p = parsed.get(name)
+    if (p === undefined) {
+      p = parseRev(name) ?? null
+      parsed.set(name, p)
+    }
+    if (p !== null && (newest === undefined || p.nanos > newest.nanos || (p.nanos === newest.nanos && p.suffix > newest.suffix))) newest = p
   }
   return newest
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { Clock } from '../clock.js'
 import type { Encrypter } from '../crypto/encrypter.js'
 import { StateError } from '../errors.js'
+import { writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
 import { LocalStore, type LocalStoreOptions } from './local-store.js'
 import { assertName, isName } from './names.js'
@@ -86,6 +87,44 @@ export class StoreRoot {
       store.currentRev().catch(tolerate<string | null>(null)),
     ])
     return { factory, stack, current, revs: revs.length, lock: lock ?? null, error }
+  }
+
+  /**
+   * Every `{factory, stack}` in `scope`, sorted: all stacks, the stacks of
+   * one factory, or one stack (which need not exist yet). Throws
+   * `factory-not-found` for a named factory without stacks.
+   */
+  async stackNames(scope: { readonly factory?: string | undefined; readonly stack?: string | undefined } = {}): Promise<Array<{ factory: string; stack: string }>> {
+    if (scope.stack !== undefined && scope.factory === undefined) throw new StateError('invalid-request', 'a stack is named only together with its factory')
+    if (scope.factory !== undefined && scope.stack !== undefined) {
+      this.stack(scope.factory, scope.stack) // validates both names
+      return [{ factory: scope.factory, stack: scope.stack }]
+    }
+    const factories = scope.factory === undefined ? await this.factories() : [scope.factory]
+    const out: Array<{ factory: string; stack: string }> = []
+    for (const factory of factories) {
+      const stacks = scope.factory === undefined ? await this.stacks(factory).catch(() => []) : await this.stacks(factory)
+      for (const stack of stacks) out.push({ factory, stack })
+    }
+    return out
+  }
+
+  /**
+   * Proves the data directory takes a new file: creates, fsyncs and removes
+   * a temp file through the store's filesystem. Throws the filesystem's
+   * error (ENOSPC, EROFS, EACCES, …) when it does not. Readiness uses it.
+   */
+  async probeWritable(): Promise<void> {
+    await this.#fs.mkdir(this.root, { recursive: true })
+    const probe = await writeTemp(this.#fs, this.root, Buffer.from('ok'))
+    await this.#fs.unlink(probe)
+  }
+
+  /** How many lock requests are waiting for a lock in this process, over every stack. */
+  waiting(): number {
+    let n = 0
+    for (const store of this.#stores.values()) n += store.waiting
+    return n
   }
 
   /** Stops all directory watchers. */

@@ -5,6 +5,8 @@ import { createLogger } from '../../src/logger.js'
 import type { StoreRoot } from '../../src/store/store-root.js'
 import type { App } from '../../src/http/app-type.js'
 import type { AuthOptions, RouteEntry } from '../../src/http/auth.js'
+import type { Metrics } from '../../src/http/metrics.js'
+import type { RetentionSettings } from '../../src/store/retention.js'
 import { type TestRootOptions, makeRoot } from './store.js'
 
 /** Keeps audit events in memory so tests can assert what was recorded. */
@@ -24,27 +26,33 @@ export interface TestAppOptions extends TestRootOptions {
   readonly root?: StoreRoot
   /** Credentials and caller limits (auth is off without them). */
   readonly auth?: AuthOptions
+  /** The metrics to feed (a fresh registry when absent). */
+  readonly metrics?: Metrics
+  /** The configured retention policy and trash window (none and 7 days when absent). */
+  readonly retention?: RetentionSettings
 }
 
 /** A built app over a tap testdir; closed in teardown. */
-export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promise<{ app: App; root: StoreRoot; dir: string; audit: MemoryAudit; beginShutdown: () => void; routes: readonly RouteEntry[] }> {
+export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promise<{ app: App; root: StoreRoot; dir: string; audit: MemoryAudit; beginShutdown: () => void; routes: readonly RouteEntry[]; metrics: Metrics }> {
   const dir = options.dir ?? t.testdir()
   const root = options.root ?? makeRoot(dir, options)
   const audit = new MemoryAudit()
-  const { app, beginShutdown, routes } = await buildApp({
+  const { app, beginShutdown, routes, metrics } = await buildApp({
     config: { requireLock: options.requireLock ?? false, maxWaitSeconds: options.maxWaitSeconds ?? 30, bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024 },
     root,
     audit,
     logger: createLogger('silent'),
     version: '0.0.0-test',
     auth: options.auth,
+    metrics: options.metrics,
+    retention: options.retention,
   })
   t.teardown(async () => {
     await app.close()
     root.close()
   })
   await app.ready()
-  return { app, root, dir, audit, beginShutdown, routes }
+  return { app, root, dir, audit, beginShutdown, routes, metrics }
 }
 
 /** The base path of a stack's routes. */

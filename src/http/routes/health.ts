@@ -1,7 +1,4 @@
 /** Liveness (/healthz) and readiness (/readyz: data dir writable, keys loaded, not shutting down). */
-import { randomUUID } from 'node:crypto'
-import { mkdir, unlink, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { App } from '../app-type.js'
 import type { RouteDeps } from '../context.js'
 import { Health } from '../schemas.js'
@@ -21,10 +18,7 @@ export function healthRoutes(app: App, deps: RouteDeps): void {
     let ready = !deps.shutdown.aborted
     if (deps.shutdown.aborted) checks.server = 'shutting down'
     try {
-      await mkdir(deps.root.root, { recursive: true })
-      const probe = join(deps.root.root, `.tmp-ready-${randomUUID()}`)
-      await writeFile(probe, 'ok', { flag: 'wx', mode: 0o600 })
-      await unlink(probe)
+      await deps.root.probeWritable() // through the store's filesystem: what writes would meet
     } catch (err) {
       ready = false
       checks.dataDir = `not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`

@@ -1,0 +1,63 @@
+/**
+ * Applying retention: prune a stack by its policy (revs go to the stack's
+ * trash), then purge trash entries older than the trash window. One stack
+ * (the prune route) or every stack (the schedule).
+ */
+import { StateError, isStateError } from '../errors.js'
+import type { LocalStore, TrashEntry } from './local-store.js'
+import { type RetentionPolicy, hasRule } from './retention-policy.js'
+import type { Fence } from './store.js'
+import type { StoreRoot } from './store-root.js'
+
+/** The retention settings of a server. */
+export interface RetentionSettings {
+  /** The policy a prune applies when it names none; null: none configured. */
+  readonly policy: RetentionPolicy | null
+  /** How long pruned revs stay restorable in the trash. */
+  readonly trashWindowMs: number
+}
+
+/** What one stack's prune did (or, with dryRun, would do). */
+export interface StackPrune {
+  readonly factory: string
+  readonly stack: string
+  readonly trashed: string[]
+  readonly kept: string[]
+  readonly purged: TrashEntry[]
+  /** Why the stack was left alone (scheduled runs skip locked stacks), or null. */
+  readonly skipped: string | null
+}
+
+/**
+ * Prunes one stack by `policy` and purges its expired trash entries.
+ * Throws what the store throws (`locked` when the stack is locked and no
+ * holder's id is presented, disk faults).
+ */
+export async function pruneStack(store: LocalStore, policy: RetentionPolicy, trashWindowMs: number, options: { dryRun?: boolean; fence?: Fence } = {}): Promise<StackPrune> {
+  if (!hasRule(policy)) throw new StateError('invalid-request', 'a retention policy needs keep (newest revs to keep) or maxAge (seconds): give one in the request, or configure --retention-keep / --retention-max-age')
+  const { trashed, kept } = await store.prune({ policy, ...options })
+  const purged = await store.purgeTrash(trashWindowMs, { dryRun: options.dryRun === true })
+  const { factory, stack } = store.stack()
+  return { factory, stack, trashed, kept, purged, skipped: null }
+}
+
+/**
+ * Applies `settings` to every stack: prunes by the configured policy (when
+ * there is one) and purges expired trash. A locked stack is skipped this
+ * round (its holder may be mid-apply); a stack that fails is reported with
+ * its error code and the others go on.
+ */
+export async function pruneTree(root: StoreRoot, settings: RetentionSettings): Promise<StackPrune[]> {
+  const out: StackPrune[] = []
+  for (const { factory, stack } of await root.stackNames()) {
+    const store = root.stack(factory, stack)
+    try {
+      if (settings.policy !== null) out.push(await pruneStack(store, settings.policy, settings.trashWindowMs))
+      else out.push({ factory, stack, trashed: [], kept: [], purged: await store.purgeTrash(settings.trashWindowMs), skipped: null })
+    } catch (err) {
+      if (!isStateError(err)) throw err
+      out.push({ factory, stack, trashed: [], kept: [], purged: [], skipped: err.code })
+    }
+  }
+  return out
+}
