@@ -93,7 +93,18 @@ export function compareRevs(a: string, b: string): number {
 
 /** Returns a new array of `names` in rev order; the input is left as it was. */
 export function sortRevs(names: readonly string[]): string[] {
-  return [...names].sort(compareRevs)
+  // Parse each name once (not once per comparison): listing 10,000 revs stays in milliseconds.
+  const keyed = names.map((name) => ({ name, rev: parseRev(name), bytes: Buffer.from(name) }))
+  keyed.sort((a, b) => {
+    if (a.rev !== undefined && b.rev !== undefined) {
+      if (a.rev.nanos !== b.rev.nanos) return a.rev.nanos < b.rev.nanos ? -1 : 1
+      return a.rev.suffix - b.rev.suffix
+    }
+    if (a.rev !== undefined) return -1
+    if (b.rev !== undefined) return 1
+    return Buffer.compare(a.bytes, b.bytes)
+  })
+  return keyed.map((k) => k.name)
 }
 
 /**

@@ -30,7 +30,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
       params: StackParams,
       headers: LockIdHeaders,
       body: SetCurrentRequest,
-      response: { 200: SetCurrentResponse, ...problems(400, 404, 409, 412, 423, 428, 500, 507) },
+      response: { 200: SetCurrentResponse, ...problems(400, 404, 409, 412, 415, 423, 428, 500, 507) },
     },
   }, async (request) => {
     const store = storeOf(deps, request)

@@ -1,7 +1,7 @@
 /** Discovery: the factories, and each factory's stacks with current rev, rev count and lock. */
 import type { App } from '../app-type.js'
 import type { RouteDeps } from '../context.js'
-import { FactoriesResponse, FactoryParams, PageQuery, StacksResponse, problems } from '../schemas.js'
+import { FactoriesResponse, FactoryParams, PageQuery, StackPageQuery, StacksResponse, problems } from '../schemas.js'
 
 /** Registers GET /v1/factories and GET /v1/factories/:factory/stacks. */
 export function discoveryRoutes(app: App, deps: RouteDeps): void {
@@ -16,10 +16,10 @@ export function discoveryRoutes(app: App, deps: RouteDeps): void {
 
   app.get('/v1/factories/:factory/stacks', {
     config: { permission: 'read' },
-    schema: { summary: 'List the stacks of a factory', description: 'Each stack with its current rev, rev count and lock holder.', tags: ['discovery'], params: FactoryParams, querystring: PageQuery, response: { 200: StacksResponse, ...problems(400, 404) } },
+    schema: { summary: 'List the stacks of a factory', description: 'Each stack with its current rev, rev count and lock holder, 100 per page by default (?limit= up to 10,000, ?after= the previous page\'s `next`).', tags: ['discovery'], params: FactoryParams, querystring: StackPageQuery, response: { 200: StacksResponse, ...problems(400, 404) } },
   }, async (request) => {
     const { factory } = request.params
-    const { names, next } = page(await deps.root.stacks(factory), request.query.after, request.query.limit ?? 1000)
+    const { names, next } = page(await deps.root.stacks(factory), request.query.after, request.query.limit ?? 100)
     const stacks = await Promise.all(names.map(async (name) => {
       const s = await deps.root.summary(factory, name)
       return { name, current: s.current, revs: s.revs, lock: s.lock, error: s.error }

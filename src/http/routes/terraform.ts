@@ -12,7 +12,8 @@ import { StateError, isStateError } from '../../errors.js'
 import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
 import type { LocalStore } from '../../store/local-store.js'
 import { holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
-import { assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
+import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
+import type { Snapshot } from '../../store/store.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf } from '../context.js'
 import { StackParams, TerraformQuery, TerraformStateDocument, TerraformWriteResponse, problems } from '../schemas.js'
@@ -43,7 +44,6 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     }
     assertTerraformPayload(snapshot.payloadType, request)
     reply.header('etag', `"${snapshot.rev}"`).header('unobin-rev', snapshot.rev)
-    reply.header('content-md5', createHash('md5').update(snapshot.body).digest('base64'))
     return reply.code(200).type('application/json').send(snapshot.body)
   })
 
@@ -68,7 +68,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
           await store.setCurrent(current.rev, { fence }) // the fence still applies to a retried write
           return reply.code(200).send({ rev: current.rev, current: true })
         }
-        assertSuccessor(readStateMeta(current.body), next, force, `${request.params.factory}/${request.params.stack}`)
+        assertSuccessor(metaOf(current), next, force, `${request.params.factory}/${request.params.stack}`)
       }
     }
     const rev = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
@@ -89,14 +89,16 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     config: { permission: 'delete', rawBody: true },
     schema: {
       summary: 'Terraform: delete the state',
-      description: 'Clears current so later reads answer "no state"; every rev stays in the history and can be made current again. 200 only.',
+      description: 'Clears current so later reads answer "no state"; every rev stays in the history and can be made current again. 200 only. While the stack is locked, ?ID= must name the lock (Terraform itself never sends it on DELETE).',
       tags,
       params: StackParams,
+      querystring: TerraformQuery,
       response: { 200: TerraformWriteResponse, ...problems(400, 423, 428, 500, 507) },
     },
   }, async (request, reply) => {
     checkContentMd5(request)
-    const { previous } = await storeOf(deps, request).clearCurrent({ fence: { requireLock: deps.config.requireLock } })
+    const lockId = request.query.ID === undefined || request.query.ID === '' ? undefined : request.query.ID
+    const { previous } = await storeOf(deps, request).clearCurrent({ fence: { lockId, requireLock: deps.config.requireLock } })
     await deps.audit.record({ ...auditBase(request), action: 'terraform.delete', rev: previous })
     return reply.code(200).send({ rev: previous, current: false })
   })
@@ -146,25 +148,42 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     }
   }
 
-  const lockSchema = (summary: string, description: string) => ({
+  // Locking never answers 409 (a LockInfo the stack does not know is simply taken); unlocking an unknown ID does.
+  const lockSchema = (summary: string, description: string, statuses: number[]) => ({
     summary,
     description,
     tags,
     params: StackParams,
     body: TerraformStateDocument,
-    response: { 200: { type: 'object', additionalProperties: true, description: 'the LockInfo' }, 423: { type: 'object', additionalProperties: true, description: 'the holder\'s LockInfo (ID, Operation, Info, Who, Version, Created, Path)' }, ...problems(400, 409, 500, 507) },
+    response: { 200: { type: 'object', additionalProperties: true, description: 'the LockInfo' }, 423: { type: 'object', additionalProperties: true, description: 'the holder\'s LockInfo (ID, Operation, Info, Who, Version, Created, Path)' }, ...problems(...statuses) },
   })
+  const LOCK_PROBLEMS = [400, 500, 507]
+  const UNLOCK_PROBLEMS = [400, 409, 500, 507]
   const hidden = { hide: true } // LOCK/UNLOCK are not OpenAPI methods: documented on …/terraform/lock and in the README
-  app.route({ method: 'LOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: lock', ''), ...hidden }, handler: lock })
-  app.route({ method: 'UNLOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: unlock', ''), ...hidden }, handler: unlock })
+  app.route({ method: 'LOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: lock', '', LOCK_PROBLEMS), ...hidden }, handler: lock })
+  app.route({ method: 'UNLOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: unlock', '', UNLOCK_PROBLEMS), ...hidden }, handler: unlock })
   app.post(`${path}/lock`, {
     config: { permission: 'lock', rawBody: true },
-    schema: lockSchema('Terraform: lock (GitLab-style lock_address)', 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries. Same as LOCK on …/terraform.'),
+    schema: lockSchema('Terraform: lock (GitLab-style lock_address)', 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries. Same as LOCK on …/terraform.', LOCK_PROBLEMS),
   }, lock)
   app.delete(`${path}/lock`, {
     config: { permission: 'lock', rawBody: true },
-    schema: lockSchema('Terraform: unlock (GitLab-style unlock_address)', 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission. Same as UNLOCK on …/terraform.'),
+    schema: lockSchema('Terraform: unlock (GitLab-style unlock_address)', 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission. Same as UNLOCK on …/terraform.', UNLOCK_PROBLEMS),
   }, unlock)
+}
+
+/**
+ * Lineage and serial of a stored snapshot, parsed once per opened snapshot
+ * (the store's cache hands out the same object for the same rev file).
+ */
+const metaCache = new WeakMap<Snapshot, StateMeta>()
+function metaOf(snapshot: Snapshot): StateMeta {
+  let meta = metaCache.get(snapshot)
+  if (meta === undefined) {
+    meta = readStateMeta(snapshot.body)
+    metaCache.set(snapshot, meta)
+  }
+  return meta
 }
 
 /** Answers a refused lock as the clients need it: 423 with the holder's LockInfo. */
