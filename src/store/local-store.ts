@@ -644,21 +644,7 @@ export class LocalStore implements Store {
   /** The trash directory (created when asked; a symlink is refused); undefined when absent and not created. */
   async #trashDir(create: boolean): Promise<string | undefined> {
     const trash = join(this.#dir, TRASH_DIR)
-    let st
-    try {
-      st = await this.#fs.lstat(trash)
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err
-      if (!create) return undefined
-      await this.#fs.mkdir(trash).catch((e: unknown) => {
-        if (errnoCode(e) !== 'EEXIST') throw e
-      })
-      st = await this.#fs.lstat(trash)
-    }
-    if (st.isSymbolicLink() || !st.isDirectory()) {
-      throw new StateError('unsafe-path', `${trash} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.#where())
-    }
-    return trash
+    return (await this.#realDir(trash, create)) ? trash : undefined
   }
 
   async #trashEntries(): Promise<TrashEntry[]> {
@@ -840,25 +826,35 @@ export class LocalStore implements Store {
     if (this.#ready) return true
     if (create) await this.#fs.mkdir(this.#root, { recursive: true })
     for (const dir of [join(this.#root, this.#factory), this.#dir, this.#snapshots]) {
-      let st
-      try {
-        st = await this.#fs.lstat(dir)
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw err
-        if (!create) return false
-        await this.#fs.mkdir(dir).catch((e: unknown) => {
-          if (errnoCode(e) !== 'EEXIST') throw e
-        })
-        st = await this.#fs.lstat(dir)
-      }
-      if (st.isSymbolicLink() || !st.isDirectory()) {
-        throw new StateError('unsafe-path', `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.#where())
-      }
+      if (!(await this.#realDir(dir, create))) return false
     }
     const nowMs = this.#nowMs()
     await removeStaleTemps(this.#fs, this.#snapshots, this.#tempMaxAgeMs, nowMs)
     await removeStaleTemps(this.#fs, this.#dir, this.#tempMaxAgeMs, nowMs)
     this.#ready = true
+    return true
+  }
+
+  /**
+   * True when `dir` is a real directory (creating it if asked); false when it
+   * is absent and not created. Throws `unsafe-path` for a symlink or a file:
+   * the server never follows links out of its data directory.
+   */
+  async #realDir(dir: string, create: boolean): Promise<boolean> {
+    let st
+    try {
+      st = await this.#fs.lstat(dir)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      if (!create) return false
+      await this.#fs.mkdir(dir).catch((e: unknown) => {
+        if (errnoCode(e) !== 'EEXIST') throw e
+      })
+      st = await this.#fs.lstat(dir)
+    }
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      throw new StateError('unsafe-path', `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.#where())
+    }
     return true
   }
 

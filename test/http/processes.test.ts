@@ -7,10 +7,10 @@
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { type FSWatcher, existsSync, watch } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { SERVER_JS, type ServerProcess, startServer } from '../helpers/server-process.js'
+import { mutexCycle } from '../helpers/mutex-cycle.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
 /** The base path of stack `name` of factory f1 (each test uses its own stack of the shared data dir). */
@@ -74,33 +74,6 @@ function servers(): Promise<[ServerProcess, ServerProcess]> {
   return pair
 }
 
-/**
- * Resolves once some process has taken and released the stack's internal
- * mutex (`<stack>/.mutex`): a lock attempt reads the marker inside it, so
- * after it a waiter has seen the lock held and is waiting. Arm before sending
- * the request. This makes "the waiter is waiting" an observed fact, not a sleep.
- */
-function mutexCycle(stackDir: string): { done: Promise<void>; close: () => void } {
-  let watcher: FSWatcher | undefined
-  let timer: NodeJS.Timeout | undefined
-  const close = () => {
-    watcher?.close()
-    clearTimeout(timer)
-  }
-  const done = new Promise<void>((resolve, reject) => {
-    watcher = watch(stackDir, (_event, name) => {
-      if (name === '.mutex' && !existsSync(join(stackDir, '.mutex'))) {
-        close()
-        resolve()
-      }
-    })
-    timer = setTimeout(() => {
-      close()
-      reject(new Error(`no lock attempt was seen in ${stackDir} within ${GUARD_MS} ms`))
-    }, GUARD_MS)
-  })
-  return { done, close }
-}
 
 /** Runs the server binary to completion (for flags that make it exit); kills it after a guard, or in teardown. */
 async function runToExit(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -213,7 +186,7 @@ t.test('a waiter on one process gets the lock when the holder on another process
   const holder = holding.body
 
   const order: string[] = []
-  const seen = mutexCycle(join(dataDir, 'f1', 'wake'))
+  const seen = mutexCycle(join(dataDir, 'f1', 'wake'), GUARD_MS)
   t.teardown(seen.close)
   const waiter = call(a.url, 'POST', `${STACK}/lock?wait=10`, { json: { who: 'waiter-on-a' } }).then((res) => {
     order.push('waiter')
@@ -263,7 +236,7 @@ t.test('SIGTERM answers a pending waiter 503, exits 0, and the held lock survive
   t.equal(holding.status, 201)
   const holder = holding.body
 
-  const seen = mutexCycle(join(dataDir, 'f1', 'restart'))
+  const seen = mutexCycle(join(dataDir, 'f1', 'restart'), GUARD_MS)
   t.teardown(seen.close)
   const waiter = call(first.url, 'POST', `${STACK}/lock?wait=30`, { json: { who: 'waiter' } })
   await seen.done

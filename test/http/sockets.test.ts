@@ -5,7 +5,6 @@
  * or hold two requests open at once, so each test listens on 127.0.0.1:0.
  */
 import t, { type Test } from 'tap'
-import { type FSWatcher, existsSync, watch } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
@@ -13,6 +12,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import type { App } from '../../src/http/app-type.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
+import { mutexCycle } from '../helpers/mutex-cycle.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
 const STACK = stackUrl('f1', 's1')
@@ -50,34 +50,6 @@ async function listen(app: App): Promise<string> {
   return `http://127.0.0.1:${port}`
 }
 
-/**
- * Resolves once a contender has taken and released the stack's internal
- * mutex (`<stack>/.mutex`, a proper-lockfile directory): a lock attempt reads
- * the marker inside that mutex, so after it a waiter has seen the lock held
- * and is waiting. Call before starting the request so no event is missed.
- * This makes "the waiter is already waiting" an observed fact, not a sleep.
- */
-function mutexCycle(stackDir: string): { done: Promise<void>; close: () => void } {
-  let watcher: FSWatcher | undefined
-  let timer: NodeJS.Timeout | undefined
-  const close = () => {
-    watcher?.close()
-    clearTimeout(timer)
-  }
-  const done = new Promise<void>((resolve, reject) => {
-    watcher = watch(stackDir, (_event, name) => {
-      if (name === '.mutex' && !existsSync(join(stackDir, '.mutex'))) {
-        close()
-        resolve()
-      }
-    })
-    timer = setTimeout(() => {
-      close()
-      reject(new Error(`no lock attempt was seen in ${stackDir} within ${GUARD_MS} ms`))
-    }, GUARD_MS)
-  })
-  return { done, close }
-}
 
 /** Takes the lock without waiting; fails the test unless it answers 201. */
 async function lock(t: Test, base: string, claims: Record<string, unknown> = {}): Promise<{ id: string; generation: number }> {
@@ -92,7 +64,7 @@ t.test('a waiter blocked on ?wait= gets 201 right after the holder unlocks, with
   const holder = await lock(t, base, { who: 'holder' })
 
   const order: string[] = []
-  const seen = mutexCycle(join(dir, 'f1', 's1'))
+  const seen = mutexCycle(join(dir, 'f1', 's1'), GUARD_MS)
   t.teardown(seen.close)
   const waiter = call(base, 'POST', `${STACK}/lock?wait=10`, { json: { who: 'waiter' } }).then((res) => {
     order.push('waiter')
@@ -129,7 +101,7 @@ t.test('a waiter that closes its connection while waiting never holds the lock',
     if (socket.remotePort !== undefined) serverSockets.set(socket.remotePort, socket)
   })
 
-  const seen = mutexCycle(join(dir, 'f1', 's1'))
+  const seen = mutexCycle(join(dir, 'f1', 's1'), GUARD_MS)
   t.teardown(seen.close)
   const body = JSON.stringify({ who: 'leaver' })
   const req = httpRequest({
@@ -229,7 +201,7 @@ t.test('a pending waiter gets 503 shutting-down when the app starts closing', as
   const base = await listen(app)
   const holder = await lock(t, base, { who: 'holder' })
 
-  const seen = mutexCycle(join(dir, 'f1', 's1'))
+  const seen = mutexCycle(join(dir, 'f1', 's1'), GUARD_MS)
   t.teardown(seen.close)
   const waiter = call(base, 'POST', `${STACK}/lock?wait=10`, { json: { who: 'waiter' } })
   await seen.done
