@@ -183,7 +183,7 @@ export class LocalStore implements Store {
         if (errnoCode(err) === 'ENOENT') throw this.#revNotFound(rev)
         throw err
       }
-      const key = `${path}\0${st.ino}:${st.size}:${st.mtimeMs}`
+      const key = cacheKey(path, st)
       const cached = this.#cache?.get(key)
       if (cached !== undefined) return cached
       const bytes = await readNoFollow(this.#fs, path)
@@ -209,6 +209,7 @@ export class LocalStore implements Store {
       await this.#dirs(true)
       await this.#assertFence(options.fence)
       const rev = await this.#publish(sealed, options.fence)
+      await this.#remember(rev, { rev, payloadType: options.payloadType, body })
       if (options.makeCurrent === true) {
         await this.#mutex.run(async () => {
           await this.#assertFence(options.fence)
@@ -568,6 +569,14 @@ export class LocalStore implements Store {
 
   // --- snapshots -----------------------------------------------------------
 
+  /** Caches what was just written (a write is usually read back next, e.g. as current). */
+  async #remember(rev: string, snapshot: Snapshot): Promise<void> {
+    if (this.#cache === undefined) return
+    const path = join(this.#snapshots, rev + SNAPSHOT_SUFFIX)
+    const st = await this.#fs.lstat(path).catch(() => undefined)
+    if (st !== undefined && st.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
+  }
+
   /** Claims the next rev with an exclusive link of one fsynced temp file; retries on collision. */
   async #publish(sealed: Buffer, fence: Fence | undefined): Promise<string> {
     let temp = await writeTemp(this.#fs, this.#snapshots, sealed)
@@ -911,6 +920,11 @@ export class LocalStore implements Store {
     const how = release.event === 'expired' ? `its lease expired at ${release.holder.expires ?? release.at}` : `it was force-unlocked at ${release.at}${release.by ? ` by ${release.by}` : ''}${release.reason ? ` (${release.reason})` : ''}`
     return new StateError('lock-lost', `lock ${release.holder.id} on ${this.#name()} is no longer held: ${how}. Nothing was changed; take the lock again and re-read the state before writing`, { ...this.#where(), lockId: release.holder.id, event: release.event, ...(holder ? { holder } : {}) })
   }
+}
+
+/** The identity of a rev file for the snapshot cache: a new file under the same name never matches. */
+function cacheKey(path: string, st: { ino: number; size: number; mtimeMs: number }): string {
+  return `${path}\0${st.ino}:${st.size}:${st.mtimeMs}`
 }
 
 /** One line saying who holds a lock and since when, for messages. */

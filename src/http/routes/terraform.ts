@@ -22,6 +22,7 @@ import { StackParams, TerraformQuery, TerraformStateDocument, TerraformWriteResp
 export function terraformRoutes(app: App, deps: RouteDeps): void {
   const path = '/v1/factories/:factory/stacks/:stack/terraform'
   const tags = ['terraform']
+  const metas = stateMetaMemo()
 
   app.get(path, {
     config: { permission: 'read' },
@@ -51,6 +52,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     const body = checkContentMd5(request)
     const store = storeOf(deps, request)
     const next = readStateMeta(body)
+    const where = `${request.params.factory}/${request.params.stack}`
     const force = request.query.force === true
     if (force) assertPermission(request, 'admin')
     const lockId = request.query.ID === undefined || request.query.ID === '' ? undefined : request.query.ID
@@ -68,10 +70,11 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
           await store.setCurrent(current.rev, { fence }) // the fence still applies to a retried write
           return reply.code(200).send({ rev: current.rev, current: true })
         }
-        assertSuccessor(metaOf(current), next, force, `${request.params.factory}/${request.params.stack}`)
+        assertSuccessor(metas.of(where, current), next, force, where)
       }
     }
     const rev = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
+    metas.remember(where, rev, next)
     await deps.audit.record({ ...auditBase(request), action: 'terraform.write', rev, lockId: lockId ?? null, detail: { bytes: body.length, serial: next.serial, lineage: next.lineage, forced: force } })
     return reply.code(200).send({ rev, current: true })
   }
@@ -173,17 +176,26 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
 }
 
 /**
- * Lineage and serial of a stored snapshot, parsed once per opened snapshot
- * (the store's cache hands out the same object for the same rev file).
+ * Lineage and serial of stored revs, so a write compares against the current
+ * state without parsing it again: the route records what it parsed when it
+ * wrote a rev (revs are immutable). One per app (data dirs differ), bounded;
+ * the oldest entries go first.
  */
-const metaCache = new WeakMap<Snapshot, StateMeta>()
-function metaOf(snapshot: Snapshot): StateMeta {
-  let meta = metaCache.get(snapshot)
-  if (meta === undefined) {
-    meta = readStateMeta(snapshot.body)
-    metaCache.set(snapshot, meta)
+function stateMetaMemo(entries = 1024): { of: (where: string, snapshot: Snapshot) => StateMeta; remember: (where: string, rev: string, meta: StateMeta) => void } {
+  const byRev = new Map<string, StateMeta>()
+  const remember = (where: string, rev: string, meta: StateMeta): void => {
+    byRev.set(`${where}@${rev}`, meta)
+    if (byRev.size > entries) byRev.delete(byRev.keys().next().value!)
   }
-  return meta
+  const of = (where: string, snapshot: Snapshot): StateMeta => {
+    let meta = byRev.get(`${where}@${snapshot.rev}`)
+    if (meta === undefined) {
+      meta = readStateMeta(snapshot.body)
+      remember(where, snapshot.rev, meta)
+    }
+    return meta
+  }
+  return { of, remember }
 }
 
 /** Answers a refused lock as the clients need it: 423 with the holder's LockInfo. */
