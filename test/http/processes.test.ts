@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { SERVER_JS, type ServerProcess, startServer } from '../helpers/server-process.js'
+import { type Answer, call } from '../helpers/http-call.js'
 import { mutexCycle } from '../helpers/mutex-cycle.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
@@ -25,35 +26,6 @@ const GUARD_MS = 60_000
 const CLIENTS_PER_SERVER = 4
 const CYCLES_PER_CLIENT = 25
 
-/** An answer: status, headers and the body (parsed when JSON). */
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly text: string
-  readonly body: any // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** Sends one request with the global fetch and reads its body. */
-async function call(base: string, method: string, path: string, options: { json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  let body: Buffer | string | undefined
-  if (options.json !== undefined) {
-    body = JSON.stringify(options.json)
-    headers['content-type'] = 'application/json'
-  } else if (options.body !== undefined) {
-    body = options.body
-    headers['content-type'] = 'application/json'
-  }
-  const res = await fetch(base + path, { method, headers, body })
-  const text = await res.text()
-  let parsed: unknown
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    parsed = undefined
-  }
-  return { status: res.status, headers: res.headers, text, body: parsed }
-}
 
 /** Starts a server on `dir`; it is SIGKILLed in `t`'s teardown unless it already exited. */
 async function server(t: Test, dir: string): Promise<ServerProcess> {

@@ -12,6 +12,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import type { App } from '../../src/http/app-type.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
+import { type Answer, call } from '../helpers/http-call.js'
 import { mutexCycle } from '../helpers/mutex-cycle.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
@@ -20,28 +21,6 @@ const STACK = stackUrl('f1', 's1')
 /** How long a helper waits for a file-system event before failing the test instead of hanging it (a guard, not an assertion). */
 const GUARD_MS = 15_000
 
-/** An answer: status, headers and the parsed JSON body. */
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: any // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** Sends one request with the global fetch and reads its JSON body. */
-async function call(base: string, method: string, path: string, options: { json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  let body: Buffer | string | undefined
-  if (options.json !== undefined) {
-    body = JSON.stringify(options.json)
-    headers['content-type'] = 'application/json'
-  } else if (options.body !== undefined) {
-    body = options.body
-    headers['content-type'] = 'application/json'
-  }
-  const res = await fetch(base + path, { method, headers, body })
-  const text = await res.text()
-  return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) }
-}
 
 /** Listens on an ephemeral loopback port; returns the base URL. buildTestApp closes the app in teardown. */
 async function listen(app: App): Promise<string> {
