@@ -68,7 +68,19 @@ export async function createExclusive(fs: FsOps, dir: string, name: string, data
   return true
 }
 
-/** Publishes `data` as `dir/name`, atomically replacing any file of that name. */
+/** Errors thrown after the rename of `replaceAtomic` took effect (only the directory fsync failed). */
+const afterRename = new WeakSet<object>()
+
+/** True when `err` came from `replaceAtomic` after the new file had replaced the old one. */
+export function isRenamed(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && afterRename.has(err)
+}
+
+/**
+ * Publishes `data` as `dir/name`, atomically replacing any file of that name.
+ * An error thrown once the rename is done (the directory fsync failed) is
+ * marked: `isRenamed(err)` tells callers the new content is in place.
+ */
 export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: Buffer): Promise<void> {
   const temp = await writeTemp(fs, dir, data)
   try {
@@ -77,7 +89,12 @@ export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: 
     await fs.unlink(temp).catch(() => {})
     throw err
   }
-  await syncDir(fs, dir)
+  try {
+    await syncDir(fs, dir)
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) afterRename.add(err)
+    throw err
+  }
 }
 
 /** Reads `path` without following a symlink at its last component; undefined when absent. */

@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import type { Clock } from '../clock.js'
 import type { Encrypter } from '../crypto/encrypter.js'
 import { StateError, isStateError } from '../errors.js'
-import { createExclusive, readNoFollow, removeStaleTemps, replaceAtomic, syncDir, writeTemp } from '../fs/durable.js'
+import { createExclusive, isRenamed, readNoFollow, removeStaleTemps, replaceAtomic, syncDir, writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
 import { Mutex } from '../fs/mutex.js'
 import { UNOBIN_PAYLOAD, decodeEnvelope, encodeEnvelope } from './envelope.js'
@@ -207,17 +207,9 @@ export class LocalStore implements Store {
     const sealed = encodeEnvelope({ payloadType: options.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
     return this.#io('writing a snapshot', async () => {
       await this.#dirs(true)
-      await this.#assertFence(options.fence)
-      const rev = await this.#publish(sealed, options.fence)
+      await this.#assertFence(options.fence) // fail fast, before the temp file is written
+      const rev = await this.#publish(sealed, options.fence, options.makeCurrent === true)
       await this.#remember(rev, { rev, payloadType: options.payloadType, body })
-      if (options.makeCurrent === true) {
-        await this.#mutex.run(async () => {
-          await this.#assertFence(options.fence)
-          const current = await this.#readCurrent()
-          // Never move current backwards: a concurrent writer may already have made a later rev current.
-          if (current === null || sortRevs([current, rev])[1] === rev) await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
-        })
-      }
       return rev
     })
   }
@@ -577,34 +569,50 @@ export class LocalStore implements Store {
     if (st !== undefined && st.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
   }
 
-  /** Claims the next rev with an exclusive link of one fsynced temp file; retries on collision. */
-  async #publish(sealed: Buffer, fence: Fence | undefined): Promise<string> {
+  /**
+   * Claims the next rev with an exclusive link of one fsynced temp file
+   * (retrying on collision), and makes it current when asked. The fence check,
+   * the link and the move of current happen in one critical section of the
+   * stack mutex, which lock, unlock and force-unlock also take: a lock granted
+   * to another client between the check and the link would otherwise let a
+   * refused write land anyway (found by the kill -9 torture test). A failure
+   * before current moved withdraws the rev, so an error means nothing changed.
+   */
+  async #publish(sealed: Buffer, fence: Fence | undefined, makeCurrent: boolean): Promise<string> {
     let temp = await writeTemp(this.#fs, this.#snapshots, sealed)
     try {
-      for (let attempt = 0; attempt < 1000; attempt++) {
-        const rev = formatRev(nextRev(this.#clock.nowNanos(), newestRev(await this.#revNames(), this.#parsedRevs)))
-        await this.#assertFence(fence) // re-checked right before publishing
-        try {
-          await this.#fs.link(temp, join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
-        } catch (err) {
-          const code = errnoCode(err)
-          if (code === 'EEXIST') continue // another writer claimed this rev first
-          if (code === 'ENOENT') {
-            temp = await writeTemp(this.#fs, this.#snapshots, sealed) // our temp was cleaned up: write it again
-            continue
+      return await this.#mutex.run(async () => {
+        await this.#assertFence(fence)
+        for (let attempt = 0; attempt < 1000; attempt++) {
+          const rev = formatRev(nextRev(this.#clock.nowNanos(), newestRev(await this.#revNames(), this.#parsedRevs)))
+          const path = join(this.#snapshots, rev + SNAPSHOT_SUFFIX)
+          try {
+            await this.#fs.link(temp, path)
+          } catch (err) {
+            const code = errnoCode(err)
+            if (code === 'EEXIST') continue // a writer outside this server (the Go tool) claimed this rev first
+            if (code === 'ENOENT') {
+              temp = await writeTemp(this.#fs, this.#snapshots, sealed) // our temp was cleaned up: write it again
+              continue
+            }
+            throw err
           }
-          throw err
+          try {
+            await syncDir(this.#fs, this.#snapshots)
+            if (makeCurrent) {
+              const current = await this.#readCurrent()
+              // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
+              if (current === null || sortRevs([current, rev])[1] === rev) await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+            }
+          } catch (err) {
+            // Not durable, or current could not move: withdraw the rev unless current already names it.
+            if (!isRenamed(err)) await this.#fs.unlink(path).catch(() => {})
+            throw err
+          }
+          return rev
         }
-        try {
-          await syncDir(this.#fs, this.#snapshots)
-        } catch (err) {
-          // Not durable, so not published: withdraw the rev so that the error means "nothing was written".
-          await this.#fs.unlink(join(this.#snapshots, rev + SNAPSHOT_SUFFIX)).catch(() => {})
-          throw err
-        }
-        return rev
-      }
-      throw new Error(`could not claim a rev in ${this.#name()} after 1000 attempts`)
+        throw new Error(`could not claim a rev in ${this.#name()} after 1000 attempts`)
+      })
     } finally {
       await this.#fs.unlink(temp).catch(() => {})
     }

@@ -7,6 +7,7 @@ import { isStateError } from '../../src/errors.js'
 import { StoreRoot } from '../../src/store/store-root.js'
 import { type Child, ChildScripts } from '../helpers/child.js'
 import { fixtureKeyring, makeRoot, sampleSnapshot } from '../helpers/store.js'
+import { seeded } from '../helpers/torture.js'
 
 const children = new ChildScripts(t.testdir())
 
@@ -17,18 +18,6 @@ const CYCLES_PER_STACK = 10
 /** Seed of the kill delays, printed so a failing run can be replayed with CRASH_SEED. */
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const FACTORY = 'cluster-deploy'
-
-/** mulberry32: a small seeded generator, so kill delays replay from the seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 /** The one step a child had announced but not acknowledged when it died. */
 type InFlight = { kind: 'write'; marker: string; makeCurrent: boolean } | { kind: 'set'; rev: string }

@@ -746,6 +746,28 @@ t.test('while locked, every mutation must present the holder lock id', async (t)
   t.same(await store.gc({ keep: 0, fence }), { deleted: [c], kept: [b] })
 })
 
+t.test('a lock taken while a write is being published never leaves a refused rev behind', async (t) => {
+  // Another process asks for the lock the instant this write links its rev.
+  // Fence check, link and make-current are one critical section, so the lock
+  // is granted after the write is whole: the write succeeds and is current.
+  // (Before, the lock could land between the link and the move of current:
+  // the client was told 423 "nothing changed" while the rev stayed listed.)
+  const dir = t.testdir()
+  const other = makeRoot(dir).stack(FACTORY, 'dev')
+  let rival: Promise<unknown> | undefined
+  const fs = new FaultyFs()
+  const racing = { ...fs, link: async (from: string, to: string) => {
+    await fs.link(from, to)
+    rival ??= other.lock({ who: 'rival' }, {})
+  } }
+  const store = makeRoot(dir, { fs: racing }).stack(FACTORY, 'dev')
+  const rev = await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })
+  t.ok(rival, 'the rival asked for the lock mid-publish')
+  t.match(await rival, { who: 'rival' }, 'and got it once the write was done')
+  t.same(await store.list(), [rev], 'the acknowledged write is listed')
+  t.equal(await store.currentRev(), rev, 'and current')
+})
+
 t.test('requireLock refuses a mutation of an unlocked stack as lock-required', async (t) => {
   const { store } = setup(t)
   const rev = await store.write(sampleSnapshot(), STATE)
