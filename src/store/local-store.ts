@@ -28,12 +28,13 @@ import { StateError, isStateError } from '../errors.js'
 import { createExclusive, isRenamed, readNoFollow, removeStaleTemps, replaceAtomic, syncDir, writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
 import { Mutex } from '../fs/mutex.js'
+import { UndoLog } from '../fs/undo-log.js'
 import { UNOBIN_PAYLOAD, decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { decodeHolder, decodeRelease, encodeHolder, encodeRelease } from './lock-marker.js'
 import { assertName } from './names.js'
 import { type RetentionPolicy, selectPrunable } from './retention-policy.js'
 import { type ParsedRev, assertRev, formatInstant, formatRev, nextRev, parseRev, sortRevs } from './rev.js'
-import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock, Snapshot, Store, WriteOptions } from './store.js'
+import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock, Snapshot, Store, WriteOptions, WriteOutcome } from './store.js'
 import type { SnapshotCache } from './snapshot-cache.js'
 import { validateUnobinSnapshot } from './unobin-snapshot.js'
 
@@ -85,12 +86,15 @@ export interface PruneOptions {
   readonly policy: RetentionPolicy
   readonly dryRun?: boolean
   readonly fence?: Fence
+  /** Also remove trash entries pruned longer ago than this, in the same undoable change. */
+  readonly purgeWindowMs?: number
 }
 
-/** The result of `prune`: what was (or would be) moved to the trash and what stays, oldest first. */
+/** The result of `prune`: what was (or would be) moved to the trash and what stays, oldest first, and the trash entries purged. */
 export interface PruneResult {
   readonly trashed: string[]
   readonly kept: string[]
+  readonly purged: TrashEntry[]
 }
 
 /** A rev in the stack's trash: its name and when a prune moved it there. */
@@ -203,14 +207,18 @@ export class LocalStore implements Store {
   }
 
   async write(body: Buffer, options: WriteOptions): Promise<string> {
+    return (await this.writeSnapshot(body, options)).rev
+  }
+
+  async writeSnapshot(body: Buffer, options: WriteOptions): Promise<WriteOutcome> {
     if (options.payloadType === UNOBIN_PAYLOAD) validateUnobinSnapshot(body)
     const sealed = encodeEnvelope({ payloadType: options.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
     return this.#io('writing a snapshot', async () => {
       await this.#dirs(true)
       await this.#assertFence(options.fence) // fail fast, before the temp file is written
-      const rev = await this.#publish(sealed, options.fence, options.makeCurrent === true)
-      await this.#remember(rev, { rev, payloadType: options.payloadType, body })
-      return rev
+      const outcome = await this.#publish(sealed, options.fence, options.makeCurrent === true)
+      await this.#remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
+      return outcome
     })
   }
 
@@ -225,7 +233,7 @@ export class LocalStore implements Store {
           throw new StateError('current-mismatch', `current of ${this.#name()} is ${previous ?? 'unset'}, not ${options.ifMatch ?? 'unset'}: re-read it and retry`, { ...this.#where(), current: previous })
         }
         await this.get(rev) // must exist and open: never point current at an unreadable rev
-        await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+        await this.#movePointer(rev, previous)
         return { previous }
       })
     })
@@ -243,8 +251,10 @@ export class LocalStore implements Store {
         await this.#assertFence(options.fence)
         const previous = await this.#readCurrent()
         if (previous !== null) {
-          await this.#fs.unlink(join(this.#dir, CURRENT_FILE))
-          await syncDir(this.#fs, this.#dir)
+          await this.#undoable(async (log) => {
+            await log.hide(this.#dir, CURRENT_FILE)
+            await syncDir(this.#fs, this.#dir)
+          })
         }
         return { previous }
       })
@@ -264,7 +274,12 @@ export class LocalStore implements Store {
       if (!(await this.#dirs(false))) return { deleted: false, clearedCurrent: false }
       return this.#mutex.run(async () => {
         await this.#assertFence(options.fence)
-        return this.#deleteRev(rev, options.force === true)
+        return this.#undoable(async (log) => {
+          const outcome = await this.#deleteRev(rev, options.force === true, log)
+          if (outcome.deleted) await syncDir(this.#fs, this.#snapshots)
+          if (outcome.clearedCurrent) await syncDir(this.#fs, this.#dir)
+          return outcome
+        })
       })
     })
   }
@@ -280,8 +295,11 @@ export class LocalStore implements Store {
         const newest = new Set(revs.slice(Math.max(0, revs.length - options.keep)))
         const deleted = revs.filter((r) => !newest.has(r) && r !== current && parseRev(r) !== undefined)
         const kept = revs.filter((r) => !deleted.includes(r))
-        if (options.dryRun !== true) {
-          for (const rev of deleted) await this.#deleteRev(rev, false)
+        if (options.dryRun !== true && deleted.length > 0) {
+          await this.#undoable(async (log) => {
+            for (const rev of deleted) await this.#deleteRev(rev, false, log)
+            await syncDir(this.#fs, this.#snapshots)
+          })
         }
         return { deleted, kept }
       })
@@ -297,29 +315,22 @@ export class LocalStore implements Store {
    */
   async prune(options: PruneOptions): Promise<PruneResult> {
     return this.#io('pruning revs', async () => {
-      if (!(await this.#dirs(false))) return { trashed: [], kept: [] }
+      if (!(await this.#dirs(false))) return { trashed: [], kept: [], purged: [] }
       return this.#mutex.run(async () => {
         await this.#assertFence(options.fence)
         const { prune, keep } = selectPrunable(await this.#revNames(), await this.#readCurrent(), options.policy, this.#clock.nowNanos())
-        if (options.dryRun === true || prune.length === 0) return { trashed: prune, kept: keep }
+        const purge = options.purgeWindowMs === undefined ? [] : await this.#expiredTrash(options.purgeWindowMs)
+        if (options.dryRun === true || (prune.length === 0 && purge.length === 0)) return { trashed: prune, kept: keep, purged: purge }
         const trash = (await this.#trashDir(true))!
         const deletedAt = this.#now()
-        const moved: string[] = []
-        try {
-          for (const rev of prune) {
-            await this.#fs.rename(join(this.#snapshots, rev + SNAPSHOT_SUFFIX), join(trash, trashName(rev, deletedAt)))
-            moved.push(rev)
-          }
+        // One undoable change: expired trash entries hidden, pruned revs moved in; an error puts everything back.
+        await this.#undoable(async (log) => {
+          for (const e of purge) await log.hide(trash, trashName(e.rev, e.deletedAt))
+          for (const rev of prune) await log.move(join(this.#snapshots, rev + SNAPSHOT_SUFFIX), join(trash, trashName(rev, deletedAt)))
           await syncDir(this.#fs, trash)
-          await syncDir(this.#fs, this.#snapshots)
-        } catch (err) {
-          // Put back what was moved, so that the error means "nothing was pruned".
-          for (const rev of moved.reverse()) {
-            await this.#fs.rename(join(trash, trashName(rev, deletedAt)), join(this.#snapshots, rev + SNAPSHOT_SUFFIX)).catch((e: unknown) => this.#warn(`could not move rev ${rev} of ${this.#name()} back from the trash: ${errnoCode(e) ?? String(e)}`))
-          }
-          throw err
-        }
-        return { trashed: prune, kept: keep }
+          if (prune.length > 0) await syncDir(this.#fs, this.#snapshots)
+        })
+        return { trashed: prune, kept: keep, purged: purge }
       })
     })
   }
@@ -348,27 +359,12 @@ export class LocalStore implements Store {
         const entry = (await this.#trashEntries()).filter((e) => e.rev === rev).at(-1)
         if (entry === undefined) throw this.#notInTrash(rev)
         const trash = join(this.#dir, TRASH_DIR)
-        const from = join(trash, trashName(entry.rev, entry.deletedAt))
-        const to = join(this.#snapshots, rev + SNAPSHOT_SUFFIX)
-        let linked = true
-        try {
-          await this.#fs.link(from, to) // exclusive: never replaces a rev
-        } catch (err) {
-          if (errnoCode(err) !== 'EEXIST') throw err
-          linked = false
-        }
-        if (linked) {
-          try {
-            await syncDir(this.#fs, this.#snapshots)
-          } catch (err) {
-            await this.#fs.unlink(to).catch(() => {})
-            throw err
-          }
-        }
-        await this.#fs.unlink(from).catch((err: unknown) => {
-          if (errnoCode(err) !== 'ENOENT') throw err
+        await this.#undoable(async (log) => {
+          // Exclusive: never replaces a rev (already back after a restore that crashed half-way: same name, same snapshot).
+          if (await log.link(join(trash, trashName(entry.rev, entry.deletedAt)), join(this.#snapshots, rev + SNAPSHOT_SUFFIX))) await syncDir(this.#fs, this.#snapshots)
+          await log.hide(trash, trashName(entry.rev, entry.deletedAt))
+          await syncDir(this.#fs, trash)
         })
-        await syncDir(this.#fs, trash)
         return entry
       })
     })
@@ -385,19 +381,16 @@ export class LocalStore implements Store {
       const trash = await this.#trashDir(false)
       if (trash === undefined) return []
       const nowNanos = this.#clock.nowNanos()
-      const limit = nowNanos - BigInt(Math.round(windowMs)) * 1_000_000n
-      const expired = (await this.#trashEntries()).filter((e) => (parseRev(e.deletedAt)?.nanos ?? 0n) <= limit)
+      const expired = await this.#expiredTrash(windowMs)
       if (options.dryRun === true) return expired
       await removeStaleTemps(this.#fs, trash, this.#tempMaxAgeMs, Number(nowNanos / 1_000_000n))
       if (expired.length === 0) return []
-      await this.#mutex.run(async () => {
-        for (const e of expired) {
-          await this.#fs.unlink(join(trash, trashName(e.rev, e.deletedAt))).catch((err: unknown) => {
-            if (errnoCode(err) !== 'ENOENT') throw err
-          })
-        }
-        await syncDir(this.#fs, trash)
-      })
+      await this.#mutex.run(() =>
+        this.#undoable(async (log) => {
+          for (const e of expired) await log.hide(trash, trashName(e.rev, e.deletedAt))
+          await syncDir(this.#fs, trash)
+        }),
+      )
       return expired
     })
   }
@@ -578,7 +571,7 @@ export class LocalStore implements Store {
    * refused write land anyway (found by the kill -9 torture test). A failure
    * before current moved withdraws the rev, so an error means nothing changed.
    */
-  async #publish(sealed: Buffer, fence: Fence | undefined, makeCurrent: boolean): Promise<string> {
+  async #publish(sealed: Buffer, fence: Fence | undefined, makeCurrent: boolean): Promise<WriteOutcome> {
     let temp = await writeTemp(this.#fs, this.#snapshots, sealed)
     try {
       return await this.#mutex.run(async () => {
@@ -597,19 +590,21 @@ export class LocalStore implements Store {
             }
             throw err
           }
+          let current = false
           try {
             await syncDir(this.#fs, this.#snapshots)
             if (makeCurrent) {
-              const current = await this.#readCurrent()
+              const previous = await this.#readCurrent()
               // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
-              if (current === null || sortRevs([current, rev])[1] === rev) await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+              current = previous === null || sortRevs([previous, rev])[1] === rev
+              if (current) await this.#movePointer(rev, previous)
             }
           } catch (err) {
-            // Not durable, or current could not move: withdraw the rev unless current already names it.
-            if (!isRenamed(err)) await this.#fs.unlink(path).catch(() => {})
+            // Not durable, or current did not move: withdraw the rev (unless current names it after all).
+            if ((err as { currentMoved?: boolean }).currentMoved !== true) await this.#fs.unlink(path).catch(() => {})
             throw err
           }
-          return rev
+          return { rev, current }
         }
         throw new Error(`could not claim a rev in ${this.#name()} after 1000 attempts`)
       })
@@ -633,27 +628,59 @@ export class LocalStore implements Store {
     return text
   }
 
-  async #deleteRev(rev: string, force: boolean): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
+  /**
+   * Hides `rev` (and current, when it names `rev` and `force` allows) in
+   * `log`; the caller fsyncs and commits. The rev goes first, current second:
+   * a crash in between leaves a dangling current (an explicit error) rather
+   * than a stack without current (which a client would read as "no state").
+   */
+  async #deleteRev(rev: string, force: boolean, log: UndoLog): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
     const isCurrent = (await this.#readCurrent()) === rev
     if (isCurrent && !force) throw new StateError('rev-is-current', `rev ${rev} is the current one of ${this.#name()}: point current elsewhere first, or delete with force (which leaves the stack without current)`, { ...this.#where(), rev })
-    // The rev goes first, current second: a fault in between leaves a dangling current (an explicit
-    // error) rather than a stack without current (which a client would read as "no state").
-    let deleted = true
+    const deleted = await log.hide(this.#snapshots, rev + SNAPSHOT_SUFFIX) // removing what is absent is not an error
+    const clearedCurrent = isCurrent && (await log.hide(this.#dir, CURRENT_FILE))
+    return { deleted, clearedCurrent }
+  }
+
+  /** Runs a change of several names as one: everything `fn` did through the log is taken back if it throws. */
+  async #undoable<T>(fn: (log: UndoLog) => Promise<T>): Promise<T> {
+    const log = new UndoLog(this.#fs, (message) => this.#warn(`${this.#name()}: ${message}`))
+    let result: T
     try {
-      await this.#fs.unlink(join(this.#snapshots, rev + SNAPSHOT_SUFFIX))
+      result = await fn(log)
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err
-      deleted = false // removing what is absent is not an error
+      await log.rollback()
+      throw err
     }
-    await syncDir(this.#fs, this.#snapshots)
-    if (!isCurrent) return { deleted, clearedCurrent: false }
+    await log.commit()
+    return result
+  }
+
+  /**
+   * Points current at `rev`. If the directory fsync fails after the rename,
+   * the previous pointer is put back, so the error means "current did not
+   * move"; returns normally or throws with current as it was (unless even
+   * that failed, which is logged).
+   */
+  async #movePointer(rev: string, previous: string | null): Promise<void> {
     try {
-      await this.#fs.unlink(join(this.#dir, CURRENT_FILE))
+      await replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err
+      if (isRenamed(err)) {
+        const restore = previous === null ? this.#fs.unlink(join(this.#dir, CURRENT_FILE)) : replaceAtomic(this.#fs, this.#dir, CURRENT_FILE, Buffer.from(`${previous}\n`))
+        await restore.catch((e: unknown) => {
+          this.#warn(`${this.#name()}: current could not be put back to ${previous ?? 'unset'} after a failed fsync; it names ${rev}: ${errnoCode(e) ?? String(e)}`)
+          throw Object.assign(err as Error, { currentMoved: true })
+        })
+      }
+      throw err
     }
-    await syncDir(this.#fs, this.#dir)
-    return { deleted, clearedCurrent: true }
+  }
+
+  /** Trash entries pruned more than `windowMs` ago. */
+  async #expiredTrash(windowMs: number): Promise<TrashEntry[]> {
+    const limit = this.#clock.nowNanos() - BigInt(Math.round(windowMs)) * 1_000_000n
+    return (await this.#trashEntries()).filter((e) => (parseRev(e.deletedAt)?.nanos ?? 0n) <= limit)
   }
 
   // --- trash ---------------------------------------------------------------

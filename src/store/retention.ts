@@ -29,14 +29,14 @@ export interface StackPrune {
 }
 
 /**
- * Prunes one stack by `policy` and purges its expired trash entries.
+ * Prunes one stack by `policy` and purges its expired trash entries, as one
+ * change: on an error neither happened.
  * Throws what the store throws (`locked` when the stack is locked and no
  * holder's id is presented, disk faults).
  */
 export async function pruneStack(store: LocalStore, policy: RetentionPolicy, trashWindowMs: number, options: { dryRun?: boolean; fence?: Fence } = {}): Promise<StackPrune> {
   if (!hasRule(policy)) throw new StateError('invalid-request', 'a retention policy needs keep (newest revs to keep) or maxAge (seconds): give one in the request, or configure --retention-keep / --retention-max-age')
-  const { trashed, kept } = await store.prune({ policy, ...options })
-  const purged = await store.purgeTrash(trashWindowMs, { dryRun: options.dryRun === true })
+  const { trashed, kept, purged } = await store.prune({ policy, purgeWindowMs: trashWindowMs, ...options })
   const { factory, stack } = store.stack()
   return { factory, stack, trashed, kept, purged, skipped: null }
 }

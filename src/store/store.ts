@@ -86,6 +86,12 @@ export interface WriteOptions {
   readonly makeCurrent?: boolean | undefined
 }
 
+/** What a write did: the new rev, and whether current now names it. */
+export interface WriteOutcome {
+  readonly rev: string
+  readonly current: boolean
+}
+
 /** A summary of a stack for discovery. */
 export interface StackSummary {
   readonly factory: string
@@ -109,6 +115,8 @@ export interface Store {
   get(rev: string): Promise<Snapshot>
   /** Stores a snapshot under a new rev; does not move current unless asked. */
   write(body: Buffer, options: WriteOptions): Promise<string>
+  /** Like `write`, and says whether current moved (with makeCurrent it does not when a later rev is already current). */
+  writeSnapshot(body: Buffer, options: WriteOptions): Promise<WriteOutcome>
   /** Points current at `rev` (which must exist), optionally only if current is `ifMatch`. */
   setCurrent(rev: string, options?: { fence?: Fence; ifMatch?: string | null }): Promise<{ previous: string | null }>
   /** Removes the current pointer (revs stay); absent pointer is not an error. */

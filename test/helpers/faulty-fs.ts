@@ -4,6 +4,9 @@ import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
 /** A method FaultyFs can fail: an FsOps call, or a call on a handle it opened. */
 export type FaultyMethod = keyof FsOps | 'writeFile' | 'sync' | 'readFile'
 
+/** What a fault targets: one method, or `'any'` for the Nth call whatever its method (to sweep every call an operation makes). */
+export type FaultTarget = FaultyMethod | 'any'
+
 /** An errno a real volume reports. */
 export type FaultCode = 'ENOSPC' | 'EIO' | 'EACCES'
 
@@ -14,7 +17,7 @@ export interface FsCall {
 }
 
 interface Fault {
-  readonly method: FaultyMethod
+  readonly method: FaultTarget
   readonly nth: number
   readonly code: FaultCode
   readonly match: (path: string) => boolean
@@ -36,7 +39,7 @@ const ERRNO: Record<FaultCode, number> = { ENOSPC: -28, EIO: -5, EACCES: -13 }
 export class FaultyFs implements FsOps {
   readonly calls: FsCall[] = []
   #fault: Fault | undefined
-  #fired = false
+  #fired: FsCall | undefined
 
   readonly open = this.#wrap('open')
   readonly readFile = this.#wrap('readFile')
@@ -47,10 +50,13 @@ export class FaultyFs implements FsOps {
   readonly mkdir = this.#wrap('mkdir')
   readonly lstat = this.#wrap('lstat')
 
-  /** Arms one fault: the `nth` (1-based) call of `method` whose path matches fails with `code`. */
-  failNth(method: FaultyMethod, nth: number, code: FaultCode, match: (path: string) => boolean = () => true): this {
+  /**
+   * Arms one fault: the `nth` (1-based) call of `method` (of any method for
+   * `'any'`) whose path matches fails with `code`.
+   */
+  failNth(method: FaultTarget, nth: number, code: FaultCode, match: (path: string) => boolean = () => true): this {
     this.#fault = { method, nth, code, match, seen: 0 }
-    this.#fired = false
+    this.#fired = undefined
     return this
   }
 
@@ -61,16 +67,21 @@ export class FaultyFs implements FsOps {
 
   /** True when the armed fault was injected. */
   get fired(): boolean {
+    return this.#fired !== undefined
+  }
+
+  /** The call the armed fault failed (method and path), or undefined while it has not fired. */
+  get firedCall(): FsCall | undefined {
     return this.#fired
   }
 
   #check(method: FaultyMethod, path: string): Error | undefined {
     this.calls.push({ method, path })
     const fault = this.#fault
-    if (fault === undefined || fault.method !== method || !fault.match(path)) return undefined
+    if (fault === undefined || (fault.method !== 'any' && fault.method !== method) || !fault.match(path)) return undefined
     fault.seen++
     if (fault.seen !== fault.nth) return undefined
-    this.#fired = true
+    this.#fired = { method, path }
     this.#fault = undefined
     return Object.assign(new Error(`${fault.code}: injected fault, ${method} '${path}'`), { code: fault.code, errno: ERRNO[fault.code], syscall: method, path })
   }

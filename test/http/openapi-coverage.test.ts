@@ -520,7 +520,7 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       await seedRev(strict, s)
       return send(strict, 'DELETE', `${s.url}/snapshots/${SOME_REV}`)
     })],
-    500: [fault('a delete', 'unlink', 'EIO', async (s) => {
+    500: [fault('a delete', 'rename', 'EIO', async (s) => {
       const older = await writeRev(faulty, s)
       await writeRev(faulty, s)
       return () => send(faulty, 'DELETE', `${s.url}/snapshots/${older}`)
@@ -552,7 +552,7 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       await seedRev(strict, s)
       return send(strict, 'POST', `${s.url}/snapshots:gc`, { json: { keep: 0 } })
     })],
-    500: [fault('a gc', 'unlink', 'EIO', async (s) => {
+    500: [fault('a gc', 'rename', 'EIO', async (s) => {
       await writeRev(faulty, s)
       await writeRev(faulty, s)
       return () => send(faulty, 'POST', `${s.url}/snapshots:gc`, { json: { keep: 0 } })
@@ -713,7 +713,7 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       await seedRev(strict, s)
       return send(strict, 'DELETE', `${s.url}/terraform`)
     })],
-    500: [fault('clearing current', 'unlink', 'EIO', async (s) => {
+    500: [fault('clearing current', 'rename', 'EIO', async (s) => {
       await writeState(faulty, s)
       return () => send(faulty, 'DELETE', `${s.url}/terraform`)
     })],

@@ -78,7 +78,7 @@ const CASES: readonly Case[] = [
       await write(app, url, 2, '?current=true')
       return { method: 'DELETE', url: `${url}/snapshots/${first}` }
     },
-    method: 'unlink', nth: 1, match: isRevFile, operation: /deleting rev/,
+    method: 'rename', nth: 1, match: isRevFile, operation: /deleting rev/,
   },
   {
     route: 'POST …/snapshots:gc',
@@ -86,7 +86,7 @@ const CASES: readonly Case[] = [
       for (let i = 0; i < 3; i++) await write(app, url, i, '?current=true')
       return { method: 'POST', url: `${url}/snapshots:gc`, payload: { keep: 1 } }
     },
-    method: 'unlink', nth: 1, match: isRevFile, operation: /collecting garbage/,
+    method: 'rename', nth: 1, match: isRevFile, operation: /collecting garbage/,
   },
   {
     route: 'POST …/lock',

@@ -8,6 +8,7 @@ import type { Encrypter } from '../../src/crypto/encrypter.js'
 import { Keyring } from '../../src/crypto/keyring.js'
 import { keyFromEnv } from '../../src/crypto/keys.js'
 import { isStateError } from '../../src/errors.js'
+import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
 import { decodeEnvelope, encodeEnvelope } from '../../src/store/envelope.js'
 import type { LocalStore } from '../../src/store/local-store.js'
 import { StoreRoot } from '../../src/store/store-root.js'
@@ -755,9 +756,8 @@ t.test('a lock taken while a write is being published never leaves a refused rev
   const dir = t.testdir()
   const other = makeRoot(dir).stack(FACTORY, 'dev')
   let rival: Promise<unknown> | undefined
-  const fs = new FaultyFs()
-  const racing = { ...fs, link: async (from: string, to: string) => {
-    await fs.link(from, to)
+  const racing: FsOps = { ...nodeFs, link: async (from, to) => {
+    await nodeFs.link(from, to)
     rival ??= other.lock({ who: 'rival' }, {})
   } }
   const store = makeRoot(dir, { fs: racing }).stack(FACTORY, 'dev')
@@ -957,14 +957,14 @@ const FAULT_OPS: readonly FaultOp[] = [
     },
     run: (store, { revs }) => store.delete(revs[1]!),
     operation: /delet/,
-    points: [{ what: 'unlinking the rev', method: 'unlink', nth: 1, match: (_ctx, path) => path.endsWith('.json.enc') }],
+    points: [{ what: 'hiding the rev', method: 'rename', nth: 1, match: (_ctx, path) => path.endsWith('.json.enc') }],
   },
   {
     name: 'forced delete of current',
     prepare: async (store) => ({ revs: [await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })] }),
     run: (store, { revs }) => store.delete(revs[0]!, { force: true }),
     operation: /delet/,
-    points: [{ what: 'unlinking the rev', method: 'unlink', nth: 1, match: (_ctx, path) => path.endsWith('.json.enc') }],
+    points: [{ what: 'hiding the rev', method: 'rename', nth: 1, match: (_ctx, path) => path.endsWith('.json.enc') }],
   },
   {
     name: 'lock',
