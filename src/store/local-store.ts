@@ -41,6 +41,13 @@ import { validateUnobinSnapshot } from './unobin-snapshot.js'
 const SNAPSHOT_SUFFIX = '.json.enc'
 const LOCK_FILE = 'lock'
 const RELEASE_FILE = '.lock-released'
+/**
+ * The last locks lost to an expired lease or a force-unlock (a JSON array,
+ * newest last), so their holders keep hearing `lock-lost` after later holders
+ * came and went; written only at those (rare) events, read only on refusal.
+ */
+const LOST_FILE = '.lock-lost'
+const LOST_KEPT = 32
 const CURRENT_FILE = 'current'
 /** Where prune moves revs: inside the stack but outside `snapshots/`, so neither the Go tool nor list sees them. */
 const TRASH_DIR = '.trash'
@@ -487,8 +494,8 @@ export class LocalStore implements Store {
         if (holder === undefined || holder.id !== id) {
           const live = holder !== undefined && !this.#expired(holder) ? holder : undefined
           // Checked before "locked": a holder whose lease expired or was force-unlocked must learn it lost the lock.
-          const release = await this.#readRelease()
-          if (release !== undefined && release.holder.id === id && release.event !== 'unlock') throw this.#lost(release, live)
+          const lost = await this.#lostRecord(id)
+          if (lost !== undefined) throw this.#lost(lost, live)
           if (live !== undefined) throw this.#locked(live)
           throw this.#notHeld(id)
         }
@@ -514,7 +521,8 @@ export class LocalStore implements Store {
         const release = await this.#readRelease()
         if (release !== undefined && release.holder.id === id && release.event === 'unlock') return release.holder // a retry of an unlock that succeeded
         if (holder !== undefined && !this.#expired(holder)) throw this.#locked(holder)
-        if (release !== undefined && release.holder.id === id) throw this.#lost(release)
+        const lost = await this.#lostRecord(id)
+        if (lost !== undefined) throw this.#lost(lost)
         throw this.#notHeld(id)
       })
       this.#changes.emit('change')
@@ -782,7 +790,31 @@ export class LocalStore implements Store {
   }
 
   async #recordRelease(release: ReleasedLock): Promise<void> {
+    if (release.event !== 'unlock') {
+      const lost = [...(await this.#readLost()), release].slice(-LOST_KEPT)
+      await replaceAtomic(this.#fs, this.#dir, LOST_FILE, Buffer.from(`[\n${lost.map((r) => encodeRelease(r).toString('utf8').trim()).join(',\n')}\n]\n`))
+    }
     await replaceAtomic(this.#fs, this.#dir, RELEASE_FILE, encodeRelease(release))
+  }
+
+  /** The lost-locks log (unreadable entries are skipped: it only sharpens refusals). */
+  async #readLost(): Promise<ReleasedLock[]> {
+    const bytes = await readNoFollow(this.#fs, join(this.#dir, LOST_FILE))
+    if (bytes === undefined) return []
+    try {
+      const docs: unknown = JSON.parse(bytes.toString('utf8'))
+      if (!Array.isArray(docs)) return []
+      return docs.map((d) => decodeRelease(Buffer.from(JSON.stringify(d)))).filter((r): r is ReleasedLock => r !== undefined && r.event !== 'unlock')
+    } catch {
+      return []
+    }
+  }
+
+  /** How lock `id` was lost (lease expired, force-unlocked), if it was: the last release, else the lost-locks log. */
+  async #lostRecord(id: string): Promise<ReleasedLock | undefined> {
+    const release = await this.#readRelease()
+    if (release !== undefined && release.holder.id === id) return release.event === 'unlock' ? undefined : release
+    return (await this.#readLost()).findLast((r) => r.holder.id === id)
   }
 
   /** The generation: the highest of the held marker's and the last release's. */
@@ -802,15 +834,15 @@ export class LocalStore implements Store {
     if (holder !== undefined && !this.#expired(holder)) {
       if (lockId !== undefined && lockId === holder.id && !holder.legacy) return
       if (lockId !== undefined) {
-        const release = await this.#readRelease()
-        if (release !== undefined && release.holder.id === lockId && release.event !== 'unlock') throw this.#lost(release, holder)
+        const lost = await this.#lostRecord(lockId)
+        if (lost !== undefined) throw this.#lost(lost, holder)
       }
       throw this.#locked(holder)
     }
     if (lockId !== undefined) {
       if (holder !== undefined && holder.id === lockId) throw this.#lost({ event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
-      const release = await this.#readRelease()
-      if (release !== undefined && release.holder.id === lockId) throw this.#lost(release)
+      const lost = await this.#lostRecord(lockId)
+      if (lost !== undefined) throw this.#lost(lost)
       throw new StateError('lock-not-held', `${this.#name()} is not locked with id ${lockId}: take the lock again before writing`, { ...this.#where(), lockId })
     }
     if (fence?.requireLock === true) {

@@ -804,6 +804,22 @@ t.test('an expired lease frees the stack and fences out its old holder', async (
   t.equal((await store.inspectLock())?.id, next.id)
 })
 
+t.test('a lost lock is still reported lost after later holders came and went', async (t) => {
+  const { store, clock } = setup(t)
+  const old = await store.lock({ who: 'old' }, {}, { ttlMs: 1_000 })
+  clock.advanceMs(1_001)
+  const next = await store.lock({ who: 'next' }, {})
+  await store.unlock(next.id) // the last release is now an ordinary unlock
+  const forced = await store.lock({ who: 'forced' }, {})
+  await store.forceUnlock({ principal: 'ops', reason: 'stuck runner' })
+  await store.unlock((await store.lock({ who: 'later' }, {})).id)
+  t.equal(await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: old.id } })), 'lock-lost', 'the expired holder writes')
+  t.equal(await codeOf(store.renew(old.id, 1_000)), 'lock-lost', 'and renews')
+  t.equal(await codeOf(store.unlock(forced.id)), 'lock-lost', 'the force-unlocked holder unlocks')
+  t.equal(await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: next.id } })), 'lock-not-held', 'a holder that unlocked itself is simply not holding')
+  t.same(await store.list(), [], 'nothing was written')
+})
+
 t.test('an expired lease nobody took over still fences out its old holder', async (t) => {
   const { store, clock } = setup(t)
   await store.write(sampleSnapshot(), STATE)

@@ -252,7 +252,7 @@ function send(app: App, base: string, call: Call): Promise<LightMyRequestRespons
 }
 
 /** Names of the stack layout (see src/store/local-store.ts); `.tmp-` names are leftovers, never read as data. */
-const STACK_FILES = new Set(['current', 'lock', '.lock-released', 'snapshots', '.trash', '.mutex'])
+const STACK_FILES = new Set(['current', 'lock', '.lock-released', '.lock-lost', 'snapshots', '.trash', '.mutex'])
 
 /** Files on disk that are not part of the layout, and how many temp leftovers there are. */
 function diskDefects(stackDir: string): { defects: string[]; temps: number } {
@@ -398,7 +398,7 @@ function cloneTree(from: string, to: string): void {
 }
 
 /** File names a server reads (never directories: opening one is the first half of a directory fsync). */
-const isDataFile = (name: string): boolean => name === 'current' || name === 'lock' || name === '.lock-released' || name.endsWith('.json.enc')
+const isDataFile = (name: string): boolean => name === 'current' || name === 'lock' || name === '.lock-released' || name === '.lock-lost' || name.endsWith('.json.enc')
 
 /**
  * The calls a server may survive failing and still answer success: removing
