@@ -95,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
 
   app.addSchema({ ...Problem, $id: PROBLEM_ID })
   await app.register(swagger, {
+    transformObject: (doc) => problemMediaTypes('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`) },
     openapi: {
       openapi: '3.1.0',
@@ -150,4 +151,22 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   openapiRoutes(app)
 
   return { app, beginShutdown: () => shutdown.abort(), routes, metrics }
+}
+
+/**
+ * Declares problem answers with the media type the server sends,
+ * `application/problem+json` (@fastify/swagger names every response body
+ * `application/json`).
+ */
+function problemMediaTypes<T extends object>(doc: T): T {
+  const paths = (doc as { paths?: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> }>> }).paths ?? {}
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        const json = response.content?.['application/json']
+        if (json?.schema?.$ref === `#/components/schemas/${PROBLEM_ID}`) response.content = { 'application/problem+json': json }
+      }
+    }
+  }
+  return doc
 }

@@ -906,7 +906,12 @@ interface Operation {
 
 const doc = (await expectSetup(send(plain, 'GET', '/openapi.json'), 200, 'reading the OpenAPI document')).json() as OpenApiDocument
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'])
-const isProblem = (response: OpenApiResponse): boolean => Object.values(response.content ?? {}).some((media) => media.schema?.$ref === '#/components/schemas/Problem')
+/** A problem answer is declared as the server sends it: application/problem+json (and only that). */
+const isProblem = (response: OpenApiResponse): boolean => response.content?.['application/problem+json']?.schema?.$ref === '#/components/schemas/Problem'
+const misdeclared = Object.entries(doc.paths).flatMap(([path, ops]) =>
+  Object.entries(ops).flatMap(([method, op]) =>
+    Object.entries(op.responses ?? {}).flatMap(([status, response]) =>
+      Object.entries(response.content ?? {}).filter(([media, m]) => m.schema?.$ref === '#/components/schemas/Problem' && media !== 'application/problem+json').map(([media]) => `${method} ${path} ${status}: ${media}`))))
 
 const OPERATIONS = new Map<string, Operation>()
 for (const [path, ops] of Object.entries(doc.paths)) {
@@ -999,6 +1004,7 @@ t.test('every (method, path, status) of the document has a scenario, and every s
   t.strictSame([...declared].filter((x) => !covered.has(x)).sort(), [], 'declared statuses without a scenario')
   t.strictSame([...covered].filter((x) => !declared.has(x)).sort(), [], 'scenarios for statuses the document does not declare')
   t.ok(declared.size >= 250, `${declared.size} declared (method, path, status) triples, LOCK and UNLOCK included`)
+  t.strictSame(misdeclared, [], 'every problem answer is declared as application/problem+json')
 })
 
 t.test('every error code of the contract is answered by some request', async (t) => {
