@@ -112,7 +112,7 @@ export const DeleteResponse = Type.Object({ rev: Rev, deleted: Type.Boolean(), c
 
 export const GcRequest = Type.Object(
   {
-    keep: Type.Integer({ minimum: 0, description: 'how many of the newest revs to keep (the current rev is always kept)' }),
+    keep: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'how many of the newest revs to keep (the current rev is always kept)' }),
     dryRun: Type.Optional(Type.Boolean({ default: false })),
   },
   { additionalProperties: false },
@@ -172,7 +172,7 @@ export const TerraformWriteResponse = Type.Object({ rev: Type.Union([Type.String
 export const PruneRequest = Type.Object(
   {
     keep: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'keep the newest N revs' })),
-    maxAge: Type.Optional(Type.Integer({ minimum: 1, description: 'keep revs written less than this many seconds ago' })),
+    maxAge: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_153_600_000, description: 'keep revs written less than this many seconds ago (at most 100 years)' })),
     dryRun: Type.Optional(Type.Boolean({ default: false, description: 'report what would move, move nothing' })),
   },
   { additionalProperties: false },

@@ -221,8 +221,10 @@ export class LocalStore implements Store {
     if (options.payloadType === UNOBIN_PAYLOAD) validateUnobinSnapshot(body)
     const sealed = encodeEnvelope({ payloadType: options.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
     return this.#io('writing a snapshot', async () => {
+      // Fenced before the directories are made: a refused write leaves no trace (not even a new stack).
+      await this.#dirs(false)
+      await this.#assertFence(options.fence)
       await this.#dirs(true)
-      await this.#assertFence(options.fence) // fail fast, before the temp file is written
       const outcome = await this.#publish(sealed, options.fence, options.makeCurrent === true)
       await this.#remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
       return outcome

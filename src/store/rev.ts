@@ -52,9 +52,11 @@ export function parseRev(name: string): ParsedRev | undefined {
   // Date.UTC maps years 0-99 to 1900-1999; set the full year explicitly.
   date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d))
   if (Number.isNaN(date.getTime())) return undefined
+  // Out-of-range fields (month 13, day 32, hour 24) roll over, possibly past year 9999: never canonical.
+  if (date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d) || date.getUTCHours() !== Number(h) || date.getUTCMinutes() !== Number(mi) || date.getUTCSeconds() !== Number(s)) return undefined
   const nanos = BigInt(date.getTime()) * 1_000_000n + BigInt((frac ?? '').padEnd(9, '0'))
   const parsed = { nanos, suffix: suffix === undefined ? 0 : Number(suffix) }
-  // Canonical only: no trailing fraction zeros, no impossible dates like 02-30.
+  // Canonical only: no trailing fraction zeros, no leading zeros in the suffix.
   return formatRev(parsed) === name ? parsed : undefined
 }
 

@@ -29,7 +29,7 @@ export function validateUnobinSnapshot(bytes: Buffer): Record<string, unknown> {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('the snapshot must be a JSON object')
   const snapshot = doc as Record<string, unknown>
-  if (snapshot['format-version'] !== 1) throw invalid(`format-version must be 1, got ${JSON.stringify(snapshot['format-version'] ?? null)}`, { rule: 'format-version' })
+  if (snapshot['format-version'] !== 1) throw invalid(`format-version must be 1, got ${describe(snapshot['format-version'])}`, { rule: 'format-version' })
   const factory = snapshot.factory
   if (factory !== undefined && (typeof factory !== 'object' || factory === null || Array.isArray(factory))) throw invalid('factory must be an object {name, version, content-revision}', { rule: 'factory' })
   if (snapshot.stack !== undefined && typeof snapshot.stack !== 'string') throw invalid('stack must be a string', { rule: 'stack' })
@@ -46,10 +46,10 @@ export function validateUnobinSnapshot(bytes: Buffer): Record<string, unknown> {
     seen.add(address)
     const kind = e['entry-kind']
     const allowed = typeof kind === 'string' && Object.hasOwn(CATEGORIES, kind) ? CATEGORIES[kind] : undefined
-    if (allowed === undefined) throw invalid(`${where}: entry-kind ${JSON.stringify(kind ?? null)} is not one of leaf, library-call, action, data-source`, { entry: address, rule: 'entry-kind' })
+    if (allowed === undefined) throw invalid(`${where}: entry-kind ${describe(kind)} is not one of leaf, library-call, action, data-source`, { entry: address, rule: 'entry-kind' })
     const category = e.category
     if (typeof category !== 'string' || !allowed.includes(category)) {
-      throw invalid(`${where}: entry-kind ${kind} requires category ${allowed.join(' or ')}, got ${JSON.stringify(category ?? null)}`, { entry: address, rule: 'category' })
+      throw invalid(`${where}: entry-kind ${kind} requires category ${allowed.join(' or ')}, got ${describe(category)}`, { entry: address, rule: 'category' })
     }
     const binding = e.binding
     const b = typeof binding === 'object' && binding !== null && !Array.isArray(binding) ? (binding as Record<string, unknown>) : undefined
@@ -62,4 +62,16 @@ export function validateUnobinSnapshot(bytes: Buffer): Record<string, unknown> {
 
 function invalid(message: string, details: Record<string, unknown> = {}): StateError {
   return new StateError('invalid-snapshot', message, details)
+}
+
+/**
+ * A short description of a value for an error detail: containers by kind
+ * (never serialised: a value nested thousands deep would overflow the stack,
+ * and a large one would be echoed back whole), scalars up to 80 characters.
+ */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object' && value !== null) return 'an object'
+  const text = JSON.stringify(value ?? null)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }

@@ -176,6 +176,16 @@ const ROWS: Row[] = [
   { name: 'renew with another Lock-Id', method: 'PUT', url: `${S}/lock`, body: '{"ttl":60}', type: JSON_TYPE, headers: { 'lock-id': 'someone-else' }, status: 423, code: 'locked' },
   { name: 'unlock without an id', method: 'DELETE', url: `${S}/lock`, status: 400, code: 'invalid-request' },
 
+  // Found by the fuzzing torture scenario (each once answered 500, or left a trace).
+  { name: 'rev in month 13 (rolls past year 9999)', method: 'GET', url: `${S}/snapshots/9999-13-01T00:00:00Z`, status: 400, code: 'invalid-rev' },
+  { name: 'rev on day 0 of month 0', method: 'GET', url: `${S}/snapshots/0000-00-01T00:00:00Z`, status: 400, code: 'invalid-rev' },
+  { name: 'rev at hour 24', method: 'DELETE', url: `${S}/snapshots/2026-07-10T24:00:00Z`, headers: { 'lock-id': HOLDER }, status: 400, code: 'invalid-rev' },
+  { name: 'restore a rev on day 32', method: 'POST', url: `${S}/snapshots:restore`, body: JSON.stringify({ rev: '9999-12-32T00:00:00Z_1' }), type: JSON_TYPE, headers: { 'lock-id': HOLDER }, status: 400, code: 'invalid-rev' },
+  { name: 'list after an hour-24 rev', method: 'GET', url: `${S}/snapshots?after=9999-12-31T24:00:00Z`, status: 400, code: 'invalid-rev' },
+  { name: 'prune maxAge 1e400 (Infinity)', method: 'POST', url: `${S}/snapshots:prune`, body: '{"maxAge":1e400}', type: JSON_TYPE, headers: { 'lock-id': HOLDER }, status: 400, code: 'invalid-request' },
+  { name: 'prune maxAge 1e308', method: 'POST', url: `${S}/snapshots:prune`, body: '{"maxAge":1e308}', type: JSON_TYPE, headers: { 'lock-id': HOLDER }, status: 400, code: 'invalid-request' },
+  { name: 'write to a new stack with a made-up Lock-Id', method: 'POST', url: '/v1/factories/brand-new/stacks/s2/snapshots', body: sampleSnapshot(9), type: JSON_TYPE, headers: { 'lock-id': 'c0ffee00-0000-4000-8000-000000000000' }, status: 409, code: 'lock-not-held' },
+
   // Routes and methods.
   { name: 'unknown route', method: 'GET', url: '/v1/secrets', status: 404, code: 'route-not-found' },
   { name: 'unknown route under a stack', method: 'GET', url: `${S}/snapshots/../../../../../../etc/passwd`, status: 404, code: 'route-not-found' },

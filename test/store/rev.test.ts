@@ -141,3 +141,13 @@ t.test('formatInstant refuses instants outside the years 0000-9999', async (t) =
   t.throws(() => formatInstant(253402300800n * 1_000_000_000n), RangeError)
   t.throws(() => formatInstant(-62167219201n * 1_000_000_000n), RangeError)
 })
+
+t.test('fields out of range are not revs, even where Date would roll them past year 9999', async (t) => {
+  // Found by fuzzing: these rolled over and made formatting throw (500) instead of invalid-rev.
+  for (const name of ['9999-13-01T00:00:00Z', '9999-12-32T00:00:00Z_1', '0000-00-01T00:00:00Z', '0000-01-00T00:00:00Z', '2026-07-10T24:00:00Z', '2026-07-10T12:60:00Z', '2026-07-10T12:00:60Z']) {
+    t.equal(parseRev(name), undefined, name)
+    t.throws(() => assertRev(name), { code: 'invalid-rev' }, `${name} is invalid-rev`)
+  }
+  t.ok(isRev('9999-12-31T23:59:59.999999999Z'), 'the last instant is a rev')
+  t.ok(isRev('0000-01-01T00:00:00Z'), 'and so is the first')
+})

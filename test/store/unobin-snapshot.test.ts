@@ -132,3 +132,19 @@ t.test('bytes that are not JSON are malformed-json', async (t) => {
     t.match(refusal(Buffer.from(text)), { code: 'malformed-json' }, JSON.stringify(text))
   }
 })
+
+t.test('a value nested thousands deep is refused as invalid-snapshot with a short detail, never a stack overflow', async (t) => {
+  // Found by fuzzing: the detail used to serialise the value (RangeError -> 500) and echo it back whole.
+  for (const field of ['format-version', 'entry-kind'] as const) {
+    const deep = `${'{"x":'.repeat(6000)}1${'}'.repeat(6000)}`
+    const doc = field === 'format-version'
+      ? `{"format-version":${deep}}`
+      : `{"format-version":1,"entries":[{"address":"a.b","entry-kind":${deep},"category":"resource"}]}`
+    t.throws(() => validateUnobinSnapshot(Buffer.from(doc)), { code: 'invalid-snapshot' }, field)
+    try {
+      validateUnobinSnapshot(Buffer.from(doc))
+    } catch (err) {
+      t.ok((err as Error).message.length < 300, `${field}: the detail stays short (${(err as Error).message.length} characters)`)
+    }
+  }
+})

@@ -1,6 +1,6 @@
 /** Snapshots: write (201 + Location), list (paged), read one, delete, and gc. */
 import { UNOBIN_PAYLOAD } from '../../store/envelope.js'
-import { compareRevs } from '../../store/rev.js'
+import { assertRev, compareRevs } from '../../store/rev.js'
 import { isStateError } from '../../errors.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'
@@ -56,6 +56,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
       }),
     ])
     const after = request.query.after
+    if (after !== undefined) assertRev(after) // the pattern admits non-canonical instants (hour 24, day 32)
     const limit = request.query.limit ?? 1000
     const rest = after === undefined ? all : all.filter((r) => compareRevs(r, after) > 0)
     const revs = rest.slice(0, limit)
