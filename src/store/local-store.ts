@@ -132,6 +132,8 @@ export class LocalStore implements Store {
   readonly #warn: (message: string) => void
   readonly #parsedRevs = new Map<string, ParsedRev | null>()
   readonly #cache: SnapshotCache | undefined
+  /** The last `current` read, under the stat of the file it was read from (see #readCurrent). */
+  #currentMemo: { key: string; rev: string | null } | undefined
   #ready = false
   #watcher: FSWatcher | undefined
   #waiters = 0
@@ -628,14 +630,34 @@ export class LocalStore implements Store {
     return entries.filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.')).map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
   }
 
+  /**
+   * The rev `current` names, or null. Another process may replace the file
+   * at any moment, so it is checked at every call, but with one `lstat`: the
+   * file is only ever replaced whole (a new inode by rename), so while its
+   * inode, size, mtime and ctime are unchanged its content is the one last
+   * read. Anything but a regular file takes the full read, with its errors.
+   */
   async #readCurrent(): Promise<string | null> {
-    const bytes = await readNoFollow(this.#fs, join(this.#dir, CURRENT_FILE))
+    const path = join(this.#dir, CURRENT_FILE)
+    let st
+    try {
+      st = await this.#fs.lstat(path)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      this.#currentMemo = undefined
+      return null
+    }
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+    if (st.isFile() && this.#currentMemo?.key === key) return this.#currentMemo.rev
+    const bytes = await readNoFollow(this.#fs, path)
     const text = bytes?.toString('utf8').trim() ?? ''
-    if (text === '') return null
-    if (parseRev(text) === undefined) {
+    if (text !== '' && parseRev(text) === undefined) {
       throw new StateError('unreadable-snapshot', `current of ${this.#name()} does not hold a rev (it holds ${JSON.stringify(text.slice(0, 80))}): point current at a stored rev`, this.#where())
     }
-    return text
+    const rev = text === '' ? null : text
+    // Remembered under the stat taken before the read: if the file was replaced in between, the next stat differs.
+    this.#currentMemo = st.isFile() ? { key, rev } : undefined
+    return rev
   }
 
   /**

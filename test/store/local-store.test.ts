@@ -747,6 +747,22 @@ t.test('while locked, every mutation must present the holder lock id', async (t)
   t.same(await store.gc({ keep: 0, fence }), { deleted: [c], kept: [b] })
 })
 
+t.test('current moved by another process is seen at the next read, however fast it moves', async (t) => {
+  // Reads of current are checked by one lstat against the file last read; every move is a new file.
+  const dir = t.testdir()
+  const a = makeRoot(dir).stack(FACTORY, 'dev')
+  const b = makeRoot(dir).stack(FACTORY, 'dev')
+  const revs = [await b.write(sampleSnapshot(1), STATE), await b.write(sampleSnapshot(2), STATE)]
+  const seen: string[] = []
+  for (let i = 0; i < 50; i++) {
+    await b.setCurrent(revs[i % 2]!)
+    seen.push(await a.currentRev())
+  }
+  t.same(seen, Array.from({ length: 50 }, (_, i) => revs[i % 2]), 'every move seen by the other store at once')
+  await b.clearCurrent()
+  t.equal(await codeOf(a.currentRev()), 'no-current', 'and so is a cleared current')
+})
+
 t.test('a lock taken while a write is being published never leaves a refused rev behind', async (t) => {
   // Another process asks for the lock the instant this write links its rev.
   // Fence check, link and make-current are one critical section, so the lock
