@@ -37,14 +37,27 @@ export function encodeEnvelope(envelope: Envelope): Buffer {
     // Go marshals map[string]any with sorted keys.
     encrypter.body = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   }
-  const doc = {
-    'envelope-version': 1,
-    'payload-type': envelope.payloadType,
-    encrypter,
-    ciphertext: envelope.ciphertext.toString('base64'),
-  }
-  return Buffer.from(`${goMarshalIndent(doc)}\n`)
+  const shell = `${goMarshalIndent({ 'envelope-version': 1, 'payload-type': envelope.payloadType, encrypter, ciphertext: '' })}\n`
+  // The ciphertext is the last member: its base64 (which JSON never escapes) goes between the quotes of "".
+  const at = shell.length - EMPTY_TAIL.length + 1
+  if (!shell.endsWith(`"ciphertext": ${EMPTY_TAIL}`)) throw new Error('envelope layout changed: the ciphertext must be the last member')
+  const head = Buffer.from(shell.slice(0, at))
+  const tail = Buffer.from(shell.slice(at))
+  const ciphertext = envelope.ciphertext
+  const out = Buffer.allocUnsafe(head.length + 4 * Math.ceil(ciphertext.length / 3) + tail.length)
+  let offset = head.copy(out, 0)
+  // Base64 in slices (a multiple of 3 bytes, so no padding inside): a 50 MB state never exists as one 67 MB string.
+  for (let i = 0; i < ciphertext.length; i += BASE64_SLICE) offset += out.write(ciphertext.subarray(i, i + BASE64_SLICE).toString('base64'), offset, 'latin1')
+  tail.copy(out, offset)
+  return out
 }
+
+/** How an envelope with an empty ciphertext ends: `""`, the closing brace and the newline. */
+const EMPTY_TAIL = '""\n}\n'
+/** Bytes of ciphertext encoded (3 MiB) or decoded (4 MiB of text) per slice. */
+const BASE64_SLICE = 3 * 1024 * 1024
+/** Envelopes smaller than this take the plain JSON path only. */
+const LARGE_ENVELOPE = 1024 * 1024
 
 /**
  * Decodes envelope bytes. Throws `unreadable-snapshot` for anything the Go
@@ -53,6 +66,57 @@ export function encodeEnvelope(envelope: Envelope): Buffer {
  * payload type reads as `state`, as in Go (`omitempty`).
  */
 export function decodeEnvelope(bytes: Buffer): Envelope {
+  return (bytes.length >= LARGE_ENVELOPE ? decodeLarge(bytes) : undefined) ?? decodeJson(bytes)
+}
+
+/**
+ * A large envelope as the Go tool and this server write it (ciphertext last,
+ * plain base64 between its quotes) is read without building its JSON text:
+ * the small rest is checked by `decodeJson` with an empty ciphertext, and the
+ * base64 is decoded in slices straight from the file bytes. Anything else
+ * (an escape in the text, a character outside the alphabet, another layout)
+ * returns undefined, and `decodeJson` decides, with the same rules.
+ */
+function decodeLarge(bytes: Buffer): Envelope | undefined {
+  let end = bytes.length
+  if (bytes[end - 1] === 0x0a) end--
+  // ...base64", newline, closing brace.
+  if (bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x0a || bytes[end - 3] !== 0x22) return undefined
+  const close = end - 3
+  const mark = bytes.lastIndexOf(CIPHERTEXT_MARK, close)
+  if (mark < 0) return undefined
+  const from = mark + CIPHERTEXT_MARK.length
+  const length = close - from
+  if (length % 4 !== 0) return undefined
+  let shell: Envelope
+  try {
+    shell = decodeJson(Buffer.concat([bytes.subarray(0, from), bytes.subarray(close)]))
+  } catch {
+    return undefined
+  }
+  if (shell.ciphertext.length !== 0) return undefined // another ciphertext member decides: not this layout
+  const padding = length === 0 ? 0 : bytes[close - 1] !== 0x3d ? 0 : bytes[close - 2] === 0x3d ? 2 : 1
+  const ciphertext = Buffer.allocUnsafe((length / 4) * 3 - padding)
+  let written = 0
+  const sliceChars = (BASE64_SLICE / 3) * 4
+  for (let i = from; i < close; i += sliceChars) {
+    const text = bytes.toString('latin1', i, Math.min(i + sliceChars, close))
+    // Strict like decodeStandardBase64: no URL-safe letters, and every character decodes (checked by length).
+    if (text.includes('-') || text.includes('_')) return undefined
+    const last = i + sliceChars >= close
+    const expected = (text.length / 4) * 3 - (last ? padding : 0)
+    if (expected > ciphertext.length - written) return undefined
+    // Node skips characters outside the alphabet and stops at inner padding: either makes fewer bytes.
+    if (ciphertext.write(text, written, expected, 'base64') !== expected) return undefined
+    written += expected
+  }
+  return written === ciphertext.length ? { ...shell, ciphertext } : undefined
+}
+
+const CIPHERTEXT_MARK = Buffer.from('"ciphertext": "')
+
+/** Decodes envelope bytes by parsing them as JSON (the reference path). */
+function decodeJson(bytes: Buffer): Envelope {
   let doc: unknown
   try {
     doc = JSON.parse(bytes.toString('utf8'))

@@ -130,3 +130,55 @@ t.test('decodeEnvelope keeps another payload type and the encrypter body', async
   t.equal(envelope.payloadType, 'terraform-state')
   t.same(envelope.encrypter, { name: 'env-key', body: { 'env-var': 'K' } })
 })
+
+// --- large envelopes: encoded and decoded in slices, never as one string ------------------
+
+/** Ciphertext lengths around the slice size (3 MiB) and the size the slice path starts at (1 MiB of envelope). */
+const LARGE_SIZES = [786_432, 786_433, 786_434, 3 * 1024 * 1024 - 1, 3 * 1024 * 1024, 3 * 1024 * 1024 + 1, 7 * 1024 * 1024 + 2]
+
+/** The envelope by its definition: Go's MarshalIndent of the whole document. */
+function reference(ciphertext: Buffer, encrypter: { name: string; body?: Record<string, string> } = { name: 'env-key', body: { 'env-var': 'K' } }): Buffer {
+  return Buffer.from(`${goMarshalIndent({ 'envelope-version': 1, 'payload-type': 'state', encrypter, ciphertext: ciphertext.toString('base64') })}\n`)
+}
+
+/** Deterministic bytes of every value (no randomness in the suite). */
+function pattern(length: number): Buffer {
+  const out = Buffer.allocUnsafe(length)
+  for (let i = 0; i < length; i++) out[i] = (i * 7919 + (i >> 8)) & 0xff
+  return out
+}
+
+t.test('a large envelope is encoded byte for byte as Go marshals the whole document, and decodes back', async (t) => {
+  for (const size of LARGE_SIZES) {
+    const ciphertext = pattern(size)
+    const encoded = encodeEnvelope({ payloadType: 'state', encrypter: { name: 'env-key', body: { 'env-var': 'K' } }, ciphertext })
+    t.ok(encoded.equals(reference(ciphertext)), `${size} bytes: identical to MarshalIndent`)
+    t.ok(decodeEnvelope(encoded).ciphertext.equals(ciphertext), `${size} bytes: decodes back`)
+  }
+})
+
+t.test('a large envelope the slice reader cannot take is judged by the JSON rules', async (t) => {
+  const ciphertext = pattern(3 * 1024 * 1024 + 1)
+  const good = reference(ciphertext)
+  const text = good.toString('latin1')
+  const at = text.indexOf('"ciphertext": "') + '"ciphertext": "'.length
+  const edit = (position: number, replacement: string, remove = 1): Buffer => Buffer.from(text.slice(0, position) + replacement + text.slice(position + remove), 'latin1')
+  const unreadable: ReadonlyArray<readonly [string, Buffer]> = [
+    ['a character outside the alphabet early', edit(at + 10, '!')],
+    ['a character outside the alphabet in the last slice', edit(good.length - 20, '*')],
+    ['a URL-safe letter', edit(at + 4 * 1024 * 1024 + 8, '-')],
+    ['inner padding', edit(at + 400, '=')],
+    ['a raw newline inside the string', edit(at + 4000, '\n')],
+    ['one character missing', edit(at + 4000, '', 1)],
+    ['the closing brace missing', good.subarray(0, -2)],
+    ['a ciphertext nested in the encrypter body, none at the top', Buffer.from(text.replace('"encrypter": {', `"encrypter": { "body": { "ciphertext": "${'A'.repeat(8)}" },`).replace(/,\n {2}"ciphertext": "[^"]*"/, ''), 'latin1')],
+  ]
+  for (const [why, bytes] of unreadable) t.throws(() => decodeEnvelope(bytes), { code: 'unreadable-snapshot' }, why)
+
+  // What JSON allows and Go reads is read: an escaped slash, and a later duplicate member wins.
+  const slash = text.indexOf('/', at)
+  t.ok(slash > 0, 'the pattern has a / to escape')
+  t.ok(decodeEnvelope(edit(slash, '\\/')).ciphertext.equals(ciphertext), 'an escaped / in the base64 is read as JSON reads it')
+  const duplicated = Buffer.from(text.replace('"encrypter":', '"ciphertext": "QUJD",\n  "encrypter":'), 'latin1')
+  t.ok(decodeEnvelope(duplicated).ciphertext.equals(ciphertext), 'with two ciphertext members the last one counts, as in Go')
+})
