@@ -15,7 +15,7 @@ import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { registerBodyParsers } from './http/body.js'
 import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
-import { registerProblemHandlers, sendProblem } from './http/problems.js'
+import { declareTransportProblems, registerProblemHandlers, sendProblem } from './http/problems.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { currentRoutes } from './http/routes/current.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
@@ -123,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   })
 
   registerProblemHandlers(app)
+  declareTransportProblems(app)
   registerBodyParsers(app, deps.config.bodyLimitBytes)
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)

@@ -4,8 +4,9 @@
  * `type`, `title`, `status`, `code` (stable), `detail` (what happened and what
  * to do next), `instance`, plus structured facts such as the lock `holder`.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { ERROR_CODES, type ErrorCode, StateError } from '../errors.js'
+import { problems } from './schemas.js'
 
 /** The HTTP status of each error code. The compiler refuses a code without one. */
 export const STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -115,4 +116,30 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err))
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, new StateError('route-not-found', `no route for ${request.method} ${request.url.split('?')[0]}: see /openapi.yaml for the API`)))
+}
+
+/** Methods whose bodies the server parses (and so can refuse as too large or not JSON). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'LOCK', 'UNLOCK'])
+
+/**
+ * Declares, on every route they can reach, the answers given before any
+ * handler runs, so the published document lists them: 414 `uri-too-long`
+ * for an overlong path parameter, 413 `body-too-large` for a body over the
+ * limit, and 415 `unsupported-media-type` for a body that is not JSON where
+ * JSON is parsed (routes that take their body raw accept any type). Call
+ * before any route is registered.
+ */
+export function declareTransportProblems(app: FastifyInstance): void {
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const statuses: number[] = []
+    if (route.url.includes(':')) statuses.push(414)
+    if ([route.method].flat().some((m) => BODY_METHODS.has(m))) {
+      statuses.push(413)
+      if (route.config?.rawBody !== true) statuses.push(415)
+    }
+    const schema = (route.schema ?? {}) as Record<string, unknown>
+    const response = (schema.response ?? {}) as Record<string, unknown>
+    const missing = statuses.filter((status) => !(status in response))
+    if (missing.length > 0) route.schema = { ...schema, response: { ...response, ...problems(...missing) } }
+  })
 }

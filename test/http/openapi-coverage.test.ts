@@ -860,7 +860,14 @@ function genericScenarios(method: Method, path: string, isProtected: boolean): S
   const url = (factory: string): string => path.replace('{factory}', factory).replace('{stack}', `s${++stacks}`).replace('{rev}', SOME_REV)
   const body: RequestOptions = method === 'GET' ? {} : { raw: '{}' }
   const out: Record<number, Scenario[]> = {}
-  if (path.includes('{factory}')) out[400] = [sc('a factory name the pattern refuses', 'invalid-name', async () => send(plain, method, url('-bad'), body))]
+  if (path.includes('{factory}')) {
+    out[400] = [sc('a factory name the pattern refuses', 'invalid-name', async () => send(plain, method, url('-bad'), body))]
+    out[414] = [sc('a path parameter longer than the router accepts', 'uri-too-long', async () => send(plain, method, url('f'.repeat(300)), body))]
+  }
+  if (BODY_METHODS.has(method)) {
+    out[413] = [sc('a body over the limit', 'body-too-large', async () => send(plain, method, url('cov'), { raw: `"${'x'.repeat(BODY_LIMIT)}"` }))]
+    if (!RAW_BODY_ROUTES.has(`${method} ${path}`)) out[415] = [sc('a body that is not JSON', 'unsupported-media-type', async () => send(plain, method, url('cov'), { raw: 'rev=x', headers: { 'content-type': 'text/plain' } }))]
+  }
   if (isProtected) {
     out[401] = [sc('no credentials', 'unauthenticated', async () => send(authed, method, url('cov'), body), (t, res) => t.equal(res.headers['www-authenticate'], WWW_AUTHENTICATE, 'with the challenge'))]
     out[403] = [sc('a caller without the permission', 'forbidden', async () => send(authed, method, url('cov'), { ...body, headers: bearer(STRANGER) }))]
@@ -870,12 +877,27 @@ function genericScenarios(method: Method, path: string, isProtected: boolean): S
   return out
 }
 
-/** The scenarios of a route: its own and the generic ones, by status. */
+/** Methods whose bodies the server parses: any route of theirs can answer 413, and 415 unless it takes its body raw. */
+const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'LOCK', 'UNLOCK'])
+/** The routes that store or read their body as raw bytes, whatever its media type (config.rawBody). */
+const RAW_BODY_ROUTES: ReadonlySet<string> = new Set([
+  'POST /v1/factories/{factory}/stacks/{stack}/snapshots',
+  'POST /v1/factories/{factory}/stacks/{stack}/terraform',
+  'PUT /v1/factories/{factory}/stacks/{stack}/terraform',
+  'DELETE /v1/factories/{factory}/stacks/{stack}/terraform',
+  'POST /v1/factories/{factory}/stacks/{stack}/terraform/lock',
+  'DELETE /v1/factories/{factory}/stacks/{stack}/terraform/lock',
+  'LOCK /v1/factories/{factory}/stacks/{stack}/terraform',
+  'UNLOCK /v1/factories/{factory}/stacks/{stack}/terraform',
+])
+
+/** The scenarios of a route: its own and the generic ones, by status (a generic one only where the route has none of its own for that status). */
 function scenariosOf(method: Method, path: string, isProtected: boolean, own: StatusScenarios | undefined): Map<number, Scenario[]> {
   const out = new Map<number, Scenario[]>()
-  for (const table of [own ?? {}, genericScenarios(method, path, isProtected)]) {
+  for (const [i, table] of [own ?? {}, genericScenarios(method, path, isProtected)].entries()) {
     for (const [status, list] of Object.entries(table)) {
       if (list === undefined || list.length === 0) continue
+      if (i === 1 && [413, 414, 415].includes(Number(status)) && out.has(Number(status))) continue
       out.set(Number(status), [...(out.get(Number(status)) ?? []), ...list])
     }
   }
