@@ -972,7 +972,12 @@ export class LocalStore implements Store {
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new StateError('no-space', `no space left on the data volume while ${operation} in ${this.#name()}: nothing was changed; free space and retry`, { ...this.#where(), operation, errno: code }, { cause: err })
       }
-      if (code !== undefined && code !== 'ENOENT') {
+      if (code === 'ENOENT') {
+        // A directory of the stack was removed under the running server: look at it afresh next time.
+        this.#ready = false
+        throw new StateError('storage-failure', `a file or directory of ${this.#name()} disappeared while ${operation} (ENOENT): something outside the server removed it; nothing was changed, retry`, { ...this.#where(), operation, errno: code }, { cause: err })
+      }
+      if (code !== undefined) {
         throw new StateError('storage-failure', `the data directory refused ${operation} in ${this.#name()} (${code}): nothing was changed; check permissions and the volume, then retry`, { ...this.#where(), operation, errno: code }, { cause: err })
       }
       throw err

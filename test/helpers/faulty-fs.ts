@@ -8,7 +8,8 @@ export type FaultyMethod = keyof FsOps | 'writeFile' | 'sync' | 'readFile'
 export type FaultTarget = FaultyMethod | 'any'
 
 /** An errno a real volume reports. */
-export type FaultCode = 'ENOSPC' | 'EIO' | 'EACCES'
+/** An errno a real volume reports, or BUG: a plain TypeError, as a programming error would throw. */
+export type FaultCode = 'ENOSPC' | 'EIO' | 'EACCES' | 'BUG'
 
 /** One recorded call: the method and the path it was given (a handle's path for handle calls). */
 export interface FsCall {
@@ -24,7 +25,7 @@ interface Fault {
   seen: number
 }
 
-const ERRNO: Record<FaultCode, number> = { ENOSPC: -28, EIO: -5, EACCES: -13 }
+const ERRNO: Record<Exclude<FaultCode, 'BUG'>, number> = { ENOSPC: -28, EIO: -5, EACCES: -13 }
 
 /**
  * FaultyFs exists because a real volume cannot be made to fail on demand
@@ -83,6 +84,7 @@ export class FaultyFs implements FsOps {
     if (fault.seen !== fault.nth) return undefined
     this.#fired = { method, path }
     this.#fault = undefined
+    if (fault.code === 'BUG') return new TypeError(`injected bug in ${method} '${path}'`)
     return Object.assign(new Error(`${fault.code}: injected fault, ${method} '${path}'`), { code: fault.code, errno: ERRNO[fault.code], syscall: method, path })
   }
 

@@ -461,13 +461,25 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
         await writeFile(join(s.dir, 'current'), 'not a rev\n')
         return send(plain, 'GET', `${s.url}/snapshots`)
       }),
-      // The one request known to reach `internal`: the ENOENT of the listing is not one the store
-      // classifies (it is neither a disk fault nor an absent rev), so it escapes as an unknown error.
-      sc('the snapshots directory was removed under the running server', 'internal', async () => {
-        const s = fresh(plain)
-        await writeRev(plain, s)
-        await rm(join(s.dir, 'snapshots'), { recursive: true })
-        return send(plain, 'GET', `${s.url}/snapshots`)
+      ((): Scenario => {
+        let retried = 0
+        return sc('the snapshots directory was removed under the running server', 'storage-failure', async () => {
+          const s = fresh(plain)
+          await writeRev(plain, s)
+          await rm(join(s.dir, 'snapshots'), { recursive: true })
+          const res = await send(plain, 'GET', `${s.url}/snapshots`)
+          retried = (await send(plain, 'GET', `${s.url}/snapshots`)).statusCode
+          return res
+        }, (t, res) => {
+          t.match(res.json<{ detail: string }>().detail, /disappeared.*ENOENT/, 'saying what happened')
+          t.equal(retried, 200, 'and the stack is looked at afresh by the next request (an empty history, not a stuck stack)')
+        })
+      })(),
+      // `internal` is for errors nobody classified: a programming error, here a TypeError from the filesystem layer.
+      sc('the filesystem layer throws a plain TypeError (a bug)', 'internal', async () => {
+        const s = fresh(faulty)
+        await writeRev(faulty, s)
+        return withFault(s, 'readdir', 'BUG', () => send(faulty, 'GET', `${s.url}/snapshots`))
       }),
     ],
   },
