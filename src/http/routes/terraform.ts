@@ -73,10 +73,11 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
         assertSuccessor(metas.of(where, current), next, force, where)
       }
     }
-    const rev = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
+    const written = await store.writeSnapshot(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
+    const rev = written.rev
     metas.remember(where, rev, next)
-    await deps.audit.record({ ...auditBase(request), action: 'terraform.write', rev, lockId: lockId ?? null, detail: { bytes: body.length, serial: next.serial, lineage: next.lineage, forced: force } })
-    return reply.code(200).send({ rev, current: true })
+    await deps.audit.record({ ...auditBase(request), action: 'terraform.write', rev, lockId: lockId ?? null, detail: { bytes: body.length, serial: next.serial, lineage: next.lineage, forced: force, current: written.current } })
+    return reply.code(200).send({ rev, current: written.current })
   }
   const writeSchema = {
     tags,
