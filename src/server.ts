@@ -13,11 +13,12 @@ import { FileAuditLog, NullAuditLog } from './audit.js'
 import { createAuthenticator } from './auth/authenticator.js'
 import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
-import { ConfigError, buildEncrypter, helpText, isLoopback, loadConfig } from './config.js'
+import { ConfigError, helpText, isLoopback, loadConfig } from './config.js'
 import { Metrics } from './http/metrics.js'
 import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
 import { createLogger } from './logger.js'
 import { RetentionJob } from './retention-job.js'
+import { buildEncrypter } from './startup/encrypter.js'
 import { SnapshotCache } from './store/snapshot-cache.js'
 import { StoreRoot } from './store/store-root.js'
 import { resealCommand } from './tools/reseal.js'
@@ -48,7 +49,7 @@ async function main(): Promise<number> {
   let credentials
   let https
   try {
-    encrypter = buildEncrypter(config, process.env)
+    encrypter = buildEncrypter(config, process.env, parsed.origins)
     credentials = config.tokensFile === null ? null : loadTokensFile(config.tokensFile)
     https = config.tlsCert === null || config.tlsKey === null ? undefined : { cert: readPem(config.tlsCert, '--tls-cert'), key: readPem(config.tlsKey, '--tls-key') }
   } catch (err) {
@@ -95,7 +96,7 @@ async function main(): Promise<number> {
   if (config.encryption === 'noop') logger.warn('encryption is noop: snapshots are stored unencrypted (development only)')
   if (authenticator === null) logger.warn('no credentials are configured: every caller has every permission')
   else logger.info({ credentials: authenticator.describe(), tokensFile: config.tokensFile, rateLimitPerMinute: config.rateLimitPerMinute, maxLocksPerCaller: config.maxLocksPerCaller }, 'credentials are configured: every request except health and openapi needs a token')
-  if (authenticator !== null && https === undefined && !isLoopback(config.host)) logger.warn('credentials travel in clear text: serve TLS (--tls-cert/--tls-key) or put a TLS-terminating proxy in front')
+  if (authenticator !== null && https === undefined && !isLoopback(config.listen.host)) logger.warn('credentials travel in clear text: serve TLS (--tls-cert/--tls-key) or put a TLS-terminating proxy in front')
   logger.info({ dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog }, 'starting')
 
   let stopping = false
@@ -124,9 +125,9 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'))
 
   try {
-    await app.listen({ host: config.host, port: config.port })
+    await app.listen({ host: config.listen.host, port: config.listen.port })
   } catch (err) {
-    logger.fatal({ err }, `cannot listen on ${config.host}:${config.port}`)
+    logger.fatal({ err }, `cannot listen on ${config.listen.host}:${config.listen.port}`)
     return 1
   }
   app.server.headersTimeout = 30_000

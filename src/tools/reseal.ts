@@ -15,9 +15,10 @@ import { hostname, userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import { FileAuditLog, NullAuditLog } from '../audit.js'
 import { SystemClock } from '../clock.js'
-import { ConfigError, buildEncrypter, loadConfig } from '../config.js'
+import { ConfigError, loadConfig } from '../config.js'
 import { describeRef } from '../crypto/encrypter.js'
 import { type ResealStep, resealTree } from '../store/reseal.js'
+import { buildEncrypter } from '../startup/encrypter.js'
 import { StoreRoot } from '../store/store-root.js'
 
 /** Where the command writes: progress to `out`, faults to `err`. */
@@ -59,7 +60,7 @@ export async function resealCommand(argv: readonly string[], env: NodeJS.Process
     if (parsed.kind !== 'run') throw new ConfigError('--version is not an option of reseal')
     const config = parsed.config
     const clock = new SystemClock()
-    root = new StoreRoot({ root: resolve(config.dataDir), encrypter: buildEncrypter(config, env), clock, identity: { pid: process.pid, host: hostname() }, onWarning: (m) => io.err.write(`warning: ${m}\n`) })
+    root = new StoreRoot({ root: resolve(config.dataDir), encrypter: buildEncrypter(config, env, parsed.origins), clock, identity: { pid: process.pid, host: hostname() }, onWarning: (m) => io.err.write(`warning: ${m}\n`) })
     audit = config.auditLog === null ? new NullAuditLog() : new FileAuditLog(resolve(config.auditLog), clock, (e) => io.err.write(`warning: audit log write failed: ${(e as Error).message}\n`))
   } catch (err) {
     if (err instanceof ConfigError) {

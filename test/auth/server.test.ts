@@ -29,12 +29,12 @@ function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 t.test('without credentials a non-loopback address is refused unless explicitly allowed', async (t) => {
   t.throws(() => run(['--listen', '0.0.0.0:8080']), { name: 'ConfigError', message: /--tokens-file.*--allow-unauthenticated/ })
-  t.equal(run(['--listen', '0.0.0.0:8080', '--allow-unauthenticated']).host, '0.0.0.0')
+  t.equal(run(['--listen', '0.0.0.0:8080', '--allow-unauthenticated']).listen.host, '0.0.0.0')
 })
 
 t.test('with a tokens file a non-loopback address is allowed', async (t) => {
   t.equal(run(['--listen', '0.0.0.0:8080', '--tokens-file', '/etc/unobin/tokens.yaml']).tokensFile, '/etc/unobin/tokens.yaml')
-  t.equal(run(['--listen', '[::]:8080'], { UNOBIN_STATE_TOKENS_FILE: '/etc/unobin/tokens.yaml' }).host, '::')
+  t.equal(run(['--listen', '[::]:8080'], { UNOBIN_STATE_TOKENS_FILE: '/etc/unobin/tokens.yaml' }).listen.host, '::')
 })
 
 t.test('limits, TLS and proxies have safe defaults', async (t) => {

@@ -194,10 +194,10 @@ t.test('retention and metrics settings are validated and name the variable at fa
   t.same({ keep: config.retentionKeep, maxAge: config.retentionMaxAgeMs, interval: config.retentionIntervalMs, trash: config.trashDays, metrics: config.metricsListen, max: config.metricsMaxStacks }, { keep: 20, maxAge: 30 * DAY, interval: 3_600_000, trash: 3, metrics: { host: '0.0.0.0', port: 9464 }, max: 1000 })
   const defaults = run([])
   t.same({ keep: defaults.retentionKeep, maxAge: defaults.retentionMaxAgeMs, interval: defaults.retentionIntervalMs, trash: defaults.trashDays, metrics: defaults.metricsListen }, { keep: null, maxAge: null, interval: null, trash: 7, metrics: null })
-  t.throws(() => run([], { UNOBIN_STATE_RETENTION_MAX_AGE: 'a month' }), new ConfigError('--retention-max-age / UNOBIN_STATE_RETENTION_MAX_AGE must be a positive duration in seconds or with a unit (90s, 15m, 12h, 30d), got "a month"'))
-  t.throws(() => run(['--retention-interval', '0']), /UNOBIN_STATE_RETENTION_INTERVAL/)
-  t.throws(() => run(['--metrics-listen', 'nine']), /--metrics-listen \/ UNOBIN_STATE_METRICS_LISTEN must be HOST:PORT/)
-  t.throws(() => run(['--trash-days=-1']), /UNOBIN_STATE_TRASH_DAYS/)
+  t.throws(() => run([], { UNOBIN_STATE_RETENTION_MAX_AGE: 'a month' }), new ConfigError('UNOBIN_STATE_RETENTION_MAX_AGE (environment; --retention-max-age overrides it) must be a positive duration in seconds or with a unit (90s, 15m, 12h, 30d), got "a month"'))
+  t.throws(() => run(['--retention-interval', '0']), /--retention-interval must be a positive duration/)
+  t.throws(() => run(['--metrics-listen', 'nine']), /--metrics-listen must be HOST:PORT/)
+  t.throws(() => run(['--trash-days=-1']), /--trash-days must be a whole number/)
 })
 
 t.test('gc keeps its contract: it deletes for good, with no trash', async (t) => {
