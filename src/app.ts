@@ -15,6 +15,7 @@ import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { registerBodyParsers } from './http/body.js'
 import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
+import { finishDocument } from './http/openapi-document.js'
 import { declareTransportProblems, registerProblemHandlers, sendProblem } from './http/problems.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { currentRoutes } from './http/routes/current.js'
@@ -95,23 +96,27 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
 
   app.addSchema({ ...Problem, $id: PROBLEM_ID })
   await app.register(swagger, {
-    transformObject: (doc) => problemMediaTypes('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
+    transformObject: (doc) => finishDocument('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`) },
     openapi: {
-      openapi: '3.1.0',
+      // 3.2 describes Terraform's LOCK and UNLOCK methods as additionalOperations; 3.1 has no place for them.
+      openapi: '3.2.0',
       info: {
         title: 'unobin state server',
         version: deps.version,
         description: 'Versioned, encrypted, locked state per factory/stack for unobin, Terraform and OpenTofu. Errors are application/problem+json with a stable `code`.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
+      servers: [{ url: '/', description: 'the server that serves this document' }],
       tags: [
         { name: 'discovery', description: 'factories and stacks' },
         { name: 'current', description: 'the current snapshot of a stack' },
         { name: 'snapshots', description: 'the history of a stack' },
         { name: 'lock', description: 'the exclusive lock of a stack' },
-        { name: 'terraform', description: 'the Terraform/OpenTofu http backend protocol (also LOCK and UNLOCK on …/terraform, as Terraform sends by default)' },
+        { name: 'terraform', description: 'the Terraform/OpenTofu http backend protocol (with LOCK and UNLOCK on …/terraform, as Terraform sends by default)' },
         { name: 'health', description: 'probes for orchestrators' },
         { name: 'operations', description: 'metrics and key rotation' },
+        { name: 'contract', description: 'this document' },
       ],
       components: {
         securitySchemes: {
@@ -152,22 +157,4 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   openapiRoutes(app)
 
   return { app, beginShutdown: () => shutdown.abort(), routes, metrics }
-}
-
-/**
- * Declares problem answers with the media type the server sends,
- * `application/problem+json` (@fastify/swagger names every response body
- * `application/json`).
- */
-function problemMediaTypes<T extends object>(doc: T): T {
-  const paths = (doc as { paths?: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> }>> }).paths ?? {}
-  for (const operations of Object.values(paths)) {
-    for (const operation of Object.values(operations)) {
-      for (const response of Object.values(operation.responses ?? {})) {
-        const json = response.content?.['application/json']
-        if (json?.schema?.$ref === `#/components/schemas/${PROBLEM_ID}`) response.content = { 'application/problem+json': json }
-      }
-    }
-  }
-  return doc
 }

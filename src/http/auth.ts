@@ -81,8 +81,10 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     const methods = [route.method].flat()
     if (permission === undefined) throw new Error(`route ${methods.join(',')} ${route.url} declares no config.permission: every route must say which permission it needs`)
     for (const method of methods) routes.push({ method, url: route.url, permission })
-    if (permission !== 'public') {
-      const schema = (route.schema ?? {}) as Record<string, unknown>
+    const schema = (route.schema ?? {}) as Record<string, unknown>
+    if (permission === 'public') {
+      route.schema = { ...schema, security: [] } // the document says so: no credentials are asked for
+    } else {
       const response = (schema.response ?? {}) as Record<string, unknown>
       const missing = Object.fromEntries(Object.entries(AUTH_PROBLEMS).filter(([status]) => !(status in response)))
       route.schema = { ...schema, security: security(), response: { ...response, ...missing } }

@@ -216,6 +216,7 @@ export function registerMetrics(app: App, metrics: Metrics, root: StoreRoot): vo
   app.get('/metrics', {
     config: { permission: 'read' },
     schema: {
+      operationId: 'getMetrics',
       summary: 'Prometheus metrics',
       description: 'Requests, latencies, locks held, lock age, lock wait time, waiters, force-unlocks, snapshot write sizes and latency, revs per stack, decrypt failures, retention and key rotation, in the Prometheus text format. Needs read on every stack (*/*) when credentials are configured; --metrics-listen serves the same without credentials on a separate address.',
       tags: ['operations'],

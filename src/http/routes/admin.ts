@@ -14,6 +14,7 @@ export function adminRoutes(app: App, deps: RouteDeps): void {
   app.post('/v1/factories/:factory/stacks/:stack/snapshots::reseal', {
     config: { permission: 'admin' },
     schema: {
+      operationId: 'resealStack',
       summary: 'Re-seal every rev with the sealing key',
       description: 'Key rotation: opens each rev (and each trash entry) with any configured key and replaces it, atomically and under the same name, by the same snapshot sealed with the sealing key. Revs already sealed with it are skipped, so a rerun resumes an interrupted run. Revs no configured key opens are reported in `failed` and left as they are. Content and current do not change, so no lock is needed. For the whole tree run `unobin-state-server reseal`.',
       tags: ['operations'],

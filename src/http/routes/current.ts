@@ -10,6 +10,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
   app.get('/v1/factories/:factory/stacks/:stack/current', {
     config: { permission: 'read' },
     schema: {
+      operationId: 'getCurrent',
       summary: 'Read the current snapshot',
       description: 'The body is the snapshot exactly as written. ETag is the rev; If-None-Match with it answers 304. A stack without current answers 404 no-current; an unreadable snapshot answers 500, never "no state".',
       tags: ['current'],
@@ -24,6 +25,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
   app.put('/v1/factories/:factory/stacks/:stack/current', {
     config: { permission: 'write' },
     schema: {
+      operationId: 'setCurrent',
       summary: 'Point current at a stored rev (rollback)',
       description: 'If-Match (the rev you believe is current, quoted or not) makes it a compare-and-swap: 412 when current moved. While the stack is locked, send the holder\'s Lock-Id.',
       tags: ['current'],

@@ -7,7 +7,7 @@ import { FactoriesResponse, FactoryParams, PageQuery, StackPageQuery, StacksResp
 export function discoveryRoutes(app: App, deps: RouteDeps): void {
   app.get('/v1/factories', {
     config: { permission: 'read' },
-    schema: { summary: 'List factories', tags: ['discovery'], querystring: PageQuery, response: { 200: FactoriesResponse, ...problems(400) } },
+    schema: { operationId: 'listFactories', summary: 'List factories', description: 'Each factory with its number of stacks, 1,000 per page by default (?limit= up to 10,000, ?after= the previous page\'s `next`).', tags: ['discovery'], querystring: PageQuery, response: { 200: FactoriesResponse, ...problems(400) } },
   }, async (request) => {
     const { names, next } = page(await deps.root.factories(), request.query.after, request.query.limit ?? 1000)
     const factories = await Promise.all(names.map(async (name) => ({ name, stacks: (await deps.root.stacks(name).catch(() => [])).length })))
@@ -16,7 +16,7 @@ export function discoveryRoutes(app: App, deps: RouteDeps): void {
 
   app.get('/v1/factories/:factory/stacks', {
     config: { permission: 'read' },
-    schema: { summary: 'List the stacks of a factory', description: 'Each stack with its current rev, rev count and lock holder, 100 per page by default (?limit= up to 10,000, ?after= the previous page\'s `next`).', tags: ['discovery'], params: FactoryParams, querystring: StackPageQuery, response: { 200: StacksResponse, ...problems(400, 404) } },
+    schema: { operationId: 'listStacks', summary: 'List the stacks of a factory', description: 'Each stack with its current rev, rev count and lock holder, 100 per page by default (?limit= up to 10,000, ?after= the previous page\'s `next`).', tags: ['discovery'], params: FactoryParams, querystring: StackPageQuery, response: { 200: StacksResponse, ...problems(400, 404) } },
   }, async (request) => {
     const { factory } = request.params
     const { names, next } = page(await deps.root.stacks(factory), request.query.after, request.query.limit ?? 100)

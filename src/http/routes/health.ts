@@ -7,12 +7,12 @@ import { Health } from '../schemas.js'
 export function healthRoutes(app: App, deps: RouteDeps): void {
   app.get('/healthz', {
     config: { permission: 'public' },
-    schema: { summary: 'Liveness', description: 'The process answers.', tags: ['health'], response: { 200: Health } },
+    schema: { operationId: 'getLiveness', summary: 'Liveness', description: 'The process answers.', tags: ['health'], response: { 200: Health } },
   }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', {
     config: { permission: 'public' },
-    schema: { summary: 'Readiness', description: 'The data directory is writable, the keys are loaded and the server is not shutting down; 503 otherwise.', tags: ['health'], response: { 200: Health, 503: Health } },
+    schema: { operationId: 'getReadiness', summary: 'Readiness', description: 'The data directory is writable, the keys are loaded and the server is not shutting down; 503 otherwise.', tags: ['health'], response: { 200: Health, 503: Health } },
   }, async (_request, reply) => {
     const checks: Record<string, string> = { encryption: deps.root.encrypter.describe().replace(/^(\S+).*$/, '$1'), dataDir: 'ok' }
     let ready = !deps.shutdown.aborted

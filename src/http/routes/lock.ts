@@ -18,7 +18,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
 
   app.get(path, {
     config: { permission: 'read' },
-    schema: { summary: 'Who holds the lock', description: 'The holder, or 404 not-locked when the stack is free (an expired lease is free).', tags: ['lock'], params: StackParams, response: { 200: Holder, ...problems(400, 404, 500) } },
+    schema: { operationId: 'getLock', summary: 'Who holds the lock', description: 'The holder, or 404 not-locked when the stack is free (an expired lease is free).', tags: ['lock'], params: StackParams, response: { 200: Holder, ...problems(400, 404, 500) } },
   }, async (request) => {
     const holder = await storeOf(deps, request).inspectLock()
     if (holder === undefined) {
@@ -31,6 +31,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
   app.post(path, {
     config: { permission: 'lock' },
     schema: {
+      operationId: 'lockStack',
       summary: 'Take the lock',
       description: 'Body: what you claim about yourself (who, operation, info) and an optional lease (ttl seconds). ?wait=N blocks up to N seconds (capped by the server) for a held lock; closing the connection cancels the wait. 201 with the lock id and generation; 423 with the holder when it stays held.',
       tags: ['lock'],
@@ -72,6 +73,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
   app.put(path, {
     config: { permission: 'lock' },
     schema: {
+      operationId: 'renewLock',
       summary: 'Renew the lease',
       description: 'Extends the lease of the lock you hold (id in the body or Lock-Id) to ttl seconds from now; without ttl the lock no longer expires.',
       tags: ['lock'],
@@ -91,6 +93,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
   app.delete(path, {
     config: { permission: 'lock' },
     schema: {
+      operationId: 'unlockStack',
       summary: 'Unlock, or force-unlock',
       description: 'Unlock with the id you hold (?id= or Lock-Id); a retry after success answers 200 again. ?force=true&reason=… removes the lock whoever holds it (force-unlock permission; audited) and answers with the removed holder.',
       tags: ['lock'],

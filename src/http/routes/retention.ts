@@ -18,6 +18,7 @@ export function retentionRoutes(app: App, deps: RouteDeps, settings: RetentionSe
   app.post(`${stackPath}/snapshots::prune`, {
     config: { permission: 'delete' },
     schema: {
+      operationId: 'pruneSnapshots',
       summary: 'Prune old revs into the trash',
       description: 'Moves every rev the policy does not keep into the stack\'s trash (restorable until purged). A rev is kept when any rule keeps it: the current and the newest rev always, the newest `keep`, and revs younger than `maxAge` seconds. Without keep and maxAge the server\'s configured policy applies (400 when there is none). Also purges trash entries past the trash window. dryRun reports without changing anything. While the stack is locked, send the holder\'s Lock-Id.',
       tags: ['snapshots'],
@@ -47,6 +48,7 @@ export function retentionRoutes(app: App, deps: RouteDeps, settings: RetentionSe
   app.get(`${stackPath}/trash`, {
     config: { permission: 'read' },
     schema: {
+      operationId: 'listTrash',
       summary: 'List the trash',
       description: 'Revs a prune moved out of the history, with when they may be purged. Restore one with POST …/snapshots:restore.',
       tags: ['snapshots'],
@@ -61,6 +63,7 @@ export function retentionRoutes(app: App, deps: RouteDeps, settings: RetentionSe
   app.post(`${stackPath}/snapshots::restore`, {
     config: { permission: 'delete' },
     schema: {
+      operationId: 'restoreSnapshot',
       summary: 'Restore a rev from the trash',
       description: 'Puts a pruned rev back into the history under its own name; current does not move (PUT …/current to roll back to it). 404 rev-not-found when the trash does not hold it. While the stack is locked, send the holder\'s Lock-Id.',
       tags: ['snapshots'],

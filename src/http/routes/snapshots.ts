@@ -16,6 +16,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
   app.post(base, {
     config: { permission: 'write', rawBody: true },
     schema: {
+      operationId: 'writeSnapshot',
       summary: 'Write a snapshot',
       description: 'Stores the body (an unobin snapshot, validated with the Go tool\'s rules) byte-exact under a new rev. ?current=true also makes it current. While the stack is locked, send the holder\'s Lock-Id.',
       tags: ['snapshots'],
@@ -39,6 +40,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
   app.get(base, {
     config: { permission: 'read' },
     schema: {
+      operationId: 'listRevs',
       summary: 'List revs',
       description: 'Revs oldest first, with the current one named. Page with ?limit= and ?after= (the `next` of the previous page).',
       tags: ['snapshots'],
@@ -66,6 +68,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
   app.get(`${base}/:rev`, {
     config: { permission: 'read' },
     schema: {
+      operationId: 'getSnapshot',
       summary: 'Read one rev',
       description: 'The snapshot exactly as written. Revs are immutable, so the answer may be cached for long.',
       tags: ['snapshots'],
@@ -77,6 +80,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
   app.delete(`${base}/:rev`, {
     config: { permission: 'delete' },
     schema: {
+      operationId: 'deleteSnapshot',
       summary: 'Delete one rev',
       description: 'Idempotent: deleting an absent rev answers 200 with deleted=false. The current rev is refused (409) unless ?force=true, which also clears current.',
       tags: ['snapshots'],
@@ -95,6 +99,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
   app.post(`${base}::gc`, {
     config: { permission: 'delete' },
     schema: {
+      operationId: 'gcSnapshots',
       summary: 'Delete old revs',
       description: 'Keeps the newest `keep` revs and the current one; deletes the rest. dryRun reports without deleting.',
       tags: ['snapshots'],

@@ -27,6 +27,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   app.get(path, {
     config: { permission: 'read' },
     schema: {
+      operationId: 'terraformGetState',
       summary: 'Terraform: read the state',
       description: 'The current state, byte-exact; 204 (no body) when the stack has no state. A stack whose current snapshot is not Terraform state answers 409. Unreadable state answers 500, never "no state".',
       tags,
@@ -86,12 +87,13 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     body: TerraformStateDocument,
     response: { 200: TerraformWriteResponse, ...problems(400, 409, 413, 423, 428, 500, 507) },
   }
-  app.post(path, { config: { permission: 'write', rawBody: true }, schema: { ...writeSchema, summary: 'Terraform: write the state', description: 'Stores the state byte-exact as a new rev and makes it current (update_method POST, the default). ?ID= is the lock id Terraform adds while it holds the lock. An identical retry answers 200 without a new rev. A different lineage or a lower serial is refused with 409 unless ?force=true.' } }, write)
-  app.put(path, { config: { permission: 'write', rawBody: true }, schema: { ...writeSchema, summary: 'Terraform: write the state (update_method PUT)', description: 'Same as POST.' } }, write)
+  app.post(path, { config: { permission: 'write', rawBody: true }, schema: { ...writeSchema, operationId: 'terraformWriteState', summary: 'Terraform: write the state', description: 'Stores the state byte-exact as a new rev and makes it current (update_method POST, the default). ?ID= is the lock id Terraform adds while it holds the lock. An identical retry answers 200 without a new rev. A different lineage or a lower serial is refused with 409 unless ?force=true.' } }, write)
+  app.put(path, { config: { permission: 'write', rawBody: true }, schema: { ...writeSchema, operationId: 'terraformPutState', summary: 'Terraform: write the state (update_method PUT)', description: 'Same as POST.' } }, write)
 
   app.delete(path, {
     config: { permission: 'delete', rawBody: true },
     schema: {
+      operationId: 'terraformDeleteState',
       summary: 'Terraform: delete the state',
       description: 'Clears current so later reads answer "no state"; every rev stays in the history and can be made current again. 200 only. While the stack is locked, ?ID= must name the lock (Terraform itself never sends it on DELETE).',
       tags,
@@ -153,7 +155,8 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   }
 
   // Locking never answers 409 (a LockInfo the stack does not know is simply taken); unlocking an unknown ID does.
-  const lockSchema = (summary: string, description: string, statuses: number[]) => ({
+  const lockSchema = (operationId: string, summary: string, description: string, statuses: number[]) => ({
+    operationId,
     summary,
     description,
     tags,
@@ -163,16 +166,18 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   })
   const LOCK_PROBLEMS = [400, 500, 507]
   const UNLOCK_PROBLEMS = [400, 409, 500, 507]
-  const hidden = { hide: true } // LOCK/UNLOCK are not OpenAPI methods: documented on …/terraform/lock and in the README
-  app.route({ method: 'LOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: lock', '', LOCK_PROBLEMS), ...hidden }, handler: lock })
-  app.route({ method: 'UNLOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: { ...lockSchema('Terraform: unlock', '', UNLOCK_PROBLEMS), ...hidden }, handler: unlock })
+  const LOCK_DESCRIPTION = 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries.'
+  const UNLOCK_DESCRIPTION = 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission.'
+  // LOCK and UNLOCK are the methods Terraform sends by default; OpenAPI 3.2 lists them under additionalOperations.
+  app.route({ method: 'LOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformLock', 'Terraform: lock (the default lock_method)', LOCK_DESCRIPTION, LOCK_PROBLEMS), handler: lock })
+  app.route({ method: 'UNLOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformUnlock', 'Terraform: unlock (the default unlock_method)', UNLOCK_DESCRIPTION, UNLOCK_PROBLEMS), handler: unlock })
   app.post(`${path}/lock`, {
     config: { permission: 'lock', rawBody: true },
-    schema: lockSchema('Terraform: lock (GitLab-style lock_address)', 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries. Same as LOCK on …/terraform.', LOCK_PROBLEMS),
+    schema: lockSchema('terraformLockAddress', 'Terraform: lock (GitLab-style lock_address)', `${LOCK_DESCRIPTION} Same as LOCK on …/terraform.`, LOCK_PROBLEMS),
   }, lock)
   app.delete(`${path}/lock`, {
     config: { permission: 'lock', rawBody: true },
-    schema: lockSchema('Terraform: unlock (GitLab-style unlock_address)', 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission. Same as UNLOCK on …/terraform.', UNLOCK_PROBLEMS),
+    schema: lockSchema('terraformUnlockAddress', 'Terraform: unlock (GitLab-style unlock_address)', `${UNLOCK_DESCRIPTION} Same as UNLOCK on …/terraform.`, UNLOCK_PROBLEMS),
   }, unlock)
 }
 
