@@ -5,7 +5,8 @@ import type { Grant } from './policy.js'
 export interface Identity {
   /**
    * The principal recorded in lock holders and the audit log: the token's
-   * name, or `oidc:<issuer host>:<sub>` for a CI identity token.
+   * name, or `oidc:<issuer>#<sub>` for a CI identity token (the whole
+   * issuer: two issuers on one host are two principals).
    */
   readonly principal: string
   /** How the caller proved it. */

@@ -43,11 +43,9 @@ export interface OidcIssuerConfig {
 export class OidcIssuer {
   readonly config: OidcIssuerConfig
   readonly #keys: ReturnType<typeof createRemoteJWKSet>
-  readonly #host: string
 
   constructor(config: OidcIssuerConfig) {
     this.config = config
-    this.#host = hostOf(config.issuer)
     this.#keys = createRemoteJWKSet(config.jwks, {
       cooldownDuration: config.cooldownSeconds * 1000,
       cacheMaxAge: config.cacheSeconds * 1000,
@@ -86,18 +84,21 @@ export class OidcIssuer {
       if (err instanceof StateError) throw err
       throw new StateError('unauthenticated', `the identity token was refused: ${reasonOf(err)}`)
     }
-    const sub = payload.sub!
-    return { principal: `oidc:${this.#host}:${sub}`, kind: 'oidc', grants: grantsForClaims(this.config.rules, payload as Record<string, unknown>) }
+    const sub = payload.sub
+    // An empty subject would make every such token of the issuer one principal.
+    if (typeof sub !== 'string' || sub === '') throw new StateError('unauthenticated', 'the identity token was refused: its sub claim is empty')
+    return { principal: oidcPrincipal(this.config.issuer, sub), kind: 'oidc', grants: grantsForClaims(this.config.rules, payload as Record<string, unknown>) }
   }
 }
 
-/** The host of an issuer URL (the issuer itself when it is not a URL). */
-function hostOf(issuer: string): string {
-  try {
-    return new URL(issuer).host || issuer
-  } catch {
-    return issuer
-  }
+/**
+ * The principal of an identity token: `oidc:<issuer>#<sub>`, naming the
+ * whole issuer (two issuers on one host, such as GitHub's per-enterprise
+ * issuers `https://h/tenant-a` and `https://h/tenant-b`, never share a
+ * principal). Unambiguous: a configured issuer never holds a `#`.
+ */
+export function oidcPrincipal(issuer: string, sub: string): string {
+  return `oidc:${issuer}#${sub}`
 }
 
 /** Why jose refused a token, in words that carry no part of it. */

@@ -111,6 +111,8 @@ function readIssuer(entry: unknown, at: string, fail: Fail): OidcIssuerConfig {
   onlyKeys(entry, ['issuer', 'jwks', 'audience', 'algorithms', 'leeway', 'cooldown', 'cache', 'timeout', 'rules'], where, fail)
   const issuer = entry.issuer
   if (typeof issuer !== 'string' || issuer === '') return fail(where, 'issuer is required: the exact "iss" of the tokens (e.g. https://token.actions.githubusercontent.com)')
+  // Principals are `oidc:<issuer>#<sub>`: an issuer with a `#` would make them ambiguous (OIDC issuers have no fragment).
+  if (issuer.includes('#')) return fail(where, 'issuer must not contain "#": an OIDC issuer URL has no fragment')
   const jwks = readUrl(entry.jwks, `${where} jwks`, fail)
   const audiences = typeof entry.audience === 'string' ? [entry.audience] : entry.audience
   if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a !== '')) {

@@ -4,7 +4,8 @@
  * Each route declares the permission it needs (`config.permission`); a route
  * without one stops the server at start. With credentials configured, an
  * `onRequest` hook (before any body is read) authenticates the
- * `Authorization` header, applies the caller's rate limit and checks the
+ * `Authorization` header, applies the caller's rate limit (failed
+ * authentications are limited per remote address instead) and checks the
  * route's permission on the request's factory/stack; a `preHandler` hook
  * then refuses a caller who presents another principal's lock id without
  * force-unlock, and a lock beyond the per-caller cap. Refusals are audited
@@ -127,11 +128,6 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     const permission = request.routeOptions.config.permission!
     if (permission === 'public') return
     const presented = parseAuthorization(request.headers.authorization)
-    const remoteKey = `remote:${request.ip}`
-    if (failures !== null) {
-      const gate = failures.peek(remoteKey)
-      if (!gate.ok) throw new StateError('rate-limited', `too many failed authentications from ${request.ip}: retry in ${gate.retryAfterSeconds} s`, { retryAfter: gate.retryAfterSeconds })
-    }
     let identity: Identity
     try {
       if (presented.kind === 'none') throw new StateError('unauthenticated', 'credentials are required: send "Authorization: Bearer <token>", or HTTP Basic with the token as password (Terraform username/password)')
@@ -139,7 +135,11 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       identity = await deps.auth!.authenticator.authenticate(presented.secret)
     } catch (err) {
       if (err instanceof StateError && err.code === 'unauthenticated') {
-        failures?.take(remoteKey)
+        // Only failures are limited per address: a burst of bad tokens from a
+        // shared address (a NAT, a CI runner pool) slows the failures, never
+        // the valid callers behind the same address.
+        const gate = failures?.take(`remote:${request.ip}`)
+        if (gate !== undefined && !gate.ok) throw new StateError('rate-limited', `too many failed authentications from ${request.ip}: retry in ${gate.retryAfterSeconds} s`, { retryAfter: gate.retryAfterSeconds })
         return deny(request, 'unauthenticated', err.message, { scheme: presented.kind === 'secret' ? presented.scheme : presented.kind })
       }
       throw err

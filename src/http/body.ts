@@ -4,13 +4,22 @@
  * the bytes untouched in `request.rawBody`, whatever the content type (curl
  * --data-binary sends form encoding); the others get JSON parsed with
  * prototype-poisoning protection (`__proto__`/`constructor` → 400).
+ * Those control bodies (lock, renew, gc, prune…) are small: above
+ * `CONTROL_BODY_LIMIT` they are refused (413) before being read whole, so
+ * no route parses megabytes of JSON in one synchronous call.
  */
 import sjson from 'secure-json-parse'
 import { StateError } from '../errors.js'
 import type { App } from './app-type.js'
 
-/** Installs the body parsers on `app`. */
+/** The largest body of a route that parses JSON (every route that does not store its body). */
+export const CONTROL_BODY_LIMIT = 64 * 1024
+
+/** Installs the body parsers on `app`. Call before any route is registered. */
 export function registerBodyParsers(app: App, bodyLimit: number): void {
+  app.addHook('onRoute', (route) => {
+    if (route.config?.rawBody !== true && route.bodyLimit === undefined) route.bodyLimit = Math.min(CONTROL_BODY_LIMIT, bodyLimit)
+  })
   app.removeAllContentTypeParsers()
   const parse = (request: import('fastify').FastifyRequest, body: Buffer, json: boolean): unknown => {
     if (request.routeOptions.config?.rawBody === true) {

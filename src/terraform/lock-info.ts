@@ -23,6 +23,22 @@ export interface LockInfo {
 
 const KEYS = ['ID', 'Operation', 'Info', 'Who', 'Version', 'Created', 'Path'] as const
 
+/**
+ * The longest value of each LockInfo field, in characters: `ID` like a
+ * Lock-Id header, `Operation`, `Who` and `Info` like the native lock body,
+ * the others well above what the clients write (a CLI version, an RFC 3339
+ * instant, a state path). A holder's LockInfo is echoed in every refused
+ * lock and in the stack listing, so it must stay small.
+ */
+export const LOCK_INFO_FIELD_MAX: Readonly<Record<(typeof KEYS)[number], number>> = { ID: 256, Operation: 1024, Info: 4096, Who: 1024, Version: 256, Created: 64, Path: 1024 }
+
+/**
+ * The largest LockInfo body, in bytes: every field at its cap fits, with room
+ * for JSON escapes. Larger bodies are refused with 413 before they are read
+ * whole (a route body limit), since the size itself is the fault.
+ */
+export const LOCK_BODY_LIMIT = 16 * 1024
+
 /** RFC 3339 as Go's time.Time.UnmarshalJSON accepts it: a refusal whose Created fails this cannot be decoded by the clients. */
 const GO_RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
 
@@ -41,10 +57,12 @@ export function parseLockInfo(bytes: Buffer): LockInfo | undefined {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new StateError('invalid-request', 'the lock body must be a LockInfo JSON object')
   const byKey = new Map(Object.entries(doc as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]))
-  const field = (key: string): string => {
+  const field = (key: (typeof KEYS)[number]): string => {
     const v = byKey.get(key.toLowerCase())
     if (v === undefined || v === null) return ''
     if (typeof v !== 'string') throw new StateError('invalid-request', `LockInfo ${key} must be a string`)
+    // A field over its cap is a malformed LockInfo (400), like an overlong field of the native lock body.
+    if (v.length > LOCK_INFO_FIELD_MAX[key]) throw new StateError('invalid-request', `LockInfo ${key} is ${v.length} characters long; at most ${LOCK_INFO_FIELD_MAX[key]} are accepted`)
     return v
   }
   const info = { ID: field('ID'), Operation: field('Operation'), Info: field('Info'), Who: field('Who'), Version: field('Version'), Created: field('Created') || null, Path: field('Path') }

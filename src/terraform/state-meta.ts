@@ -32,14 +32,21 @@ export function readStateMeta(bytes: Buffer): StateMeta {
 /**
  * Refuses (`state-conflict`) a write whose lineage differs from the current
  * state's or whose serial is lower, unless `force`. The message says how to
- * proceed deliberately.
+ * proceed deliberately. The current lineage and serial are part of the
+ * stored state: they are told only to a caller who `mayRead` it (a caller
+ * with write but not read learns only which rule refused the write).
  */
-export function assertSuccessor(current: StateMeta, next: StateMeta, force: boolean, where: string): void {
+export function assertSuccessor(current: StateMeta, next: StateMeta, force: boolean, where: string, mayRead = true): void {
   if (force) return
+  if (!mayRead) {
+    if (next.lineage !== current.lineage) throw new StateError('state-conflict', `refusing a state of lineage ${next.lineage} over ${where}: its current state has another lineage. If you really mean to replace it, retry with ?force=true on the address`, { lineage: next.lineage, rule: 'lineage' })
+    if (next.serial < current.serial) throw new StateError('state-conflict', `refusing serial ${next.serial} over ${where}: its current serial is higher (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`, { serial: next.serial, rule: 'serial' })
+    return
+  }
   if (next.lineage !== current.lineage) {
-    throw new StateError('state-conflict', `refusing a state of lineage ${next.lineage} over ${where}, whose current state has lineage ${current.lineage}: this looks like a different infrastructure. If you really mean to replace it, retry with ?force=true on the address`, { currentLineage: current.lineage, lineage: next.lineage })
+    throw new StateError('state-conflict', `refusing a state of lineage ${next.lineage} over ${where}, whose current state has lineage ${current.lineage}: this looks like a different infrastructure. If you really mean to replace it, retry with ?force=true on the address`, { currentLineage: current.lineage, lineage: next.lineage, rule: 'lineage' })
   }
   if (next.serial < current.serial) {
-    throw new StateError('state-conflict', `refusing serial ${next.serial} over ${where}, whose current serial is ${current.serial}: the state is older than what is stored (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`, { currentSerial: current.serial, serial: next.serial })
+    throw new StateError('state-conflict', `refusing serial ${next.serial} over ${where}, whose current serial is ${current.serial}: the state is older than what is stored (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`, { currentSerial: current.serial, serial: next.serial, rule: 'serial' })
   }
 }

@@ -100,7 +100,7 @@ t.test('a valid GitHub Actions token reads and writes, and is the principal of t
   t.equal((await read(app, bearer(jwt))).statusCode, 204)
   t.equal((await write(app, bearer(jwt))).statusCode, 200)
   const event = audit.events.find((e) => e.action === 'terraform.write')
-  t.equal(event?.principal, 'oidc:token.actions.githubusercontent.com:repo:acme/infra:environment:production')
+  t.equal(event?.principal, 'oidc:https://token.actions.githubusercontent.com#repo:acme/infra:environment:production')
 })
 
 t.test('a valid GitLab CI token works as the Basic password, as Terraform sends it', async (t) => {
@@ -176,7 +176,7 @@ t.test('a token of a repository no rule maps is refused with 403', async (t) => 
   const jwt = await signIdToken(key, githubClaims({ repository: 'mallory/infra', repository_owner: 'mallory', sub: 'repo:mallory/infra:ref:refs/heads/main' }), { issuer: GITHUB, audience: AUDIENCE })
   t.equal((await read(app, bearer(jwt))).statusCode, 403)
   const denied = audit.events.find((e) => e.outcome === 'denied')
-  t.equal(denied?.principal, 'oidc:token.actions.githubusercontent.com:repo:mallory/infra:ref:refs/heads/main')
+  t.equal(denied?.principal, 'oidc:https://token.actions.githubusercontent.com#repo:mallory/infra:ref:refs/heads/main')
 })
 
 t.test('a token of an unprotected branch may read but not write (403)', async (t) => {

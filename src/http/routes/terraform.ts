@@ -11,7 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { StateError, isStateError } from '../../errors.js'
 import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
 import type { LocalStore } from '../../store/local-store.js'
-import { holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
+import { LOCK_BODY_LIMIT, holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
 import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
 import type { Snapshot } from '../../store/store.js'
 import type { App } from '../app-type.js'
@@ -71,7 +71,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
           await store.setCurrent(current.rev, { fence }) // the fence still applies to a retried write
           return reply.code(200).send({ rev: current.rev, current: true })
         }
-        assertSuccessor(metas.of(where, current), next, force, where)
+        assertSuccessor(metas.of(where, current), next, force, where, mayRead(request))
       }
     }
     const written = await store.writeSnapshot(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
@@ -150,6 +150,13 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
       return reply.code(200).send()
     } catch (err) {
       if (isStateError(err, 'locked')) return sendConflict(reply, store, err)
+      // An old holder unlocking after its lock expired or was force-unlocked:
+      // 409, not the native route's 423 `lock-lost`. The wire notes answer an
+      // unlock that does not match the lock with 409, and to these clients 423
+      // means "someone holds it, here is the LockInfo": after a force-unlock
+      // the stack may well be free, and a problem body is no LockInfo. The
+      // client fails either way; 409 is the answer whose meaning is true.
+      if (isStateError(err, 'lock-lost')) throw new StateError('lock-not-held', `${err.message} (this unlock changes nothing)`, err.details)
       throw err
     }
   }
@@ -166,16 +173,20 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   })
   const LOCK_PROBLEMS = [400, 500, 507]
   const UNLOCK_PROBLEMS = [400, 409, 500, 507]
+  // LockInfo bodies are a few hundred bytes: anything over LOCK_BODY_LIMIT is refused (413) before it is read whole.
+  const bodyLimit = LOCK_BODY_LIMIT
   const LOCK_DESCRIPTION = 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries.'
   const UNLOCK_DESCRIPTION = 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission.'
   // LOCK and UNLOCK are the methods Terraform sends by default; OpenAPI 3.2 lists them under additionalOperations.
-  app.route({ method: 'LOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformLock', 'Terraform: lock (the default lock_method)', LOCK_DESCRIPTION, LOCK_PROBLEMS), handler: lock })
-  app.route({ method: 'UNLOCK', url: path, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformUnlock', 'Terraform: unlock (the default unlock_method)', UNLOCK_DESCRIPTION, UNLOCK_PROBLEMS), handler: unlock })
+  app.route({ method: 'LOCK', url: path, bodyLimit, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformLock', 'Terraform: lock (the default lock_method)', LOCK_DESCRIPTION, LOCK_PROBLEMS), handler: lock })
+  app.route({ method: 'UNLOCK', url: path, bodyLimit, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformUnlock', 'Terraform: unlock (the default unlock_method)', UNLOCK_DESCRIPTION, UNLOCK_PROBLEMS), handler: unlock })
   app.post(`${path}/lock`, {
+    bodyLimit,
     config: { permission: 'lock', rawBody: true },
     schema: lockSchema('terraformLockAddress', 'Terraform: lock (GitLab-style lock_address)', `${LOCK_DESCRIPTION} Same as LOCK on …/terraform.`, LOCK_PROBLEMS),
   }, lock)
   app.delete(`${path}/lock`, {
+    bodyLimit,
     config: { permission: 'lock', rawBody: true },
     schema: lockSchema('terraformUnlockAddress', 'Terraform: unlock (GitLab-style unlock_address)', `${UNLOCK_DESCRIPTION} Same as UNLOCK on …/terraform.`, UNLOCK_PROBLEMS),
   }, unlock)
@@ -220,6 +231,11 @@ function checkContentMd5(request: FastifyRequest): Buffer {
     if (sent.trim() !== actual) throw new StateError('content-md5-mismatch', `Content-MD5 ${sent} does not match the body (${actual}): the body was altered in transit; nothing was changed`)
   }
   return body
+}
+
+/** Whether the caller may read the request's stack (always, without credentials). */
+function mayRead(request: FastifyRequest): boolean {
+  return request.hasPermission === null || request.hasPermission('read')
 }
 
 function assertTerraformPayload(payloadType: string, request: FastifyRequest): void {
