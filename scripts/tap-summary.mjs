@@ -9,17 +9,18 @@ let passed = 0
 let failed = 0
 let failedInFile = 0
 for await (const line of createInterface({ input: process.stdin })) {
-  let m
-  if ((m = /^ {4}(not )?ok \d+ /.exec(line))) {
+  const sub = /^ {4}(not )?ok \d+ /.exec(line)
+  const top = sub === null ? /^(not )?ok \d+ /.exec(line) : null
+  if (sub !== null) {
     if (/# (SKIP|TODO)\b/i.test(line)) continue
-    if (m[1]) {
+    if (sub[1]) {
       failed++
       failedInFile++
     } else {
       passed++
     }
-  } else if ((m = /^(not )?ok \d+ /.exec(line))) {
-    if (m[1] && failedInFile === 0) failed++
+  } else if (top !== null) {
+    if (top[1] && failedInFile === 0) failed++
     failedInFile = 0
   } else if (/^Bail out!/.test(line)) {
     failed++

@@ -180,7 +180,7 @@ function readPermissions(value: unknown, where: string, fail: Fail): Set<Permiss
   if (!Array.isArray(value)) return fail(where, `must be a list of ${PERMISSIONS.join(', ')} (or "*" for all)`)
   const out = new Set<Permission>()
   for (const p of value) {
-    if (p === '*') PERMISSIONS.forEach((x) => out.add(x))
+    if (p === '*') for (const x of PERMISSIONS) out.add(x)
     else if (isPermission(p)) out.add(p)
     else fail(where, `${JSON.stringify(p)} is not a permission: use ${PERMISSIONS.join(', ')} or "*"`)
   }

@@ -494,7 +494,7 @@ export class LocalStore implements Store {
       return this.#mutex.run(async () => {
         const holder = await this.#readMarker()
         // A marker the Go tool wrote (or an unreadable one) is someone else's lock: never renewed into ours.
-        if (holder !== undefined && holder.legacy) throw this.#locked(holder)
+        if (holder?.legacy) throw this.#locked(holder)
         if (holder === undefined || holder.id !== id) {
           const live = holder !== undefined && !this.#expired(holder) ? holder : undefined
           // Checked before "locked": a holder whose lease expired or was force-unlocked must learn it lost the lock.
@@ -571,7 +571,7 @@ export class LocalStore implements Store {
     if (this.#cache === undefined) return
     const path = join(this.#snapshots, rev + SNAPSHOT_SUFFIX)
     const st = await this.#fs.lstat(path).catch(() => undefined)
-    if (st !== undefined && st.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
+    if (st?.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
   }
 
   /**

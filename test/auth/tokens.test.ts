@@ -37,7 +37,7 @@ function readmeBlock(marker: string, lang: string): string {
   const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
   const at = readme.indexOf(marker)
   if (at < 0) throw new Error(`README has no ${marker}`)
-  return new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(readme.slice(at))![1]!
+  return new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``).exec(readme.slice(at))![1]!
 }
 
 t.test('the README\'s way to hash a token gives the hash the server computes', async (t) => {

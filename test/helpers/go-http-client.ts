@@ -135,15 +135,15 @@ export function goQueryEscape(s: string): string {
 /** Go's url.ParseQuery, keeping what Go keeps (pairs with ';' or a bad escape are dropped). */
 export function goParseQuery(raw: string): Map<string, string[]> {
   const values = new Map<string, string[]>()
-  const unescape = (s: string): string | undefined => {
+  const unescapePart = (s: string): string | undefined => {
     if (/%(?![0-9A-Fa-f]{2})/.test(s)) return undefined
     return decodeURIComponent(s.replace(/\+/g, ' '))
   }
   for (const part of raw.split('&')) {
     if (part === '' || part.includes(';')) continue
     const eq = part.indexOf('=')
-    const key = unescape(eq < 0 ? part : part.slice(0, eq))
-    const value = unescape(eq < 0 ? '' : part.slice(eq + 1))
+    const key = unescapePart(eq < 0 ? part : part.slice(0, eq))
+    const value = unescapePart(eq < 0 ? '' : part.slice(eq + 1))
     if (key === undefined || value === undefined || key === '') continue
     values.set(key, [...(values.get(key) ?? []), value])
   }

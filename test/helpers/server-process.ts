@@ -33,8 +33,7 @@ export async function startServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     let buffer = ''
     child.stdout!.on('data', (d: Buffer) => {
       buffer += d.toString()
-      let nl
-      while ((nl = buffer.indexOf('\n')) >= 0) {
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl)
         buffer = buffer.slice(nl + 1)
         lines.push(line)

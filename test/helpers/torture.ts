@@ -54,5 +54,5 @@ export function reportFigures(t: Test, scenario: string, figures: Figures): void
   const text = Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')
   t.comment(`${scenario} (${MODE}, seed ${SEED}): ${text}`)
   const file = process.env.UNOBIN_TORTURE_REPORT
-  if (file !== undefined && file !== '') appendFileSync(file, JSON.stringify({ scenario, mode: MODE, seed: SEED, figures }) + '\n')
+  if (file !== undefined && file !== '') appendFileSync(file, `${JSON.stringify({ scenario, mode: MODE, seed: SEED, figures })}\n`)
 }

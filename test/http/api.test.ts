@@ -180,7 +180,7 @@ t.test('GET current on a stack with revs but no current answers 404 no-current',
 t.test('GET current returns the body byte-exact with the rev as ETag', async (t) => {
   const { app, url } = await ownStack()
   // Odd but valid JSON formatting must survive untouched.
-  const body = Buffer.from(sampleSnapshot('exact').toString('utf8').replace('{', '{   ').replace(/\n/g, '\r\n') + '  ')
+  const body = Buffer.from(`${sampleSnapshot('exact').toString('utf8').replace('{', '{   ').replace(/\n/g, '\r\n')}  `)
   const write = await postSnapshot(app, url, body, { query: '?current=true' })
   t.equal(write.statusCode, 201)
   const { rev } = write.json() as { rev: string }
@@ -811,7 +811,7 @@ t.test('an unknown route answers 404 route-not-found', async (t) => {
 })
 
 t.test('/healthz answers 200', async (t) => {
-  const { app, url } = await ownStack()
+  const { app } = await ownStack()
   const res = await app.inject({ method: 'GET', url: '/healthz' })
   t.equal(res.statusCode, 200)
   t.equal((res.json() as { status: string }).status, 'ok')

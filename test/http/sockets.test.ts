@@ -12,7 +12,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import type { App } from '../../src/http/app-type.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
-import { type Answer, call } from '../helpers/http-call.js'
+import { call } from '../helpers/http-call.js'
 import { mutexCycle } from '../helpers/mutex-cycle.js'
 import { sampleSnapshot } from '../helpers/store.js'
 

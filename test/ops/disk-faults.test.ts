@@ -9,7 +9,7 @@
  */
 import t, { type Test } from 'tap'
 import { constants, existsSync, readFileSync, readdirSync } from 'node:fs'
-import * as fsp from 'node:fs/promises'
+import type * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import { Keyring } from '../../src/crypto/keyring.js'

@@ -432,7 +432,7 @@ function isCanonicalRev(s: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z(?:_([1-9]\d{0,8}))?$/.exec(s)
   if (m === null) return false
   const [, y, mo, d, h, mi, se, frac] = m
-  if (frac !== undefined && frac.endsWith('0')) return false
+  if (frac?.endsWith('0')) return false
   const year = Number(y)
   const month = Number(mo)
   const day = Number(d)
@@ -553,8 +553,8 @@ const REV_MUTATIONS: ReadonlyArray<(rev: string, at: number) => string> = [
   (r) => `${r} `,
   (r, at) => { const i = at % r.length; return r.slice(0, i) + r.slice(i + 1) },
   (r, at) => { const i = at % r.length; return r.slice(0, i) + r[i]! + r.slice(i) },
-  (r, at) => { const i = [...r].findIndex((c, j) => j >= at % r.length && /\d/.test(c)); return i < 0 ? r : r.slice(0, i) + '\uff10' + r.slice(i + 1) },
-  (r, at) => { const i = [...r].findIndex((c, j) => j >= at % r.length && /\d/.test(c)); return i < 0 ? r : r.slice(0, i) + '\u0663' + r.slice(i + 1) },
+  (r, at) => { const i = [...r].findIndex((c, j) => j >= at % r.length && /\d/.test(c)); return i < 0 ? r : `${r.slice(0, i)}\uff10${r.slice(i + 1)}` },
+  (r, at) => { const i = [...r].findIndex((c, j) => j >= at % r.length && /\d/.test(c)); return i < 0 ? r : `${r.slice(0, i)}\u0663${r.slice(i + 1)}` },
 ]
 
 /** Rev-shaped strings built from calendar edges: edge years with months, days and times in and just out of range. */

@@ -24,7 +24,6 @@
  */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { type Child, ChildScripts } from '../helpers/child.js'
 import { type Answer, call } from '../helpers/http-call.js'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
@@ -261,6 +260,7 @@ t.test('a holder frozen past its lease cannot write after another client took th
 
     // The takeover came after the end of the last lease the old holder was granted (server timestamps).
     const granted = [oldExpires!, ...renewals.filter((r) => r.status === '200' && r.expires !== undefined).map((r) => r.expires!)]
+    // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max refuses
     const leaseEnd = granted.map(instantNs).reduce((a, b) => (a > b ? a : b))
     const leaseEndMs = (leaseEnd / 1_000_000n) * 1_000_000n // the server compares leases at millisecond precision
     const created = instantNs(taken.body.created)

@@ -21,7 +21,7 @@
  * model, so later cycles build on what the tree really holds: a lock taken by
  * a cut request is adopted by its client, as a CI runner retrying would.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
@@ -283,7 +283,7 @@ t.test('kill -9 under mixed load: acknowledged writes intact, current readable, 
       // Current: readable, and the value of a request no acknowledged request followed.
       const current = await get(`${stack.name}/current`)
       const candidates = stack.currentOps.filter((o) => (o.status === null ? o.resp === null : o.status < 300) && !stack.currentOps.some((p) => p.status !== null && p.status < 300 && o.resp !== null && p.inv > o.resp))
-      const valueOf = (o: Op): string | undefined => (o.kind === 'set-current' ? o.target : o.rev)
+      const revLeftBy = (o: Op): string | undefined => (o.kind === 'set-current' ? o.target : o.rev)
       if (current.status === 404) {
         if (stack.currentOps.some((o) => o.status !== null && o.status < 300)) problems.push(`${stack.name}: current is gone after the kill`)
         stack.currentOps = [] // none of the cut requests took effect
@@ -291,7 +291,7 @@ t.test('kill -9 under mixed load: acknowledged writes intact, current readable, 
         problems.push(`${stack.name}: current answered ${current.status} after the kill`)
       } else {
         const rev = String(current.headers.get('etag')).replaceAll('"', '')
-        if (!candidates.some((o) => valueOf(o) === rev)) problems.push(`${stack.name}: current is ${rev}, which no request could have left last`)
+        if (!candidates.some((o) => revLeftBy(o) === rev)) problems.push(`${stack.name}: current is ${rev}, which no request could have left last`)
         if (!current.buf.equals(stack.bytes.get(rev) ?? Buffer.alloc(0))) problems.push(`${stack.name}: current does not read as rev ${rev} was written`)
         // Fold the observation in: from now on current is this value, as of now.
         stack.currentOps = [{ id: -1, client: 'check', stack: stack.name, kind: 'set-current', inv: performance.now(), resp: performance.now(), status: 200, target: rev }]

@@ -13,7 +13,7 @@ export function sendSnapshot(request: FastifyRequest, reply: FastifyReply, snaps
   reply.header('unobin-payload-type', snapshot.payloadType)
   reply.header('cache-control', immutable ? 'private, max-age=31536000, immutable' : 'private, no-cache')
   const inm = request.headers['if-none-match']
-  if (inm !== undefined && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+  if (inm?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
     return reply.code(304).send()
   }
   return reply.code(200).type('application/json').send(snapshot.body)
