@@ -33,6 +33,8 @@ declare module 'fastify' {
     principal: string | null
     /** Whether the caller holds a permission on this request's factory/stack; null when credentials are off. */
     hasPermission: ((permission: Permission) => boolean) | null
+    /** Whether the caller holds a permission on another target (listings filter by it); null when credentials are off. */
+    allows: ((permission: Permission, target: Target) => boolean) | null
   }
 }
 
@@ -76,6 +78,7 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   const routes: RouteEntry[] = []
   app.decorateRequest('principal', null)
   app.decorateRequest('hasPermission', null)
+  app.decorateRequest('allows', null)
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const permission = route.config?.permission
@@ -152,6 +155,7 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     }
     const target = targetOf(request)
     request.hasPermission = (p: Permission) => p === 'public' || isAllowed(identity.grants, p, target)
+    request.allows = (p: Permission, other: Target) => p === 'public' || isAllowed(identity.grants, p, other)
     if (!request.hasPermission(permission)) {
       return deny(request, 'forbidden', `${identity.principal} lacks the ${permission} permission on ${describeTarget(target)}: ask an operator for a grant in the tokens file`)
     }

@@ -46,6 +46,16 @@ export function auditBase(request: FastifyRequest): { principal: string; remote:
 }
 
 /**
+ * Whether the caller may read `factory`/`stack`: listings (factories,
+ * stacks, per-stack metrics) show only what this says. Always true without
+ * credentials configured.
+ */
+export function mayRead(request: FastifyRequest, factory: string, stack: string | null): boolean {
+  const allows = (request as FastifyRequest & { allows?: ((p: Permission, target: { factory: string | null; stack: string | null }) => boolean) | null }).allows
+  return typeof allows !== 'function' || allows('read', { factory, stack })
+}
+
+/**
  * Checks a permission decided inside a handler (force-unlock through the
  * Terraform routes, forced writes). Without credentials configured every
  * caller holds every permission (the server then listens on loopback only).

@@ -23,6 +23,7 @@ import type { AuditEvent, AuditSink } from '../audit.js'
 import { isStateError } from '../errors.js'
 import type { StoreRoot } from '../store/store-root.js'
 import type { App } from './app-type.js'
+import { mayRead } from './context.js'
 
 /** Options of the metrics of one app. */
 export interface MetricsOptions {
@@ -67,6 +68,8 @@ export class Metrics {
   readonly #maxStacks: number
   /** Requests whose write was audited and whose latency is observed when they answer. */
   readonly #pendingWrites = new Set<string>()
+  /** The render in progress (renders are serialised). */
+  #rendering: Promise<unknown> = Promise.resolve()
 
   constructor(options: MetricsOptions = {}) {
     this.#maxStacks = options.maxStacks ?? 1000
@@ -95,11 +98,20 @@ export class Metrics {
     return this.registry.contentType
   }
 
-  /** Reads the data directory's locks and revs, then renders every metric as Prometheus text. */
-  async render(root: StoreRoot): Promise<string> {
-    await this.#scrapeStacks(root)
-    this.waiters.set(root.waiting())
-    return this.registry.metrics()
+  /**
+   * Reads the data directory's locks and revs, then renders every metric as
+   * Prometheus text. The per-stack series name only the stacks `visible`
+   * allows (the caller's readable stacks; the totals count every stack).
+   * Renders run one at a time: the gauges are shared.
+   */
+  async render(root: StoreRoot, visible: (factory: string, stack: string) => boolean = () => true): Promise<string> {
+    const run = this.#rendering.then(async () => {
+      await this.#scrapeStacks(root, visible)
+      this.waiters.set(root.waiting())
+      return this.registry.metrics()
+    })
+    this.#rendering = run.catch(() => undefined)
+    return run
   }
 
   /**
@@ -149,7 +161,7 @@ export class Metrics {
     }
   }
 
-  async #scrapeStacks(root: StoreRoot): Promise<void> {
+  async #scrapeStacks(root: StoreRoot, visible: (factory: string, stack: string) => boolean): Promise<void> {
     this.lockAge.reset()
     this.revs.reset()
     let names: Array<{ factory: string; stack: string }>
@@ -167,8 +179,9 @@ export class Metrics {
     for (let i = 0; i < names.length; i += SCRAPE_CONCURRENCY) {
       await Promise.all(names.slice(i, i + SCRAPE_CONCURRENCY).map(async ({ factory, stack }) => {
         // Within the bound, the summary (revs, lock); above it, only the lock marker.
-        const summary = perStack ? await root.summary(factory, stack).catch(() => undefined) : undefined
-        const lock = perStack ? summary?.lock : await root.stack(factory, stack).inspectLock().catch(() => undefined)
+        const shown = perStack && visible(factory, stack)
+        const summary = shown ? await root.summary(factory, stack).catch(() => undefined) : undefined
+        const lock = shown ? summary?.lock : await root.stack(factory, stack).inspectLock().catch(() => undefined)
         if (summary !== undefined) this.revs.set({ factory, stack }, summary.revs)
         if (lock === undefined || lock === null) return
         held++
@@ -176,7 +189,7 @@ export class Metrics {
         if (!Number.isFinite(created)) return
         const age = Math.max(0, (nowMs - created) / 1000)
         oldest = Math.max(oldest, age)
-        if (perStack) this.lockAge.set({ factory, stack }, age)
+        if (shown) this.lockAge.set({ factory, stack }, age)
       }))
     }
     this.locksHeld.set(held)
@@ -189,6 +202,8 @@ export class Metrics {
  * API listener with the `read` permission: with credentials on, a grant of
  * read on every stack (`*\/*`), because the series name every stack. A
  * scraper without a token uses the separate listener (--metrics-listen).
+ * Per-stack series name only the stacks the caller may read (a deny on one
+ * stack hides its series; the totals still count it).
  */
 export function registerMetrics(app: App, metrics: Metrics, root: StoreRoot): void {
   const lockWaitOf = (request: { routeOptions: { url?: string | undefined }; method: string; query: unknown }, seconds: number): number | null => {
@@ -222,5 +237,5 @@ export function registerMetrics(app: App, metrics: Metrics, root: StoreRoot): vo
       tags: ['operations'],
       response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },
-  }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render(root)))
+  }, async (request, reply) => reply.type(metrics.contentType).send(await metrics.render(root, (factory, stack) => mayRead(request, factory, stack))))
 }

@@ -1,6 +1,11 @@
-/** Discovery: the factories, and each factory's stacks with current rev, rev count and lock. */
+/**
+ * Discovery: the factories, and each factory's stacks with current rev, rev
+ * count and lock. Both list only what the caller may read: a factory whose
+ * stacks it may list (read on `<factory>/*`), and in it the stacks it may
+ * read; a denied stack is neither listed nor counted.
+ */
 import type { App } from '../app-type.js'
-import type { RouteDeps } from '../context.js'
+import { type RouteDeps, mayRead } from '../context.js'
 import { FactoriesResponse, FactoryParams, PageQuery, StackPageQuery, StacksResponse, problems } from '../schemas.js'
 
 /** Registers GET /v1/factories and GET /v1/factories/:factory/stacks. */
@@ -9,8 +14,9 @@ export function discoveryRoutes(app: App, deps: RouteDeps): void {
     config: { permission: 'read' },
     schema: { operationId: 'listFactories', summary: 'List factories', description: 'Each factory with its number of stacks, 1,000 per page by default (?limit= up to 10,000, ?after= the previous page\'s `next`).', tags: ['discovery'], querystring: PageQuery, response: { 200: FactoriesResponse, ...problems(400) } },
   }, async (request) => {
-    const { names, next } = page(await deps.root.factories(), request.query.after, request.query.limit ?? 1000)
-    const factories = await Promise.all(names.map(async (name) => ({ name, stacks: (await deps.root.stacks(name).catch(() => [])).length })))
+    const visible = (await deps.root.factories()).filter((name) => mayRead(request, name, null))
+    const { names, next } = page(visible, request.query.after, request.query.limit ?? 1000)
+    const factories = await Promise.all(names.map(async (name) => ({ name, stacks: (await deps.root.stacks(name).catch(() => [])).filter((stack) => mayRead(request, name, stack)).length })))
     return { factories, next }
   })
 
@@ -19,7 +25,8 @@ export function discoveryRoutes(app: App, deps: RouteDeps): void {
     schema: { operationId: 'listStacks', summary: 'List the stacks of a factory', description: 'Each stack with its current rev, rev count and lock holder, 100 per page by default (?limit= up to 10,000, ?after= the previous page\'s `next`).', tags: ['discovery'], params: FactoryParams, querystring: StackPageQuery, response: { 200: StacksResponse, ...problems(400, 404) } },
   }, async (request) => {
     const { factory } = request.params
-    const { names, next } = page(await deps.root.stacks(factory), request.query.after, request.query.limit ?? 100)
+    const visible = (await deps.root.stacks(factory)).filter((stack) => mayRead(request, factory, stack))
+    const { names, next } = page(visible, request.query.after, request.query.limit ?? 100)
     const stacks = await Promise.all(names.map(async (name) => {
       const s = await deps.root.summary(factory, name)
       return { name, current: s.current, revs: s.revs, lock: s.lock, error: s.error }
