@@ -3,9 +3,10 @@
  * uses `node:fs/promises` unchanged; fault-injection tests pass a wrapper that
  * fails a chosen call with ENOSPC, EIO or EACCES to prove no path tears data.
  */
+import { watch } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 
-/** The subset of `node:fs/promises` the store uses. */
+/** The subset of `node:fs/promises` the store and its mutex use, and the directory watch of lock waiters. */
 export interface FsOps {
   open: typeof fsp.open
   readFile: typeof fsp.readFile
@@ -15,6 +16,10 @@ export interface FsOps {
   unlink: typeof fsp.unlink
   mkdir: typeof fsp.mkdir
   lstat: typeof fsp.lstat
+  utimes: typeof fsp.utimes
+  rmdir: typeof fsp.rmdir
+  /** `node:fs` `watch` (synchronous: it throws when the directory cannot be watched). */
+  watch: typeof watch
 }
 
 /** The real filesystem. */
@@ -27,6 +32,9 @@ export const nodeFs: FsOps = {
   unlink: fsp.unlink,
   mkdir: fsp.mkdir,
   lstat: fsp.lstat,
+  utimes: fsp.utimes,
+  rmdir: fsp.rmdir,
+  watch,
 }
 
 /** The errno code of a Node fs error, or undefined. */

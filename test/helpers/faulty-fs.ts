@@ -50,6 +50,14 @@ export class FaultyFs implements FsOps {
   readonly unlink = this.#wrap('unlink')
   readonly mkdir = this.#wrap('mkdir')
   readonly lstat = this.#wrap('lstat')
+  readonly utimes = this.#wrap('utimes')
+  readonly rmdir = this.#wrap('rmdir')
+  /** The directory watch: synchronous, so a fault throws at once, as `watch` does on a directory it cannot watch. */
+  readonly watch = ((...args: Parameters<typeof nodeFs.watch>) => {
+    const fault = this.#check('watch', String(args[0]))
+    if (fault !== undefined) throw fault
+    return nodeFs.watch(...args)
+  }) as typeof nodeFs.watch
 
   /**
    * Arms one fault: the `nth` (1-based) call of `method` (of any method for
@@ -88,7 +96,7 @@ export class FaultyFs implements FsOps {
     return Object.assign(new Error(`${fault.code}: injected fault, ${method} '${path}'`), { code: fault.code, errno: ERRNO[fault.code], syscall: method, path })
   }
 
-  #wrap<K extends keyof FsOps>(method: K): FsOps[K] {
+  #wrap<K extends Exclude<keyof FsOps, 'watch'>>(method: K): FsOps[K] {
     const real = nodeFs[method] as (...args: unknown[]) => Promise<unknown>
     const wrapped = async (...args: unknown[]): Promise<unknown> => {
       const path = String(args[0])

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 
 /**
  * Resolves once some process has taken and released the stack's internal
- * mutex (`<stack>/.mutex`, a proper-lockfile directory): a lock attempt reads
+ * mutex (`<stack>/.mutex`, a file removed at release): a lock attempt reads
  * the marker inside that mutex, so after it a waiter has seen the lock held
  * and is waiting. Arm it before sending the request so no event is missed.
  * This makes "the waiter is waiting" an observed fact, not a sleep;

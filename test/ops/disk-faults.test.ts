@@ -137,7 +137,7 @@ const CASES: readonly Case[] = [
   },
 ]
 
-/** Every file under `dir` with its bytes (directories and proper-lockfile's `.mutex` aside: they hold no data). */
+/** Every file under `dir` with its bytes (directories and the internal `.mutex` aside: they hold no data). */
 function files(dir: string): Record<string, string> {
   const out: Record<string, string> = {}
   const walk = (rel: string): void => {
@@ -212,6 +212,15 @@ class BrokenVolume implements FsOps {
   readonly readFile = nodeFs.readFile
   readonly readdir = nodeFs.readdir
   readonly lstat = nodeFs.lstat
+  readonly watch = nodeFs.watch
+  readonly utimes = (async (...args: Parameters<typeof fsp.utimes>) => {
+    this.#fail('read-only', 'utimes', args[0])
+    return nodeFs.utimes(...args)
+  }) as typeof fsp.utimes
+  readonly rmdir = (async (...args: Parameters<typeof fsp.rmdir>) => {
+    this.#fail('read-only', 'rmdir', args[0])
+    return nodeFs.rmdir(...args)
+  }) as typeof fsp.rmdir
   readonly open = (async (path: Parameters<typeof fsp.open>[0], flags?: string | number, mode?: number) => {
     const writes = typeof flags === 'number' && (flags & (constants.O_CREAT | constants.O_WRONLY | constants.O_RDWR)) !== 0
     if (writes) this.#fail('full', 'open', path)
