@@ -68,33 +68,63 @@ export async function createExclusive(fs: FsOps, dir: string, name: string, data
   return true
 }
 
-/** Errors thrown after the rename of `replaceAtomic` took effect (only the directory fsync failed). */
+/** Errors of `replaceAtomic` after which the new file stays in place (the fsync failed and so did the undo). */
 const afterRename = new WeakSet<object>()
 
-/** True when `err` came from `replaceAtomic` after the new file had replaced the old one. */
+/**
+ * True when `err` came from `replaceAtomic` and the new content is in place
+ * after all: the directory fsync failed and the old file could not be put
+ * back, so readers see the change, which may not survive a power loss.
+ */
 export function isRenamed(err: unknown): boolean {
   return typeof err === 'object' && err !== null && afterRename.has(err)
 }
 
 /**
  * Publishes `data` as `dir/name`, atomically replacing any file of that name.
- * An error thrown once the rename is done (the directory fsync failed) is
- * marked: `isRenamed(err)` tells callers the new content is in place.
+ * The replaced file is kept under a temp name (a hard link) until the
+ * directory fsync succeeds: when that fsync fails, the old file is renamed
+ * back (or the new name removed, when there was none), so an error means
+ * readers see what they saw before. Only when that undo fails too is the
+ * error marked (`isRenamed(err)`): the new content is in place but may not
+ * be durable.
  */
 export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: Buffer): Promise<void> {
+  const target = join(dir, name)
   const temp = await writeTemp(fs, dir, data)
+  const kept = join(dir, `${TEMP_PREFIX}${randomUUID()}`)
+  let hasOld = true
   try {
-    await fs.rename(temp, join(dir, name))
+    await fs.link(target, kept)
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') {
+      await fs.unlink(temp).catch(() => {})
+      throw err
+    }
+    hasOld = false
+  }
+  try {
+    await fs.rename(temp, target)
   } catch (err) {
     await fs.unlink(temp).catch(() => {})
+    if (hasOld) await fs.unlink(kept).catch(() => {})
     throw err
   }
   try {
     await syncDir(fs, dir)
   } catch (err) {
-    if (typeof err === 'object' && err !== null) afterRename.add(err)
+    try {
+      if (hasOld) await fs.rename(kept, target)
+      else await fs.unlink(target)
+    } catch {
+      if (hasOld) await fs.unlink(kept).catch(() => {})
+      if (typeof err === 'object' && err !== null) afterRename.add(err)
+      throw err
+    }
+    await syncDir(fs, dir).catch(() => {}) // the old name is what readers see; its durability is what it was
     throw err
   }
+  if (hasOld) await fs.unlink(kept).catch(() => {}) // a leftover is a temp file: swept later
 }
 
 /** Reads `path` without following a symlink at its last component; undefined when absent. */
