@@ -5,7 +5,6 @@
  * keeps history sane: a write may not switch lineage or lower the serial
  * unless an operator forces it.
  */
-import sjson from 'secure-json-parse'
 import { StateError } from '../errors.js'
 
 /** Lineage and serial of a state document. */
@@ -14,16 +13,23 @@ export interface StateMeta {
   readonly serial: number
 }
 
-/** Reads lineage and serial from state bytes. Throws `malformed-json` or `invalid-request`. */
+/**
+ * Reads lineage and serial from state bytes. Throws `malformed-json` or
+ * `invalid-request`. Any key is accepted anywhere, `__proto__` and
+ * `constructor` included (resource tags may hold them, and Terraform must be
+ * able to save such a state): `JSON.parse` makes every key an own data
+ * property, never a prototype, and only `lineage` and `serial` are read.
+ */
 export function readStateMeta(bytes: Buffer): StateMeta {
   let doc: unknown
   try {
-    doc = sjson.parse(bytes.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' })
+    doc = JSON.parse(bytes.toString('utf8'))
   } catch (err) {
     throw new StateError('malformed-json', `the state is not valid JSON: ${(err as Error).message}`)
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new StateError('invalid-request', 'the state must be a JSON object with lineage and serial')
-  const { lineage, serial } = doc as { lineage?: unknown; serial?: unknown }
+  const lineage = Object.hasOwn(doc, 'lineage') ? (doc as { lineage?: unknown }).lineage : undefined
+  const serial = Object.hasOwn(doc, 'serial') ? (doc as { serial?: unknown }).serial : undefined
   if (typeof lineage !== 'string' || lineage === '') throw new StateError('invalid-request', 'the state has no lineage: it is not a Terraform or OpenTofu state')
   if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0) throw new StateError('invalid-request', 'the state has no valid serial (a non-negative integer)')
   return { lineage, serial }
