@@ -103,6 +103,9 @@ t.test('the image recipe installs production dependencies only, runs non-root fr
   const read = await fetch(`${url}/v1/factories/f/stacks/s/current`)
   t.same(Buffer.from(await read.arrayBuffer()), snapshot)
   if (asRoot) t.equal(statSync(join(data, 'f', 's', 'current')).uid, 65534, 'files belong to the unprivileged user')
+  const client = await run('node', ['dist/src/client/main.js', '--server', url, '--json', 'history', 'f/s'], { cwd: app, env: { PATH: process.env.PATH ?? '' }, ...user })
+  t.equal(client.code, 0, `the image ships the client, which runs on production dependencies: ${client.out}`)
+  t.match(client.out, /"current": "\d{4}-/)
 
   server.kill('SIGTERM')
   const [code] = await once(server, 'exit')

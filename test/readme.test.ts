@@ -14,10 +14,12 @@ function shBlocks(): string[] {
   return [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
 }
 
-t.test('the quick start has one command to run the server and one to run the tests', async (t) => {
+t.test('the quick start has one command to run the server, one to run the tests, and one that shows the client', async (t) => {
   const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## A session with curl'))
   const blocks = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
-  t.same(blocks, ['npm ci && npm start', 'npm ci && npm test'])
+  t.same(blocks.slice(0, 2), ['npm ci && npm start', 'npm ci && npm test'])
+  t.equal(blocks.length, 3, 'and one that shows the client')
+  t.match(blocks[2], /^npx unobin-state run /)
 })
 
 t.test('CI runs the README test command', async (t) => {

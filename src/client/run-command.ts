@@ -41,7 +41,7 @@ export function registerRunCommand(program: Command, launch: Launch): void {
     .command('run')
     .argument('<factory/stack>')
     .argument('[command...]', 'the command and its arguments, after --')
-    .option('--ttl <seconds>', 'lease of the lock, renewed every ttl/3', wholeNumber(3), RUN_TTL_DEFAULT)
+    .option('--ttl <seconds>', 'lease of the lock, renewed every ttl/3', wholeNumber(2), RUN_TTL_DEFAULT)
     .option('--wait <seconds>', 'wait this long for a held lock before exit 3', wholeNumber(0), RUN_WAIT_DEFAULT)
     .option('--operation <text>', 'what the lock is for (default: the command)')
     .option('--who <text>', 'who takes it (default: the CI job URL, or user@host)')
