@@ -11,7 +11,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { Writable } from 'node:stream'
 import type { Test } from 'tap'
+import { runCli } from '../../src/client/cli.js'
 
 /** The compiled client entry point. */
 export const CLIENT_JS = fileURLToPath(new URL('../../dist/src/client/main.js', import.meta.url))
@@ -108,4 +110,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
     if (Date.now() > deadline) throw new Error(`not within ${GUARD_MS} ms: ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/**
+ * Runs the command line inside the test process (same parser, same code
+ * paths, real HTTP): for help and usage checks, where a process would only
+ * add a second of a loaded machine's time.
+ */
+export async function runInProcess(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ClientResult> {
+  let stdout = ''
+  let stderr = ''
+  const sink = (append: (text: string) => void) => new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      append(chunk.toString())
+      callback()
+    },
+  })
+  const code = await runCli(args, clientEnv(env), { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) })
+  return { code, signal: null, stdout, stderr }
 }
