@@ -7,8 +7,8 @@ import type { Command } from 'commander'
 import { type Context, type GlobalOptions, type Streams, buildContext } from './context.js'
 import { EXIT } from './exit-codes.js'
 
-/** A command's body: returns its exit code (0 when it returns nothing). */
-export type Action = (context: Context) => Promise<number | void>
+/** A command's body: resolves to its exit code (0 when it resolves to anything but a number). */
+export type Action = (context: Context) => Promise<unknown>
 
 /** Runs `action` for the parsed `command`. */
 export type Launch = (command: Command, action: Action) => Promise<void>
@@ -25,6 +25,6 @@ export function launcher(env: NodeJS.ProcessEnv, streams: Streams, outcome: Outc
     const context = await buildContext(command.optsWithGlobals<GlobalOptions>(), env, streams)
     outcome.context = context
     const code = await action(context)
-    outcome.code = code ?? EXIT.ok
+    outcome.code = typeof code === 'number' ? code : EXIT.ok
   }
 }

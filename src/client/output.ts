@@ -30,13 +30,13 @@ export function printLines(io: Io, ...lines: string[]): void {
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const all = [headers, ...rows]
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
-  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+  return `${all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')}\n`
 }
 
 /** `key  value` lines, keys aligned. */
 export function keyValues(rows: readonly (readonly [string, string])[]): string {
   const width = Math.max(...rows.map(([k]) => k.length))
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd()).join('\n') + '\n'
+  return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd()).join('\n')}\n`
 }
 
 /** "12s ago", "5m ago", "3h ago", "2d ago" (or "in 40s" for the future). */

@@ -19,7 +19,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import type { Api, LockHolder } from './api.js'
-import { ClientError, EXIT } from './exit-codes.js'
+import { type ClientError, EXIT } from './exit-codes.js'
 import { LeaseKeeper } from './lease-keeper.js'
 import { describeHolder, type Io } from './output.js'
 import { type StackRef, formatStackRef } from './stack-ref.js'
