@@ -3,19 +3,20 @@
  * wires schemas, body parsing, problem answers, the OpenAPI document and every
  * route explicitly, so the route table reads top to bottom here.
  */
-import { randomUUID } from 'node:crypto'
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import Fastify, { type FastifyBaseLogger } from 'fastify'
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify'
 import type { AuditSink } from './audit.js'
 import type { Config } from './config.js'
 import type { App } from './http/app-type.js'
+import { registerAccessLog } from './http/access-log.js'
 import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { registerBodyParsers } from './http/body.js'
 import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
 import { finishDocument } from './http/openapi-document.js'
+import { requestIdFor } from './http/request-id.js'
 import { declareTransportProblems, registerProblemHandlers, sendProblem } from './http/problems.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { currentRoutes } from './http/routes/current.js'
@@ -66,12 +67,15 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
     ...(deps.trustProxy === undefined || deps.trustProxy.length === 0 ? {} : { trustProxy: [...deps.trustProxy] }),
     loggerInstance: deps.logger,
-    genReqId: () => randomUUID(),
+    // One access line per request (src/http/access-log.ts) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => requestIdFor(req.headers['x-request-id']),
     requestIdHeader: false,
     bodyLimit: deps.config.bodyLimitBytes,
     routerOptions: { maxParamLength: 256 },
     requestTimeout: 120_000,
-    exposeHeadRoutes: false,
+    // Every GET route answers HEAD too (probes and curl -I use it); the document lists GET only.
+    exposeHeadRoutes: true,
     // Malformed URLs and overlong params are refused before routing: answer them as problems too.
     frameworkErrors: (err, request, reply) => {
       sendProblem(request, reply, err)
@@ -127,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     },
   })
 
+  registerAccessLog(app)
   registerProblemHandlers(app)
   declareTransportProblems(app)
   registerBodyParsers(app, deps.config.bodyLimitBytes)

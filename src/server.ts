@@ -16,7 +16,7 @@ import { SystemClock } from './clock.js'
 import { ConfigError, helpText, isLoopback, loadConfig } from './config.js'
 import { Metrics } from './http/metrics.js'
 import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
-import { createLogger } from './logger.js'
+import { chooseLogFormat, createLogger } from './logger.js'
 import { RetentionJob } from './retention-job.js'
 import { buildEncrypter } from './startup/encrypter.js'
 import { SnapshotCache } from './store/snapshot-cache.js'
@@ -60,7 +60,7 @@ async function main(): Promise<number> {
     throw err
   }
 
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, undefined, chooseLogFormat(config.logFormat, process.stdout.isTTY === true))
   const clock = new SystemClock()
   const dataDir = resolve(config.dataDir)
   const root = new StoreRoot({

@@ -28,6 +28,14 @@ import type { App, Permission } from './app-type.js'
 import { problems } from './schemas.js'
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * A public route that still learns who calls when credentials are sent
+     * (e.g. /readyz shows details to authenticated callers only); bad
+     * credentials make the caller anonymous and count as failed attempts.
+     */
+    identifiesCaller?: boolean
+  }
   interface FastifyRequest {
     /** The authenticated principal; null when credentials are off or not yet checked. */
     principal: string | null
@@ -129,8 +137,19 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   app.addHook('onRequest', async (request) => {
     if (request.is404) return
     const permission = request.routeOptions.config.permission!
-    if (permission === 'public') return
     const presented = parseAuthorization(request.headers.authorization)
+    if (permission === 'public') {
+      if (request.routeOptions.config.identifiesCaller !== true || presented.kind !== 'secret') return
+      // No oracle for guessing tokens: an address over its failure limit is not checked, and a failure counts.
+      const remoteKey = `remote:${request.ip}`
+      if (failures !== null && !failures.peek(remoteKey).ok) return
+      try {
+        request.principal = (await deps.auth!.authenticator.authenticate(presented.secret)).principal
+      } catch {
+        failures?.take(remoteKey)
+      }
+      return
+    }
     let identity: Identity
     try {
       if (presented.kind === 'none') throw new StateError('unauthenticated', 'credentials are required: send "Authorization: Bearer <token>", or HTTP Basic with the token as password (Terraform username/password)')

@@ -229,7 +229,7 @@ export function registerMetrics(app: App, metrics: Metrics, root: StoreRoot): vo
   })
 
   app.get('/metrics', {
-    config: { permission: 'read' },
+    config: { permission: 'read', accessLog: 'debug' },
     schema: {
       operationId: 'getMetrics',
       summary: 'Prometheus metrics',

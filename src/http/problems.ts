@@ -103,8 +103,9 @@ export function classify(err: unknown): { code: ErrorCode; detail: string; extra
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const { code, detail, extra } = classify(err)
   const status = STATUS[code]
-  if (status >= 500) request.log.error({ err, code }, 'request failed')
-  else request.log.info({ code }, 'request refused')
+  // The access log writes the code (and, for server faults, the error) in the request's one line.
+  request.problemCode = code
+  if (status >= 500) request.fault = err
   if (code === 'shutting-down') reply.header('retry-after', '1')
   if (code === 'unauthenticated') reply.header('www-authenticate', WWW_AUTHENTICATE)
   const retryAfter = err instanceof StateError ? err.details.retryAfter : undefined

@@ -106,3 +106,27 @@ t.test('debug logs and problem bodies carry no token, JWT, key or snapshot plain
     t.notOk(problems.includes(secret), `no problem body contains the ${what}`)
   }
 })
+
+t.test('a token put in a URL by mistake reaches neither the JSON nor the readable log', async (t) => {
+  const token = newToken()
+  for (const format of ['json', 'pretty'] as const) {
+    const lines: string[] = []
+    const logger = createLogger('debug', { write: (line: string) => void lines.push(line) }, format)
+    const root = makeRoot(t.testdir())
+    const { app } = await buildApp({ config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 }, root, audit: new MemoryAudit(), logger, version: '0', auth: authFromText(tokensFileText([{ name: 'admin', token, grants: [{ scope: '*/*', allow: ['*'] }] }])) })
+    await app.ready()
+    const answers = [
+      await app.inject({ url: `/v1/factories/f1/stacks/s1/current?token=${token}` }),
+      await app.inject({ url: `/v1/factories/f1/stacks/s1/terraform?ID=x&password=${token}`, headers: bearer(token) }),
+      await app.inject({ url: `/readyz?access_token=${token}`, headers: bearer(token) }),
+      await app.inject({ url: `/nowhere?secret=${token}` }),
+    ]
+    await app.close()
+    root.close()
+    t.strictSame(answers.map((r) => r.statusCode), [401, 204, 200, 404], format)
+    t.ok(lines.length >= 4, `${format}: ${lines.length} lines`)
+    t.notOk(lines.join('').includes(token), `${format}: the token is not in the log`)
+    t.ok(lines.join('').includes('token=*'), `${format}: the parameter's name is`)
+    t.notOk(answers.map((r) => r.body).join('').includes(token), `${format}: nor in any answer`)
+  }
+})

@@ -833,9 +833,9 @@ t.test('/readyz answers 503 when the data directory cannot be written', async (t
   const { app } = await buildTestApp(t, { dir: join(parent, 'plain-file', 'data') })
   const res = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(res.statusCode, 503)
-  const body = res.json() as { status: string; checks: Record<string, string> }
+  const body = res.json() as { status: string; checks?: Record<string, string> }
   t.not(body.status, 'ready')
-  t.match(body.checks.dataDir, /not writable/)
+  t.equal(body.checks, undefined, 'the cause is for authenticated callers and the log (test/http/routes/health.test.ts)')
 })
 
 t.test('discovery reports a broken stack with its error code instead of failing the whole list', async (t) => {

@@ -4,7 +4,7 @@ import type { App } from '../app-type.js'
 /** Registers the OpenAPI document routes (public: a client reads the contract before it has credentials). */
 export function openapiRoutes(app: App): void {
   app.get('/openapi.yaml', {
-    config: { permission: 'public' },
+    config: { permission: 'public', accessLog: 'debug' },
     schema: {
       operationId: 'getOpenapiYaml',
       summary: 'This document, as YAML',
@@ -15,7 +15,7 @@ export function openapiRoutes(app: App): void {
     },
   }, async (_request, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })))
   app.get('/openapi.json', {
-    config: { permission: 'public' },
+    config: { permission: 'public', accessLog: 'debug' },
     schema: {
       operationId: 'getOpenapiJson',
       summary: 'This document, as JSON',
