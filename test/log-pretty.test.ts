@@ -21,7 +21,7 @@ t.test('the pretty logger writes readable lines, with secrets still redacted', a
   const out: string[] = []
   const logger = createLogger('info', { write: (s: string) => void out.push(s) }, 'pretty')
   logger.info({ authorization: 'Bearer secret-value', n: 1 }, 'hello')
-  t.match(out.join(''), /^\d\d:\d\d:\d\d\.\d{3} INFO  hello authorization=\[redacted\] n=1\n$/)
+  t.match(out.join(''), /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello authorization=\[redacted\] n=1\n$/)
 })
 
 t.test('auto is pretty on a terminal and JSON otherwise', async (t) => {
