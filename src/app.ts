@@ -20,13 +20,16 @@ import { requestIdFor } from './http/request-id.js'
 import { declareTransportProblems, registerProblemHandlers, sendProblem } from './http/problems.js'
 import { adminRoutes } from './http/routes/admin.js'
 import { currentRoutes } from './http/routes/current.js'
+import { diffRoutes } from './http/routes/diff.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
 import { healthRoutes } from './http/routes/health.js'
 import { lockRoutes } from './http/routes/lock.js'
 import { openapiRoutes } from './http/routes/openapi.js'
+import { outputsRoutes } from './http/routes/outputs.js'
 import { retentionRoutes } from './http/routes/retention.js'
 import { snapshotRoutes } from './http/routes/snapshots.js'
 import { terraformRoutes } from './http/routes/terraform.js'
+import { whoamiRoutes } from './http/routes/whoami.js'
 import { PROBLEM_ID, Problem, RAW_BODY } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
 import type { StoreRoot } from './store/store-root.js'
@@ -159,6 +162,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   terraformRoutes(app, routeDeps)
   retentionRoutes(app, routeDeps, deps.retention ?? { policy: null, trashWindowMs: 7 * 86_400_000 })
   adminRoutes(app, routeDeps)
+  diffRoutes(app, routeDeps)
+  outputsRoutes(app, routeDeps)
+  whoamiRoutes(app, routeDeps)
   openapiRoutes(app)
 
   return { app, beginShutdown: () => shutdown.abort(), routes, metrics }

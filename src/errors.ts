@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   'wait-timeout': 'the lock stayed held for the whole wait',
   'state-conflict': 'a Terraform write changes lineage or lowers serial',
   'payload-type-mismatch': 'the stack holds another kind of document than the route serves',
+  'incomparable-revs': 'the two revs hold different kinds of documents (an unobin snapshot and a Terraform state) and cannot be diffed',
+  'opaque-state': 'the state was encrypted by its client: the server cannot read into it',
   'unreadable-snapshot': 'a stored snapshot cannot be read: truncated, tampered, or sealed with another key',
   'dangling-current': 'current names a rev that is not stored',
   'unsafe-path': 'a path in the data directory is a symlink or not a directory',

@@ -7,7 +7,7 @@
  * an explicit deny wins.
  */
 import { type Glob, compareSpecificity } from './glob.js'
-import type { Permission } from './permission.js'
+import { INCLUDED_BY, PERMISSIONS, type Permission } from './permission.js'
 
 /** One grant: permissions allowed and denied on the stacks its scope matches. */
 export interface Grant {
@@ -27,8 +27,22 @@ export interface Target {
   readonly stack: string | null
 }
 
-/** True when the grants allow `permission` on `target`. */
+/**
+ * True when the grants allow `permission` on `target`, either by itself or
+ * through a permission that includes it (`read` includes `outputs`): each is
+ * decided on its own, so a deny of `read` on a stack does not take away an
+ * `outputs` allowed there.
+ */
 export function isAllowed(grants: readonly Grant[], permission: Permission, target: Target): boolean {
+  return [permission, ...INCLUDED_BY[permission]].some((p) => decide(grants, p, target))
+}
+
+/** Every permission the grants allow on `target`, in the order of PERMISSIONS. */
+export function allowedOn(grants: readonly Grant[], target: Target): Permission[] {
+  return PERMISSIONS.filter((p) => isAllowed(grants, p, target))
+}
+
+function decide(grants: readonly Grant[], permission: Permission, target: Target): boolean {
   let best: Grant[] = []
   for (const grant of grants) {
     if (!grant.allow.has(permission) && !grant.deny.has(permission)) continue

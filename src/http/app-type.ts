@@ -1,11 +1,16 @@
 /** The Fastify instance type every route module receives (TypeBox type provider). */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Permission as Grantable } from '../auth/permission.js'
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
 
-/** The permission a route needs (declared in its `config`; enforced by the auth layer). */
-export type Permission = 'read' | 'write' | 'lock' | 'force-unlock' | 'delete' | 'admin' | 'public'
+/**
+ * The permission a route needs (declared in its `config`; enforced by the
+ * auth layer): a grantable one, `authenticated` (any valid credential, e.g.
+ * whoami), or `public` (no credentials: probes, the OpenAPI document).
+ */
+export type Permission = Grantable | 'authenticated' | 'public'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

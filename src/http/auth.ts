@@ -43,6 +43,8 @@ declare module 'fastify' {
     hasPermission: ((permission: Permission) => boolean) | null
     /** Whether the caller holds a permission on another target (listings filter by it); null when credentials are off. */
     allows: ((permission: Permission, target: Target) => boolean) | null
+    /** The authenticated caller (principal, kind, grants); null when credentials are off or not yet checked. */
+    identity: Identity | null
   }
 }
 
@@ -87,6 +89,7 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   app.decorateRequest('principal', null)
   app.decorateRequest('hasPermission', null)
   app.decorateRequest('allows', null)
+  app.decorateRequest('identity', null)
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const permission = route.config?.permission
@@ -98,7 +101,8 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       route.schema = { ...schema, security: [] } // the document says so: no credentials are asked for
     } else {
       const response = (schema.response ?? {}) as Record<string, unknown>
-      const missing = Object.fromEntries(Object.entries(AUTH_PROBLEMS).filter(([status]) => !(status in response)))
+      // Any valid credential passes an `authenticated` route: it never answers 403.
+      const missing = Object.fromEntries(Object.entries(AUTH_PROBLEMS).filter(([status]) => !(status in response) && !(permission === 'authenticated' && status === '403')))
       route.schema = { ...schema, security: security(), response: { ...response, ...missing } }
     }
   })
@@ -167,14 +171,15 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       throw err
     }
     request.principal = identity.principal
+    request.identity = identity
     request.log.debug({ principal: identity.principal, kind: identity.kind }, 'authenticated')
     if (callers !== null) {
       const decision = callers.take(`principal:${identity.principal}`)
       if (!decision.ok) throw new StateError('rate-limited', `${identity.principal} sent more requests than its rate allows: retry in ${decision.retryAfterSeconds} s`, { retryAfter: decision.retryAfterSeconds })
     }
     const target = targetOf(request)
-    request.hasPermission = (p: Permission) => p === 'public' || isAllowed(identity.grants, p, target)
-    request.allows = (p: Permission, other: Target) => p === 'public' || isAllowed(identity.grants, p, other)
+    request.hasPermission = (p: Permission) => p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, target)
+    request.allows = (p: Permission, other: Target) => p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, other)
     if (!request.hasPermission(permission)) {
       return deny(request, 'forbidden', `${identity.principal} lacks the ${permission} permission on ${describeTarget(target)}: ask an operator for a grant in the tokens file`)
     }

@@ -33,6 +33,8 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'wait-timeout': 423,
   'state-conflict': 409,
   'payload-type-mismatch': 409,
+  'incomparable-revs': 409,
+  'opaque-state': 409,
   'unreadable-snapshot': 500,
   'dangling-current': 500,
   'unsafe-path': 500,
@@ -80,7 +82,7 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
 export function classify(err: unknown): { code: ErrorCode; detail: string; extra: Record<string, unknown> } {
   if (err instanceof StateError) {
     const extra: Record<string, unknown> = {}
-    for (const key of ['holder', 'current', 'currentLineage', 'lineage', 'currentSerial', 'serial', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith'] as const) {
+    for (const key of ['holder', 'current', 'currentLineage', 'lineage', 'currentSerial', 'serial', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith', 'from', 'to'] as const) {
       if (err.details[key] !== undefined) extra[key] = err.details[key]
     }
     return { code: err.code, detail: err.message, extra }

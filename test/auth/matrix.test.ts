@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { registerAuth } from '../../src/http/auth.js'
 import type { RouteEntry } from '../../src/http/auth.js'
-import { PERMISSIONS } from '../../src/auth/permission.js'
+import { INCLUDED_BY, PERMISSIONS, type Permission } from '../../src/auth/permission.js'
 import { WWW_AUTHENTICATE } from '../../src/http/problems.js'
 import { MemoryAudit, buildTestApp } from '../helpers/app.js'
 import { makeRoot } from '../helpers/store.js'
@@ -45,7 +45,7 @@ t.test('the route table has every route, LOCK/UNLOCK and the Terraform routes in
   for (const expected of ['LOCK /v1/factories/:factory/stacks/:stack/terraform', 'UNLOCK /v1/factories/:factory/stacks/:stack/terraform', 'POST /v1/factories/:factory/stacks/:stack/terraform/lock', 'DELETE /v1/factories/:factory/stacks/:stack/terraform/lock', 'GET /v1/factories/:factory/stacks/:stack/terraform', 'GET /healthz', 'GET /v1/factories']) {
     t.ok(names.includes(expected), expected)
   }
-  for (const r of routes) t.ok(['read', 'write', 'lock', 'force-unlock', 'delete', 'admin', 'public'].includes(r.permission), `${label(r)} declares ${r.permission}`)
+  for (const r of routes) t.ok(['read', 'outputs', 'write', 'lock', 'force-unlock', 'delete', 'admin', 'authenticated', 'public'].includes(r.permission), `${label(r)} declares ${r.permission}`)
 })
 
 t.test('a route that declares no permission stops the server at start', async (t) => {
@@ -101,7 +101,7 @@ t.test('each permission alone passes exactly the routes that need it', async (t)
       const { app, routes } = await appWith(t, [{ name: `only-${permission}`, token, grants: [{ scope: '*/*', allow: [permission] }] }])
       for (const route of routes) {
         const status = await hit(app, route, bearer(token))
-        if (route.permission === 'public' || route.permission === permission) t.notOk([401, 403].includes(status), `${label(route)} passes with ${permission} (got ${status})`)
+        if (route.permission === 'public' || route.permission === 'authenticated' || route.permission === permission || INCLUDED_BY[route.permission as Permission]?.includes(permission)) t.notOk([401, 403].includes(status), `${label(route)} passes with ${permission} (got ${status})`)
         else t.equal(status, 403, `${label(route)} needs ${route.permission}, not ${permission}`)
       }
     })
@@ -124,7 +124,7 @@ t.test('a token scoped to another factory or stack answers 403 on every protecte
     { name: 'other-factory', token: otherFactory, grants: [{ scope: 'f2/*', allow: ['*'] }] },
     { name: 'other-stack', token: otherStack, grants: [{ scope: 'f1/s2', allow: ['*'] }] },
   ])
-  for (const route of routes.filter((r) => r.permission !== 'public')) {
+  for (const route of routes.filter((r) => r.permission !== 'public' && r.permission !== 'authenticated')) {
     t.equal(await hit(app, route, bearer(otherFactory)), 403, `${label(route)} with a token for f2/*`)
     t.equal(await hit(app, route, bearer(otherStack)), 403, `${label(route)} with a token for f1/s2`)
   }
@@ -133,7 +133,7 @@ t.test('a token scoped to another factory or stack answers 403 on every protecte
 t.test('a token scoped to one stack passes its routes, but cannot list what it does not cover', async (t) => {
   const token = newToken()
   const { app, routes } = await appWith(t, [{ name: 'one-stack', token, grants: [{ scope: 'f1/s1', allow: ['*'] }] }])
-  for (const route of routes.filter((r) => r.permission !== 'public')) {
+  for (const route of routes.filter((r) => r.permission !== 'public' && r.permission !== 'authenticated')) {
     const status = await hit(app, route, bearer(token))
     if (route.url.includes(':stack')) t.notOk([401, 403].includes(status), `${label(route)} (got ${status})`)
     else t.equal(status, 403, `${label(route)} lists more than f1/s1`)

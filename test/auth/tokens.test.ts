@@ -50,7 +50,7 @@ t.test('the README\'s way to hash a token gives the hash the server computes', a
 
 t.test('the README\'s example tokens file is valid', async (t) => {
   const credentials = parseTokensFile(readmeBlock('<!-- readme-tokens-file', 'yaml'), 'README.md')
-  t.strictSame(credentials.tokens.map((x) => x.name), ['alice', 'ci-cluster-deploy'])
+  t.strictSame(credentials.tokens.map((x) => x.name), ['alice', 'ci-cluster-deploy', 'app-pipeline'])
   t.strictSame(credentials.issuers.map((x) => x.issuer), ['https://token.actions.githubusercontent.com', 'https://gitlab.com'])
 })
 

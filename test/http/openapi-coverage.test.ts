@@ -850,6 +850,71 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       return () => send(faulty, 'POST', `${s.url}/snapshots:reseal`)
     })],
   },
+  [`GET ${STACK}/diff`]: {
+    200: [sc('two revs of a stack', undefined, async () => {
+      const s = fresh(plain)
+      await writeRev(plain, s)
+      await writeRev(plain, s)
+      return send(plain, 'GET', `${s.url}/diff`)
+    }, (t, res) => t.equal((res.json() as { kind: string }).kind, 'unobin'))],
+    400: [sc('a from that is not a canonical rev', 'invalid-rev', async () => {
+      const s = fresh(plain)
+      await writeRev(plain, s)
+      return send(plain, 'GET', `${s.url}/diff?from=2026-07-10T12:00:00.10Z`)
+    })],
+    404: [
+      sc('a stack without current and no to', 'no-current', async () => send(plain, 'GET', `${fresh(plain).url}/diff`)),
+      sc('a from that is not stored', 'rev-not-found', async () => {
+        const s = fresh(plain)
+        await writeRev(plain, s)
+        return send(plain, 'GET', `${s.url}/diff?from=${SOME_REV}`)
+      }),
+    ],
+    409: [sc('an unobin snapshot against a Terraform state', 'incomparable-revs', async () => {
+      const s = fresh(plain)
+      const unobin = await writeRev(plain, s)
+      await expectSetup(send(plain, 'POST', `${s.url}/terraform?force=true`, { raw: terraformState(1) }), 200, 'writing Terraform state over the snapshot')
+      return send(plain, 'GET', `${s.url}/diff?from=${unobin}`)
+    })],
+    500: [sc('a truncated rev', 'unreadable-snapshot', async () => {
+      const s = fresh(plain)
+      const rev = await writeRev(plain, s)
+      const path = join(s.dir, 'snapshots', `${rev}.json.enc`)
+      await writeFile(path, (await readFile(path)).subarray(0, 10))
+      return send(plain, 'GET', `${s.url}/diff?to=${rev}`)
+    })],
+  },
+  [`GET ${STACK}/outputs`]: {
+    200: [sc('the current rev', undefined, async () => {
+      const s = fresh(plain)
+      await writeRev(plain, s)
+      return send(plain, 'GET', `${s.url}/outputs`)
+    }, (t, res) => t.type((res.json() as { outputs: unknown }).outputs, 'object'))],
+    400: [sc('a rev that is not canonical', 'invalid-rev', async () => send(plain, 'GET', `${fresh(plain).url}/outputs?rev=2026-07-10T12:00:00.10Z`))],
+    404: [
+      sc('a stack without current', 'no-current', async () => send(plain, 'GET', `${fresh(plain).url}/outputs`)),
+      sc('a rev that is not stored', 'rev-not-found', async () => send(plain, 'GET', `${fresh(plain).url}/outputs?rev=${SOME_REV}`)),
+    ],
+    409: [sc('a state its client encrypted', 'opaque-state', async () => {
+      const s = fresh(plain)
+      await expectSetup(send(plain, 'POST', `${s.url}/terraform`, { raw: JSON.stringify({ serial: 1, lineage: 'l', encrypted_data: 'AAAA', encryption_version: 'v0' }) }), 200, 'writing an encrypted state')
+      return send(plain, 'GET', `${s.url}/outputs`)
+    })],
+    500: [sc('a truncated current rev', 'unreadable-snapshot', async () => {
+      const s = fresh(plain)
+      const rev = await writeRev(plain, s)
+      const path = join(s.dir, 'snapshots', `${rev}.json.enc`)
+      await writeFile(path, (await readFile(path)).subarray(0, 10))
+      return send(plain, 'GET', `${s.url}/outputs`)
+    })],
+  },
+  'GET /v1/whoami': {
+    200: [sc('an anonymous caller', undefined, async () => send(plain, 'GET', '/v1/whoami?factory=cov&stack=x'), (t, res) => t.equal((res.json() as { principal: string }).principal, 'anonymous'))],
+    400: [
+      sc('a stack without its factory', 'invalid-request', async () => send(plain, 'GET', '/v1/whoami?stack=x')),
+      sc('a factory name the pattern refuses', 'invalid-request', async () => send(plain, 'GET', '/v1/whoami?factory=-bad')),
+    ],
+  },
 }
 
 /**
@@ -881,13 +946,15 @@ function genericScenarios(method: Method, path: string, isProtected: boolean): S
   }
   if (isProtected) {
     out[401] = [sc('no credentials', 'unauthenticated', async () => send(authed, method, url('cov'), body), (t, res) => t.equal(res.headers['www-authenticate'], WWW_AUTHENTICATE, 'with the challenge'))]
-    out[403] = [sc('a caller without the permission', 'forbidden', async () => send(authed, method, url('cov'), { ...body, headers: bearer(STRANGER) }))]
+    if (!ANY_CREDENTIAL.has(`${method} ${path}`)) out[403] = [sc('a caller without the permission', 'forbidden', async () => send(authed, method, url('cov'), { ...body, headers: bearer(STRANGER) }))]
     out[429] = [sc('an address over its rate of failed authentications', 'rate-limited', async () => send(limited, method, url('cov'), body), (t, res) => t.ok(res.headers['retry-after'], 'with Retry-After'))]
     out[503] = [sc('an identity token whose issuer keys cannot be fetched', 'auth-unavailable', async () => send(oidc, method, url('cov'), { ...body, headers: bearer(ID_TOKEN) }), (t, res) => t.ok(res.headers['retry-after'], 'with Retry-After'))]
   }
   return out
 }
 
+/** Routes any valid credential may call (permission `authenticated`): they never answer 403. */
+const ANY_CREDENTIAL: ReadonlySet<string> = new Set(['GET /v1/whoami'])
 /** Methods whose bodies the server parses: any route of theirs can answer 413, and 415 unless it takes its body raw. */
 const BODY_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'LOCK', 'UNLOCK'])
 /** The routes that store or read their body as raw bytes, whatever its media type (config.rawBody). */

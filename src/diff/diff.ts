@@ -1,0 +1,45 @@
+/**
+ * diffDocuments: the diff between two parsed revs of one stack, whatever
+ * their kind. Revs of different comparable kinds (an unobin snapshot and a
+ * Terraform state) are refused with `incomparable-revs`; an opaque side
+ * (a client-encrypted state) gives a diff that says so, with both sizes and
+ * whether the bytes are identical, never an error.
+ */
+import { StateError } from '../errors.js'
+import type { Diff } from './diff-result.js'
+import { type ParsedDocument, factsOf } from './document.js'
+import { diffResources, diffTerraformHeader, diffTerraformOutputs } from './terraform-diff.js'
+import { diffEntries, diffUnobinHeader, diffUnobinOutputs } from './unobin-diff.js'
+
+/** What an opaque comparison says. */
+export const OPAQUE_DETAIL = 'opaque: the contents cannot be compared (the state was encrypted by its client); only sizes and hashes are shown'
+
+const LABEL = { unobin: 'an unobin snapshot', terraform: 'a Terraform state', opaque: 'an opaque document' } as const
+
+/** Diffs `from` (null: nothing before `to`) against `to`. Throws `incomparable-revs`. */
+export function diffDocuments(from: ParsedDocument | null, to: ParsedDocument): Diff {
+  const base = { from: from === null ? null : factsOf(from), to: factsOf(to), identical: from !== null && from.sha256 === to.sha256 && from.bytes === to.bytes }
+  if (to.kind === 'opaque' || from?.kind === 'opaque') {
+    return { ...base, kind: 'opaque', comparable: false, detail: OPAQUE_DETAIL, summary: { added: 0, removed: 0, changed: 0, unchanged: 0, outputs: 0 }, header: [], entries: [], outputs: [] }
+  }
+  if (from !== null && from.kind !== to.kind) {
+    throw new StateError('incomparable-revs', `rev ${from.rev} is ${LABEL[from.kind]} and rev ${to.rev} is ${LABEL[to.kind]}: only revs of the same kind can be compared; pick two revs written the same way`, { from: from.rev, to: to.rev })
+  }
+  const a = from?.doc
+  const b = to.doc!
+  const terraform = to.kind === 'terraform'
+  const { entries, unchanged } = terraform ? diffResources(a, b) : diffEntries(a, b)
+  const outputs = terraform ? diffTerraformOutputs(a, b) : diffUnobinOutputs(a, b)
+  const header = terraform ? diffTerraformHeader(a, b) : diffUnobinHeader(a, b)
+  const count = (action: string) => entries.filter((e) => e.action === action).length
+  return {
+    ...base,
+    kind: to.kind,
+    comparable: true,
+    detail: null,
+    summary: { added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, outputs: outputs.length },
+    header,
+    entries,
+    outputs,
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Terraform/OpenTofu state (v4) diff: resource instances keyed by module,
+ * mode, type, name, instance key (and deposed key), compared attribute by
+ * attribute; outputs by name; and the state's own fields (serial, lineage,
+ * terraform_version). Values in `sensitive_attributes` (of either side) and
+ * outputs marked `sensitive` (on either side) show the marker only.
+ */
+import type { AddressChange, OutputChange, ResourceKey } from './diff-result.js'
+import { NOTHING_SENSITIVE, SENSITIVE_MARKER, type SensitivePaths, parseSensitiveAttributes, redact, unionSensitive } from './redaction.js'
+import { type FieldChange, deepEqual, diffValues } from './value-diff.js'
+
+/** One resource instance of a state. */
+interface Instance {
+  readonly key: ResourceKey
+  readonly provider: unknown
+  readonly object: Readonly<Record<string, unknown>>
+  readonly sensitive: SensitivePaths
+}
+
+/** Instance fields that are identity or bookkeeping, never diffed as values. */
+const SKIPPED = new Set(['index_key', 'deposed', 'sensitive_attributes'])
+/** Top-level fields compared as the state's own (resources and outputs have their own sections). */
+const OWN_FIELDS = ['version', 'terraform_version', 'serial', 'lineage'] as const
+
+/** The address Terraform prints for an instance (`module.m.aws_instance.web["a"]`, `data.x.y`), plus ` (deposed K)`. */
+export function addressOf(key: ResourceKey): string {
+  let out = key.module === null || key.module === '' ? '' : `${key.module}.`
+  if (key.mode === 'data') out += 'data.'
+  out += `${key.type}.${key.name}`
+  if (key.index !== null) out += typeof key.index === 'number' ? `[${key.index}]` : `[${JSON.stringify(key.index)}]`
+  if (key.deposed !== null) out += ` (deposed ${key.deposed})`
+  return out
+}
+
+/** Every instance of a state by address (malformed resources are skipped, never fatal). */
+export function instancesOf(doc: Readonly<Record<string, unknown>>): Map<string, Instance> {
+  const out = new Map<string, Instance>()
+  const resources = Array.isArray(doc.resources) ? doc.resources : []
+  for (const resource of resources) {
+    if (typeof resource !== 'object' || resource === null) continue
+    const r = resource as Record<string, unknown>
+    const instances = Array.isArray(r.instances) ? r.instances : []
+    for (const instance of instances) {
+      if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) continue
+      const i = instance as Record<string, unknown>
+      const index = typeof i.index_key === 'number' || typeof i.index_key === 'string' ? i.index_key : null
+      const key: ResourceKey = {
+        module: typeof r.module === 'string' && r.module !== '' ? r.module : null,
+        mode: typeof r.mode === 'string' ? r.mode : 'managed',
+        type: String(r.type ?? ''),
+        name: String(r.name ?? ''),
+        index,
+        deposed: typeof i.deposed === 'string' && i.deposed !== '' ? i.deposed : null,
+      }
+      out.set(addressOf(key), { key, provider: r.provider, object: i, sensitive: parseSensitiveAttributes(i.sensitive_attributes) })
+    }
+  }
+  return out
+}
+
+/** The changed instances between two states, sorted by address, and how many are unchanged. */
+export function diffResources(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): { entries: AddressChange[]; unchanged: number } {
+  const before = a === undefined ? new Map<string, Instance>() : instancesOf(a)
+  const after = instancesOf(b)
+  const entries: AddressChange[] = []
+  let unchanged = 0
+  for (const [address, old] of before) {
+    const next = after.get(address)
+    if (next === undefined) {
+      entries.push({ address, action: 'removed', resource: old.key, changes: [], value: shown(old) })
+      continue
+    }
+    const changes = diffInstance(old, next)
+    if (changes.length === 0) unchanged++
+    else entries.push({ address, action: 'changed', resource: next.key, changes })
+  }
+  for (const [address, next] of after) {
+    if (!before.has(address)) entries.push({ address, action: 'added', resource: next.key, changes: [], value: shown(next) })
+  }
+  entries.sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0))
+  return { entries, unchanged }
+}
+
+function diffInstance(a: Instance, b: Instance): FieldChange[] {
+  const out: FieldChange[] = []
+  if (!deepEqual(a.provider, b.provider)) out.push({ op: 'replace', path: '/provider', old: a.provider, new: b.provider })
+  const sensitive = unionSensitive(a.sensitive, b.sensitive)
+  const keys = new Set([...Object.keys(a.object), ...Object.keys(b.object)])
+  for (const key of keys) {
+    if (SKIPPED.has(key)) continue
+    const x = a.object[key]
+    const y = b.object[key]
+    if (key === 'attributes') {
+      diffValues(x, y, out, sensitive, ['attributes'], 1)
+    } else if (key === 'private') {
+      // Provider-private data: opaque, and may hold secrets; say only that it changed.
+      if (!deepEqual(x, y)) out.push({ op: x === undefined ? 'add' : y === undefined ? 'remove' : 'replace', path: '/private', ...(x === undefined ? {} : { old: SENSITIVE_MARKER }), ...(y === undefined ? {} : { new: SENSITIVE_MARKER }), sensitive: true })
+    } else {
+      diffValues(x, y, out, NOTHING_SENSITIVE, [key])
+    }
+  }
+  return out
+}
+
+/** An instance as shown whole (added or removed): sensitive attributes and private data redacted. */
+function shown(instance: Instance): unknown {
+  const { sensitive_attributes: _s, private: priv, ...rest } = instance.object
+  return {
+    ...rest,
+    ...(rest.attributes === undefined ? {} : { attributes: redact(rest.attributes, instance.sensitive) }),
+    ...(priv === undefined ? {} : { private: SENSITIVE_MARKER }),
+  }
+}
+
+/** One output of a state: its value, type and whether it is sensitive. */
+export interface TerraformOutput {
+  readonly value: unknown
+  readonly type: unknown
+  readonly sensitive: boolean
+}
+
+/** The outputs of a state by name (malformed entries are skipped). */
+export function terraformOutputs(doc: Readonly<Record<string, unknown>>): Map<string, TerraformOutput> {
+  const out = new Map<string, TerraformOutput>()
+  const outputs = doc.outputs
+  if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) return out
+  for (const [name, raw] of Object.entries(outputs)) {
+    if (typeof raw !== 'object' || raw === null) continue
+    const o = raw as Record<string, unknown>
+    out.set(name, { value: o.value, type: o.type, sensitive: o.sensitive === true })
+  }
+  return out
+}
+
+/** The outputs that differ between two states, sorted by name; sensitive on either side shows the marker. */
+export function diffTerraformOutputs(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): OutputChange[] {
+  const before = a === undefined ? new Map<string, TerraformOutput>() : terraformOutputs(a)
+  const after = terraformOutputs(b)
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort()
+  const out: OutputChange[] = []
+  for (const name of names) {
+    const x = before.get(name)
+    const y = after.get(name)
+    if (x !== undefined && y !== undefined && x.sensitive === y.sensitive && deepEqual(x.value, y.value) && deepEqual(x.type, y.type)) continue
+    const sensitive = x?.sensitive === true || y?.sensitive === true
+    const show = (o: TerraformOutput) => (sensitive ? SENSITIVE_MARKER : o.value)
+    const action = x === undefined ? 'added' : y === undefined ? 'removed' : 'changed'
+    out.push({ name, action, ...(x === undefined ? {} : { old: show(x) }), ...(y === undefined ? {} : { new: show(y) }), sensitive })
+  }
+  return out
+}
+
+/** Changes of the state's own fields: version, terraform_version, serial, lineage. */
+export function diffTerraformHeader(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): FieldChange[] {
+  const out: FieldChange[] = []
+  for (const key of OWN_FIELDS) diffValues(a?.[key], b[key], out, NOTHING_SENSITIVE, [key])
+  return out
+}
