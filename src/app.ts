@@ -32,12 +32,12 @@ import { terraformRoutes } from './http/routes/terraform.js'
 import { whoamiRoutes } from './http/routes/whoami.js'
 import { PROBLEM_ID, Problem, RAW_BODY } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
-import type { StoreRoot } from './store/store-root.js'
+import type { StoreCatalog } from './store/store.js'
 
 /** What the application is built from. */
 export interface AppDeps {
   readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds' | 'bodyLimitBytes'>
-  readonly root: StoreRoot
+  readonly root: StoreCatalog
   readonly audit: AuditSink
   readonly logger: FastifyBaseLogger
   /** The package version shown in the OpenAPI document. */

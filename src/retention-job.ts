@@ -9,14 +9,14 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditSink } from './audit.js'
 import { type RetentionSettings, type StackPrune, pruneTree } from './store/retention.js'
-import type { StoreRoot } from './store/store-root.js'
+import type { StoreCatalog } from './store/store.js'
 
 /** The principal recorded for the schedule's changes. */
 export const RETENTION_PRINCIPAL = 'retention-schedule'
 
 /** A timer that prunes the whole tree every `intervalMs`. */
 export class RetentionJob {
-  readonly #root: StoreRoot
+  readonly #root: StoreCatalog
   readonly #settings: RetentionSettings
   readonly #intervalMs: number
   readonly #audit: AuditSink
@@ -25,7 +25,7 @@ export class RetentionJob {
   #running: Promise<unknown> = Promise.resolve()
   #stopped = false
 
-  constructor(root: StoreRoot, settings: RetentionSettings, intervalMs: number, audit: AuditSink, log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>) {
+  constructor(root: StoreCatalog, settings: RetentionSettings, intervalMs: number, audit: AuditSink, log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>) {
     this.#root = root
     this.#settings = settings
     this.#intervalMs = intervalMs

@@ -22,7 +22,7 @@ import type { Identity } from '../auth/identity.js'
 import { type Target, isAllowed } from '../auth/policy.js'
 import { RateLimiter } from '../auth/rate-limiter.js'
 import { type ErrorCode, StateError } from '../errors.js'
-import type { StoreRoot } from '../store/store-root.js'
+import type { StoreCatalog } from '../store/store.js'
 import { parseLockInfo } from '../terraform/lock-info.js'
 import type { App, Permission } from './app-type.js'
 import { problems } from './schemas.js'
@@ -70,7 +70,7 @@ export interface RouteEntry {
 export interface AuthDeps {
   /** Undefined: no credentials are configured and auth is off. */
   readonly auth: AuthOptions | undefined
-  readonly root: StoreRoot
+  readonly root: StoreCatalog
   readonly audit: AuditSink
 }
 

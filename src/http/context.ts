@@ -8,21 +8,19 @@ import { StateError } from '../errors.js'
 import type { Permission } from './app-type.js'
 import type { AuditSink } from '../audit.js'
 import type { Config } from '../config.js'
-import type { LocalStore } from '../store/local-store.js'
-import type { StoreRoot } from '../store/store-root.js'
-import type { Fence } from '../store/store.js'
+import type { Fence, ManagedStore, StoreCatalog } from '../store/store.js'
 
 /** Everything routes are given by `buildApp`. */
 export interface RouteDeps {
   readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds'>
-  readonly root: StoreRoot
+  readonly root: StoreCatalog
   readonly audit: AuditSink
   /** Aborted when the server starts shutting down: long-poll waits end with 503. */
   readonly shutdown: AbortSignal
 }
 
 /** The store named by the request's `factory`/`stack` params. */
-export function storeOf(deps: RouteDeps, request: FastifyRequest): LocalStore {
+export function storeOf(deps: RouteDeps, request: FastifyRequest): ManagedStore {
   const { factory, stack } = request.params as { factory: string; stack: string }
   return deps.root.stack(factory, stack)
 }

@@ -6,7 +6,7 @@
  */
 import { type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { StoreRoot } from '../store/store-root.js'
+import type { StoreCatalog } from '../store/store.js'
 import type { Metrics } from './metrics.js'
 
 /** A running metrics listener. */
@@ -18,7 +18,7 @@ export interface MetricsListener {
 }
 
 /** Starts serving `metrics` on `host`:`port` (port 0 picks a free one). */
-export async function listenMetrics(metrics: Metrics, root: StoreRoot, host: string, port: number, onError: (err: unknown) => void = () => {}): Promise<MetricsListener> {
+export async function listenMetrics(metrics: Metrics, root: StoreCatalog, host: string, port: number, onError: (err: unknown) => void = () => {}): Promise<MetricsListener> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]
     if (path !== '/metrics') {

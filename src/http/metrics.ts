@@ -21,7 +21,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { AuditEvent, AuditSink } from '../audit.js'
 import { isStateError } from '../errors.js'
-import type { StoreRoot } from '../store/store-root.js'
+import type { StoreCatalog } from '../store/store.js'
 import type { App } from './app-type.js'
 import { mayRead } from './context.js'
 
@@ -104,7 +104,7 @@ export class Metrics {
    * allows (the caller's readable stacks; the totals count every stack).
    * Renders run one at a time: the gauges are shared.
    */
-  async render(root: StoreRoot, visible: (factory: string, stack: string) => boolean = () => true): Promise<string> {
+  async render(root: StoreCatalog, visible: (factory: string, stack: string) => boolean = () => true): Promise<string> {
     const run = this.#rendering.then(async () => {
       await this.#scrapeStacks(root, visible)
       this.waiters.set(root.waiting())
@@ -161,7 +161,7 @@ export class Metrics {
     }
   }
 
-  async #scrapeStacks(root: StoreRoot, visible: (factory: string, stack: string) => boolean): Promise<void> {
+  async #scrapeStacks(root: StoreCatalog, visible: (factory: string, stack: string) => boolean): Promise<void> {
     this.lockAge.reset()
     this.revs.reset()
     let names: Array<{ factory: string; stack: string }>
@@ -205,7 +205,7 @@ export class Metrics {
  * Per-stack series name only the stacks the caller may read (a deny on one
  * stack hides its series; the totals still count it).
  */
-export function registerMetrics(app: App, metrics: Metrics, root: StoreRoot): void {
+export function registerMetrics(app: App, metrics: Metrics, root: StoreCatalog): void {
   const lockWaitOf = (request: { routeOptions: { url?: string | undefined }; method: string; query: unknown }, seconds: number): number | null => {
     if (request.routeOptions.url !== LOCK_ROUTE || request.method !== 'POST') return null
     const wait = Number((request.query as { wait?: unknown } | undefined)?.wait ?? 0)

@@ -4,13 +4,12 @@
  * reporting each rev as it goes.
  *
  * Crash-safe because each rev is replaced atomically on its own
- * (`LocalStore.reseal`), and resumable because a rev the sealing key already
+ * (`ManagedStore.reseal`), and resumable because a rev the sealing key already
  * opens is skipped: after a crash, run it again and it finishes the job.
  */
 import { isStateError } from '../errors.js'
-import type { ResealOutcome } from './local-store.js'
 import { isRev } from './rev.js'
-import type { StoreRoot } from './store-root.js'
+import type { ResealOutcome, StoreCatalog } from './store.js'
 
 /** Which stacks to re-seal: everything, one factory, or one stack. */
 export interface ResealScope {
@@ -47,7 +46,7 @@ export interface ResealReport {
  * stops the run and is thrown, to be rerun once fixed. `onStep` is awaited
  * after each rev.
  */
-export async function resealTree(root: StoreRoot, scope: ResealScope = {}, onStep: (step: ResealStep) => void | Promise<void> = () => {}): Promise<ResealReport> {
+export async function resealTree(root: StoreCatalog, scope: ResealScope = {}, onStep: (step: ResealStep) => void | Promise<void> = () => {}): Promise<ResealReport> {
   const counts = { resealed: 0, skipped: 0, failed: 0 }
   const failures: ResealStep[] = []
   const stacks = await root.stackNames(scope)

@@ -4,10 +4,8 @@
  * (the prune route) or every stack (the schedule).
  */
 import { StateError, isStateError } from '../errors.js'
-import type { LocalStore, TrashEntry } from './local-store.js'
 import { type RetentionPolicy, hasRule } from './retention-policy.js'
-import type { Fence } from './store.js'
-import type { StoreRoot } from './store-root.js'
+import type { Fence, ManagedStore, StoreCatalog, TrashEntry } from './store.js'
 
 /** The retention settings of a server. */
 export interface RetentionSettings {
@@ -34,7 +32,7 @@ export interface StackPrune {
  * Throws what the store throws (`locked` when the stack is locked and no
  * holder's id is presented, disk faults).
  */
-export async function pruneStack(store: LocalStore, policy: RetentionPolicy, trashWindowMs: number, options: { dryRun?: boolean; fence?: Fence } = {}): Promise<StackPrune> {
+export async function pruneStack(store: ManagedStore, policy: RetentionPolicy, trashWindowMs: number, options: { dryRun?: boolean; fence?: Fence } = {}): Promise<StackPrune> {
   if (!hasRule(policy)) throw new StateError('invalid-request', 'a retention policy needs keep (newest revs to keep) or maxAge (seconds): give one in the request, or configure --retention-keep / --retention-max-age')
   const { trashed, kept, purged } = await store.prune({ policy, purgeWindowMs: trashWindowMs, ...options })
   const { factory, stack } = store.stack()
@@ -47,7 +45,7 @@ export async function pruneStack(store: LocalStore, policy: RetentionPolicy, tra
  * round (its holder may be mid-apply); a stack that fails is reported with
  * its error code and the others go on.
  */
-export async function pruneTree(root: StoreRoot, settings: RetentionSettings): Promise<StackPrune[]> {
+export async function pruneTree(root: StoreCatalog, settings: RetentionSettings): Promise<StackPrune[]> {
   const out: StackPrune[] = []
   for (const { factory, stack } of await root.stackNames()) {
     const store = root.stack(factory, stack)

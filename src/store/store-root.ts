@@ -8,15 +8,15 @@ import type { Encrypter } from '../crypto/encrypter.js'
 import { StateError } from '../errors.js'
 import { writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
-import { LocalStore, type LocalStoreOptions } from './local-store.js'
+import { LocalStore, type LocalStoreOptions } from './stack/local-store.js'
 import { assertName, isName } from './names.js'
-import type { StackSummary } from './store.js'
+import type { StackSummary, StoreCatalog } from './store.js'
 
 /** Options of a store root: those of every stack's store, minus the names. */
 export type StoreRootOptions = Omit<LocalStoreOptions, 'factory' | 'stack'>
 
 /** A data directory holding `<factory>/<stack>` stores. */
-export class StoreRoot {
+export class StoreRoot implements StoreCatalog {
   readonly root: string
   readonly #options: StoreRootOptions
   readonly #fs: FsOps

@@ -2,7 +2,16 @@
  * The contract of the seed's `Store`: one per factory/stack, holding
  * immutable snapshots (revs), a `current` pointer and an exclusive lock. It
  * knows nothing of HTTP; errors are `StateError`s with stable codes.
+ *
+ * Routes, retention and authorization depend on these interfaces only
+ * (`Store`, `ManagedStore`, `StoreCatalog`), never on an implementation, so a
+ * second one (an object-storage store is planned) can serve them unchanged;
+ * `test/store/store-contract.ts` states the promises every one must keep.
  */
+import type { Clock } from '../clock.js'
+import type { Encrypter } from '../crypto/encrypter.js'
+import type { RetentionPolicy } from './retention-policy.js'
+
 
 /** A stored snapshot: its rev, payload type and plaintext bytes (exactly as written). */
 export interface Snapshot {
@@ -113,10 +122,14 @@ export interface Store {
   currentRev(): Promise<string>
   /** One snapshot. Throws `rev-not-found`, `unreadable-snapshot`. */
   get(rev: string): Promise<Snapshot>
-  /** Stores a snapshot under a new rev; does not move current unless asked. */
-  write(body: Buffer, options: WriteOptions): Promise<string>
-  /** Like `write`, and says whether current moved (with makeCurrent it does not when a later rev is already current). */
-  writeSnapshot(body: Buffer, options: WriteOptions): Promise<WriteOutcome>
+  /**
+   * Stores a snapshot under a new rev (always later than every stored one);
+   * moves current only with `makeCurrent`, and then says whether it did (it
+   * does not when a later rev is already current). Throws `invalid-snapshot`,
+   * `malformed-json` (unobin payloads), the fence's `locked`, `lock-lost`,
+   * `lock-not-held`, `lock-required`; on any error nothing changed.
+   */
+  write(body: Buffer, options: WriteOptions): Promise<WriteOutcome>
   /** Points current at `rev` (which must exist), optionally only if current is `ifMatch`. */
   setCurrent(rev: string, options?: { fence?: Fence; ifMatch?: string | null }): Promise<{ previous: string | null }>
   /** Removes the current pointer (revs stay); absent pointer is not an error. */
@@ -139,4 +152,104 @@ export interface Store {
   lastRelease(): Promise<ReleasedLock | undefined>
   /** The stack's generation: grows at every acquisition and force-unlock. */
   generation(): Promise<number>
+}
+
+/** Options of `gc`. */
+export interface GcOptions {
+  /** Keep the newest `keep` revs (the current rev is always kept too). */
+  readonly keep: number
+  readonly dryRun?: boolean
+  readonly fence?: Fence
+}
+
+/** The result of `gc`: what was (or would be) deleted and what stays. */
+export interface GcResult {
+  readonly deleted: string[]
+  readonly kept: string[]
+}
+
+/** Options of `prune`. */
+export interface PruneOptions {
+  readonly policy: RetentionPolicy
+  readonly dryRun?: boolean
+  readonly fence?: Fence
+  /** Also remove trash entries pruned longer ago than this, in the same undoable change. */
+  readonly purgeWindowMs?: number
+}
+
+/** The result of `prune`: what was (or would be) moved to the trash and what stays, oldest first, and the trash entries purged. */
+export interface PruneResult {
+  readonly trashed: string[]
+  readonly kept: string[]
+  readonly purged: TrashEntry[]
+}
+
+/** A rev in the stack's trash: its name and when a prune moved it there. */
+export interface TrashEntry {
+  readonly rev: string
+  /** RFC 3339 instant of the prune. */
+  readonly deletedAt: string
+}
+
+/** What `reseal` did to one rev: re-sealed it, found it already sealed with the sealing key, or found no such file. */
+export type ResealOutcome = 'resealed' | 'skipped' | 'absent'
+
+/**
+ * A `Store` with the operators' history management: garbage collection,
+ * retention into a trash (restorable until purged), and re-sealing for key
+ * rotation. Every change is fenced like `write` unless said otherwise.
+ */
+export interface ManagedStore extends Store {
+  /** Deletes all but the newest `keep` revs and the current one (or only reports them with `dryRun`). */
+  gc(options: GcOptions): Promise<GcResult>
+  /**
+   * Moves the revs the policy does not keep (the current and the newest rev
+   * are always kept) into the trash; with `purgeWindowMs`, also purges
+   * expired trash entries in the same change. On an error nothing moved.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>
+  /** The revs in the trash, oldest rev first (an absent trash is empty). */
+  trashed(): Promise<TrashEntry[]>
+  /**
+   * Brings `rev` back from the trash into the history (the newest copy when
+   * pruned more than once); current does not move. Throws `rev-not-found`
+   * when the trash holds no such rev.
+   */
+  restore(rev: string, options?: { fence?: Fence }): Promise<TrashEntry>
+  /** Removes trash entries pruned more than `windowMs` ago (not fenced); removing what is absent is not an error. */
+  purgeTrash(windowMs: number, options?: { dryRun?: boolean }): Promise<TrashEntry[]>
+  /**
+   * Re-seals one rev (the trash entry pruned at `trashedAt`, when given)
+   * with the sealing key; content and pointers do not change, so it needs no
+   * lock. Throws `unreadable-snapshot` when no configured key opens it.
+   */
+  reseal(rev: string, options?: { trashedAt?: string }): Promise<ResealOutcome>
+}
+
+
+/**
+ * The stacks of one data directory: one shared store per factory/stack,
+ * discovery of factories and stacks, and the readiness probe.
+ */
+export interface StoreCatalog {
+  /** The encrypter every stack seals with. */
+  readonly encrypter: Encrypter
+  /** The clock every stack reads. */
+  readonly clock: Clock
+  /** The store of `factory`/`stack` (validated names; the same instance every time). Throws `invalid-name`. */
+  stack(factory: string, stack: string): ManagedStore
+  /** Factory names, sorted. */
+  factories(): Promise<string[]>
+  /** Stack names of `factory`, sorted. Throws `factory-not-found` when it has none. */
+  stacks(factory: string): Promise<string[]>
+  /** A stack's summary: current rev, rev count, lock holder, and the code of any fault reading them. */
+  summary(factory: string, stack: string): Promise<StackSummary>
+  /** Every `{factory, stack}` in `scope`, sorted (one named stack need not exist yet). Throws `factory-not-found`. */
+  stackNames(scope?: { readonly factory?: string | undefined; readonly stack?: string | undefined }): Promise<Array<{ factory: string; stack: string }>>
+  /** Proves the storage takes a new object; throws the storage's error when it does not. */
+  probeWritable(): Promise<void>
+  /** How many lock requests are waiting for a lock in this process, over every stack. */
+  waiting(): number
+  /** Stops background watchers. */
+  close(): void
 }

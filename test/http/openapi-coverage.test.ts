@@ -161,7 +161,7 @@ async function writeRev(b: Built, s: Stack, options: { current?: boolean; lockId
 
 /** Writes a rev straight through the store (no fence): seeds the requireLock app. */
 async function seedRev(b: Built, s: Stack): Promise<string> {
-  return b.root.stack(s.factory, s.stack).write(sampleSnapshot(++markers), { payloadType: UNOBIN_PAYLOAD, makeCurrent: true })
+  return (await b.root.stack(s.factory, s.stack).write(sampleSnapshot(++markers), { payloadType: UNOBIN_PAYLOAD, makeCurrent: true })).rev
 }
 
 /** Takes the lock of a stack; returns its id. */

@@ -51,7 +51,7 @@ async function seed(t: Test, dir: string, stacks: readonly string[], count: numb
     const revs = new Map<string, string>()
     for (let i = 0; i < count; i++) {
       const marker = `${stack}.${i}`
-      revs.set(await root.stack('f1', stack).write(sampleSnapshot(marker), { ...STATE, makeCurrent: i === count - 1 }), marker)
+      revs.set((await root.stack('f1', stack).write(sampleSnapshot(marker), { ...STATE, makeCurrent: i === count - 1 })).rev, marker)
     }
     out.set(stack, revs)
   }
@@ -138,7 +138,7 @@ t.test('revs in the trash are re-sealed too, so they restore under the new key',
 t.test('a rev no configured key opens is reported and left as it is; the others are re-sealed', async (t) => {
   const dir = t.testdir()
   await seed(t, dir, ['s1'], 2)
-  const stranger = await rootOf(t, dir, new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64')))).stack('f1', 's1').write(sampleSnapshot('x'), STATE)
+  const { rev: stranger } = await rootOf(t, dir, new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64')))).stack('f1', 's1').write(sampleSnapshot('x'), STATE)
   const path = join(dir, 'f1/s1/snapshots', `${stranger}.json.enc`)
   const bytes = readFileSync(path)
   const report = await resealTree(rootOf(t, dir, rotating()))
@@ -205,7 +205,7 @@ t.test('the reseal command prints one line per rev and a total, audits each stac
 t.test('the reseal command exits 1 naming the rev no key opens, and 2 for a bad key setting', async (t) => {
   const dir = t.testdir()
   await seed(t, dir, ['s1'], 1)
-  const stranger = await rootOf(t, dir, new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64')))).stack('f1', 's1').write(sampleSnapshot('x'), STATE)
+  const { rev: stranger } = await rootOf(t, dir, new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64')))).stack('f1', 's1').write(sampleSnapshot('x'), STATE)
   const failing = startReseal(t, dir)
   t.same(await failing.closed, { code: 1, signal: null })
   t.ok(failing.lines.some((l) => l.startsWith(`failed f1/s1 ${stranger}: `) && l.includes('STATE_KEY_OTHER')), 'the failed line names the rev and its key')

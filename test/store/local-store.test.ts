@@ -10,7 +10,7 @@ import { keyFromEnv } from '../../src/crypto/keys.js'
 import { isStateError } from '../../src/errors.js'
 import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
 import { decodeEnvelope, encodeEnvelope } from '../../src/store/envelope.js'
-import type { LocalStore } from '../../src/store/local-store.js'
+import type { LocalStore } from '../../src/store/stack/local-store.js'
 import type { StoreRoot } from '../../src/store/store-root.js'
 import { ManualClock } from '../helpers/clock.js'
 import { type FaultCode, FaultyFs, type FaultyMethod } from '../helpers/faulty-fs.js'
@@ -125,7 +125,7 @@ async function until(condition: () => boolean): Promise<void> {
 /** Writes `count` revs with the frozen clock; returns them in write order. */
 async function writeRevs(store: LocalStore, count: number): Promise<string[]> {
   const revs: string[] = []
-  for (let i = 0; i < count; i++) revs.push(await store.write(sampleSnapshot(i), STATE))
+  for (let i = 0; i < count; i++) revs.push((await store.write(sampleSnapshot(i), STATE)).rev)
   return revs
 }
 
@@ -164,7 +164,7 @@ t.test('every rev of the Go noop tree reads back as its plaintext fixture, in re
 
 t.test('a write into a Go tree sorts after the Go revs even with an earlier clock', async (t) => {
   const { store } = setup(t, { tree: 'env-key' })
-  const rev = await store.write(sampleSnapshot(), STATE)
+  const rev = (await store.write(sampleSnapshot(), STATE)).rev
   t.equal(rev, '2026-07-10T12:00:02.000000005Z_1')
   t.same(await store.list(), [...ENV_KEY_REVS, rev])
 })
@@ -173,10 +173,10 @@ t.test('a write into a Go tree sorts after the Go revs even with an earlier cloc
 
 t.test('write stores a new rev without moving current', async (t) => {
   const { store } = setup(t)
-  const first = await store.write(sampleSnapshot(1), STATE)
+  const first = (await store.write(sampleSnapshot(1), STATE)).rev
   t.equal(await codeOf(store.currentRev()), 'no-current')
   await store.setCurrent(first)
-  const second = await store.write(sampleSnapshot(2), STATE)
+  const second = (await store.write(sampleSnapshot(2), STATE)).rev
   t.same(await store.list(), [first, second])
   t.equal(await store.currentRev(), first)
   t.ok((await store.get(second)).body.equals(sampleSnapshot(2)))
@@ -184,9 +184,9 @@ t.test('write stores a new rev without moving current', async (t) => {
 
 t.test('write with makeCurrent moves current to the new rev', async (t) => {
   const { store, stackDir } = setup(t)
-  const first = await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })
+  const first = (await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev
   t.equal(await store.currentRev(), first)
-  const second = await store.write(sampleSnapshot(2), { ...STATE, makeCurrent: true })
+  const second = (await store.write(sampleSnapshot(2), { ...STATE, makeCurrent: true })).rev
   t.equal(await store.currentRev(), second)
   t.equal(readFileSync(join(stackDir, 'current'), 'utf8'), `${second}\n`)
   t.ok((await store.current()).body.equals(sampleSnapshot(2)))
@@ -206,7 +206,7 @@ t.test('write refuses an invalid snapshot and changes nothing', async (t) => {
   const invalid = Buffer.from(JSON.stringify({ 'format-version': 2, entries: [] }))
   t.equal(await codeOf(store.write(invalid, STATE)), 'invalid-snapshot', 'on a fresh stack')
   t.same(readdirSync(dir), [], 'not even the stack directory was created')
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   const before = fileTree(dir)
   t.equal(await codeOf(store.write(invalid, { ...STATE, makeCurrent: true })), 'invalid-snapshot')
   t.equal(await codeOf(store.write(Buffer.from('{"format-version":'), STATE)), 'malformed-json')
@@ -217,7 +217,7 @@ t.test('write refuses an invalid snapshot and changes nothing', async (t) => {
 t.test('write stores a terraform-state body byte-exact without unobin validation', async (t) => {
   const { store } = setup(t, { encrypter: fixtureKeyring() })
   const body = Buffer.from('{"version":4,"serial":1,"lineage":"x"}  \n')
-  const rev = await store.write(body, { payloadType: 'terraform-state' })
+  const rev = (await store.write(body, { payloadType: 'terraform-state' })).rev
   const snapshot = await store.get(rev)
   t.equal(snapshot.payloadType, 'terraform-state')
   t.ok(snapshot.body.equals(body))
@@ -226,7 +226,7 @@ t.test('write stores a terraform-state body byte-exact without unobin validation
 t.test('what write produced has exactly the Go envelope shape and opens with the key', async (t) => {
   const { store, snapshots } = setup(t, { encrypter: fixtureKeyring() })
   const body = sampleSnapshot('go-shape')
-  const rev = await store.write(body, STATE)
+  const rev = (await store.write(body, STATE)).rev
   const path = join(snapshots, `${rev}.json.enc`)
   const text = readFileSync(path, 'utf8')
   const doc = JSON.parse(text) as { 'envelope-version': number; 'payload-type': string; encrypter: unknown; ciphertext: string }
@@ -272,7 +272,7 @@ t.test('a stack whose current file is empty has no current, as in Go', async (t)
 
 t.test('after a forced delete of the current rev the stack has no current', async (t) => {
   const { store } = setup(t)
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   t.same(await store.delete(rev, { force: true }), { deleted: true, clearedCurrent: true })
   t.equal(await codeOf(store.current()), 'no-current')
   t.equal(await codeOf(store.currentRev()), 'no-current')
@@ -296,7 +296,7 @@ t.test('current naming a rev whose snapshots directory is gone is dangling-curre
 
 t.test('a truncated envelope is unreadable-snapshot, never no-current', async (t) => {
   const { store, snapshots } = setup(t, { encrypter: fixtureKeyring() })
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   const path = join(snapshots, `${rev}.json.enc`)
   const original = readFileSync(path)
   for (const length of [0, 1, 100, original.length - 5]) {
@@ -309,7 +309,7 @@ t.test('a truncated envelope is unreadable-snapshot, never no-current', async (t
 
 t.test('a bit-flipped ciphertext is unreadable-snapshot', async (t) => {
   const { store, snapshots } = setup(t, { encrypter: fixtureKeyring() })
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   const path = join(snapshots, `${rev}.json.enc`)
   const envelope = decodeEnvelope(readFileSync(path))
   const flipped = Buffer.from(envelope.ciphertext)
@@ -347,7 +347,7 @@ t.test('garbage in current is unreadable-snapshot', async (t) => {
 
 t.test('setCurrent refuses a rev that is not stored and leaves current', async (t) => {
   const { store } = setup(t)
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   t.equal(await codeOf(store.setCurrent('2026-07-10T13:00:00Z')), 'rev-not-found')
   t.equal(await store.currentRev(), rev)
   const fresh = setup(t).store
@@ -407,7 +407,7 @@ t.test('delete removes a rev that is not current', async (t) => {
 
 t.test('delete refuses the current rev unless forced', async (t) => {
   const { store } = setup(t)
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   t.equal(await codeOf(store.delete(rev)), 'rev-is-current')
   await t.rejects(store.delete(rev), { code: 'rev-is-current', details: { rev } })
   t.same(await store.list(), [rev])
@@ -478,16 +478,16 @@ t.test('five writes with a frozen clock give T, T_1 … T_4 in order', async (t)
 
 t.test('a write after the clock stepped back an hour still sorts last', async (t) => {
   const { store, clock } = setup(t)
-  const written = [await store.write(sampleSnapshot(1), STATE)]
+  const written = [(await store.write(sampleSnapshot(1), STATE)).rev]
   clock.advanceMs(1500)
-  written.push(await store.write(sampleSnapshot(2), STATE))
+  written.push((await store.write(sampleSnapshot(2), STATE)).rev)
   t.equal(written[1], '2026-07-10T12:00:01.5Z')
   clock.advanceMs(-3_600_000)
-  written.push(await store.write(sampleSnapshot(3), STATE))
-  written.push(await store.write(sampleSnapshot(4), STATE))
+  written.push((await store.write(sampleSnapshot(3), STATE)).rev)
+  written.push((await store.write(sampleSnapshot(4), STATE)).rev)
   t.same(written.slice(2), ['2026-07-10T12:00:01.5Z_1', '2026-07-10T12:00:01.5Z_2'])
   clock.advanceMs(7_200_000)
-  written.push(await store.write(sampleSnapshot(5), STATE))
+  written.push((await store.write(sampleSnapshot(5), STATE)).rev)
   t.equal(written[4], '2026-07-10T13:00:01.5Z')
   t.same(await store.list(), written, 'list order equals write order')
 })
@@ -503,7 +503,7 @@ t.test('writes in a tight loop with the system clock are listed in write order',
 
 t.test('old temp leftovers are removed on first use and never listed', async (t) => {
   const { dir, stackDir, snapshots } = setup(t)
-  const rev = await makeRoot(dir).stack(FACTORY, 'dev').write(sampleSnapshot(), STATE)
+  const rev = (await makeRoot(dir).stack(FACTORY, 'dev').write(sampleSnapshot(), STATE)).rev
   const old = new Date(Date.now() - 2 * 3_600_000)
   for (const path of [join(snapshots, '.tmp-crashed'), join(snapshots, '.tmp-crashed2.json.enc'), join(stackDir, '.tmp-lock-crashed')]) {
     writeFileSync(path, 'torn')
@@ -518,11 +518,11 @@ t.test('old temp leftovers are removed on first use and never listed', async (t)
 
 t.test('a dot file in snapshots is never listed as a rev', async (t) => {
   const { store, snapshots } = setup(t)
-  const rev = await store.write(sampleSnapshot(), STATE)
+  const rev = (await store.write(sampleSnapshot(), STATE)).rev
   for (const name of ['.tmp-x', '.tmp-x.json.enc', `.${rev}.json.enc`, `.tmp-${T0}_5.json.enc`]) writeFileSync(join(snapshots, name), 'x')
   mkdirSync(join(snapshots, `${T0}_7.json.enc`))
   t.same(await store.list(), [rev])
-  t.equal(await store.write(sampleSnapshot(2), STATE), `${T0}_1`, 'dot files do not take part in naming either')
+  t.equal((await store.write(sampleSnapshot(2), STATE)).rev, `${T0}_1`, 'dot files do not take part in naming either')
 })
 
 t.test('a successful write leaves no temp file behind', async (t) => {
@@ -581,7 +581,7 @@ for (const at of ['factory', 'stack', 'snapshots'] as const) {
 
 t.test('a symlinked current is not followed', async (t) => {
   const { store, stackDir, dir } = setup(t)
-  const rev = await store.write(sampleSnapshot(), STATE)
+  const rev = (await store.write(sampleSnapshot(), STATE)).rev
   writeFileSync(join(dir, 'elsewhere'), `${rev}\n`)
   symlinkSync(join(dir, 'elsewhere'), join(stackDir, 'current'))
   t.equal(await codeOf(store.currentRev()), 'unsafe-path')
@@ -590,7 +590,7 @@ t.test('a symlinked current is not followed', async (t) => {
 
 t.test('a symlinked snapshot file is not followed nor listed', async (t) => {
   const { store, snapshots, dir } = setup(t)
-  const rev = await store.write(sampleSnapshot(), STATE)
+  const rev = (await store.write(sampleSnapshot(), STATE)).rev
   cpSync(join(snapshots, `${rev}.json.enc`), join(dir, 'elsewhere.json.enc'))
   symlinkSync(join(dir, 'elsewhere.json.enc'), join(snapshots, `${T0}_1.json.enc`))
   t.same(await store.list(), [rev])
@@ -741,7 +741,7 @@ t.test('while locked, every mutation must present the holder lock id', async (t)
   }
   t.same(await store.list(), [a, b])
   const fence = { lockId: holder.id }
-  const c = await store.write(sampleSnapshot(3), { ...STATE, fence, makeCurrent: true })
+  const c = (await store.write(sampleSnapshot(3), { ...STATE, fence, makeCurrent: true })).rev
   t.same(await store.setCurrent(b!, { fence }), { previous: c })
   t.same(await store.delete(a!, { fence }), { deleted: true, clearedCurrent: false })
   t.same(await store.gc({ keep: 0, fence }), { deleted: [c], kept: [b] })
@@ -752,7 +752,7 @@ t.test('current moved by another process is seen at the next read, however fast 
   const dir = t.testdir()
   const a = makeRoot(dir).stack(FACTORY, 'dev')
   const b = makeRoot(dir).stack(FACTORY, 'dev')
-  const revs = [await b.write(sampleSnapshot(1), STATE), await b.write(sampleSnapshot(2), STATE)]
+  const revs = [(await b.write(sampleSnapshot(1), STATE)).rev, (await b.write(sampleSnapshot(2), STATE)).rev]
   const seen: string[] = []
   for (let i = 0; i < 50; i++) {
     await b.setCurrent(revs[i % 2]!)
@@ -777,7 +777,7 @@ t.test('a lock taken while a write is being published never leaves a refused rev
     rival ??= other.lock({ who: 'rival' }, {})
   } }
   const store = makeRoot(dir, { fs: racing }).stack(FACTORY, 'dev')
-  const rev = await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev
   t.ok(rival, 'the rival asked for the lock mid-publish')
   t.match(await rival, { who: 'rival' }, 'and got it once the write was done')
   t.same(await store.list(), [rev], 'the acknowledged write is listed')
@@ -786,7 +786,7 @@ t.test('a lock taken while a write is being published never leaves a refused rev
 
 t.test('requireLock refuses a mutation of an unlocked stack as lock-required', async (t) => {
   const { store } = setup(t)
-  const rev = await store.write(sampleSnapshot(), STATE)
+  const rev = (await store.write(sampleSnapshot(), STATE)).rev
   const fence = { requireLock: true }
   t.equal(await codeOf(store.write(sampleSnapshot(), { ...STATE, fence })), 'lock-required')
   t.equal(await codeOf(store.setCurrent(rev, { fence })), 'lock-required')
@@ -794,7 +794,7 @@ t.test('requireLock refuses a mutation of an unlocked stack as lock-required', a
   t.equal(await codeOf(store.gc({ keep: 0, fence })), 'lock-required')
   t.same(await store.list(), [rev])
   const holder = await store.lock({}, {})
-  t.type(await store.write(sampleSnapshot(), { ...STATE, fence: { requireLock: true, lockId: holder.id } }), 'string')
+  t.type((await store.write(sampleSnapshot(), { ...STATE, fence: { requireLock: true, lockId: holder.id } })).rev, 'string')
 })
 
 t.test('a lock id on an unlocked stack that never held it is lock-not-held', async (t) => {
@@ -845,7 +845,7 @@ t.test('an expired lease nobody took over still fences out its old holder', asyn
   t.equal(await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: old.id } })), 'lock-lost')
   t.equal(await codeOf(store.renew(old.id, 1000)), 'lock-lost')
   t.equal((await store.list()).length, 1)
-  t.type(await store.write(sampleSnapshot(3), STATE), 'string', 'the stack is free for unfenced writes')
+  t.type((await store.write(sampleSnapshot(3), STATE)).rev, 'string', 'the stack is free for unfenced writes')
 })
 
 t.test('renew extends a lease from now', async (t) => {
@@ -871,7 +871,7 @@ t.test('renew by an id that does not hold the lock is refused', async (t) => {
 
 t.test('after force-unlock the old holder is lock-lost', async (t) => {
   const { store } = setup(t)
-  const rev = await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   const old = await store.lock({ who: 'stuck' }, {})
   const removed = await store.forceUnlock({ principal: 'ops', reason: 'runner died' })
   t.same(removed, old)
@@ -956,7 +956,7 @@ const isTemp = (_ctx: Ctx, path: string) => /\/\.tmp-[^/]*$/.test(path)
 const FAULT_OPS: readonly FaultOp[] = [
   {
     name: 'write',
-    prepare: async (store) => ({ revs: [await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })] }),
+    prepare: async (store) => ({ revs: [(await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev] }),
     run: (store) => store.write(sampleSnapshot(2), STATE),
     operation: /snapshot/,
     points: [
@@ -993,14 +993,14 @@ const FAULT_OPS: readonly FaultOp[] = [
   },
   {
     name: 'forced delete of current',
-    prepare: async (store) => ({ revs: [await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })] }),
+    prepare: async (store) => ({ revs: [(await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev] }),
     run: (store, { revs }) => store.delete(revs[0]!, { force: true }),
     operation: /delet/,
     points: [{ what: 'hiding the rev', method: 'rename', nth: 1, match: (_ctx, path) => path.endsWith('.json.enc') }],
   },
   {
     name: 'lock',
-    prepare: async (store) => ({ revs: [await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })] }),
+    prepare: async (store) => ({ revs: [(await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev] }),
     run: (store) => store.lock({ who: 'ci' }, {}),
     operation: /lock/,
     points: [
@@ -1012,7 +1012,7 @@ const FAULT_OPS: readonly FaultOp[] = [
   {
     name: 'unlock',
     prepare: async (store) => {
-      const revs = [await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })]
+      const revs = [(await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev]
       return { revs, lockId: (await store.lock({ who: 'ci' }, {})).id }
     },
     run: (store, { lockId }) => store.unlock(lockId!),
@@ -1053,12 +1053,12 @@ t.test('a fault while creating the stack directories is storage-failure and leav
   await t.rejects(ctx.store.write(sampleSnapshot(), STATE), { code: 'storage-failure', details: { factory: FACTORY, stack: 'dev', errno: 'EACCES' } })
   ctx.fs.clear()
   t.same(await ctx.store.list(), [])
-  t.equal(await ctx.store.write(sampleSnapshot(), STATE), T0)
+  t.equal((await ctx.store.write(sampleSnapshot(), STATE)).rev, T0)
 })
 
 t.test('a read fault is storage-failure, never no-current or rev-not-found', async (t) => {
   const ctx = setup(t)
-  const rev = await ctx.store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })
+  const rev = (await ctx.store.write(sampleSnapshot(), { ...STATE, makeCurrent: true })).rev
   ctx.fs.failNth('open', 1, 'EIO', (path) => path.endsWith('/current'))
   t.equal(await codeOf(ctx.store.current()), 'storage-failure')
   ctx.fs.failNth('readFile', 1, 'EIO', (path) => path.endsWith('.json.enc'))

@@ -16,7 +16,7 @@ function cachedRoot(dir: string, fs: FaultyFs, bytes = 1024 * 1024): StoreRoot {
 t.test('a cached rev is read again with one lstat and no open', async (t) => {
   const fs = new FaultyFs()
   const store = cachedRoot(t.testdir(), fs).stack('f', 's')
-  const rev = await store.write(sampleSnapshot(1), { payloadType: 'state' })
+  const rev = (await store.write(sampleSnapshot(1), { payloadType: 'state' })).rev
   const first = await store.get(rev)
   const before = fs.calls.length
   const second = await store.get(rev)
@@ -28,7 +28,7 @@ t.test('a rev replaced by a new file under the same name (key rotation) is read 
   const fs = new FaultyFs()
   const dir = t.testdir()
   const store = cachedRoot(dir, fs).stack('f', 's')
-  const rev = await store.write(sampleSnapshot(1), { payloadType: 'state' })
+  const rev = (await store.write(sampleSnapshot(1), { payloadType: 'state' })).rev
   t.same((await store.get(rev)).body, sampleSnapshot(1))
   const path = join(dir, 'f', 's', 'snapshots', `${rev}.json.enc`)
   writeFileSync(`${path}.new`, encodeEnvelope({ payloadType: 'state', encrypter: { name: 'noop' }, ciphertext: sampleSnapshot(2) }))

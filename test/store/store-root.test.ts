@@ -107,7 +107,7 @@ t.test('summary counts revs and shows current and the lock holder', async (t) =>
   const root = makeRoot(dir, { clock: new ManualClock() })
   const store = root.stack('alpha', 'one')
   await store.write(sampleSnapshot(1), { payloadType: 'state' })
-  const current = await store.write(sampleSnapshot(2), { payloadType: 'state', makeCurrent: true })
+  const current = (await store.write(sampleSnapshot(2), { payloadType: 'state', makeCurrent: true })).rev
   await store.write(sampleSnapshot(3), { payloadType: 'state' })
   const holder = await store.lock({ who: 'ci', operation: 'apply' }, {})
   t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: holder, error: null })

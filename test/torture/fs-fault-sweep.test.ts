@@ -160,7 +160,7 @@ async function seed(ctx: Ctx, shape: Shape, stack: string): Promise<Facts> {
       for (let i = 0; i < 3; i++) {
         clock.advanceMs(1000)
         const body = sampleSnapshot(`${stack}-${i}`)
-        const rev = await old.stack(FACTORY, stack).write(body, { payloadType: 'state', makeCurrent: true })
+        const rev = (await old.stack(FACTORY, stack).write(body, { payloadType: 'state', makeCurrent: true })).rev
         revs.push(rev)
         bodies.set(rev, body)
       }
@@ -251,7 +251,7 @@ function send(app: App, base: string, call: Call): Promise<LightMyRequestRespons
   })
 }
 
-/** Names of the stack layout (see src/store/local-store.ts); `.tmp-` names are leftovers, never read as data. */
+/** Names of the stack layout (see src/store/stack/layout.ts); `.tmp-` names are leftovers, never read as data. */
 const STACK_FILES = new Set(['current', 'lock', '.lock-released', '.lock-lost', 'snapshots', '.trash', '.mutex'])
 
 /** Files on disk that are not part of the layout, and how many temp leftovers there are. */

@@ -30,7 +30,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
     const store = storeOf(deps, request)
     const fence = fenceOf(deps, request)
     const makeCurrent = request.query.current === true
-    const { rev, current } = await store.writeSnapshot(request.rawBody ?? Buffer.alloc(0), { payloadType: UNOBIN_PAYLOAD, fence, makeCurrent })
+    const { rev, current } = await store.write(request.rawBody ?? Buffer.alloc(0), { payloadType: UNOBIN_PAYLOAD, fence, makeCurrent })
     await deps.audit.record({ ...auditBase(request), action: 'snapshot.write', rev, lockId: fence.lockId ?? null, detail: { bytes: request.rawBody?.length ?? 0, current } })
     const { factory, stack } = request.params
     reply.header('location', `/v1/factories/${factory}/stacks/${stack}/snapshots/${rev}`)

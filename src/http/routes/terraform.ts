@@ -10,10 +10,9 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { StateError, isStateError } from '../../errors.js'
 import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
-import type { LocalStore } from '../../store/local-store.js'
 import { LOCK_BODY_LIMIT, holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
 import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
-import type { Snapshot } from '../../store/store.js'
+import type { Snapshot, Store } from '../../store/store.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf } from '../context.js'
 import { StackParams, TerraformQuery, TerraformStateDocument, TerraformWriteResponse, problems } from '../schemas.js'
@@ -74,7 +73,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
         assertSuccessor(metas.of(where, current), next, force, where, mayRead(request))
       }
     }
-    const written = await store.writeSnapshot(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
+    const written = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
     const rev = written.rev
     metas.remember(where, rev, next)
     await deps.audit.record({ ...auditBase(request), action: 'terraform.write', rev, lockId: lockId ?? null, detail: { bytes: body.length, serial: next.serial, lineage: next.lineage, forced: force, current: written.current } })
@@ -216,7 +215,7 @@ function stateMetaMemo(entries = 1024): { of: (where: string, snapshot: Snapshot
 }
 
 /** Answers a refused lock as the clients need it: 423 with the holder's LockInfo. */
-async function sendConflict(reply: FastifyReply, store: LocalStore, err: StateError): Promise<FastifyReply> {
+async function sendConflict(reply: FastifyReply, store: Store, err: StateError): Promise<FastifyReply> {
   const holder = (err.details.holder as Parameters<typeof holderLockInfo>[0] | undefined) ?? (await store.inspectLock())
   if (holder === undefined) throw err
   return reply.code(423).type('application/json').send(holderLockInfo(holder))

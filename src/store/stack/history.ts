@@ -1,0 +1,246 @@
+/**
+ * The history of one stack on disk: the rev files under `snapshots/` and the
+ * `current` pointer. Reading a rev (through the snapshot cache), claiming the
+ * next rev with an exclusive link, moving current, and hiding revs in an
+ * undoable change. Callers hold the stack's mutex where a step says so.
+ */
+import { join } from 'node:path'
+import type { Encrypter } from '../../crypto/encrypter.js'
+import { StateError, isStateError } from '../../errors.js'
+import { isRenamed, readNoFollow, replaceAtomic, syncDir, writeTemp } from '../../fs/durable.js'
+import { errnoCode } from '../../fs/fs-ops.js'
+import type { Mutex } from '../../fs/mutex.js'
+import type { UndoLog } from '../../fs/undo-log.js'
+import { decodeEnvelope } from '../envelope.js'
+import { type ParsedRev, formatRev, nextRev, parseRev, sortRevs } from '../rev.js'
+import type { SnapshotCache } from '../snapshot-cache.js'
+import type { GcResult, Snapshot, WriteOutcome } from '../store.js'
+import { CURRENT_FILE, SNAPSHOT_SUFFIX, revFile } from './layout.js'
+import type { StackDir } from './stack-dir.js'
+
+/** The revs and the current pointer of one stack. */
+export class History {
+  readonly #dir: StackDir
+  readonly #encrypter: Encrypter
+  readonly #mutex: Mutex
+  readonly #cache: SnapshotCache | undefined
+  readonly #parsedRevs = new Map<string, ParsedRev | null>()
+  /** The last `current` read, under the stat of the file it was read from (see readCurrent). */
+  #currentMemo: { key: string; rev: string | null } | undefined
+
+  constructor(dir: StackDir, encrypter: Encrypter, mutex: Mutex, cache: SnapshotCache | undefined) {
+    this.#dir = dir
+    this.#encrypter = encrypter
+    this.#mutex = mutex
+    this.#cache = cache
+  }
+
+  /** Opens one stored rev (from the cache when its file is unchanged). Throws `rev-not-found`, `unreadable-snapshot`. */
+  async read(rev: string): Promise<Snapshot> {
+    const path = join(this.#dir.snapshots, revFile(rev))
+    let st
+    try {
+      st = await this.#dir.fs.lstat(path)
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw this.revNotFound(rev)
+      throw err
+    }
+    const key = cacheKey(path, st)
+    const cached = this.#cache?.get(key)
+    if (cached !== undefined) return cached
+    const bytes = await readNoFollow(this.#dir.fs, path)
+    if (bytes === undefined) throw this.revNotFound(rev)
+    try {
+      const envelope = decodeEnvelope(bytes)
+      const snapshot = { rev, payloadType: envelope.payloadType, body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter) }
+      this.#cache?.set(key, snapshot)
+      return snapshot
+    } catch (err) {
+      if (isStateError(err, 'unreadable-snapshot')) {
+        throw new StateError('unreadable-snapshot', `rev ${rev} of ${this.#dir.name} cannot be read: ${err.message}`, { ...this.#dir.where(), rev, ...err.details })
+      }
+      throw err
+    }
+  }
+
+  /** Caches what was just written (a write is usually read back next, e.g. as current). */
+  async remember(rev: string, snapshot: Snapshot): Promise<void> {
+    if (this.#cache === undefined) return
+    const path = join(this.#dir.snapshots, revFile(rev))
+    const st = await this.#dir.fs.lstat(path).catch(() => undefined)
+    if (st?.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
+  }
+
+  /**
+   * Claims the next rev with an exclusive link of one fsynced temp file
+   * (retrying on collision), and makes it current when asked. `check` (the
+   * fence), the link and the move of current happen in one critical section
+   * of the stack mutex, which lock, unlock and force-unlock also take: a lock
+   * granted to another client between the check and the link would otherwise
+   * let a refused write land anyway (found by the kill -9 torture test). A
+   * failure before current moved withdraws the rev, so an error means nothing
+   * changed.
+   */
+  async publish(sealed: Buffer, makeCurrent: boolean, check: () => Promise<void>): Promise<WriteOutcome> {
+    const fs = this.#dir.fs
+    const snapshots = this.#dir.snapshots
+    let temp = await writeTemp(fs, snapshots, sealed)
+    try {
+      return await this.#mutex.run(async () => {
+        await check()
+        for (let attempt = 0; attempt < 1000; attempt++) {
+          const rev = formatRev(nextRev(this.#dir.clock.nowNanos(), newestRev(await this.revNames(), this.#parsedRevs)))
+          const path = join(snapshots, revFile(rev))
+          try {
+            await fs.link(temp, path)
+          } catch (err) {
+            const code = errnoCode(err)
+            if (code === 'EEXIST') continue // a writer outside this server (the Go tool) claimed this rev first
+            if (code === 'ENOENT') {
+              temp = await writeTemp(fs, snapshots, sealed) // our temp was cleaned up: write it again
+              continue
+            }
+            throw err
+          }
+          let current = false
+          try {
+            await syncDir(fs, snapshots)
+            if (makeCurrent) {
+              const previous = await this.readCurrent()
+              // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
+              current = previous === null || sortRevs([previous, rev])[1] === rev
+              if (current) await this.movePointer(rev, previous)
+            }
+          } catch (err) {
+            // Not durable, or current did not move: withdraw the rev (unless current names it after all).
+            if ((err as { currentMoved?: boolean }).currentMoved !== true) await fs.unlink(path).catch(() => {})
+            throw err
+          }
+          return { rev, current }
+        }
+        throw new Error(`could not claim a rev in ${this.#dir.name} after 1000 attempts`)
+      })
+    } finally {
+      await fs.unlink(temp).catch(() => {})
+    }
+  }
+
+  /** The names under `snapshots/` that may be revs (regular `*.json.enc` files, no dot-files), unsorted. */
+  async revNames(): Promise<string[]> {
+    const entries = await this.#dir.fs.readdir(this.#dir.snapshots, { withFileTypes: true })
+    return entries.filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.')).map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
+  }
+
+  /**
+   * The rev `current` names, or null. Another process may replace the file
+   * at any moment, so it is checked at every call, but with one `lstat`: the
+   * file is only ever replaced whole (a new inode by rename), so while its
+   * inode, size, mtime and ctime are unchanged its content is the one last
+   * read. Anything but a regular file takes the full read, with its errors.
+   */
+  async readCurrent(): Promise<string | null> {
+    const path = join(this.#dir.path, CURRENT_FILE)
+    let st
+    try {
+      st = await this.#dir.fs.lstat(path)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      this.#currentMemo = undefined
+      return null
+    }
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+    if (st.isFile() && this.#currentMemo?.key === key) return this.#currentMemo.rev
+    const bytes = await readNoFollow(this.#dir.fs, path)
+    const text = bytes?.toString('utf8').trim() ?? ''
+    if (text !== '' && parseRev(text) === undefined) {
+      throw new StateError('unreadable-snapshot', `current of ${this.#dir.name} does not hold a rev (it holds ${JSON.stringify(text.slice(0, 80))}): point current at a stored rev`, this.#dir.where())
+    }
+    const rev = text === '' ? null : text
+    // Remembered under the stat taken before the read: if the file was replaced in between, the next stat differs.
+    this.#currentMemo = st.isFile() ? { key, rev } : undefined
+    return rev
+  }
+
+  /**
+   * Points current at `rev`. If the directory fsync fails after the rename,
+   * the previous pointer is put back, so the error means "current did not
+   * move"; returns normally or throws with current as it was (unless even
+   * that failed, which is logged).
+   */
+  async movePointer(rev: string, previous: string | null): Promise<void> {
+    const fs = this.#dir.fs
+    const dir = this.#dir.path
+    try {
+      await replaceAtomic(fs, dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+    } catch (err) {
+      if (isRenamed(err)) {
+        const restore = previous === null ? fs.unlink(join(dir, CURRENT_FILE)) : replaceAtomic(fs, dir, CURRENT_FILE, Buffer.from(`${previous}\n`))
+        await restore.catch((e: unknown) => {
+          this.#dir.warn(`${this.#dir.name}: current could not be put back to ${previous ?? 'unset'} after a failed fsync; it names ${rev}: ${errnoCode(e) ?? String(e)}`)
+          throw Object.assign(err as Error, { currentMoved: true })
+        })
+      }
+      throw err
+    }
+  }
+
+  /** Hides the current pointer in `log` (absent: false); the caller fsyncs and commits. */
+  async hideCurrent(log: UndoLog): Promise<boolean> {
+    return log.hide(this.#dir.path, CURRENT_FILE)
+  }
+
+  /**
+   * Hides `rev` (and current, when it names `rev` and `force` allows) in
+   * `log`; the caller fsyncs and commits. The rev goes first, current second:
+   * a crash in between leaves a dangling current (an explicit error) rather
+   * than a stack without current (which a client would read as "no state").
+   * Throws `rev-is-current` when `rev` is current and `force` is not given.
+   */
+  async deleteRev(rev: string, force: boolean, log: UndoLog): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
+    const isCurrent = (await this.readCurrent()) === rev
+    if (isCurrent && !force) throw new StateError('rev-is-current', `rev ${rev} is the current one of ${this.#dir.name}: point current elsewhere first, or delete with force (which leaves the stack without current)`, { ...this.#dir.where(), rev })
+    const deleted = await log.hide(this.#dir.snapshots, revFile(rev)) // removing what is absent is not an error
+    const clearedCurrent = isCurrent && (await this.hideCurrent(log))
+    return { deleted, clearedCurrent }
+  }
+
+  /** Deletes all but the newest `keep` revs and the current one (or only reports them with `dryRun`). Call under the mutex. */
+  async gc(keep: number, dryRun: boolean): Promise<GcResult> {
+    const revs = sortRevs(await this.revNames())
+    const current = await this.readCurrent()
+    const newest = new Set(revs.slice(Math.max(0, revs.length - keep)))
+    const deleted = revs.filter((r) => !newest.has(r) && r !== current && parseRev(r) !== undefined)
+    const kept = revs.filter((r) => !deleted.includes(r))
+    if (!dryRun && deleted.length > 0) {
+      await this.#dir.undoable(async (log) => {
+        for (const rev of deleted) await this.deleteRev(rev, false, log)
+        await syncDir(this.#dir.fs, this.#dir.snapshots)
+      })
+    }
+    return { deleted, kept }
+  }
+
+  /** The error for a rev that is not stored. */
+  revNotFound(rev: string): StateError {
+    return new StateError('rev-not-found', `rev ${rev} is not stored in ${this.#dir.name}: list the revs with GET …/snapshots`, { ...this.#dir.where(), rev })
+  }
+}
+
+/** The identity of a rev file for the snapshot cache: a new file under the same name never matches. */
+function cacheKey(path: string, st: { ino: number; size: number; mtimeMs: number }): string {
+  return `${path}\0${st.ino}:${st.size}:${st.mtimeMs}`
+}
+
+/** The newest valid rev among `names`; `parsed` remembers names already parsed (a stack's revs only grow). */
+function newestRev(names: readonly string[], parsed: Map<string, ParsedRev | null>): ParsedRev | undefined {
+  let newest: ParsedRev | undefined
+  for (const name of names) {
+    let p = parsed.get(name)
+    if (p === undefined) {
+      p = parseRev(name) ?? null
+      parsed.set(name, p)
+    }
+    if (p !== null && (newest === undefined || p.nanos > newest.nanos || (p.nanos === newest.nanos && p.suffix > newest.suffix))) newest = p
+  }
+  return newest
+}

@@ -1,0 +1,48 @@
+/**
+ * The names of a stack's files on disk, in the Go tool's layout plus our
+ * additions:
+ *
+ * ```
+ * <root>/<factory>/<stack>/
+ *   current                  rev + "\n"
+ *   lock                     present while locked (JSON holder; the Go tool writes "<pid>\n")
+ *   snapshots/<rev>.json.enc envelopes
+ *   .lock-released           how the lock was last released (our addition; the Go tool ignores it)
+ *   .lock-lost               the last locks lost to an expired lease or a force-unlock (our addition)
+ *   .mutex/                  proper-lockfile's short internal mutex (our addition)
+ *   .trash/<rev>@<deleted>.json.enc  revs a prune removed, restorable until purged (our addition)
+ * ```
+ */
+
+/** The file name suffix of a stored rev (and of a trash entry). */
+export const SNAPSHOT_SUFFIX = '.json.enc'
+/** The directory of stored revs. */
+export const SNAPSHOTS_DIR = 'snapshots'
+/** The pointer naming the current rev. */
+export const CURRENT_FILE = 'current'
+/** The lock marker, present while the stack is locked. */
+export const LOCK_FILE = 'lock'
+/** How the lock was last released. */
+export const RELEASE_FILE = '.lock-released'
+/**
+ * The last locks lost to an expired lease or a force-unlock (a JSON array,
+ * newest last), so their holders keep hearing `lock-lost` after later holders
+ * came and went; written only at those (rare) events, read only on refusal.
+ */
+export const LOST_FILE = '.lock-lost'
+/** How many lost locks `LOST_FILE` remembers. */
+export const LOST_KEPT = 32
+/** Where prune moves revs: inside the stack but outside `snapshots/`, so neither the Go tool nor list sees them. */
+export const TRASH_DIR = '.trash'
+/** The internal mutex's directory. */
+export const MUTEX_DIR = '.mutex'
+
+/** The file name of a rev in `snapshots/`. */
+export function revFile(rev: string): string {
+  return rev + SNAPSHOT_SUFFIX
+}
+
+/** The file name of a trash entry: `<rev>@<deletedAt>.json.enc` (both RFC 3339, neither holds an @). */
+export function trashName(rev: string, deletedAt: string): string {
+  return `${rev}@${deletedAt}${SNAPSHOT_SUFFIX}`
+}

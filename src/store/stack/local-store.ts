@@ -1,0 +1,310 @@
+/**
+ * The store of one factory/stack on the local filesystem, in the Go tool's
+ * layout (see layout.ts). This class is the facade: each operation validates
+ * its arguments, checks the stack directory, takes the stack's mutex where
+ * the change needs it, checks the fence, and hands the work to the part that
+ * owns it (history, trash, lock, re-seal).
+ *
+ * Safety never rests on one process's memory: rev names are claimed with
+ * `link` (exclusive), the lock marker with `link`, pointers replaced with
+ * `rename`, and every publication is fsynced with its directory. The mutex
+ * only orders multi-step changes (CAS on current, lock transitions) between
+ * processes; if it ever admitted two owners, exclusive create would still
+ * keep one holder and one file per rev.
+ */
+import { join } from 'node:path'
+import type { Clock } from '../../clock.js'
+import type { Encrypter } from '../../crypto/encrypter.js'
+import { StateError, isStateError } from '../../errors.js'
+import { syncDir } from '../../fs/durable.js'
+import { type FsOps, nodeFs } from '../../fs/fs-ops.js'
+import { Mutex } from '../../fs/mutex.js'
+import { UNOBIN_PAYLOAD, encodeEnvelope } from '../envelope.js'
+import { assertName } from '../names.js'
+import { assertRev, sortRevs } from '../rev.js'
+import type { SnapshotCache } from '../snapshot-cache.js'
+import type {
+  Fence, GcOptions, GcResult, LockClaims, LockContext, LockHolder, LockOptions, ManagedStore, PruneOptions, PruneResult,
+  ReleasedLock, ResealOutcome, Snapshot, TrashEntry, WriteOptions, WriteOutcome,
+} from '../store.js'
+import { validateUnobinSnapshot } from '../unobin-snapshot.js'
+import { History } from './history.js'
+import { MUTEX_DIR } from './layout.js'
+import { notHeld } from './lock-errors.js'
+import { LockRecords } from './lock-records.js'
+import { LockWait } from './lock-wait.js'
+import { resealRev } from './reseal-rev.js'
+import { StackDir } from './stack-dir.js'
+import { type ProcessIdentity, StackLock } from './stack-lock.js'
+import { Trash } from './trash.js'
+
+/** What a local store needs; everything is passed in. */
+export interface LocalStoreOptions {
+  readonly root: string
+  readonly factory: string
+  readonly stack: string
+  readonly encrypter: Encrypter
+  readonly clock: Clock
+  /** This process's pid and host, recorded with lock holders. */
+  readonly identity: ProcessIdentity
+  readonly fs?: FsOps
+  /** Fallback poll interval (ms) while waiting for a lock held by another process. Default 100. */
+  readonly pollMs?: number
+  /** Temp files older than this (ms) are leftovers of crashed writes and are removed. Default 60 000. */
+  readonly tempMaxAgeMs?: number
+  /** proper-lockfile stale time for the internal mutex (ms). Default 10 000. */
+  readonly mutexStaleMs?: number
+  /** Opened revs kept in memory (shared by the stacks of a root); none when absent. */
+  readonly cache?: SnapshotCache
+  /** Receives warnings (e.g. a compromised mutex); never given secrets. */
+  readonly onWarning?: (message: string) => void
+}
+
+/** The store of one factory/stack on the local filesystem. */
+export class LocalStore implements ManagedStore {
+  readonly #dir: StackDir
+  readonly #encrypter: Encrypter
+  readonly #mutex: Mutex
+  readonly #history: History
+  readonly #trash: Trash
+  readonly #lock: StackLock
+  readonly #wait: LockWait
+
+  constructor(options: LocalStoreOptions) {
+    const warn = options.onWarning ?? (() => {})
+    this.#dir = new StackDir({
+      root: options.root,
+      factory: assertName('factory', options.factory),
+      stack: assertName('stack', options.stack),
+      fs: options.fs ?? nodeFs,
+      clock: options.clock,
+      tempMaxAgeMs: options.tempMaxAgeMs ?? 60_000,
+      warn,
+    })
+    this.#encrypter = options.encrypter
+    this.#mutex = new Mutex(join(this.#dir.path, MUTEX_DIR), {
+      ...(options.mutexStaleMs === undefined ? {} : { staleMs: options.mutexStaleMs }),
+      onCompromised: (err) => warn(`internal mutex of ${this.#dir.name} compromised: ${err.message}`),
+    })
+    this.#history = new History(this.#dir, this.#encrypter, this.#mutex, options.cache)
+    this.#trash = new Trash(this.#dir, this.#history, this.#mutex)
+    this.#wait = new LockWait(this.#dir.path, options.pollMs ?? 100)
+    this.#lock = new StackLock(this.#dir, new LockRecords(this.#dir), this.#mutex, this.#wait, options.identity)
+  }
+
+  stack(): { factory: string; stack: string } {
+    return { factory: this.#dir.factory, stack: this.#dir.stack }
+  }
+
+  async current(): Promise<Snapshot> {
+    const rev = await this.currentRev()
+    try {
+      return await this.get(rev)
+    } catch (err) {
+      if (isStateError(err, 'rev-not-found')) {
+        throw new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored: point current at a stored rev (PUT …/current) after checking the history`, { ...this.#dir.where(), rev })
+      }
+      throw err
+    }
+  }
+
+  async currentRev(): Promise<string> {
+    return this.#dir.io('reading current', async () => {
+      await this.#dir.ensure(false) // refuses a symlinked factory or stack directory before reading through it
+      const rev = await this.#history.readCurrent()
+      if (rev === null) throw new StateError('no-current', `${this.#dir.name} has no current rev`, this.#dir.where())
+      return rev
+    })
+  }
+
+  async get(rev: string): Promise<Snapshot> {
+    assertRev(rev)
+    return this.#dir.io(`reading rev ${rev}`, async () => {
+      if (!(await this.#dir.ensure(false))) throw this.#history.revNotFound(rev)
+      return this.#history.read(rev)
+    })
+  }
+
+  async write(body: Buffer, options: WriteOptions): Promise<WriteOutcome> {
+    if (options.payloadType === UNOBIN_PAYLOAD) validateUnobinSnapshot(body)
+    const sealed = encodeEnvelope({ payloadType: options.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
+    return this.#dir.io('writing a snapshot', async () => {
+      // Fenced before the directories are made: a refused write leaves no trace (not even a new stack).
+      await this.#dir.ensure(false)
+      await this.#lock.assertFence(options.fence)
+      await this.#dir.ensure(true)
+      const outcome = await this.#history.publish(sealed, options.makeCurrent === true, () => this.#lock.assertFence(options.fence))
+      await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
+      return outcome
+    })
+  }
+
+  async setCurrent(rev: string, options: { fence?: Fence; ifMatch?: string | null } = {}): Promise<{ previous: string | null }> {
+    assertRev(rev)
+    return this.#dir.io(`setting current to ${rev}`, async () => {
+      if (!(await this.#dir.ensure(false))) throw this.#history.revNotFound(rev)
+      return this.#mutex.run(async () => {
+        await this.#lock.assertFence(options.fence)
+        const previous = await this.#history.readCurrent()
+        if (options.ifMatch !== undefined && options.ifMatch !== previous) {
+          throw new StateError('current-mismatch', `current of ${this.#dir.name} is ${previous ?? 'unset'}, not ${options.ifMatch ?? 'unset'}: re-read it and retry`, { ...this.#dir.where(), current: previous })
+        }
+        await this.#history.read(rev) // must exist and open: never point current at an unreadable rev
+        await this.#history.movePointer(rev, previous)
+        return { previous }
+      })
+    })
+  }
+
+  /**
+   * Removes the current pointer, keeping every rev (Terraform's "delete
+   * state": later reads say there is no state, history stays restorable).
+   * Clearing an absent pointer is not an error.
+   */
+  async clearCurrent(options: { fence?: Fence } = {}): Promise<{ previous: string | null }> {
+    return this.#dir.io('clearing current', async () => {
+      if (!(await this.#dir.ensure(false))) return { previous: null }
+      return this.#mutex.run(async () => {
+        await this.#lock.assertFence(options.fence)
+        const previous = await this.#history.readCurrent()
+        if (previous !== null) {
+          await this.#dir.undoable(async (log) => {
+            await this.#history.hideCurrent(log)
+            await syncDir(this.#dir.fs, this.#dir.path)
+          })
+        }
+        return { previous }
+      })
+    })
+  }
+
+  async list(): Promise<string[]> {
+    return this.#dir.io('listing revs', async () => {
+      if (!(await this.#dir.ensure(false))) return []
+      return sortRevs(await this.#history.revNames())
+    })
+  }
+
+  async delete(rev: string, options: { fence?: Fence; force?: boolean } = {}): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
+    assertRev(rev)
+    return this.#dir.io(`deleting rev ${rev}`, async () => {
+      if (!(await this.#dir.ensure(false))) return { deleted: false, clearedCurrent: false }
+      return this.#mutex.run(async () => {
+        await this.#lock.assertFence(options.fence)
+        return this.#dir.undoable(async (log) => {
+          const outcome = await this.#history.deleteRev(rev, options.force === true, log)
+          if (outcome.deleted) await syncDir(this.#dir.fs, this.#dir.snapshots)
+          if (outcome.clearedCurrent) await syncDir(this.#dir.fs, this.#dir.path)
+          return outcome
+        })
+      })
+    })
+  }
+
+  async gc(options: GcOptions): Promise<GcResult> {
+    return this.#dir.io('collecting garbage', async () => {
+      if (!(await this.#dir.ensure(false))) return { deleted: [], kept: [] }
+      return this.#mutex.run(async () => {
+        await this.#lock.assertFence(options.fence)
+        return this.#history.gc(options.keep, options.dryRun === true)
+      })
+    })
+  }
+
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    return this.#dir.io('pruning revs', async () => {
+      if (!(await this.#dir.ensure(false))) return { trashed: [], kept: [], purged: [] }
+      return this.#mutex.run(async () => {
+        await this.#lock.assertFence(options.fence)
+        return this.#trash.prune(options.policy, options.purgeWindowMs, options.dryRun === true)
+      })
+    })
+  }
+
+  async trashed(): Promise<TrashEntry[]> {
+    return this.#dir.io('listing the trash', async () => {
+      if (!(await this.#dir.ensure(false))) return []
+      return this.#trash.entries()
+    })
+  }
+
+  async restore(rev: string, options: { fence?: Fence } = {}): Promise<TrashEntry> {
+    assertRev(rev)
+    return this.#dir.io(`restoring rev ${rev}`, async () => {
+      if (!(await this.#dir.ensure(false))) throw this.#trash.notInTrash(rev)
+      return this.#mutex.run(async () => {
+        await this.#lock.assertFence(options.fence)
+        return this.#trash.restore(rev)
+      })
+    })
+  }
+
+  async purgeTrash(windowMs: number, options: { dryRun?: boolean } = {}): Promise<TrashEntry[]> {
+    return this.#dir.io('purging the trash', async () => {
+      if (!(await this.#dir.ensure(false))) return []
+      return this.#trash.purge(windowMs, options.dryRun === true)
+    })
+  }
+
+  async reseal(rev: string, options: { trashedAt?: string } = {}): Promise<ResealOutcome> {
+    assertRev(rev)
+    const where = options.trashedAt === undefined ? `rev ${rev}` : `rev ${rev} in the trash`
+    return this.#dir.io(`re-sealing ${where}`, async () => {
+      if (!(await this.#dir.ensure(false))) return 'absent'
+      return resealRev(this.#dir, this.#encrypter, this.#mutex, rev, options.trashedAt)
+    })
+  }
+
+  /** How many `lock` calls of this store are waiting for the lock right now (this process only). */
+  get waiting(): number {
+    return this.#wait.waiting
+  }
+
+  async lock(claims: LockClaims, context: LockContext, options: LockOptions = {}): Promise<LockHolder> {
+    return this.#dir.io('taking the lock', async () => {
+      await this.#dir.ensure(true)
+      return this.#lock.lock(claims, context, options)
+    })
+  }
+
+  async inspectLock(): Promise<LockHolder | undefined> {
+    return this.#dir.io('reading the lock', async () => {
+      await this.#dir.ensure(false) // refuses a symlinked factory or stack directory before reading through it
+      return this.#lock.inspect()
+    })
+  }
+
+  async renew(id: string, ttlMs: number | undefined): Promise<LockHolder> {
+    return this.#dir.io('renewing the lock', async () => {
+      if (!(await this.#dir.ensure(false))) throw notHeld(this.#dir, id)
+      return this.#lock.renew(id, ttlMs)
+    })
+  }
+
+  async unlock(id: string): Promise<LockHolder> {
+    return this.#dir.io('releasing the lock', async () => {
+      if (!(await this.#dir.ensure(false))) throw notHeld(this.#dir, id)
+      return this.#lock.unlock(id)
+    })
+  }
+
+  async forceUnlock(by: { principal?: string | null; reason?: string | null } = {}): Promise<LockHolder | undefined> {
+    return this.#dir.io('force-unlocking', async () => {
+      if (!(await this.#dir.ensure(false))) return undefined
+      return this.#lock.forceUnlock(by)
+    })
+  }
+
+  async lastRelease(): Promise<ReleasedLock | undefined> {
+    return this.#dir.io('reading the last release', async () => ((await this.#dir.ensure(false)) ? this.#lock.lastRelease() : undefined))
+  }
+
+  async generation(): Promise<number> {
+    return this.#dir.io('reading the generation', async () => ((await this.#dir.ensure(false)) ? this.#lock.generation() : 0))
+  }
+
+  /** Stops watching the stack directory (waiters fall back to polling). */
+  close(): void {
+    this.#wait.close()
+  }
+}

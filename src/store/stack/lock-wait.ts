@@ -1,0 +1,75 @@
+/**
+ * Waiting for a stack's lock to change: in-process releases wake waiters
+ * through an event, releases by other processes through a watch of the stack
+ * directory, and a poll catches whatever both miss (a watch is best-effort).
+ */
+import { EventEmitter } from 'node:events'
+import { type FSWatcher, watch } from 'node:fs'
+import { LOCK_FILE } from './layout.js'
+
+/** The wake-up channel of one stack's lock waiters. */
+export class LockWait {
+  readonly #path: string
+  readonly #pollMs: number
+  readonly #changes = new EventEmitter()
+  #watcher: FSWatcher | undefined
+  #waiters = 0
+
+  /** `path` is the stack directory; `pollMs` the fallback poll interval. */
+  constructor(path: string, pollMs: number) {
+    this.#path = path
+    this.#pollMs = pollMs
+    this.#changes.setMaxListeners(0)
+  }
+
+  /** How many callers are waiting right now (this process only). */
+  get waiting(): number {
+    return this.#waiters
+  }
+
+  /** Wakes every waiter of this process (the lock was released here). */
+  notify(): void {
+    this.#changes.emit('change')
+  }
+
+  /** Resolves when the lock may have changed, at `untilMs` (epoch ms), or when `signal` aborts. */
+  async waitForChange(untilMs: number, signal: AbortSignal | undefined): Promise<void> {
+    this.#waiters++
+    this.#watch()
+    try {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          this.#changes.off('change', done)
+          signal?.removeEventListener('abort', done)
+          resolve()
+        }
+        const timer = setTimeout(done, Math.max(1, Math.min(untilMs - Date.now(), this.#pollMs)))
+        this.#changes.on('change', done)
+        signal?.addEventListener('abort', done, { once: true })
+      })
+    } finally {
+      this.#waiters--
+      if (this.#waiters === 0) this.close()
+    }
+  }
+
+  /** Stops watching the stack directory (waiters fall back to polling). */
+  close(): void {
+    this.#watcher?.close()
+    this.#watcher = undefined
+  }
+
+  /** Watches the stack directory so a release by another process wakes waiters at once. */
+  #watch(): void {
+    if (this.#watcher !== undefined) return
+    try {
+      this.#watcher = watch(this.#path, { persistent: false }, (_event, name) => {
+        if (name === null || name === LOCK_FILE) this.#changes.emit('change')
+      })
+      this.#watcher.on('error', () => this.close())
+    } catch {
+      this.#watcher = undefined // polling still wakes waiters
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The directory of one factory/stack on the local filesystem: where its
+ * files are, the guarantee that none of its directories is a symlink out of
+ * the data directory, and the translation of disk faults into errors that
+ * name the stack and the operation.
+ */
+import { join } from 'node:path'
+import type { Clock } from '../../clock.js'
+import { StateError } from '../../errors.js'
+import { removeStaleTemps } from '../../fs/durable.js'
+import { type FsOps, errnoCode } from '../../fs/fs-ops.js'
+import { UndoLog } from '../../fs/undo-log.js'
+import { formatInstant } from '../rev.js'
+import { SNAPSHOTS_DIR, TRASH_DIR } from './layout.js'
+
+/** What a stack directory needs; everything is passed in. */
+export interface StackDirOptions {
+  readonly root: string
+  readonly factory: string
+  readonly stack: string
+  readonly fs: FsOps
+  readonly clock: Clock
+  /** Temp files older than this (ms) are leftovers of crashed writes and are removed. */
+  readonly tempMaxAgeMs: number
+  /** Receives warnings; never given secrets. */
+  readonly warn: (message: string) => void
+}
+
+/** The directory of one stack: its paths, its safety check and its fault translation. */
+export class StackDir {
+  readonly factory: string
+  readonly stack: string
+  readonly root: string
+  /** `<root>/<factory>/<stack>` */
+  readonly path: string
+  /** `<root>/<factory>/<stack>/snapshots` */
+  readonly snapshots: string
+  /** `<root>/<factory>/<stack>/.trash` */
+  readonly trash: string
+  readonly fs: FsOps
+  readonly clock: Clock
+  readonly warn: (message: string) => void
+  readonly #tempMaxAgeMs: number
+  #ready = false
+
+  /** Names must be validated by the caller (see names.ts) before any path is built. */
+  constructor(options: StackDirOptions) {
+    this.factory = options.factory
+    this.stack = options.stack
+    this.root = options.root
+    this.path = join(options.root, options.factory, options.stack)
+    this.snapshots = join(this.path, SNAPSHOTS_DIR)
+    this.trash = join(this.path, TRASH_DIR)
+    this.fs = options.fs
+    this.clock = options.clock
+    this.warn = options.warn
+    this.#tempMaxAgeMs = options.tempMaxAgeMs
+  }
+
+  /** `factory/stack`, for messages. */
+  get name(): string {
+    return `${this.factory}/${this.stack}`
+  }
+
+  /** The stack's names, for error details. */
+  where(): Record<string, string> {
+    return { factory: this.factory, stack: this.stack }
+  }
+
+  /** The clock's instant, RFC 3339. */
+  now(): string {
+    return formatInstant(this.clock.nowNanos())
+  }
+
+  /** The clock's instant in milliseconds since the epoch. */
+  nowMs(): number {
+    return Number(this.clock.nowNanos() / 1_000_000n)
+  }
+
+  /** How old (ms) a temp file must be to count as a crashed write's leftover. */
+  get tempMaxAgeMs(): number {
+    return this.#tempMaxAgeMs
+  }
+
+  /**
+   * Verifies the stack's directories are real directories (no symlink out of
+   * the root), creating them if asked; false when absent and not created.
+   * The first success also removes leftover temp files of crashed writes.
+   * Throws `unsafe-path` for a symlink or a file.
+   */
+  async ensure(create: boolean): Promise<boolean> {
+    if (this.#ready) return true
+    if (create) await this.fs.mkdir(this.root, { recursive: true })
+    for (const dir of [join(this.root, this.factory), this.path, this.snapshots]) {
+      if (!(await this.realDir(dir, create))) return false
+    }
+    const nowMs = this.nowMs()
+    await removeStaleTemps(this.fs, this.snapshots, this.#tempMaxAgeMs, nowMs)
+    await removeStaleTemps(this.fs, this.path, this.#tempMaxAgeMs, nowMs)
+    this.#ready = true
+    return true
+  }
+
+  /**
+   * True when `dir` is a real directory (creating it if asked); false when it
+   * is absent and not created. Throws `unsafe-path` for a symlink or a file:
+   * the server never follows links out of its data directory.
+   */
+  async realDir(dir: string, create: boolean): Promise<boolean> {
+    let st
+    try {
+      st = await this.fs.lstat(dir)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      if (!create) return false
+      await this.fs.mkdir(dir).catch((e: unknown) => {
+        if (errnoCode(e) !== 'EEXIST') throw e
+      })
+      st = await this.fs.lstat(dir)
+    }
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      throw new StateError('unsafe-path', `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.where())
+    }
+    return true
+  }
+
+  /**
+   * Runs a filesystem step, turning disk faults into errors that name the
+   * stack and the operation: `unsafe-path` (a symlink met), `no-space`,
+   * `storage-failure`. State errors and aborts pass through.
+   */
+  async io<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof StateError || (err instanceof Error && err.name === 'AbortError')) throw err
+      const code = errnoCode(err)
+      if (code === 'ELOOP') {
+        // O_NOFOLLOW met a symlink where a stack file should be: never follow it out of the data directory.
+        throw new StateError('unsafe-path', `a file of ${this.name} is a symlink while ${operation}; the server never follows links out of its data directory`, { ...this.where(), operation }, { cause: err })
+      }
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new StateError('no-space', `no space left on the data volume while ${operation} in ${this.name}: nothing was changed; free space and retry`, { ...this.where(), operation, errno: code }, { cause: err })
+      }
+      if (code === 'ENOENT') {
+        // A directory of the stack was removed under the running server: look at it afresh next time.
+        this.#ready = false
+        throw new StateError('storage-failure', `a file or directory of ${this.name} disappeared while ${operation} (ENOENT): something outside the server removed it; nothing was changed, retry`, { ...this.where(), operation, errno: code }, { cause: err })
+      }
+      if (code !== undefined) {
+        throw new StateError('storage-failure', `the data directory refused ${operation} in ${this.name} (${code}): nothing was changed; check permissions and the volume, then retry`, { ...this.where(), operation, errno: code }, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  /** Runs a change of several names as one: everything `fn` did through the log is taken back if it throws. */
+  async undoable<T>(fn: (log: UndoLog) => Promise<T>): Promise<T> {
+    const log = new UndoLog(this.fs, (message) => this.warn(`${this.name}: ${message}`))
+    let result: T
+    try {
+      result = await fn(log)
+    } catch (err) {
+      await log.rollback()
+      throw err
+    }
+    await log.commit()
+    return result
+  }
+}

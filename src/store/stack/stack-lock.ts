@@ -1,0 +1,210 @@
+/**
+ * The lock of one stack, held across requests: acquisition (with a lease,
+ * client-chosen ids and retries), renewal, release and force-unlock, the
+ * generation that grows at every acquisition and force-unlock, and the
+ * fence every change of the stack passes. Each transition runs in the
+ * stack's mutex; the marker itself is claimed by exclusive create and
+ * removed by rename-aside, so two holders are impossible even if the mutex
+ * fails.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Mutex } from '../../fs/mutex.js'
+import { formatInstant } from '../rev.js'
+import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock } from '../store.js'
+import { fenceNotHeld, lockRequired, locked, lost, notHeld, waitTimeout } from './lock-errors.js'
+import type { LockRecords } from './lock-records.js'
+import type { LockWait } from './lock-wait.js'
+import type { StackDir } from './stack-dir.js'
+
+/** This process's pid and host, recorded with lock holders. */
+export interface ProcessIdentity {
+  readonly pid: number
+  readonly host: string
+}
+
+/** The lock state machine of one stack. */
+export class StackLock {
+  readonly #dir: StackDir
+  readonly #records: LockRecords
+  readonly #mutex: Mutex
+  readonly #wait: LockWait
+  readonly #identity: ProcessIdentity
+
+  constructor(dir: StackDir, records: LockRecords, mutex: Mutex, wait: LockWait, identity: ProcessIdentity) {
+    this.#dir = dir
+    this.#records = records
+    this.#mutex = mutex
+    this.#wait = wait
+    this.#identity = identity
+  }
+
+  /**
+   * Takes the lock, waiting up to `options.waitMs` for a held one. Throws
+   * `locked`, `wait-timeout`, or the signal's reason; a lock is never left
+   * behind for an aborted caller.
+   */
+  async lock(claims: LockClaims, context: LockContext, options: LockOptions): Promise<LockHolder> {
+    const waitMs = Math.max(0, options.waitMs ?? 0)
+    const deadline = Date.now() + waitMs
+    const signal = options.signal
+    for (;;) {
+      signal?.throwIfAborted()
+      const attempt = await this.#mutex.run(() => this.#tryAcquire(claims, context, options.ttlMs))
+      if (attempt.acquired) {
+        if (signal?.aborted === true) {
+          // The caller went away while we were acquiring: never leave a lock behind.
+          await this.unlock(attempt.holder.id).catch(() => {})
+          signal.throwIfAborted()
+        }
+        return attempt.holder
+      }
+      const now = Date.now()
+      if (waitMs === 0 || now >= deadline) {
+        if (waitMs > 0) throw waitTimeout(this.#dir, waitMs, attempt.holder)
+        throw locked(this.#dir, attempt.holder)
+      }
+      const expiresMs = attempt.holder.expires === null ? Infinity : Date.parse(attempt.holder.expires) - this.#dir.nowMs() + now
+      await this.#wait.waitForChange(Math.min(deadline, expiresMs + 1), signal)
+    }
+  }
+
+  /** The holder, or undefined when the stack is free (an expired lease is free). */
+  async inspect(): Promise<LockHolder | undefined> {
+    const holder = await this.#records.readMarker()
+    return holder !== undefined && !this.#expired(holder) ? holder : undefined
+  }
+
+  /** Extends the lease of lock `id`. Throws `locked`, `lock-lost`, `lock-not-held`. */
+  async renew(id: string, ttlMs: number | undefined): Promise<LockHolder> {
+    return this.#mutex.run(async () => {
+      const holder = await this.#records.readMarker()
+      // A marker the Go tool wrote (or an unreadable one) is someone else's lock: never renewed into ours.
+      if (holder?.legacy) throw locked(this.#dir, holder)
+      if (holder === undefined || holder.id !== id) {
+        const live = holder !== undefined && !this.#expired(holder) ? holder : undefined
+        // Checked before "locked": a holder whose lease expired or was force-unlocked must learn it lost the lock.
+        const lostRecord = await this.#records.lostRecord(id)
+        if (lostRecord !== undefined) throw lost(this.#dir, lostRecord, live)
+        if (live !== undefined) throw locked(this.#dir, live)
+        throw notHeld(this.#dir, id)
+      }
+      if (this.#expired(holder)) throw lost(this.#dir, { event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
+      const renewed: LockHolder = { ...holder, expires: this.#expiry(ttlMs) }
+      await this.#records.replaceMarker(renewed)
+      return renewed
+    })
+  }
+
+  /** Releases lock `id`; a retry after success succeeds. Throws `locked`, `lock-lost`, `lock-not-held`. */
+  async unlock(id: string): Promise<LockHolder> {
+    const released = await this.#mutex.run(async () => {
+      const holder = await this.#records.readMarker()
+      if (holder !== undefined && holder.id === id && !holder.legacy) {
+        await this.#records.markerToRelease()
+        return holder
+      }
+      const release = await this.#records.readRelease()
+      if (release !== undefined && release.holder.id === id && release.event === 'unlock') return release.holder // a retry of an unlock that succeeded
+      if (holder !== undefined && !this.#expired(holder)) throw locked(this.#dir, holder)
+      const lostRecord = await this.#records.lostRecord(id)
+      if (lostRecord !== undefined) throw lost(this.#dir, lostRecord)
+      throw notHeld(this.#dir, id)
+    })
+    this.#wait.notify()
+    return released
+  }
+
+  /** Removes whoever holds the lock, recording who did it and why; returns the removed holder. */
+  async forceUnlock(by: { principal?: string | null; reason?: string | null }): Promise<LockHolder | undefined> {
+    const removed = await this.#mutex.run(async () => {
+      const holder = await this.#records.readMarker()
+      if (holder === undefined) return undefined
+      const before = await this.#records.generation(holder)
+      await this.#records.recordRelease({ event: 'force-unlock', holder, generation: before + 1, at: this.#dir.now(), by: by.principal ?? null, reason: by.reason ?? null })
+      await this.#records.removeMarker(holder.id)
+      return holder
+    })
+    if (removed !== undefined) this.#wait.notify()
+    return removed
+  }
+
+  /** How the lock was last released, if it ever was. */
+  async lastRelease(): Promise<ReleasedLock | undefined> {
+    return this.#records.readRelease()
+  }
+
+  /** The stack's generation. */
+  async generation(): Promise<number> {
+    return this.#records.generation(await this.#records.readMarker())
+  }
+
+  /**
+   * Checks a change against the lock: a live holder's id must be presented;
+   * an id whose lock expired or was force-unlocked is refused (`lock-lost`);
+   * with `requireLock`, an unlocked stack is refused too (`lock-required`).
+   * Call under the mutex, in the same critical section as the change.
+   */
+  async assertFence(fence: Fence | undefined): Promise<void> {
+    const holder = await this.#records.readMarker()
+    const lockId = fence?.lockId
+    if (holder !== undefined && !this.#expired(holder)) {
+      if (lockId !== undefined && lockId === holder.id && !holder.legacy) return
+      if (lockId !== undefined) {
+        const lostRecord = await this.#records.lostRecord(lockId)
+        if (lostRecord !== undefined) throw lost(this.#dir, lostRecord, holder)
+      }
+      throw locked(this.#dir, holder)
+    }
+    if (lockId !== undefined) {
+      if (holder !== undefined && holder.id === lockId) throw lost(this.#dir, { event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
+      const lostRecord = await this.#records.lostRecord(lockId)
+      if (lostRecord !== undefined) throw lost(this.#dir, lostRecord)
+      throw fenceNotHeld(this.#dir, lockId)
+    }
+    if (fence?.requireLock === true) throw lockRequired(this.#dir)
+  }
+
+  async #tryAcquire(claims: LockClaims, context: LockContext, ttlMs: number | undefined): Promise<{ acquired: boolean; holder: LockHolder }> {
+    const marker = await this.#records.readMarker()
+    if (marker !== undefined) {
+      if (!this.#expired(marker)) {
+        // The same client retrying its lock (Terraform retries LOCK on 5xx) gets it again.
+        if (claims.id !== undefined && marker.id === claims.id && !marker.legacy) return { acquired: true, holder: marker }
+        return { acquired: false, holder: marker }
+      }
+      await this.#records.recordRelease({ event: 'expired', holder: marker, generation: await this.#records.generation(marker), at: this.#dir.now() })
+      if (!(await this.#records.removeMarker(marker.id))) {
+        const now = await this.#records.readMarker()
+        if (now !== undefined) return { acquired: false, holder: now }
+      }
+    }
+    const holder: LockHolder = {
+      id: claims.id ?? randomUUID(),
+      generation: (await this.#records.generation(undefined)) + 1,
+      who: claims.who ?? '',
+      operation: claims.operation ?? '',
+      info: claims.info ?? '',
+      principal: context.principal ?? null,
+      remote: context.remote ?? null,
+      created: this.#dir.now(),
+      expires: this.#expiry(ttlMs),
+      pid: this.#identity.pid,
+      host: this.#identity.host,
+      client: claims.client ?? null,
+      legacy: false,
+    }
+    if (await this.#records.createMarker(holder)) return { acquired: true, holder }
+    const winner = await this.#records.readMarker()
+    return winner === undefined ? this.#tryAcquire(claims, context, ttlMs) : { acquired: false, holder: winner }
+  }
+
+  #expired(holder: LockHolder): boolean {
+    if (holder.expires === null) return false
+    const expires = Date.parse(holder.expires)
+    return Number.isFinite(expires) && expires <= this.#dir.nowMs()
+  }
+
+  #expiry(ttlMs: number | undefined): string | null {
+    return ttlMs === undefined ? null : formatInstant(this.#dir.clock.nowNanos() + BigInt(Math.round(ttlMs)) * 1_000_000n)
+  }
+}
