@@ -114,7 +114,7 @@ t.test('errors: unknown rev 404, no current 404, different kinds 409, malformed 
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'rev-not-found')
   t.equal((await b.app.inject({ url: `${url}/diff?to=2020-01-01T00:00:00Z` })).json().code, 'rev-not-found')
-  const terraform = (await b.root.stack('f1', 's1').writeSnapshot(tfState({ serial: 1 }), { payloadType: 'terraform-state' })).rev
+  const terraform = (await b.root.stack('f1', 's1').write(tfState({ serial: 1 }), { payloadType: 'terraform-state' })).rev
   const kinds = await b.app.inject({ url: `${url}/diff?from=${unobin}&to=${terraform}` })
   t.equal(kinds.statusCode, 409)
   t.equal(kinds.json().code, 'incomparable-revs')

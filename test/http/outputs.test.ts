@@ -38,7 +38,7 @@ t.test('an outputs-only caller reads outputs, sensitive ones redacted, and nothi
 t.test('read includes outputs', async (t) => {
   const reader = newToken()
   const b = await buildTestApp(t, { auth: authFromText(tokensFileText([{ name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] }])) })
-  await b.root.stack('f1', 's1').writeSnapshot(sampleSnapshot(3), { payloadType: 'state', makeCurrent: true })
+  await b.root.stack('f1', 's1').write(sampleSnapshot(3), { payloadType: 'state', makeCurrent: true })
   const res = await b.app.inject({ url: `${stackUrl()}/outputs`, headers: bearer(reader) })
   t.equal(res.statusCode, 200)
   t.strictSame(res.json().outputs, { marker: { value: '3', sensitive: false, type: null } })
@@ -52,8 +52,8 @@ t.test('?rev= reads an older rev; unknown rev, no current and encrypted states a
   t.equal(none.statusCode, 404)
   t.equal(none.json().code, 'no-current')
   const store = b.root.stack('f1', 's1')
-  const old = (await store.writeSnapshot(tfState({ serial: 1, outputs: { n: { value: 1, type: 'number' } } }), { payloadType: 'terraform-state', makeCurrent: true })).rev
-  await store.writeSnapshot(encryptedState(2), { payloadType: 'terraform-state', makeCurrent: true })
+  const old = (await store.write(tfState({ serial: 1, outputs: { n: { value: 1, type: 'number' } } }), { payloadType: 'terraform-state', makeCurrent: true })).rev
+  await store.write(encryptedState(2), { payloadType: 'terraform-state', makeCurrent: true })
   const older = await b.app.inject({ url: `${url}/outputs?rev=${old}` })
   t.equal(older.statusCode, 200)
   t.strictSame(older.json().outputs, { n: { value: 1, sensitive: false, type: 'number' } })
