@@ -4,7 +4,9 @@
 # test/image-recipe.test.ts runs this file's install and start commands
 # outside Docker (production install, read-only app dir, non-root user).
 
-FROM node:20-bookworm-slim AS build
+# Node 24 is the maintained LTS line; the tag is pinned to an exact release
+# (bump it deliberately, and add @sha256:<digest> when your registry allows).
+FROM node:24.11.1-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +14,12 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24.11.1-bookworm-slim AS runtime
+LABEL org.opencontainers.image.title="unobin-state-server" \
+      org.opencontainers.image.description="HTTP state server for unobin, Terraform and OpenTofu: versioned, encrypted, locked state per factory/stack" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.base.name="docker.io/library/node:24.11.1-bookworm-slim"
 ENV NODE_ENV=production \
     UNOBIN_STATE_DATA_DIR=/data \
     UNOBIN_STATE_LISTEN=127.0.0.1:8080 \

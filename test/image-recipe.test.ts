@@ -113,3 +113,24 @@ t.test('the image recipe installs production dependencies only, runs non-root fr
   const afterStop = await run(healthcheck[0]!, healthcheck.slice(1), { cwd: app, env: { ...env, UNOBIN_STATE_LISTEN: `127.0.0.1:${port}` } })
   t.equal(afterStop.code, 1, 'the HEALTHCHECK fails once the server is gone')
 })
+
+t.test('the image builds on an exact release of a maintained Node LTS line and carries OCI labels', async (t) => {
+  const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!)
+  t.ok(bases.length >= 2, 'build and runtime stages')
+  for (const base of bases) t.match(base, /^node:(22|24)\.\d+\.\d+-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$/, `${base} is pinned to an exact 22 or 24 slim release`)
+  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string; license: string; engines: { node: string } }
+  const labels = Object.fromEntries([...runtime.matchAll(/(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]))
+  t.equal(labels['org.opencontainers.image.version'], pkg.version, 'the version label is the package version')
+  t.equal(labels['org.opencontainers.image.licenses'], pkg.license)
+  t.equal(labels['org.opencontainers.image.base.name'], `docker.io/library/${bases[bases.length - 1]!.split('@')[0]}`)
+  t.ok(labels['org.opencontainers.image.title'] && labels['org.opencontainers.image.description'])
+  const major = /^node:(\d+)/.exec(bases[bases.length - 1]!)![1]!
+  t.match(pkg.engines.node, new RegExp(`>=${major}|\\^${major}\\.`), 'engines admits the image\'s Node line')
+  t.match(pkg.engines.node, /\^20\.19\.0/, 'and the Node 20.19 these machines run')
+})
+
+t.test('the HEALTHCHECK command uses node:http, not global fetch (half the memory and CPU per probe)', async (t) => {
+  const probe = readFileSync(join(repo, 'src/tools/healthcheck.ts'), 'utf8')
+  t.match(probe, /from 'node:http'/)
+  t.notMatch(probe, /\bfetch\(/)
+})
