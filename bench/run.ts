@@ -49,7 +49,7 @@ interface Target {
   child: ChildProcess
 }
 
-async function startTarget(mode: 'app' | 'bare', dataDir = ''): Promise<Target> {
+async function startTarget(mode: 'app' | 'bare' | 'auth', dataDir = ''): Promise<Target> {
   const child = spawn(process.execPath, [join(here, 'target.js'), mode, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   const url = await new Promise<string>((resolve, reject) => {
     let buf = ''
@@ -294,6 +294,26 @@ async function main(): Promise<void> {
     record('list stacks of a factory with 10,000 stacks (page of 1,000)', listStacks1000, 'ms', null, '—', '(info)', () => true)
     record('list factories (one factory of 10,000 stacks)', listFactories, 'ms', null, '—', '≤ 200 ms', (_r, v) => v <= 200)
     record('start-up to listening with 10,000 stacks', startup, 'ms', startupEmpty, 'start-up with an empty data dir', '≤ 200 ms', (_r, v) => v <= 200)
+
+    // 7b. Lock + unlock with credentials and the lock cap, 10,000 stacks (the cap reads the caller's index, not every stack).
+    const authed = await startTarget('auth', stacksRoot)
+    const bearer = { authorization: 'Bearer bench-token' }
+    const lockCycle = async (): Promise<number> => {
+      const c0 = performance.now()
+      const holder = await (await fetchOk(`${authed.url}/v1/factories/wide/stacks/s00042/lock`, { method: 'POST', headers: bearer })).json() as { id: string }
+      await fetchOk(`${authed.url}/v1/factories/wide/stacks/s00042/lock?id=${holder.id}`, { method: 'DELETE', headers: bearer })
+      return performance.now() - c0
+    }
+    await lockCycle()
+    const lockSamples: number[] = []
+    for (let i = 0; i < 50; i++) lockSamples.push(await lockCycle())
+    lockSamples.sort((a, b) => a - b)
+    const concurrent0 = performance.now()
+    await Promise.all(Array.from({ length: 20 }, (_, i) => fetchOk(`${authed.url}/v1/factories/wide/stacks/s${String(100 + i).padStart(5, '0')}/lock`, { method: 'POST', headers: bearer })))
+    const concurrentLocks = performance.now() - concurrent0
+    await stop(authed)
+    record('lock + unlock p50 with credentials and --max-locks, 10,000 stacks', lockSamples[Math.floor(lockSamples.length / 2)]!, 'ms', null, '—', '≤ 20 ms', (_r, v) => v <= 20)
+    record('20 concurrent locks with credentials, 10,000 stacks (all answered)', concurrentLocks, 'ms', null, '—', '≤ 500 ms', (_r, v) => v <= 500)
 
     // 8. Terraform GET/POST of a 1 MB state vs native routes.
     const tf = `${app.url}/v1/factories/bench/stacks/tf/terraform`

@@ -1,13 +1,17 @@
 /**
  * A benchmark target process: `app` is the real server (buildApp over a data
  * dir, env-key sealing, audit off, logs silent); `bare` is plain Fastify with
- * the baselines (hello-world JSON, a 1 MB buffer from memory). Prints
- * `listening <url>` on stdout.
+ * the baselines (hello-world JSON, a 1 MB buffer from memory); `auth` is
+ * the real server with credentials (token `bench-token`, every permission)
+ * and the default lock cap of 100. Prints `listening <url>` on stdout.
  */
 import { hostname } from 'node:os'
 import Fastify from 'fastify'
 import { buildApp } from '../src/app.js'
 import { NullAuditLog } from '../src/audit.js'
+import { createAuthenticator } from '../src/auth/authenticator.js'
+import { hashToken } from '../src/auth/token-hash.js'
+import { parseTokensFile } from '../src/auth/tokens-file.js'
 import { SystemClock } from '../src/clock.js'
 import { Keyring } from '../src/crypto/keyring.js'
 import { createLogger } from '../src/logger.js'
@@ -32,6 +36,11 @@ if (mode === 'bare') {
     audit: new NullAuditLog(),
     logger: createLogger('silent'),
     version: 'bench',
+    auth: mode === 'auth' ? {
+      authenticator: createAuthenticator(parseTokensFile(JSON.stringify({ tokens: [{ name: 'bench', hash: hashToken('bench-token'), grants: [{ scope: '*/*', allow: ['*'] }] }] }), 'bench-tokens.json')),
+      rateLimit: null,
+      maxLocksPerCaller: 100,
+    } : undefined,
   })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   process.stdout.write(`listening ${url}\n`)

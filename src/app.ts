@@ -141,7 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  const routes = registerAuth(app, { auth: deps.auth, root: deps.root, audit: deps.audit })
+  const routes = registerAuth(app, { auth: deps.auth, root: deps.root, audit: deps.audit, maxWaitSeconds: deps.config.maxWaitSeconds })
   registerMetrics(app, metrics, deps.root)
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config?.rawBody !== true) request.body = {}

@@ -17,7 +17,6 @@ import type { FastifyRequest, RouteOptions } from 'fastify'
 import type { AuditSink } from '../audit.js'
 import type { Authenticator } from '../auth/authenticator.js'
 import { parseAuthorization } from '../auth/authorization-header.js'
-import { countHeldLocks } from '../auth/held-locks.js'
 import type { Identity } from '../auth/identity.js'
 import { type Target, isAllowed } from '../auth/policy.js'
 import { RateLimiter } from '../auth/rate-limiter.js'
@@ -72,6 +71,8 @@ export interface AuthDeps {
   readonly auth: AuthOptions | undefined
   readonly root: StoreCatalog
   readonly audit: AuditSink
+  /** The longest lock wait a client may ask for (a lock-cap reservation outlives it); 60 s when absent. */
+  readonly maxWaitSeconds?: number
 }
 
 /** Security requirements of a protected operation in the OpenAPI document (fresh objects: no YAML anchors). */
@@ -185,6 +186,25 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     }
   })
 
+  // The lock cap's index: reserved before a lock is taken, settled when the request answers.
+  const heldLocks = auth.maxLocksPerCaller === null ? null : deps.root.heldLocks
+  // A reservation outlives the longest lock wait, so a waiter's reservation still counts when it gets the lock.
+  const pendingMs = (deps.maxWaitSeconds ?? 60) * 1000 + 60_000
+  const reserved = new WeakSet<FastifyRequest>()
+  if (heldLocks !== null) {
+    app.addHook('onReady', async () => {
+      heldLocks.startRebuild((err) => app.log.error({ err }, 'could not rebuild the lock index; counts may miss locks taken before this start'))
+    })
+    app.addHook('onResponse', async (request) => {
+      const target = targetOf(request)
+      if (request.principal === null || target.factory === null || target.stack === null) return
+      // After a lock attempt: drop the reservation unless the lock is now held. After an unlock: drop the released entry.
+      if (reserved.has(request) || (request.routeOptions.config.permission === 'lock' && !acquiresLock(request))) {
+        await heldLocks.settle(request.principal, target.factory, target.stack).catch((err: unknown) => request.log.warn({ err }, 'could not settle the lock index'))
+      }
+    })
+  }
+
   app.addHook('preHandler', async (request) => {
     if (request.is404 || request.principal === null) return
     const target = targetOf(request)
@@ -198,9 +218,10 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       }
     }
     const cap = auth.maxLocksPerCaller
-    if (cap !== null && acquiresLock(request)) {
-      const held = await countHeldLocks(deps.root, request.principal, { factory: target.factory, stack: target.stack }, cap)
-      if (held >= cap) {
+    if (heldLocks !== null && cap !== null && acquiresLock(request)) {
+      const { granted, held } = await heldLocks.reserve(request.principal, target.factory, target.stack, cap, pendingMs)
+      if (granted) reserved.add(request)
+      else {
         await deps.audit.record({ action: 'lock.acquire', principal: request.principal, remote: request.ip, requestId: request.id, factory: target.factory, stack: target.stack, outcome: 'refused', detail: { code: 'too-many-locks', held, cap } })
         throw new StateError('too-many-locks', `${request.principal} already holds ${held} locks, the most one caller may hold (--max-locks ${cap}): release one, or force-unlock locks left by dead jobs`)
       }

@@ -8,9 +8,10 @@ import type { Encrypter } from '../crypto/encrypter.js'
 import { StateError } from '../errors.js'
 import { writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
+import { HeldLockIndex } from './held-locks.js'
 import { LocalStore, type LocalStoreOptions } from './stack/local-store.js'
 import { assertName, isName } from './names.js'
-import type { StackSummary, StoreCatalog } from './store.js'
+import type { HeldLocks, StackSummary, StoreCatalog } from './store.js'
 
 /** Options of a store root: those of every stack's store, minus the names. */
 export type StoreRootOptions = Omit<LocalStoreOptions, 'factory' | 'stack'>
@@ -21,11 +22,18 @@ export class StoreRoot implements StoreCatalog {
   readonly #options: StoreRootOptions
   readonly #fs: FsOps
   readonly #stores = new Map<string, LocalStore>()
+  #heldLocks: HeldLockIndex | undefined
 
   constructor(options: StoreRootOptions) {
     this.root = options.root
     this.#options = options
     this.#fs = options.fs ?? nodeFs
+  }
+
+  /** The index of held locks by principal (`.held-locks/` in the data directory), made on first use. */
+  get heldLocks(): HeldLocks {
+    this.#heldLocks ??= new HeldLockIndex(this, { dataDir: this.root, fs: this.#fs })
+    return this.#heldLocks
   }
 
   /** The encrypter every stack seals with. */

@@ -231,6 +231,33 @@ export interface ManagedStore extends Store {
  * The stacks of one data directory: one shared store per factory/stack,
  * discovery of factories and stacks, and the readiness probe.
  */
+/** What a lock-cap reservation decided. */
+export interface Reservation {
+  /** True when the caller may go on taking the lock. */
+  readonly granted: boolean
+  /** Locks the principal holds or is taking on other stacks. */
+  readonly held: number
+}
+
+/**
+ * Which stacks each principal holds or is taking a lock on, for a
+ * per-principal lock cap: counted without reading every stack, shared by
+ * every process on the same storage.
+ */
+export interface HeldLocks {
+  /**
+   * Reserves `factory`/`stack` for `principal` (before its lock is taken,
+   * counting for `pendingMs`) if it holds fewer than `cap` locks on other
+   * stacks; otherwise leaves nothing behind. Retaking a stack the principal
+   * already holds is never refused.
+   */
+  reserve(principal: string, factory: string, stack: string, cap: number, pendingMs: number): Promise<Reservation>
+  /** After a lock attempt or an unlock answers: confirms the entry when the stack's lock names `principal`, removes it otherwise. */
+  settle(principal: string, factory: string, stack: string): Promise<void>
+  /** Starts rebuilding the index from every stack's lock in the background (reservations wait for it). */
+  startRebuild(onError: (err: unknown) => void): void
+}
+
 export interface StoreCatalog {
   /** The encrypter every stack seals with. */
   readonly encrypter: Encrypter
@@ -252,4 +279,6 @@ export interface StoreCatalog {
   waiting(): number
   /** Stops background watchers. */
   close(): void
+  /** The index of held locks by principal (for a per-principal lock cap). */
+  readonly heldLocks: HeldLocks
 }

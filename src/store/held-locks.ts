@@ -1,0 +1,201 @@
+/**
+ * The per-caller lock cap's index: which stacks each principal holds or is
+ * taking, kept in the data directory as one entry per (principal, stack), so
+ * counting a caller's locks reads that caller's entries only — never every
+ * stack's marker — and every replica on the volume sees the same index.
+ *
+ * Layout: `<data>/.held-locks/<sha256(principal), 32 hex>/<factory>+<stack>`
+ * (`+` is never part of a name). An entry is created exclusively *before*
+ * the lock is taken and carries `pendingUntil`; it counts while the stack's
+ * marker names the principal, or while it is pending. When the request
+ * answers, its entry is confirmed (no longer pending) if the lock is held,
+ * and removed otherwise; entries left by
+ * releases elsewhere (an unlock on another replica, a force-unlock, an
+ * expired lease, a crash) are found stale — marker not the principal's,
+ * pending time over — and removed when next counted. At start the index is
+ * rebuilt from every stack's marker, once, in the background (the first
+ * reservations wait for it; listening and every other request do not).
+ *
+ * Exactness: reservations of one principal are serialised in this process,
+ * so N concurrent requests with cap C grant exactly C (on free stacks).
+ * Across replicas, each reservation is created before the entries are
+ * listed, so of two concurrent reservations the later lister always sees
+ * the other: the cap is never exceeded, though a race between replicas may
+ * refuse a request that a sequential order would have granted.
+ */
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { writeTemp } from '../fs/durable.js'
+import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
+import { isName } from './names.js'
+import type { HeldLocks, Reservation, StoreCatalog } from './store.js'
+
+/** The index directory, inside the data directory (a dot-name: never a factory). */
+export const HELD_LOCKS_DIR = '.held-locks'
+
+/** Stacks whose markers the rebuild reads at once. */
+const REBUILD_CONCURRENCY = 32
+
+/** Options of the index. */
+export interface HeldLockIndexOptions {
+  /** The data directory (the index is its `.held-locks/`). */
+  readonly dataDir: string
+  /** Wall-clock milliseconds (entries are shared between processes). */
+  readonly now?: () => number
+  readonly fs?: FsOps
+}
+
+/** The per-principal index of held locks (see the file comment). */
+export class HeldLockIndex implements HeldLocks {
+  readonly #root: StoreCatalog
+  readonly #dir: string
+  readonly #fs: FsOps
+  readonly #now: () => number
+  /** The reservation in progress per principal (this process's reservations are serialised). */
+  readonly #queues = new Map<string, Promise<unknown>>()
+  /** The rebuild at start (reservations wait for it). */
+  #rebuilt: Promise<void> = Promise.resolve()
+
+  constructor(root: StoreCatalog, options: HeldLockIndexOptions) {
+    this.#root = root
+    this.#dir = join(options.dataDir, HELD_LOCKS_DIR)
+    this.#fs = options.fs ?? nodeFs
+    this.#now = options.now ?? Date.now
+  }
+
+  async reserve(principal: string, factory: string, stack: string, cap: number, pendingMs: number): Promise<Reservation> {
+    await this.#rebuilt
+    return this.#serial(principal, async () => {
+      const dir = this.#principalDir(principal)
+      await this.#fs.mkdir(dir, { recursive: true })
+      const name = entryName(factory, stack)
+      const created = await this.#put(dir, name, true, principal, this.#now() + pendingMs)
+      let held = 0
+      for (const other of await this.#entries(dir)) {
+        if (other === name) continue
+        if (await this.#counts(principal, dir, other)) held++
+      }
+      if (held >= cap) {
+        if (created) await this.#remove(join(dir, name))
+        return { granted: false, held }
+      }
+      if (!created) await this.#put(dir, name, false, principal, this.#now() + pendingMs) // an old entry of this stack: pending again from now
+      return { granted: true, held }
+    })
+  }
+
+  async settle(principal: string, factory: string, stack: string): Promise<void> {
+    const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
+    const dir = this.#principalDir(principal)
+    // Held: the entry is confirmed (no longer pending), so it goes stale the moment the marker stops naming the principal.
+    if (holder?.principal === principal) await this.#put(dir, entryName(factory, stack), false, principal, 0)
+    else await this.#remove(join(dir, entryName(factory, stack)))
+  }
+
+  startRebuild(onError: (err: unknown) => void): void {
+    this.#rebuilt = this.#rebuild().catch(onError)
+  }
+
+  async #rebuild(): Promise<void> {
+    const names = await this.#root.stackNames().catch(() => [])
+    for (let i = 0; i < names.length; i += REBUILD_CONCURRENCY) {
+      await Promise.all(names.slice(i, i + REBUILD_CONCURRENCY).map(async ({ factory, stack }) => {
+        const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
+        if (holder?.principal == null) return
+        const dir = this.#principalDir(holder.principal)
+        await this.#fs.mkdir(dir, { recursive: true })
+        await this.#put(dir, entryName(factory, stack), false, holder.principal, 0)
+      }))
+    }
+    let principals: string[] = []
+    try {
+      principals = await this.#fs.readdir(this.#dir)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+    }
+    for (const key of principals) {
+      const dir = join(this.#dir, key)
+      for (const name of await this.#entries(dir)) {
+        const entry = await this.#read(join(dir, name))
+        if (entry !== undefined) await this.#counts(entry.principal, dir, name)
+      }
+    }
+  }
+
+  /** True when the entry counts (held, or pending); removes it when stale. */
+  async #counts(principal: string, dir: string, name: string): Promise<boolean> {
+    const [factory, stack] = name.split('+') as [string, string]
+    if (!isName(factory) || !isName(stack)) return false
+    const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
+    if (holder?.principal === principal) return true
+    const entry = await this.#read(join(dir, name))
+    if (entry !== undefined && entry.pendingUntil > this.#now()) return true
+    await this.#remove(join(dir, name))
+    return false
+  }
+
+  /** Writes an entry; `exclusive`: only if absent (false when it existed). */
+  async #put(dir: string, name: string, exclusive: boolean, principal: string, pendingUntil: number): Promise<boolean> {
+    const body = Buffer.from(`${JSON.stringify({ principal, pendingUntil })}\n`)
+    const temp = await writeTemp(this.#fs, dir, body)
+    try {
+      if (exclusive) {
+        try {
+          await this.#fs.link(temp, join(dir, name))
+          return true
+        } catch (err) {
+          if (errnoCode(err) === 'EEXIST') return false
+          throw err
+        }
+      }
+      await this.#fs.rename(temp, join(dir, name))
+      return true
+    } finally {
+      await this.#fs.unlink(temp).catch(() => {})
+    }
+  }
+
+  async #read(path: string): Promise<{ principal: string; pendingUntil: number } | undefined> {
+    try {
+      const doc = JSON.parse((await this.#fs.readFile(path)).toString('utf8')) as { principal?: unknown; pendingUntil?: unknown }
+      return { principal: typeof doc.principal === 'string' ? doc.principal : '', pendingUntil: typeof doc.pendingUntil === 'number' ? doc.pendingUntil : 0 }
+    } catch {
+      return undefined
+    }
+  }
+
+  async #entries(dir: string): Promise<string[]> {
+    try {
+      return (await this.#fs.readdir(dir)).filter((name) => name.includes('+') && !name.startsWith('.'))
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return []
+      throw err
+    }
+  }
+
+  async #remove(path: string): Promise<void> {
+    await this.#fs.unlink(path).catch((err: unknown) => {
+      if (errnoCode(err) !== 'ENOENT') throw err
+    })
+  }
+
+  #principalDir(principal: string): string {
+    return join(this.#dir, createHash('sha256').update(principal).digest('hex').slice(0, 32))
+  }
+
+  async #serial<T>(principal: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(principal) ?? Promise.resolve()
+    const run = previous.then(fn, fn)
+    const tail = run.catch(() => undefined)
+    this.#queues.set(principal, tail)
+    void tail.then(() => {
+      if (this.#queues.get(principal) === tail) this.#queues.delete(principal)
+    })
+    return run
+  }
+}
+
+/** The entry name of a stack: `<factory>+<stack>`. */
+function entryName(factory: string, stack: string): string {
+  return `${factory}+${stack}`
+}
