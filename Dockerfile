@@ -1,4 +1,5 @@
-# unobin-state-server: build stage compiles TypeScript; the runtime stage has
+# unobin-state-server: build stage compiles TypeScript and bundles the console
+# page (dist/ui, served at /ui/); the runtime stage has
 # production dependencies only, runs as the unprivileged `node` user, keeps
 # state on the /data volume, and gets SIGTERM as PID 1 (graceful shutdown).
 # test/image-recipe.test.ts runs this file's install and start commands
@@ -12,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY ui ./ui
 RUN npm run build
 
 FROM node:24.11.1-bookworm-slim AS runtime
@@ -28,6 +30,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/ui ./dist/ui
 COPY openapi.yaml ./
 RUN mkdir -p /data && chown node:node /data
 USER node

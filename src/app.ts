@@ -30,6 +30,8 @@ import { retentionRoutes } from './http/routes/retention.js'
 import { snapshotRoutes } from './http/routes/snapshots.js'
 import { terraformRoutes } from './http/routes/terraform.js'
 import { whoamiRoutes } from './http/routes/whoami.js'
+import { uiRoutes } from './http/routes/ui.js'
+import type { UiAssets } from './http/ui-assets.js'
 import { PROBLEM_ID, Problem, RAW_BODY } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
 import type { StoreCatalog } from './store/store.js'
@@ -52,6 +54,8 @@ export interface AppDeps {
   readonly metrics?: Metrics | undefined
   /** The retention policy prunes apply when they name none, and the trash window; no policy and 7 days when absent. */
   readonly retention?: RetentionSettings | undefined
+  /** The console's built page and assets, served at /ui/; null or absent: /ui/ says the console is not built. */
+  readonly ui?: UiAssets | null | undefined
 }
 
 /** The application and the switch that starts its shutdown (ends waits with 503, readiness false). */
@@ -124,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         { name: 'health', description: 'probes for orchestrators' },
         { name: 'operations', description: 'metrics and key rotation' },
         { name: 'contract', description: 'this document' },
+        { name: 'console', description: 'the operator console page (public shell; its data comes from the API with the caller\'s token)' },
       ],
       components: {
         securitySchemes: {
@@ -166,6 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   outputsRoutes(app, routeDeps)
   whoamiRoutes(app, routeDeps)
   openapiRoutes(app)
+  uiRoutes(app, deps.ui ?? null)
 
   return { app, beginShutdown: () => shutdown.abort(), routes, metrics }
 }

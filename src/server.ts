@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.js'
 import { FileAuditLog, NullAuditLog } from './audit.js'
 import { createAuthenticator } from './auth/authenticator.js'
@@ -15,6 +16,7 @@ import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
 import { ConfigError, helpText, isLoopback, loadConfig } from './config.js'
 import { Metrics } from './http/metrics.js'
+import { loadUiAssets } from './http/ui-assets.js'
 import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
 import { chooseLogFormat, createLogger } from './logger.js'
 import { RetentionJob } from './retention-job.js'
@@ -87,7 +89,11 @@ async function main(): Promise<number> {
   let metricsListener: MetricsListener | null = null
   let app
   try {
-    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention }))
+    // `npm run build` writes the console beside the compiled server (dist/ui next to dist/src).
+    const uiDir = fileURLToPath(new URL('../ui/', import.meta.url))
+    const ui = await loadUiAssets(uiDir)
+    if (ui === null) logger.warn({ uiDir }, 'the console is not built: /ui/ answers 404 (run npm run build)')
+    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention, ui }))
   } catch (err) {
     process.stderr.write(`unobin-state-server: cannot start: ${(err as Error).message}\n`)
     return 2

@@ -59,7 +59,9 @@ t.test('the image recipe installs production dependencies only, runs non-root fr
   })
   chmodSync(app, 0o755)
   for (const f of ['package.json', 'package-lock.json', 'openapi.yaml']) cpSync(join(repo, f), join(app, f))
-  cpSync(join(repo, 'dist', 'src'), join(app, 'dist', 'src'), { recursive: true })
+  // What the runtime stage copies from the build stage.
+  for (const m of runtime.matchAll(/^COPY --from=build \/app\/(\S+) \.\/(\S+)$/gm)) cpSync(join(repo, m[1]!), join(app, m[2]!), { recursive: true })
+  t.ok(existsSync(join(app, 'dist', 'ui', 'index.html')), 'the image ships the console page')
   const args = install![1]!.split(/\s+/).slice(1)
   const installed = await run('npm', [...args, '--prefer-offline'], { cwd: app, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', NODE_ENV: 'production' } })
   t.equal(installed.code, 0, installed.out)
@@ -96,6 +98,12 @@ t.test('the image recipe installs production dependencies only, runs non-root fr
   const port = new URL(url).port
   const health = await run(healthcheck[0]!, healthcheck.slice(1), { cwd: app, env: { ...env, UNOBIN_STATE_LISTEN: `127.0.0.1:${port}` }, ...user })
   t.equal(health.code, 0, `the HEALTHCHECK command passes: ${health.out}`)
+
+  const page = await fetch(`${url}/ui/`)
+  t.equal(page.status, 200, 'the image serves the console at /ui/')
+  const script = /src="(assets\/[^"]+\.js)"/.exec(await page.text())
+  t.ok(script, 'the page names its script')
+  t.equal((await fetch(`${url}/ui/${script![1]}`)).status, 200, 'the image serves the console\'s script')
 
   const snapshot = readFileSync(join(repo, 'test/fixtures/unobin/noop/plaintext/cluster-deploy/dev/2026-07-10T12:00:00Z.json'))
   const write = await fetch(`${url}/v1/factories/f/stacks/s/snapshots?current=true`, { method: 'POST', body: snapshot, headers: { 'content-type': 'application/json' } })

@@ -138,6 +138,7 @@ export const PageQuery = Type.Object({
 export const StackPageQuery = Type.Object({
   after: Type.Optional(Name),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+  match: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'only stacks whose name contains this text (case-insensitive); paging with ?after= runs over the matching names' })),
 }, { additionalProperties: false })
 export const FactoriesResponse = Type.Object(
   { factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })), next: Type.Union([Type.String(), Type.Null()]) },

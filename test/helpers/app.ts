@@ -7,6 +7,7 @@ import type { App } from '../../src/http/app-type.js'
 import type { AuthOptions, RouteEntry } from '../../src/http/auth.js'
 import type { Metrics } from '../../src/http/metrics.js'
 import type { RetentionSettings } from '../../src/store/retention.js'
+import type { UiAssets } from '../../src/http/ui-assets.js'
 import { type TestRootOptions, makeRoot } from './store.js'
 
 /** Keeps audit events in memory so tests can assert what was recorded. */
@@ -30,6 +31,8 @@ export interface TestAppOptions extends TestRootOptions {
   readonly metrics?: Metrics
   /** The configured retention policy and trash window (none and 7 days when absent). */
   readonly retention?: RetentionSettings
+  /** The console's files served at /ui/ (not built when absent). */
+  readonly ui?: UiAssets | null
 }
 
 /** A built app over a tap testdir; closed in teardown. */
@@ -46,6 +49,7 @@ export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promi
     auth: options.auth,
     metrics: options.metrics,
     retention: options.retention,
+    ui: options.ui,
   })
   t.teardown(async () => {
     await app.close()

@@ -21,6 +21,7 @@ import { keyFromEnv } from '../../src/crypto/keys.js'
 import { Keyring } from '../../src/crypto/keyring.js'
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js'
 import { STATUS, WWW_AUTHENTICATE } from '../../src/http/problems.js'
+import { loadUiAssets } from '../../src/http/ui-assets.js'
 import { UNOBIN_PAYLOAD } from '../../src/store/envelope.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualTime, authFromText, bearer, deadUrl, lockInfo, newSigningKey, newToken, signIdToken, terraformState, tokensFileText } from '../helpers/auth.js'
@@ -104,6 +105,13 @@ const ID_TOKEN = await signIdToken(await newSigningKey('k1'), { sub: 'repo:acme/
 const CI = newToken()
 const capped = await buildTestApp(t, { dir: await newDir('capped'), auth: authFromText(tokensFileText([{ name: 'ci', token: CI, grants: [{ scope: '*/*', allow: ['*'] }] }]), { maxLocksPerCaller: 1 }) })
 await expectSetup(capped.app.inject({ method: 'POST', url: `${stackUrl('cov', 'held')}/lock`, headers: bearer(CI), payload: {} }), 201, 'taking the one lock ci may hold')
+
+/** Serves a console build of one script (the page's routes do not depend on what it does). */
+const consoleDir = await newDir('console')
+await mkdir(join(consoleDir, 'assets'))
+await writeFile(join(consoleDir, 'index.html'), '<!doctype html><script type="module" src="assets/app-ABCDEFGH.js"></script>')
+await writeFile(join(consoleDir, 'assets', 'app-ABCDEFGH.js'), 'export {}')
+const withConsole = await buildTestApp(t, { dir: await newDir('with-console'), ui: await loadUiAssets(consoleDir) })
 
 /** A fresh app (closed with `t`) whose shutdown has begun or is about to. */
 async function closingApp(t: Test): Promise<Built> {
@@ -328,6 +336,26 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
   },
   'GET /openapi.json': {
     200: [sc('a read of the document', undefined, async () => send(plain, 'GET', '/openapi.json'), (t, res) => t.type((res.json() as { paths?: unknown }).paths, 'object', 'the document'))],
+  },
+  'GET /': {
+    302: [sc('a visit of the server\'s root', undefined, async () => send(withConsole, 'GET', '/'), (t, res) => t.equal(res.headers.location, '/ui/'))],
+  },
+  'GET /ui/': {
+    200: [sc('a visit of the console', undefined, async () => send(withConsole, 'GET', '/ui/'), (t, res) => t.match(String(res.headers['content-security-policy']), /script-src 'self'/))],
+    304: [sc('If-None-Match with the page\'s ETag', undefined, async () => {
+      const page = await expectSetup(send(withConsole, 'GET', '/ui/'), 200, 'reading the page')
+      return send(withConsole, 'GET', '/ui/', { headers: { 'if-none-match': String(page.headers.etag) } })
+    })],
+    404: [sc('a server built without the console', 'route-not-found', async () => send(plain, 'GET', '/ui/'))],
+  },
+  'GET /ui/assets/{file}': {
+    200: [sc('the page\'s script', undefined, async () => send(withConsole, 'GET', '/ui/assets/app-ABCDEFGH.js'), (t, res) => t.match(String(res.headers['cache-control']), /immutable/))],
+    304: [sc('If-None-Match with the script\'s ETag', undefined, async () => {
+      const asset = await expectSetup(send(withConsole, 'GET', '/ui/assets/app-ABCDEFGH.js'), 200, 'reading the script')
+      return send(withConsole, 'GET', '/ui/assets/app-ABCDEFGH.js', { headers: { 'if-none-match': String(asset.headers.etag) } })
+    })],
+    400: [sc('a file name with a percent-encoded slash', 'invalid-name', async () => send(withConsole, 'GET', '/ui/assets/..%2findex.html'))],
+    404: [sc('a script of an older build', 'route-not-found', async () => send(withConsole, 'GET', '/ui/assets/app-OLDBUILD.js'))],
   },
   'GET /healthz': {
     200: [sc('a probe', undefined, async () => send(plain, 'GET', '/healthz'))],
