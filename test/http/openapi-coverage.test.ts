@@ -356,6 +356,7 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
     })],
     400: [sc('a file name with a percent-encoded slash', 'invalid-name', async () => send(withConsole, 'GET', '/ui/assets/..%2findex.html'))],
     404: [sc('a script of an older build', 'route-not-found', async () => send(withConsole, 'GET', '/ui/assets/app-OLDBUILD.js'))],
+    414: [sc('a file name longer than the router accepts', 'uri-too-long', async () => send(withConsole, 'GET', `/ui/assets/${'a'.repeat(300)}.js`))],
   },
   'GET /healthz': {
     200: [sc('a probe', undefined, async () => send(plain, 'GET', '/healthz'))],

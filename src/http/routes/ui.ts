@@ -46,7 +46,6 @@ export function uiRoutes(app: App, assets: UiAssets | null): void {
       summary: 'The operator console',
       description: 'The page shell (HTML): stacks, locks, history, diffs and actions, read through this API with the token the page asks for. Public: it carries no data. ETag and If-None-Match (304); 404 when the server was built without the console.',
       tags: ['console'],
-      produces: ['text/html'],
       response: { 200: { type: 'string', description: 'the page shell' }, 304: { type: 'null', description: 'not modified' }, ...problems(404) },
     },
   }, async (request, reply) => {
