@@ -8,13 +8,15 @@ import t, { type Test } from 'tap'
 import { Agent, request as httpRequest } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
-import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as tick } from 'node:timers/promises'
 import type { App } from '../../src/http/app-type.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
 import { call } from '../helpers/http-call.js'
 import { mutexCycle } from '../helpers/mutex-cycle.js'
+import { parseExposition, sampleValue } from '../helpers/prom-text.js'
 import { sampleSnapshot } from '../helpers/store.js'
+import { waitFor } from '../helpers/wait.js'
 
 const STACK = stackUrl('f1', 's1')
 
@@ -108,17 +110,19 @@ t.test('a waiter that closes its connection while waiting never holds the lock',
   })
   req.destroy()
   await serverClosed // the server has seen the hang-up before the lock is released
+  // And has ended the departed waiter's wait (no lock request waits any more): from then on it can never take the lock.
+  await waitFor(async () => {
+    const exposition = parseExposition((await app.inject({ method: 'GET', url: '/metrics' })).body)
+    return sampleValue(exposition, 'unobin_state_lock_waiters') === 0
+  }, GUARD_MS, 'the server to end the departed waiter\'s wait')
 
   const unlocked = await call(base, 'DELETE', `${STACK}/lock?id=${holder.id}`)
   t.equal(unlocked.status, 200)
 
-  // No late acquisition by the departed waiter: the stack stays free for a while.
-  for (let i = 0; i < 6; i++) {
-    const free = await call(base, 'GET', `${STACK}/lock`)
-    t.equal(free.status, 404, `GET lock after the unlock (${i + 1}) answers 404`)
-    t.equal(free.body.code, 'not-locked')
-    await sleep(50)
-  }
+  // No late acquisition by the departed waiter: the stack is free after the unlock.
+  const free = await call(base, 'GET', `${STACK}/lock`)
+  t.equal(free.status, 404, 'GET lock after the unlock answers 404')
+  t.equal(free.body.code, 'not-locked')
   const third = await call(base, 'POST', `${STACK}/lock`, { json: { who: 'third' } })
   t.equal(third.status, 201, 'a third client takes the lock at once')
   t.equal(third.body.who, 'third')

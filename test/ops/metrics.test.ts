@@ -6,7 +6,6 @@
  * and the separate unauthenticated listener.
  */
 import t, { type Test } from 'tap'
-import { setTimeout as delay } from 'node:timers/promises'
 import type { App } from '../../src/http/app-type.js'
 import { listenMetrics } from '../../src/http/metrics-listener.js'
 import { Metrics } from '../../src/http/metrics.js'
@@ -17,6 +16,7 @@ import { authFromText, bearer, newToken, terraformState, tokensFileText } from '
 import { ManualClock } from '../helpers/clock.js'
 import { makeRoot, sampleSnapshot } from '../helpers/store.js'
 import { type Exposition, parseExposition, sampleValue, samplesOf } from '../helpers/prom-text.js'
+import { waitFor } from '../helpers/wait.js'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 const STATE_PATH = '/v1/factories/:factory/stacks/:stack'
@@ -118,11 +118,7 @@ t.test('a waiting lock request shows as a waiter, then as a lock wait once acqui
   const { app } = await buildTestApp(t, { pollMs: 5 })
   const holder = (await app.inject({ method: 'POST', url: `${stackUrl()}/lock`, payload: { who: 'first' } })).json() as { id: string }
   const waiting = app.inject({ method: 'POST', url: `${stackUrl()}/lock?wait=30`, payload: { who: 'second' } })
-  let waiters = 0
-  while (waiters === 0) {
-    waiters = sampleValue(await scrape(t, app), 'unobin_state_lock_waiters') ?? 0
-    if (waiters === 0) await delay(5)
-  }
+  const waiters = await waitFor(async () => sampleValue(await scrape(t, app), 'unobin_state_lock_waiters') ?? 0, 30_000, 'the waiter to show')
   t.equal(waiters, 1, 'one waiter')
   await app.inject({ method: 'DELETE', url: `${stackUrl()}/lock?id=${holder.id}` })
   t.equal((await waiting).statusCode, 201, 'the waiter got the lock')

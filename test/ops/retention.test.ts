@@ -8,6 +8,7 @@ import t from 'tap'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { waitFor } from '../helpers/wait.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { RetentionJob } from '../../src/retention-job.js'
 import { parseDuration, selectPrunable } from '../../src/store/retention-policy.js'
@@ -176,10 +177,12 @@ t.test('a started schedule runs every interval until stopped', async (t) => {
   const audit = new MemoryAudit()
   const job = new RetentionJob(root, { policy: { keep: 1, maxAgeMs: null }, trashWindowMs: DAY }, 1, audit, quiet)
   job.start()
-  while (audit.events.length === 0) await delay(2)
+  await waitFor(() => audit.events.length > 0, 30_000, 'the schedule to run')
   await job.stop()
   t.same(await root.stack('f1', 's1').list(), ['2026-07-10T12:00:00Z_2'], 'the schedule pruned the stack')
   const count = audit.events.length
+  // A negative check has no condition to wait for: give the 1 ms schedule twenty of its intervals to misfire
+  // (a loaded machine only makes the window longer, never a false failure).
   await delay(20)
   t.equal(audit.events.length, count, 'nothing runs after stop')
 })

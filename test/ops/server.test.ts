@@ -7,20 +7,20 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { setTimeout as delay } from 'node:timers/promises'
 import { startServer } from '../helpers/server-process.js'
 import { sampleSnapshot } from '../helpers/store.js'
 import { parseExposition, sampleValue } from '../helpers/prom-text.js'
+import { waitFor } from '../helpers/wait.js'
 
 const HEALTHCHECK = fileURLToPath(new URL('../../dist/src/tools/healthcheck.js', import.meta.url))
 
-/** Waits (bounded by tap's timeout) until `find` returns a value. */
+/** Waits until `find` returns a value; fails after a generous guard instead of hanging. */
 async function until<T>(find: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  for (;;) {
+  const box = await waitFor(async () => {
     const found = await find()
-    if (found !== undefined) return found
-    await delay(20)
-  }
+    return found === undefined ? undefined : { found }
+  }, 60_000, 'a condition of the running server')
+  return box.found
 }
 
 t.test('the server serves metrics on --metrics-listen, prunes on its schedule, and stops cleanly', async (t) => {

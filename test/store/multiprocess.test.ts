@@ -1,9 +1,9 @@
 import t from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parseRev } from '../../src/store/rev.js'
 import { type Child, ChildScripts } from '../helpers/child.js'
+import { mutexCycle } from '../helpers/mutex-cycle.js'
 import { fixtureKeyring, makeRoot, sampleSnapshot } from '../helpers/store.js'
 
 const children = new ChildScripts(t.testdir())
@@ -128,9 +128,12 @@ t.test('a waiter in one process is woken when the holder in another unlocks', as
   const dir = t.testdir()
   const holder = children.spawn(t, 'lock-holder', [dir, 'handover'])
   const [, heldGeneration, heldAt] = (await holder.line('acquire ')).split(' ')
+  // Armed before the waiter starts: the holder is idle, so the first mutex cycle on the stack is the waiter's lock attempt.
+  const attempted = mutexCycle(join(dir, 'cluster-deploy', 'handover'), 30_000)
+  t.teardown(attempted.close)
   const waiter = children.spawn(t, 'lock-waiter', [dir, 'handover'])
   t.equal(await waiter.line('held '), `held ${heldGeneration}`, 'the waiter found the lock held by the other process')
-  await sleep(200) // lets the waiter settle into its wait; the outcome does not depend on it
+  await attempted.done // the waiter has tried the lock and found it held: it is waiting
   holder.send('release')
   const [, , releasedAt] = (await holder.line('release ')).split(' ')
   await holder.line('unlocked')
