@@ -9,7 +9,7 @@
  *   snapshots/<rev>.json.enc envelopes
  *   .lock-released           how the lock was last released (our addition; the Go tool ignores it)
  *   .lock-lost               the last locks lost to an expired lease or a force-unlock (our addition)
- *   .mutex/                  proper-lockfile's short internal mutex (our addition)
+ *   .mutex                   the short internal mutex: its owner's host, pid, start time, boot id (our addition)
  *   .trash/<rev>@<deleted>.json.enc  revs a prune removed, restorable until purged (our addition)
  * ```
  */
@@ -34,8 +34,8 @@ export const LOST_FILE = '.lock-lost'
 export const LOST_KEPT = 32
 /** Where prune moves revs: inside the stack but outside `snapshots/`, so neither the Go tool nor list sees them. */
 export const TRASH_DIR = '.trash'
-/** The internal mutex's directory. */
-export const MUTEX_DIR = '.mutex'
+/** The internal mutex's file (see fs/mutex.ts; a directory there is an older server's proper-lockfile mutex). */
+export const MUTEX_FILE = '.mutex'
 
 /** The file name of a rev in `snapshots/`. */
 export function revFile(rev: string): string {

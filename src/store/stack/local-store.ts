@@ -29,7 +29,7 @@ import type {
 } from '../store.js'
 import { validateUnobinSnapshot } from '../unobin-snapshot.js'
 import { History } from './history.js'
-import { MUTEX_DIR } from './layout.js'
+import { MUTEX_FILE } from './layout.js'
 import { notHeld } from './lock-errors.js'
 import { LockRecords } from './lock-records.js'
 import { LockWait } from './lock-wait.js'
@@ -52,7 +52,7 @@ export interface LocalStoreOptions {
   readonly pollMs?: number
   /** Temp files older than this (ms) are leftovers of crashed writes and are removed. Default 60 000. */
   readonly tempMaxAgeMs?: number
-  /** proper-lockfile stale time for the internal mutex (ms). Default 10 000. */
+  /** Stale time of the internal mutex (ms): an owner on another host (or one that cannot be judged) is taken over after it. Default 10 000. */
   readonly mutexStaleMs?: number
   /** Opened revs kept in memory (shared by the stacks of a root); none when absent. */
   readonly cache?: SnapshotCache
@@ -72,23 +72,26 @@ export class LocalStore implements ManagedStore {
 
   constructor(options: LocalStoreOptions) {
     const warn = options.onWarning ?? (() => {})
+    const fs = options.fs ?? nodeFs
     this.#dir = new StackDir({
       root: options.root,
       factory: assertName('factory', options.factory),
       stack: assertName('stack', options.stack),
-      fs: options.fs ?? nodeFs,
+      fs,
       clock: options.clock,
       tempMaxAgeMs: options.tempMaxAgeMs ?? 60_000,
       warn,
     })
     this.#encrypter = options.encrypter
-    this.#mutex = new Mutex(join(this.#dir.path, MUTEX_DIR), {
+    this.#mutex = new Mutex(join(this.#dir.path, MUTEX_FILE), {
+      fs,
+      clock: options.clock,
       ...(options.mutexStaleMs === undefined ? {} : { staleMs: options.mutexStaleMs }),
       onCompromised: (err) => warn(`internal mutex of ${this.#dir.name} compromised: ${err.message}`),
     })
     this.#history = new History(this.#dir, this.#encrypter, this.#mutex, options.cache)
     this.#trash = new Trash(this.#dir, this.#history, this.#mutex)
-    this.#wait = new LockWait(this.#dir.path, options.pollMs ?? 100)
+    this.#wait = new LockWait(this.#dir.path, fs, options.pollMs ?? 100)
     this.#lock = new StackLock(this.#dir, new LockRecords(this.#dir), this.#mutex, this.#wait, options.identity)
   }
 

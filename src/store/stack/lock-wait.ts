@@ -4,20 +4,23 @@
  * directory, and a poll catches whatever both miss (a watch is best-effort).
  */
 import { EventEmitter } from 'node:events'
-import { type FSWatcher, watch } from 'node:fs'
+import type { FSWatcher } from 'node:fs'
+import type { FsOps } from '../../fs/fs-ops.js'
 import { LOCK_FILE } from './layout.js'
 
 /** The wake-up channel of one stack's lock waiters. */
 export class LockWait {
   readonly #path: string
+  readonly #fs: FsOps
   readonly #pollMs: number
   readonly #changes = new EventEmitter()
   #watcher: FSWatcher | undefined
   #waiters = 0
 
-  /** `path` is the stack directory; `pollMs` the fallback poll interval. */
-  constructor(path: string, pollMs: number) {
+  /** `path` is the stack directory, watched through `fs` (so fault injection reaches the watch too); `pollMs` the fallback poll interval. */
+  constructor(path: string, fs: FsOps, pollMs: number) {
     this.#path = path
+    this.#fs = fs
     this.#pollMs = pollMs
     this.#changes.setMaxListeners(0)
   }
@@ -64,7 +67,7 @@ export class LockWait {
   #watch(): void {
     if (this.#watcher !== undefined) return
     try {
-      this.#watcher = watch(this.#path, { persistent: false }, (_event, name) => {
+      this.#watcher = this.#fs.watch(this.#path, { persistent: false }, (_event, name) => {
         if (name === null || name === LOCK_FILE) this.#changes.emit('change')
       })
       this.#watcher.on('error', () => this.close())
