@@ -13,6 +13,7 @@ import type { Static } from 'typebox'
 import type {
   FactoriesResponse, GcResponse, Holder, ListResponse, Problem, PruneResponse, SetCurrentResponse, StacksResponse, UnlockResponse, WriteResponse,
 } from '../http/schemas.js'
+import type { DiffResponse, OutputsResponse, WhoamiResponse } from '../http/console-schemas.js'
 import { ClientError, EXIT, exitCodeFor } from './exit-codes.js'
 import type { StackRef } from './stack-ref.js'
 import type { HttpRequest, HttpResponse, Transport } from './transport.js'
@@ -29,6 +30,9 @@ export type CurrentMoved = Static<typeof SetCurrentResponse>
 export type Unlocked = Static<typeof UnlockResponse>
 export type GcReport = Static<typeof GcResponse>
 export type PruneReport = Static<typeof PruneResponse>
+export type Diff = Static<typeof DiffResponse>
+export type Outputs = Static<typeof OutputsResponse>
+export type Whoami = Static<typeof WhoamiResponse>
 
 /** Every route the client calls, as the server declares it (checked against openapi.yaml by a test). */
 export const ROUTES = {
@@ -45,6 +49,9 @@ export const ROUTES = {
   lock: ['post', '/v1/factories/{factory}/stacks/{stack}/lock'],
   renew: ['put', '/v1/factories/{factory}/stacks/{stack}/lock'],
   unlock: ['delete', '/v1/factories/{factory}/stacks/{stack}/lock'],
+  diff: ['get', '/v1/factories/{factory}/stacks/{stack}/diff'],
+  outputs: ['get', '/v1/factories/{factory}/stacks/{stack}/outputs'],
+  whoami: ['get', '/v1/whoami'],
 } as const
 
 /** One entry of ROUTES. */
@@ -200,6 +207,27 @@ export class Api {
   /** Removes the lock whoever holds it (needs the force-unlock permission). */
   async forceUnlock(ref: StackRef, reason: string): Promise<Unlocked> {
     return this.#json(routePath(ROUTES.unlock, ref), { query: { force: true, reason } })
+  }
+
+  /** What changed from rev `from` to rev `to` (server defaults: `to` = current, `from` = the rev before it). */
+  async diff(ref: StackRef, from: string | undefined, to: string | undefined): Promise<Diff> {
+    return this.#json(routePath(ROUTES.diff, ref), { query: { from, to } })
+  }
+
+  /** The same diff as the server renders it for people (`Accept: text/plain`). */
+  async diffText(ref: StackRef, from: string | undefined, to: string | undefined): Promise<string> {
+    const res = await this.#call({ ...routePath(ROUTES.diff, ref), query: { from, to }, headers: { accept: 'text/plain' } })
+    return res.body.toString('utf8')
+  }
+
+  /** The outputs of the current rev, or of `rev`; sensitive values arrive redacted. */
+  async outputs(ref: StackRef, rev: string | undefined): Promise<Outputs> {
+    return this.#json(routePath(ROUTES.outputs, ref), { query: { rev } })
+  }
+
+  /** The caller's principal and its permissions at a scope (every factory when none is named). */
+  async whoami(scope: { factory?: string | undefined; stack?: string | undefined }): Promise<Whoami> {
+    return this.#json(routePath(ROUTES.whoami), { query: { factory: scope.factory, stack: scope.stack } })
   }
 
   /** A JSON call: sends `json` (or `body`) and parses the answer as `T`. */

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander'
 import { packageVersion } from '../version.js'
+import { registerInspectCommands } from './commands-inspect.js'
 import { registerLockCommands } from './commands-lock.js'
 import { registerReadCommands } from './commands-read.js'
 import { registerWriteCommands } from './commands-write.js'
@@ -48,6 +49,7 @@ export function buildProgram(launch: Launch, output: ParserOutput): Command {
     .exitOverride()
     .showSuggestionAfterError(true)
   registerReadCommands(program, launch)
+  registerInspectCommands(program, launch)
   registerWriteCommands(program, launch)
   registerLockCommands(program, launch)
   registerRunCommand(program, launch)

@@ -72,6 +72,16 @@ t.test('a read token reads but may not write (exit 4 forbidden); a wrong token e
   noSecret(t, bad, wrong, 'refused token')
 })
 
+t.test('whoami names the token\'s principal and its permissions at a scope', async (t) => {
+  const [me, none] = await Promise.all([
+    runClient(t, ['whoami', 'a/b', '--json'], { ...url, UNOBIN_STATE_TOKEN: reader }),
+    runClient(t, ['whoami'], url),
+  ])
+  t.equal(me.code, 0, me.stderr)
+  t.match(JSON.parse(me.stdout), { principal: 'reader', kind: 'token', authenticated: true, scope: { factory: 'a', stack: 'b' }, permissions: ['read', 'outputs'] })
+  t.equal(none.code, 4, 'whoami without credentials is refused')
+})
+
 t.test('a token file or the token flag work as the variable does; a bad source is exit 1 or 2', async (t) => {
   const folder = t.testdir()
   const file = join(folder, 'token')

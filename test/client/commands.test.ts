@@ -36,7 +36,7 @@ const revsOf = async (stack: string): Promise<{ revs: string[]; current: string 
 t.jobs = 6
 
 t.test('every command answers --help with its usage, the environment and the exit codes', async (t) => {
-  const commands = ['stacks', 'history', 'show', 'pull', 'holder', 'push', 'rollback', 'gc', 'prune', 'lock', 'renew', 'unlock', 'force-unlock', 'run']
+  const commands = ['stacks', 'history', 'show', 'pull', 'diff', 'outputs', 'whoami', 'holder', 'push', 'rollback', 'gc', 'prune', 'lock', 'renew', 'unlock', 'force-unlock', 'run']
   const process = await cli(['--help'])
   const results = [process, await cli(['run', '--help']), ...(await Promise.all(commands.map((c) => runInProcess([c, '--help'], env))))]
   for (const [i, r] of results.entries()) {
