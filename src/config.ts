@@ -209,6 +209,7 @@ export function helpText(): string {
   return [
     'Usage: unobin-state-server [options]',
     '       unobin-state-server reseal [--factory F [--stack S]] [options]',
+    '       unobin-state-server hash-token < token',
     '',
     'HTTP state server for unobin, Terraform and OpenTofu: versioned, encrypted,',
     'locked state per factory/stack, in the unobin local store format.',
@@ -220,6 +221,16 @@ export function helpText(): string {
     '',
     'Commands:',
     `  ${'reseal [--factory F] [--stack S]'.padEnd(28)} re-seal every rev with the sealing key (key rotation), then exit`,
+    `  ${'hash-token'.padEnd(28)} read a token on stdin, print the "hash: sha256:…" line for the tokens file`,
+    '',
+    'Signals: SIGTERM/SIGINT shut down gracefully; a second one during the shutdown exits at once.',
+    '',
+    'Exit status (a start-up failure is one line on stderr naming the cause and the setting):',
+    '  0         stopped cleanly (or --help, --version)',
+    '  1         internal error: an uncaught exception or unhandled rejection, or a shutdown that failed or took over 30 s',
+    '  2         bad settings: a flag or variable, the tokens file, a key, the TLS certificate and key',
+    '  3         cannot listen: the address is in use, not on this host, or needs privileges',
+    '  130, 143  a second SIGINT (130) or SIGTERM (143) during the graceful shutdown',
     '',
   ].join('\n')
 }

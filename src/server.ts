@@ -3,6 +3,9 @@
  * The process: read the configuration, build the app, listen, and shut down
  * gracefully on SIGTERM/SIGINT (stop accepting, end lock waits with 503,
  * finish in-flight writes; held locks live on disk and survive the restart).
+ * A second SIGINT/SIGTERM exits at once; an uncaught exception or unhandled
+ * rejection is logged and exits 1. A start-up failure is one line on stderr
+ * naming the cause and the setting, with an exit code of src/startup/exit-codes.ts.
  * The only module that touches `process`.
  */
 import { readFileSync } from 'node:fs'
@@ -14,28 +17,31 @@ import { FileAuditLog, NullAuditLog } from './audit.js'
 import { createAuthenticator } from './auth/authenticator.js'
 import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
-import { ConfigError, helpText, isLoopback, loadConfig } from './config.js'
+import { ConfigError, describeSetting, helpText, isLoopback, loadConfig } from './config.js'
 import { Metrics } from './http/metrics.js'
 import { loadUiAssets } from './http/ui-assets.js'
 import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
 import { chooseLogFormat, createLogger } from './logger.js'
 import { RetentionJob } from './retention-job.js'
+import { detectContainer, loopbackInContainerWarning } from './startup/container.js'
 import { buildEncrypter } from './startup/encrypter.js'
+import { EXIT, signalExitCode } from './startup/exit-codes.js'
+import { loadTlsPair } from './startup/tls.js'
 import { SnapshotCache } from './store/snapshot-cache.js'
 import { StoreRoot } from './store/store-root.js'
+import { hashTokenCommand } from './tools/hash-token.js'
 import { resealCommand } from './tools/reseal.js'
 import { packageVersion } from './version.js'
 
 async function main(): Promise<number> {
-  if (process.argv[2] === 'reseal') return resealCommand(process.argv.slice(3), process.env, { out: process.stdout, err: process.stderr })
+  const io = { out: process.stdout, err: process.stderr }
+  if (process.argv[2] === 'reseal') return resealCommand(process.argv.slice(3), process.env, io)
+  if (process.argv[2] === 'hash-token') return hashTokenCommand(process.argv.slice(3), process.argv.includes('--help') || process.stdin.isTTY ? '' : readFileSync(0, 'utf8'), io)
   let parsed
   try {
     parsed = loadConfig(process.argv.slice(2), process.env)
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`unobin-state-server: ${err.message}\n`)
-      return 2
-    }
+    if (err instanceof ConfigError) return cannotStart(err.message, EXIT.config)
     throw err
   }
   if (parsed.kind === 'help') {
@@ -53,12 +59,9 @@ async function main(): Promise<number> {
   try {
     encrypter = buildEncrypter(config, process.env, parsed.origins)
     credentials = config.tokensFile === null ? null : loadTokensFile(config.tokensFile)
-    https = config.tlsCert === null || config.tlsKey === null ? undefined : { cert: readPem(config.tlsCert, '--tls-cert'), key: readPem(config.tlsKey, '--tls-key') }
+    https = config.tlsCert === null || config.tlsKey === null ? undefined : loadTlsPair(config.tlsCert, config.tlsKey, parsed.origins)
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof TokensFileError) {
-      process.stderr.write(`unobin-state-server: ${err.message}\n`)
-      return 2
-    }
+    if (err instanceof ConfigError || err instanceof TokensFileError) return cannotStart(err.message, EXIT.config)
     throw err
   }
 
@@ -95,8 +98,7 @@ async function main(): Promise<number> {
     if (ui === null) logger.warn({ uiDir }, 'the console is not built: /ui/ answers 404 (run npm run build)')
     ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention, ui }))
   } catch (err) {
-    process.stderr.write(`unobin-state-server: cannot start: ${(err as Error).message}\n`)
-    return 2
+    return cannotStart((err as Error).message, EXIT.config)
   }
 
   if (config.encryption === 'noop') logger.warn('encryption is noop: snapshots are stored unencrypted (development only)')
@@ -106,45 +108,59 @@ async function main(): Promise<number> {
   logger.info({ dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog }, 'starting')
 
   let stopping = false
-  const stop = (signal: string) => {
-    if (stopping) return
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal during shutdown: exiting at once (in-flight requests are cut off; held locks stay on disk)')
+      process.exit(signalExitCode(signal))
+    }
     stopping = true
-    logger.info({ signal }, 'shutting down: no new requests; waits end with 503; in-flight writes finish')
+    logger.info({ signal }, 'shutting down: no new requests; waits end with 503; in-flight writes finish (send the signal again to exit at once)')
     const force = setTimeout(() => {
       logger.error('shutdown took longer than 30 s; exiting')
-      process.exit(1)
+      process.exit(EXIT.internal)
     }, 30_000)
     force.unref()
     Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close()]).then(
       () => {
         root.close()
         logger.info('stopped')
-        process.exitCode = 0
+        process.exitCode = EXIT.ok
       },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed')
-        process.exitCode = 1
+        process.exitCode = EXIT.internal
       },
     )
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // A half-working process is worse than a restart: log what happened and exit.
+  process.on('uncaughtException', (err) => crash(logger, 'uncaught exception', err))
+  process.on('unhandledRejection', (err) => crash(logger, 'unhandled promise rejection', err))
+
+  try {
+    await root.probeWritable()
+  } catch (err) {
+    logger.error({ dataDir, errno: (err as NodeJS.ErrnoException).code ?? null }, `THE DATA DIRECTORY ${dataDir} IS NOT WRITABLE (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): every write will fail and /readyz answers 503 until it is; check the volume, its mount and its owner (the image runs as uid 1000, user node)`)
+  }
 
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port })
   } catch (err) {
-    logger.fatal({ err }, `cannot listen on ${config.listen.host}:${config.listen.port}`)
-    return 1
+    root.close()
+    return cannotStart(listenFailure(err, `${describeSetting('listen', parsed.origins.listen)} ${config.listen.host}:${config.listen.port}`), EXIT.listen)
   }
+  const evidence = isLoopback(config.listen.host) ? detectContainer() : null
+  if (evidence !== null) logger.warn(loopbackInContainerWarning(`${config.listen.host}:${config.listen.port}`, evidence))
   app.server.headersTimeout = 30_000
   if (config.metricsListen !== null) {
     try {
       metricsListener = await listenMetrics(metrics, root, config.metricsListen.host, config.metricsListen.port, (err) => logger.error({ err }, 'metrics scrape failed'))
       logger.info({ url: `${metricsListener.url}/metrics` }, 'serving metrics without credentials on a separate listener')
     } catch (err) {
-      logger.fatal({ err }, `cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}`)
       await app.close()
-      return 1
+      root.close()
+      return cannotStart(listenFailure(err, `${describeSetting('metricsListen', parsed.origins.metricsListen)} ${config.metricsListen.host}:${config.metricsListen.port}`), EXIT.listen)
     }
   }
   if (retentionJob !== null) {
@@ -154,15 +170,28 @@ async function main(): Promise<number> {
   return -1 // keep running
 }
 
-/** Reads a PEM file named by `flag`. Throws ConfigError naming the flag. */
-function readPem(path: string, flag: string): Buffer {
+/** Writes the one start-up failure line and returns the exit code. */
+function cannotStart(message: string, code: number): number {
+  process.stderr.write(`unobin-state-server: cannot start: ${message}\n`)
+  return code
+}
+
+/** One line for a failed listen: the address, the cause and what to do. */
+function listenFailure(err: unknown, address: string): string {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EADDRINUSE') return `${address}: the address is in use (EADDRINUSE): another process listens there; stop it or choose another port`
+  if (code === 'EADDRNOTAVAIL') return `${address}: no interface of this host has that address (EADDRNOTAVAIL): use one of its addresses, 0.0.0.0 or 127.0.0.1`
+  if (code === 'EACCES') return `${address}: permission denied (EACCES): ports below 1024 need privileges; use a port from 1024 up`
+  return `${address}: ${code ?? (err as Error).message}`
+}
+
+/** Logs a crash and exits 1: the process cannot be trusted to go on. */
+function crash(logger: { fatal(obj: object, msg: string): void }, what: string, err: unknown): never {
   try {
-    const pem = readFileSync(path)
-    if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${flag} ${path} is not a PEM file`)
-    return pem
-  } catch (err) {
-    if (err instanceof ConfigError) throw err
-    throw new ConfigError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    logger.fatal({ err }, `${what}: exiting`)
+  } finally {
+    process.stderr.write(`unobin-state-server: ${what}: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(EXIT.internal)
   }
 }
 
@@ -172,6 +201,6 @@ main().then(
   },
   (err: unknown) => {
     process.stderr.write(`unobin-state-server: ${(err as Error).stack ?? String(err)}\n`)
-    process.exit(1)
+    process.exit(EXIT.internal)
   },
 )
