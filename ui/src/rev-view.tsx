@@ -1,8 +1,8 @@
 /**
- * One rev opened: the document pretty-printed as the server redacts it
- * (`?redacted=true`: sensitive outputs and attributes replaced by its
- * marker, so they never reach the page), and a download of the rev exactly
- * as stored (fetched with the tab's token, saved as a file).
+ * One rev opened: its outputs pretty-printed as GET …/outputs?rev= answers
+ * them (sensitive ones replaced by the server's marker, so they never reach
+ * the page), and a download of the rev exactly as stored (fetched with the
+ * tab's token, saved as a file).
  */
 import { useEffect, useState } from 'preact/hooks'
 import { call, stackPath } from './api.js'
@@ -17,7 +17,7 @@ export function RevView({ factory, stack, rev, canRead }: { factory: string; sta
   useEffect(() => {
     setText(null)
     setError(null)
-    call(`${path}?redacted=true`).then(async (res) => setText(pretty(await res.json())), setError)
+    call(`${stackPath(factory, stack)}/outputs?rev=${encodeURIComponent(rev)}`).then(async (res) => setText(pretty(await res.json())), setError)
   }, [path])
   const download = async () => {
     setError(null)
@@ -42,7 +42,7 @@ export function RevView({ factory, stack, rev, canRead }: { factory: string; sta
         {canRead && <button type="button" onClick={download}>Download as stored</button>}
         <a href={href({ page: 'stack', factory, stack, view: { kind: 'history' } })}>Back to history</a>
       </div>
-      <p class="muted">Sensitive values are replaced by the server before they reach this page; the download is the rev exactly as stored.</p>
+      <p class="muted">The outputs of this rev; sensitive values are replaced by the server before they reach this page. The download is the whole rev exactly as stored.</p>
       <ErrorLine error={error} />
       {text === null && error === null && <p aria-busy="true">Loading…</p>}
       {text !== null && <pre class="document">{text}</pre>}

@@ -18,6 +18,22 @@ import { revTime } from './time.js'
 import type { HistoryPage, Holder, Whoami } from './types.js'
 import { ErrorLine, Time, useNow } from './widgets.js'
 
+/**
+ * The newest `limit` revs with who wrote them (`?detail=true&order=desc`).
+ * A server without the detailed listing (400) is read with the plain one,
+ * oldest first, and shown newest first without metadata.
+ */
+async function readHistory(base: string, limit: number): Promise<HistoryPage> {
+  try {
+    return await json<HistoryPage>(`${base}/snapshots?detail=true&order=desc&limit=${limit}`)
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 400)) throw err
+  }
+  const plain = await json<{ revs: string[]; current: string | null; next: string | null }>(`${base}/snapshots?limit=10000`)
+  const revs = plain.revs.slice(-limit).reverse().map((rev) => ({ rev, current: rev === plain.current, meta: null }))
+  return { revs, current: plain.current, next: plain.revs.length > limit ? (revs[revs.length - 1]?.rev ?? null) : null }
+}
+
 /** Revs per page of the history. */
 export const HISTORY_PAGE = 50
 
@@ -44,7 +60,7 @@ export function StackPage({ factory, stack, view, me }: { factory: string; stack
           if (err instanceof ApiError && err.code === 'not-locked') return null
           throw err
         }),
-        json<HistoryPage>(`${base}/snapshots?detail=true&order=desc&limit=${shown}`),
+        readHistory(base, shown),
       ])
       setState({ lock, history })
       setError(null)
@@ -63,7 +79,9 @@ export function StackPage({ factory, stack, view, me }: { factory: string; stack
     )
   }, [factory, stack])
   useEffect(() => followEvents(`${base}/events`, {
-    onEvent: () => void reload(),
+    onEvent: (e) => {
+      if (e.event !== 'hello') void reload()
+    },
     onState: (open) => {
       setLive(open)
       if (open) void reload() // changes made while the stream was down
