@@ -66,8 +66,8 @@ t.test('an operator signs in with a token and sees the stacks with the lock hold
   await page.getByText('Signed in as ops').waitFor()
   const db = page.getByRole('row', { name: /db/ })
   await db.getByText('ci-job-42 · apply').waitFor()
-  t.match(await db.innerText(), /by ops/)
-  t.match(await page.getByRole('row', { name: /network/ }).innerText(), /free/)
+  t.match((await db.textContent()) ?? '', /by ops/)
+  t.match((await page.getByRole('row', { name: /network/ }).textContent()) ?? '', /free/)
 })
 
 t.test('a wrong token brings the sign-in box back with the server\'s refusal', async (t) => {
@@ -91,7 +91,7 @@ t.test('an operator compares two Terraform revs and sees the changed resource, t
   await page.getByRole('link', { name: 'Compare picked revs' }).click()
   const entry = page.getByRole('list', { name: 'Changed addresses' }).getByRole('listitem')
   await entry.getByText('aws_instance.web').waitFor()
-  t.match(await entry.innerText(), /changed[\s\S]*instance_type[\s\S]*t3\.small[\s\S]*t3\.large/)
+  t.match((await entry.textContent()) ?? '', /changed[\s\S]*instance_type[\s\S]*t3\.small[\s\S]*t3\.large/)
   await page.getByRole('link', { name: 'Back to history' }).click()
 
   const older = (await page.getByRole('checkbox', { name: /Pick .* to compare/ }).nth(1).getAttribute('aria-label'))!.replace(/^Pick (.*) to compare$/, '$1')
