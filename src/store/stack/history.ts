@@ -163,22 +163,17 @@ export class History {
 
   /**
    * Points current at `rev`. If the directory fsync fails after the rename,
-   * the previous pointer is put back, so the error means "current did not
-   * move"; returns normally or throws with current as it was (unless even
-   * that failed, which is logged).
+   * replaceAtomic puts the previous pointer back, so the error means "current
+   * did not move"; when even that failed, the error is marked (isRenamed) and
+   * carries `currentMoved`: current names `rev`, which may not be durable.
    */
   async movePointer(rev: string, previous: string | null): Promise<void> {
-    const fs = this.#dir.fs
-    const dir = this.#dir.path
     try {
-      await replaceAtomic(fs, dir, CURRENT_FILE, Buffer.from(`${rev}\n`))
+      await replaceAtomic(this.#dir.fs, this.#dir.path, CURRENT_FILE, Buffer.from(`${rev}\n`))
     } catch (err) {
       if (isRenamed(err)) {
-        const restore = previous === null ? fs.unlink(join(dir, CURRENT_FILE)) : replaceAtomic(fs, dir, CURRENT_FILE, Buffer.from(`${previous}\n`))
-        await restore.catch((e: unknown) => {
-          this.#dir.warn(`${this.#dir.name}: current could not be put back to ${previous ?? 'unset'} after a failed fsync; it names ${rev}: ${errnoCode(e) ?? String(e)}`)
-          throw Object.assign(err as Error, { currentMoved: true })
-        })
+        this.#dir.warn(`${this.#dir.name}: current could not be put back to ${previous ?? 'unset'} after a failed fsync; it names ${rev}, which may not be durable`)
+        throw Object.assign(err as Error, { currentMoved: true })
       }
       throw err
     }

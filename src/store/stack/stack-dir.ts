@@ -7,7 +7,7 @@
 import { join } from 'node:path'
 import type { Clock } from '../../clock.js'
 import { StateError } from '../../errors.js'
-import { removeStaleTemps } from '../../fs/durable.js'
+import { isRenamed, removeStaleTemps } from '../../fs/durable.js'
 import { type FsOps, errnoCode } from '../../fs/fs-ops.js'
 import { UndoLog } from '../../fs/undo-log.js'
 import { formatInstant } from '../rev.js'
@@ -146,6 +146,10 @@ export class StackDir {
         // A directory of the stack was removed under the running server: look at it afresh next time.
         this.#ready = false
         throw new StateError('storage-failure', `a file or directory of ${this.name} disappeared while ${operation} (ENOENT): something outside the server removed it; nothing was changed, retry`, { ...this.where(), operation, errno: code }, { cause: err })
+      }
+      if (code !== undefined && isRenamed(err)) {
+        // The fsync after a rename failed and the old file could not be put back: say what readers now see.
+        throw new StateError('storage-failure', `the data directory could not confirm ${operation} in ${this.name} as durable (${code}): the change was made and is visible, but may not survive a crash of the volume; check the volume, then re-read the state before retrying`, { ...this.where(), operation, errno: code, changed: 'true' }, { cause: err })
       }
       if (code !== undefined) {
         throw new StateError('storage-failure', `the data directory refused ${operation} in ${this.name} (${code}): nothing was changed; check permissions and the volume, then retry`, { ...this.where(), operation, errno: code }, { cause: err })
