@@ -12,7 +12,7 @@ import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import type { UndoLog } from '../../fs/undo-log.js'
 import { decodeEnvelope } from '../envelope.js'
-import { type ParsedRev, formatRev, nextRev, parseRev, sortRevs } from '../rev.js'
+import { type ParsedRev, compareParsedRevs, compareRevs, formatRev, nextRev, parseRev, sortRevs } from '../rev.js'
 import type { SnapshotCache } from '../snapshot-cache.js'
 import type { GcResult, Snapshot, WriteOutcome } from '../store.js'
 import { CURRENT_FILE, SNAPSHOT_SUFFIX, revFile } from './layout.js'
@@ -108,7 +108,7 @@ export class History {
             if (makeCurrent) {
               const previous = await this.readCurrent()
               // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
-              current = previous === null || sortRevs([previous, rev])[1] === rev
+              current = previous === null || compareRevs(previous, rev) <= 0
               if (current) await this.movePointer(rev, previous)
             }
           } catch (err) {
@@ -235,7 +235,7 @@ function newestRev(names: readonly string[], parsed: Map<string, ParsedRev | nul
       p = parseRev(name) ?? null
       parsed.set(name, p)
     }
-    if (p !== null && (newest === undefined || p.nanos > newest.nanos || (p.nanos === newest.nanos && p.suffix > newest.suffix))) newest = p
+    if (p !== null && (newest === undefined || compareParsedRevs(p, newest) > 0)) newest = p
   }
   return newest
 }
