@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Keyring } from '../src/crypto/keyring.js'
 import { encodeEnvelope } from '../src/store/envelope.js'
-import { formatInstant } from '../src/store/rev.js'
+import { formatInstant } from '../src/time/instant.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const here = fileURLToPath(new URL('.', import.meta.url))

@@ -6,7 +6,7 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Clock } from './clock.js'
-import { formatInstant } from './store/rev.js'
+import { formatInstant } from './time/instant.js'
 
 /** One audited event. */
 export interface AuditEvent {

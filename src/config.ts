@@ -12,7 +12,7 @@
 import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import proxyAddr from '@fastify/proxy-addr'
-import { parseDuration } from './store/retention-policy.js'
+import { parseDuration } from './time/duration.js'
 
 /** A setting is wrong; `message` names the flag or variable and what to do. */
 export class ConfigError extends Error {

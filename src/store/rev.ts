@@ -8,6 +8,7 @@
  * can never carry a path separator.
  */
 import { StateError } from '../errors.js'
+import { formatInstant } from '../time/instant.js'
 
 /** A parsed rev: its instant and its collision suffix (0 = none). */
 export interface ParsedRev {
@@ -16,25 +17,6 @@ export interface ParsedRev {
 }
 
 const REV_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z(?:_([1-9]\d{0,8}))?$/
-const NANOS_PER_SECOND = 1_000_000_000n
-const MIN_SECONDS = -62167219200n // 0000-01-01T00:00:00Z, the first instant RFC 3339 can write
-const MAX_SECONDS = 253402300799n // 9999-12-31T23:59:59Z, the last instant RFC 3339 can write
-
-/** Renders an instant (ns since the epoch, UTC) exactly as Go's RFC3339Nano does. */
-export function formatInstant(nanos: bigint): string {
-  let seconds = nanos / NANOS_PER_SECOND
-  let fraction = nanos % NANOS_PER_SECOND
-  if (fraction < 0n) {
-    fraction += NANOS_PER_SECOND
-    seconds -= 1n
-  }
-  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
-    throw new RangeError(`instant ${nanos} ns is outside the years 0000-9999`)
-  }
-  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19)
-  const digits = fraction.toString().padStart(9, '0').replace(/0+$/, '')
-  return digits === '' ? `${whole}Z` : `${whole}.${digits}Z`
-}
 
 /** Renders a rev: the instant, plus `_N` when `suffix` > 0. */
 export function formatRev(rev: ParsedRev): string {

@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { waitFor } from '../helpers/wait.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { RetentionJob } from '../../src/retention-job.js'
-import { parseDuration, selectPrunable } from '../../src/store/retention-policy.js'
+import { selectPrunable } from '../../src/store/retention-policy.js'
 import { MemoryAudit, buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
 import { makeRoot, sampleSnapshot } from '../helpers/store.js'
@@ -42,10 +42,6 @@ t.test('the rules add up: a rev either rule keeps is kept', async (t) => {
 
 t.test('names that are not revs are never pruned', async (t) => {
   t.same(selectPrunable([...HOURLY, 'notes'], null, { keep: 1, maxAgeMs: null }, NOW).keep, [HOURLY[4], 'notes'])
-})
-
-t.test('durations are seconds or a number with s, m, h or d', async (t) => {
-  t.same(['90', '90s', '15m', '12h', '30d', '1w', '', '-1', '1.5h'].map(parseDuration), [90_000, 90_000, 900_000, 43_200_000, 30 * DAY, undefined, undefined, undefined, undefined])
 })
 
 t.test('prune moves revs into the trash, out of list and out of the snapshots directory', async (t) => {

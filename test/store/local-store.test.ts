@@ -910,11 +910,32 @@ t.test('a waiting lock is granted when the holder unlocks in this process', asyn
   t.equal((await store.inspectLock())?.id, granted.id)
 })
 
-t.test('a wait that elapses is wait-timeout with the holder', async (t) => {
-  const { store } = setup(t)
+t.test('a wait that elapses on the store clock is wait-timeout with the holder', async (t) => {
+  const { store, clock, stackDir, fs } = setup(t, { pollMs: 5 })
   const holder = await store.lock({ who: 'a' }, {})
-  await t.rejects(store.lock({ who: 'b' }, {}, { waitMs: 30 }), { code: 'wait-timeout', details: { holder: { id: holder.id } } })
+  const markerReads = () => fs.calls.filter((c) => c.method === 'open' && c.path === join(stackDir, 'lock')).length
+  const seen = markerReads()
+  const waiter = store.lock({ who: 'b' }, {}, { waitMs: 30 })
+  await until(() => markerReads() > seen)
+  clock.advanceMs(31)
+  await t.rejects(waiter, { code: 'wait-timeout', details: { holder: { id: holder.id } } })
   t.equal((await store.inspectLock())?.id, holder.id)
+})
+
+t.test('a wait does not elapse while the store clock stands still', async (t) => {
+  // With the deadline on the wall clock, 20 polls of 5 ms would outlast the 30 ms wait.
+  const { store, stackDir, fs } = setup(t, { pollMs: 5 })
+  const holder = await store.lock({ who: 'a' }, {})
+  const markerReads = () => fs.calls.filter((c) => c.method === 'open' && c.path === join(stackDir, 'lock')).length
+  const seen = markerReads()
+  let settled = false
+  const waiter = store.lock({ who: 'b' }, {}, { waitMs: 30 }).finally(() => {
+    settled = true
+  })
+  await until(() => markerReads() > seen + 20)
+  t.notOk(settled, 'the waiter still waits after 20 polls')
+  await store.unlock(holder.id)
+  t.match(await waiter, { who: 'b' }, 'and gets the lock once it is released')
 })
 
 t.test('aborting a wait rejects and leaves no lock behind', async (t) => {

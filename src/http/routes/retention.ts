@@ -4,7 +4,8 @@
  * configured policy applies when a prune names none; expired trash entries
  * are purged at every prune.
  */
-import { formatInstant, parseRev } from '../../store/rev.js'
+import { parseRev } from '../../store/rev.js'
+import { formatInstant } from '../../time/instant.js'
 import { type RetentionSettings, pruneStack } from '../../store/retention.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'

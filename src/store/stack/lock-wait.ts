@@ -35,8 +35,12 @@ export class LockWait {
     this.#changes.emit('change')
   }
 
-  /** Resolves when the lock may have changed, at `untilMs` (epoch ms), or when `signal` aborts. */
-  async waitForChange(untilMs: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Resolves when the lock may have changed, after at most `timeoutMs` (and
+   * at most the poll interval: the caller re-reads the lock and its clock),
+   * or when `signal` aborts.
+   */
+  async waitForChange(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     this.#waiters++
     this.#watch()
     try {
@@ -47,7 +51,7 @@ export class LockWait {
           signal?.removeEventListener('abort', done)
           resolve()
         }
-        const timer = setTimeout(done, Math.max(1, Math.min(untilMs - Date.now(), this.#pollMs)))
+        const timer = setTimeout(done, Math.max(1, Math.min(timeoutMs, this.#pollMs)))
         this.#changes.on('change', done)
         signal?.addEventListener('abort', done, { once: true })
       })

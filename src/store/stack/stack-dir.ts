@@ -10,7 +10,7 @@ import { StateError } from '../../errors.js'
 import { isRenamed, removeStaleTemps } from '../../fs/durable.js'
 import { type FsOps, errnoCode } from '../../fs/fs-ops.js'
 import { UndoLog } from '../../fs/undo-log.js'
-import { formatInstant } from '../rev.js'
+import { formatInstant } from '../../time/instant.js'
 import { SNAPSHOTS_DIR, TRASH_DIR } from './layout.js'
 
 /** What a stack directory needs; everything is passed in. */

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Mutex } from '../../fs/mutex.js'
-import { formatInstant } from '../rev.js'
+import { formatInstant } from '../../time/instant.js'
 import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock } from '../store.js'
 import { fenceNotHeld, lockRequired, locked, lost, notHeld, waitTimeout } from './lock-errors.js'
 import type { LockRecords } from './lock-records.js'
@@ -45,7 +45,8 @@ export class StackLock {
    */
   async lock(claims: LockClaims, context: LockContext, options: LockOptions): Promise<LockHolder> {
     const waitMs = Math.max(0, options.waitMs ?? 0)
-    const deadline = Date.now() + waitMs
+    // The deadline is on the store's clock (as lease expiries are): a test's frozen clock freezes the wait too.
+    const deadline = this.#dir.nowMs() + waitMs
     const signal = options.signal
     for (;;) {
       signal?.throwIfAborted()
@@ -58,13 +59,13 @@ export class StackLock {
         }
         return attempt.holder
       }
-      const now = Date.now()
+      const now = this.#dir.nowMs()
       if (waitMs === 0 || now >= deadline) {
         if (waitMs > 0) throw waitTimeout(this.#dir, waitMs, attempt.holder)
         throw locked(this.#dir, attempt.holder)
       }
-      const expiresMs = attempt.holder.expires === null ? Infinity : Date.parse(attempt.holder.expires) - this.#dir.nowMs() + now
-      await this.#wait.waitForChange(Math.min(deadline, expiresMs + 1), signal)
+      const expiresMs = attempt.holder.expires === null ? Infinity : Date.parse(attempt.holder.expires)
+      await this.#wait.waitForChange(Math.min(deadline, expiresMs + 1) - now, signal)
     }
   }
 
