@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { ERROR_CODES, type ErrorCode, StateError } from '../errors.js'
+import { detailWithNextStep } from './next-steps.js'
 import { problems } from './schemas.js'
 
 /** The HTTP status of each error code. The compiler refuses a code without one. */
@@ -85,7 +86,7 @@ export function classify(err: unknown): { code: ErrorCode; detail: string; extra
     for (const key of ['holder', 'current', 'currentLineage', 'lineage', 'currentSerial', 'serial', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith', 'from', 'to'] as const) {
       if (err.details[key] !== undefined) extra[key] = err.details[key]
     }
-    return { code: err.code, detail: err.message, extra }
+    return { code: err.code, detail: detailWithNextStep(err), extra }
   }
   const fe = err as Partial<FastifyError> & { validationContext?: string; validation?: Array<{ instancePath?: string }> }
   if (fe.code === 'FST_ERR_VALIDATION' && fe.validationContext === 'params') {

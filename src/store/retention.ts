@@ -33,7 +33,7 @@ export interface StackPrune {
  * holder's id is presented, disk faults).
  */
 export async function pruneStack(store: ManagedStore, policy: RetentionPolicy, trashWindowMs: number, options: { dryRun?: boolean; fence?: Fence } = {}): Promise<StackPrune> {
-  if (!hasRule(policy)) throw new StateError('invalid-request', 'a retention policy needs keep (newest revs to keep) or maxAge (seconds): give one in the request, or configure --retention-keep / --retention-max-age')
+  if (!hasRule(policy)) throw new StateError('invalid-request', 'a retention policy needs keep (newest revs to keep) or maxAge (seconds), and none was given or configured', { missing: 'retention-rule' })
   const { trashed, kept, purged } = await store.prune({ policy, purgeWindowMs: trashWindowMs, ...options })
   const { factory, stack } = store.stack()
   return { factory, stack, trashed, kept, purged, skipped: null }

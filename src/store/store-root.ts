@@ -73,7 +73,7 @@ export class StoreRoot implements StoreCatalog {
     assertName('factory', factory)
     const dir = join(this.root, factory)
     if (!(await this.#isDir(dir))) {
-      throw new StateError('factory-not-found', `factory ${factory} has no stacks: check the name (GET /v1/factories lists them)`, { factory })
+      throw new StateError('factory-not-found', `factory ${factory} has no stacks`, { factory })
     }
     return this.#dirNames(dir)
   }

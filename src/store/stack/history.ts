@@ -217,7 +217,7 @@ export class History {
 
   /** The error for a rev that is not stored. */
   revNotFound(rev: string): StateError {
-    return new StateError('rev-not-found', `rev ${rev} is not stored in ${this.#dir.name}: list the revs with GET …/snapshots`, { ...this.#dir.where(), rev })
+    return new StateError('rev-not-found', `rev ${rev} is not stored in ${this.#dir.name}`, { ...this.#dir.where(), rev })
   }
 }
 

@@ -105,7 +105,7 @@ export class LocalStore implements ManagedStore {
       return await this.get(rev)
     } catch (err) {
       if (isStateError(err, 'rev-not-found')) {
-        throw new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored: point current at a stored rev (PUT …/current) after checking the history`, { ...this.#dir.where(), rev })
+        throw new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored`, { ...this.#dir.where(), rev })
       }
       throw err
     }

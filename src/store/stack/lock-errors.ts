@@ -24,7 +24,7 @@ export function notHeld(dir: StackDir, id: string): StateError {
 
 /** `locked`: another holder has the lock (the holder goes into the details). */
 export function locked(dir: StackDir, holder: LockHolder): StateError {
-  return new StateError('locked', `${dir.name} is locked: ${describeHolder(holder)}. Wait for it, or if the holder is gone, force-unlock it (DELETE …/lock?force=true)`, { ...dir.where(), holder })
+  return new StateError('locked', `${dir.name} is locked: ${describeHolder(holder)}`, { ...dir.where(), holder })
 }
 
 /** `lock-lost`: the caller's lock expired or was force-unlocked (and `holder` holds it now, if anyone). */
@@ -45,5 +45,5 @@ export function fenceNotHeld(dir: StackDir, lockId: string): StateError {
 
 /** `lock-required`: the server requires the lock for every change and none was presented. */
 export function lockRequired(dir: StackDir): StateError {
-  return new StateError('lock-required', `this server requires holding the lock of ${dir.name} for every change: take the lock and send its id in Lock-Id`, dir.where())
+  return new StateError('lock-required', `this server requires holding the lock of ${dir.name} for every change, and no lock id was presented`, dir.where())
 }

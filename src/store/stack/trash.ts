@@ -109,7 +109,7 @@ export class Trash {
 
   /** The error for a rev the trash does not hold. */
   notInTrash(rev: string): StateError {
-    return new StateError('rev-not-found', `rev ${rev} is not in the trash of ${this.#dir.name}: list it with GET …/trash (entries are purged after the trash window)`, { ...this.#dir.where(), rev })
+    return new StateError('rev-not-found', `rev ${rev} is not in the trash of ${this.#dir.name}`, { ...this.#dir.where(), rev, place: 'trash' })
   }
 
   /** Entries pruned more than `windowMs` ago. */
