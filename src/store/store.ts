@@ -93,12 +93,24 @@ export interface WriteOptions {
   readonly fence?: Fence | undefined
   /** Also point current at the new rev (one call, one fence check). */
   readonly makeCurrent?: boolean | undefined
+  /**
+   * A rule the write must pass against the current snapshot (undefined when
+   * the stack has none), run inside the write's critical section, so no
+   * other write lands between the check and this one (Terraform's
+   * lineage/serial rule). It throws to refuse the write (nothing changes),
+   * or answers 'unchanged' when current already holds what this write would
+   * store (an idempotent retry): then no rev is written and the outcome names
+   * current. Throws `dangling-current` when current names a missing rev.
+   */
+  readonly admit?: ((current: Snapshot | undefined) => 'write' | 'unchanged') | undefined
 }
 
-/** What a write did: the new rev, and whether current now names it. */
+/** What a write did: the new rev (or current's, when `admit` answered 'unchanged'), and whether current now names it. */
 export interface WriteOutcome {
   readonly rev: string
   readonly current: boolean
+  /** False when `admit` answered 'unchanged' and nothing was stored. */
+  readonly written: boolean
 }
 
 /** A summary of a stack for discovery. */

@@ -57,23 +57,20 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     if (force) assertPermission(request, 'admin')
     const lockId = request.query.ID === undefined || request.query.ID === '' ? undefined : request.query.ID
     const fence = { lockId, requireLock: deps.config.requireLock }
-    let current
-    try {
-      current = await store.current()
-    } catch (err) {
-      if (!isStateError(err, 'no-current')) throw err
-    }
-    if (current !== undefined) {
-      if (current.payloadType !== TERRAFORM_PAYLOAD && !force) assertTerraformPayload(current.payloadType, request)
-      if (current.payloadType === TERRAFORM_PAYLOAD) {
-        if (current.body.equals(body)) {
-          await store.setCurrent(current.rev, { fence }) // the fence still applies to a retried write
-          return reply.code(200).send({ rev: current.rev, current: true })
-        }
-        assertSuccessor(metas.of(where, current), next, force, where, mayRead(request))
+    // The rule runs in the store's critical section, against the current that this write replaces:
+    // two writes racing from the same current cannot both pass it.
+    const admit = (current: Snapshot | undefined): 'write' | 'unchanged' => {
+      if (current === undefined) return 'write'
+      if (current.payloadType !== TERRAFORM_PAYLOAD) {
+        if (!force) assertTerraformPayload(current.payloadType, request)
+        return 'write'
       }
+      if (current.body.equals(body)) return 'unchanged' // a retried write (the fence still applied)
+      assertSuccessor(metas.of(where, current), next, force, where, mayRead(request))
+      return 'write'
     }
-    const written = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true })
+    const written = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true, admit })
+    if (!written.written) return reply.code(200).send({ rev: written.rev, current: true })
     const rev = written.rev
     metas.remember(where, rev, next)
     await deps.audit.record({ ...auditBase(request), action: 'terraform.write', rev, lockId: lockId ?? null, detail: { bytes: body.length, serial: next.serial, lineage: next.lineage, forced: force, current: written.current } })

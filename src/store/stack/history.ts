@@ -63,6 +63,26 @@ export class History {
     }
   }
 
+  /**
+   * The snapshot current names, or undefined when there is none. Throws
+   * `dangling-current` when it names a rev that is not stored.
+   */
+  async currentSnapshot(): Promise<Snapshot | undefined> {
+    const rev = await this.readCurrent()
+    if (rev === null) return undefined
+    try {
+      return await this.read(rev)
+    } catch (err) {
+      if (isStateError(err, 'rev-not-found')) throw this.dangling(rev)
+      throw err
+    }
+  }
+
+  /** The error for a current pointer naming a rev that is not stored. */
+  dangling(rev: string): StateError {
+    return new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored`, { ...this.#dir.where(), rev })
+  }
+
   /** Caches what was just written (a write is usually read back next, e.g. as current). */
   async remember(rev: string, snapshot: Snapshot): Promise<void> {
     if (this.#cache === undefined) return
@@ -79,15 +99,17 @@ export class History {
    * granted to another client between the check and the link would otherwise
    * let a refused write land anyway (found by the kill -9 torture test). A
    * failure before current moved withdraws the rev, so an error means nothing
-   * changed.
+   * changed. When `check` returns an outcome, nothing is written and that
+   * outcome is the answer.
    */
-  async publish(sealed: Buffer, makeCurrent: boolean, check: () => Promise<void>): Promise<WriteOutcome> {
+  async publish(sealed: Buffer, makeCurrent: boolean, check: () => Promise<WriteOutcome | undefined>): Promise<WriteOutcome> {
     const fs = this.#dir.fs
     const snapshots = this.#dir.snapshots
     let temp = await writeTemp(fs, snapshots, sealed)
     try {
       return await this.#mutex.run(async () => {
-        await check()
+        const settled = await check()
+        if (settled !== undefined) return settled
         for (let attempt = 0; attempt < 1000; attempt++) {
           const rev = formatRev(nextRev(this.#dir.clock.nowNanos(), newestRev(await this.revNames(), this.#parsedRevs)))
           const path = join(snapshots, revFile(rev))
@@ -116,7 +138,7 @@ export class History {
             if ((err as { currentMoved?: boolean }).currentMoved !== true) await fs.unlink(path).catch(() => {})
             throw err
           }
-          return { rev, current }
+          return { rev, current, written: true }
         }
         throw new Error(`could not claim a rev in ${this.#dir.name} after 1000 attempts`)
       })

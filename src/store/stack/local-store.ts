@@ -104,9 +104,7 @@ export class LocalStore implements ManagedStore {
     try {
       return await this.get(rev)
     } catch (err) {
-      if (isStateError(err, 'rev-not-found')) {
-        throw new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored`, { ...this.#dir.where(), rev })
-      }
+      if (isStateError(err, 'rev-not-found')) throw this.#history.dangling(rev)
       throw err
     }
   }
@@ -136,8 +134,13 @@ export class LocalStore implements ManagedStore {
       await this.#dir.ensure(false)
       await this.#lock.assertFence(options.fence)
       await this.#dir.ensure(true)
-      const outcome = await this.#history.publish(sealed, options.makeCurrent === true, () => this.#lock.assertFence(options.fence))
-      await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
+      const outcome = await this.#history.publish(sealed, options.makeCurrent === true, async () => {
+        await this.#lock.assertFence(options.fence)
+        if (options.admit === undefined) return undefined
+        const current = await this.#history.currentSnapshot()
+        return options.admit(current) === 'unchanged' && current !== undefined ? { rev: current.rev, current: true, written: false } : undefined
+      })
+      if (outcome.written) await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
       return outcome
     })
   }
