@@ -32,7 +32,7 @@ import { terraformRoutes } from './http/routes/terraform.js'
 import { whoamiRoutes } from './http/routes/whoami.js'
 import { uiRoutes } from './http/routes/ui.js'
 import type { UiAssets } from './http/ui-assets.js'
-import { PROBLEM_ID, Problem, RAW_BODY } from './http/schemas.js'
+import { RAW_BODY, SHARED_SCHEMAS } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
 import type { StoreCatalog } from './store/store.js'
 
@@ -105,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const metrics = deps.metrics ?? new Metrics()
   const routeDeps: RouteDeps = { config: deps.config, root: deps.root, audit: metrics.meter(deps.audit), shutdown: shutdown.signal }
 
-  app.addSchema({ ...Problem, $id: PROBLEM_ID })
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     transformObject: (doc) => finishDocument('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`) },

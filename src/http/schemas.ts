@@ -2,7 +2,7 @@
  * The TypeBox schemas of the API: request parts and every response body.
  * They validate requests, serialise responses, and generate `openapi.yaml`.
  */
-import { Type } from 'typebox'
+import { type Static, type TSchema, type TUnsafe, Type } from 'typebox'
 import { ERROR_CODES } from '../errors.js'
 import { NAME_PATTERN } from '../store/names.js'
 
@@ -20,22 +20,16 @@ export const FactoryParams = Type.Object({ factory: Name })
 export const StackParams = Type.Object({ factory: Name, stack: Name })
 export const RevParams = Type.Object({ factory: Name, stack: Name, rev: Rev })
 
-/** The Problem body (RFC 9457) every error answers with. */
-export const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    code: Type.Unsafe<string>({ type: 'string', enum: Object.keys(ERROR_CODES), description: 'stable machine code; see the README for each' }),
-    detail: Type.String(),
-    instance: Type.String(),
-    requestId: Type.Optional(Type.String()),
-  },
-  { additionalProperties: true, description: 'application/problem+json; errors about a lock carry the holder' },
-)
+/**
+ * A reference to the shared schema `id` (registered with `app.addSchema`,
+ * published once under `#/components/schemas/<id>`), typed as `T` so routes
+ * that answer with it keep their reply types.
+ */
+function ref<T>(id: string): TUnsafe<T> {
+  return Type.Unsafe<T>(Type.Ref(id))
+}
 
-/** A lock holder as the API shows it. */
-export const Holder = Type.Object(
+const LockHolderSchema = Type.Object(
   {
     id: Type.String({ description: 'the lock id: present it as Lock-Id on mutations and to unlock' }),
     generation: Type.Integer({ description: 'fencing token: grows at every acquisition and force-unlock of the stack' }),
@@ -51,8 +45,29 @@ export const Holder = Type.Object(
     client: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'client facts kept verbatim (Terraform LockInfo)' }),
     legacy: Type.Boolean({ description: 'true for a lock taken by the unobin Go tool (only force-unlock removes it)' }),
   },
-  { additionalProperties: false },
+  { $id: 'LockHolder', additionalProperties: false, description: 'who holds the lock of a stack' },
 )
+/** A lock holder as the API shows it (the shared `LockHolder` schema). */
+export const Holder = ref<Static<typeof LockHolderSchema>>('LockHolder')
+
+/** The id under which the Problem schema is shared (one component in the OpenAPI document). */
+export const PROBLEM_ID = 'Problem'
+
+const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.Unsafe<string>({ type: 'string', enum: Object.keys(ERROR_CODES), description: 'stable machine code; see the README for each' }),
+    detail: Type.String({ description: 'what happened and what to do next' }),
+    instance: Type.String({ description: 'the path of the request' }),
+    requestId: Type.Optional(Type.String({ description: 'the request id, as in X-Request-Id and the server log' })),
+    holder: Type.Optional(Holder),
+  },
+  { $id: PROBLEM_ID, additionalProperties: true, description: 'an error (RFC 9457); errors about a lock carry its holder, other facts (rev, current, lineage…) ride along by name' },
+)
+/** The Problem body (RFC 9457) every error answers with (the shared `Problem` schema). */
+export const Problem = ref<Static<typeof ProblemSchema>>(PROBLEM_ID)
 
 /** Body of POST …/lock. */
 export const LockRequest = Type.Object(
@@ -84,31 +99,67 @@ export const UnlockQuery = Type.Object({
   reason: Type.Optional(Type.String({ maxLength: 1024, description: 'why, recorded in the audit log' })),
 }, { additionalProperties: false })
 
-export const UnlockResponse = Type.Object({ released: Type.Union([Holder, Type.Null()]), forced: Type.Boolean() }, { additionalProperties: false })
+export const UnlockResponse = Type.Object({ released: Type.Union([Holder, Type.Null()]), forced: Type.Boolean() }, { additionalProperties: false, description: 'released: the holder removed (null when a force-unlock found the stack free)' })
 
-export const LockIdHeaders = Type.Object({ 'lock-id': Type.Optional(Type.String({ maxLength: 256, description: 'the id of the lock you hold' })) })
+const LockIdHeader = Type.String({ maxLength: 256, description: 'the id of the lock you hold' })
+export const LockIdHeaders = Type.Object({ 'lock-id': Type.Optional(LockIdHeader) })
+/** Headers of PUT …/current: the lock id, and If-Match for a compare-and-swap. */
+export const SetCurrentHeaders = Type.Object({
+  'lock-id': Type.Optional(LockIdHeader),
+  'if-match': Type.Optional(Type.String({ description: 'the rev you believe is current (quoted or not, an ETag works): 412 current-mismatch when current moved' })),
+})
+/** Headers of a conditional read. */
+export const ConditionalReadHeaders = Type.Object({
+  'if-none-match': Type.Optional(Type.String({ description: 'an ETag you hold: 304 when it still names the rev' })),
+})
+/** Headers of the Terraform routes. */
+export const ContentMd5Headers = Type.Object({
+  'content-md5': Type.Optional(Type.String({ description: 'base64 MD5 of the body, as Terraform sends it: checked when sent (400 content-md5-mismatch), never required' })),
+})
+
+/**
+ * `schema` with response headers declared beside it: @fastify/swagger moves
+ * them into the response's `headers` in the document; serialization
+ * ignores them.
+ */
+export function withHeaders<T extends TSchema>(schema: T, headers: Record<string, TSchema>): T {
+  return { ...schema, headers } as T
+}
+
+/** The Location of a written rev. */
+export const NewRevLocation = Type.String({ description: 'the path of the new rev' })
+
+/** Response headers of an answer that carries a snapshot. */
+export const SnapshotHeaders = {
+  ETag: Type.String({ description: 'the rev, quoted: send it back as If-None-Match to revalidate' }),
+  'Unobin-Rev': Type.String({ description: 'the rev, unquoted' }),
+  'Unobin-Payload-Type': Type.String({ description: 'the kind of document stored: unobin snapshot or Terraform state' }),
+  'Cache-Control': Type.String({ description: 'immutable for a rev; no-cache for current, which moves' }),
+}
 
 export const SetCurrentRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
-export const SetCurrentResponse = Type.Object({ rev: Rev, previous: Type.Union([Rev, Type.Null()]) }, { additionalProperties: false })
+export const SetCurrentResponse = Type.Object({ rev: Rev, previous: Type.Union([Rev, Type.Null()]) }, { additionalProperties: false, description: 'current now names the rev' })
 
 export const WriteQuery = Type.Object({ current: Type.Optional(Type.Boolean({ description: 'also make the new rev current' })) }, { additionalProperties: false })
-export const WriteResponse = Type.Object({ rev: Rev, current: Type.Boolean({ description: 'whether the new rev is now current' }) }, { additionalProperties: false })
+export const WriteResponse = Type.Object({ rev: Rev, current: Type.Boolean({ description: 'whether the new rev is now current' }) }, { additionalProperties: false, description: 'stored under a new rev' })
 
 export const ListQuery = Type.Object({
   after: Type.Optional(Rev),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
 }, { additionalProperties: false })
-export const ListResponse = Type.Object(
+const RevListSchema = Type.Object(
   {
     revs: Type.Array(Type.String(), { description: 'oldest first' }),
     current: Type.Union([Type.String(), Type.Null()]),
     next: Type.Union([Type.String(), Type.Null()], { description: 'pass as ?after= for the next page; null on the last page' }),
   },
-  { additionalProperties: false },
+  { $id: 'RevList', additionalProperties: false, description: 'a page of the revs of a stack' },
 )
+/** A page of revs (the shared `RevList` schema). */
+export const ListResponse = ref<Static<typeof RevListSchema>>('RevList')
 
 export const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'also delete the current rev (the stack is left without current)' })) }, { additionalProperties: false })
-export const DeleteResponse = Type.Object({ rev: Rev, deleted: Type.Boolean(), clearedCurrent: Type.Boolean() }, { additionalProperties: false })
+export const DeleteResponse = Type.Object({ rev: Rev, deleted: Type.Boolean(), clearedCurrent: Type.Boolean() }, { additionalProperties: false, description: 'the rev is gone (deleted=false when it was already absent)' })
 
 export const GcRequest = Type.Object(
   {
@@ -117,9 +168,9 @@ export const GcRequest = Type.Object(
   },
   { additionalProperties: false },
 )
-export const GcResponse = Type.Object({ deleted: Type.Array(Type.String()), kept: Type.Array(Type.String()), dryRun: Type.Boolean() }, { additionalProperties: false })
+export const GcResponse = Type.Object({ deleted: Type.Array(Type.String()), kept: Type.Array(Type.String()), dryRun: Type.Boolean() }, { additionalProperties: false, description: 'the revs deleted and kept (or, with dryRun, that would be)' })
 
-export const StackSummary = Type.Object(
+const StackSummarySchema = Type.Object(
   {
     name: Name,
     current: Type.Union([Type.String(), Type.Null()]),
@@ -127,9 +178,11 @@ export const StackSummary = Type.Object(
     lock: Type.Union([Holder, Type.Null()]),
     error: Type.Union([Type.String(), Type.Null()], { description: 'the error code met reading this stack (e.g. unreadable-snapshot), null when healthy' }),
   },
-  { additionalProperties: false },
+  { $id: 'StackSummary', additionalProperties: false, description: 'a stack with its current rev, rev count and lock holder' },
 )
-export const StacksResponse = Type.Object({ factory: Name, stacks: Type.Array(StackSummary), next: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false })
+/** One stack of a listing (the shared `StackSummary` schema). */
+export const StackSummary = ref<Static<typeof StackSummarySchema>>('StackSummary')
+export const StacksResponse = Type.Object({ factory: Name, stacks: Type.Array(StackSummary), next: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false, description: 'a page of the stacks of the factory' })
 export const PageQuery = Type.Object({
   after: Type.Optional(Name),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
@@ -142,7 +195,7 @@ export const StackPageQuery = Type.Object({
 }, { additionalProperties: false })
 export const FactoriesResponse = Type.Object(
   { factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })), next: Type.Union([Type.String(), Type.Null()]) },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'a page of the factories' },
 )
 
 /** Marks a body schema read as raw bytes: documented, but checked by the route (byte-exact storage), not by Ajv. */
@@ -151,10 +204,7 @@ export const RAW_BODY = 'x-raw-body'
 /** A snapshot body as stored (any JSON document, returned byte-exact). */
 export const SnapshotDocument = Type.Object({}, { additionalProperties: true, description: 'the snapshot JSON document, byte-exact as written', [RAW_BODY]: true })
 
-export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false })
-
-/** The id under which the Problem schema is shared (one component in the OpenAPI document). */
-export const PROBLEM_ID = 'Problem'
+export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false, description: 'the verdict of the probe, with each check' })
 
 /** Problem responses for a list of statuses (references to the shared Problem schema). */
 export function problems(...statuses: number[]): Record<number, ReturnType<typeof Type.Ref>> {
@@ -167,7 +217,25 @@ export const TerraformQuery = Type.Object({
   ID: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id Terraform holds (added by the client while locked)' })),
   force: Type.Optional(Type.Boolean({ description: 'accept a different lineage or a lower serial (operator override)' })),
 })
-export const TerraformWriteResponse = Type.Object({ rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() }, { additionalProperties: false })
+const LockInfoSchema = Type.Object(
+  {
+    ID: Type.String(),
+    Operation: Type.String(),
+    Info: Type.String(),
+    Who: Type.String(),
+    Version: Type.String(),
+    Created: Type.Union([Type.String(), Type.Null()], { description: 'RFC 3339, or null when unknown' }),
+    Path: Type.String(),
+    Generation: Type.Integer({ description: 'the fencing token of the lock (an addition of this server)' }),
+    Principal: Type.Union([Type.String(), Type.Null()], { description: 'the authenticated caller that took the lock (an addition of this server)' }),
+    Expires: Type.Union([Type.String(), Type.Null()], { description: 'end of the lease, null without one (an addition of this server)' }),
+  },
+  { $id: 'LockInfo', additionalProperties: true, description: 'Terraform\'s LockInfo, as its http backend reads a holder' },
+)
+/** Terraform's LockInfo of a holder (the shared `LockInfo` schema). */
+export const LockInfo = ref<Static<typeof LockInfoSchema>>('LockInfo')
+
+export const TerraformWriteResponse = Type.Object({ rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() }, { additionalProperties: false, description: 'stored (rev null when a delete found no state)' })
 
 /** Body of POST …/snapshots:prune (without rules: the server's configured policy). */
 export const PruneRequest = Type.Object(
@@ -178,15 +246,16 @@ export const PruneRequest = Type.Object(
   },
   { additionalProperties: false },
 )
-/** One rev in a stack's trash. */
-export const TrashEntry = Type.Object(
+const TrashEntrySchema = Type.Object(
   {
     rev: Rev,
     deletedAt: Type.String({ description: 'when a prune moved it to the trash' }),
     purgeAfter: Type.String({ description: 'when it may be purged (deletedAt + the trash window)' }),
   },
-  { additionalProperties: false },
+  { $id: 'TrashEntry', additionalProperties: false, description: 'one rev in the trash of a stack' },
 )
+/** One rev in a stack's trash (the shared `TrashEntry` schema). */
+export const TrashEntry = ref<Static<typeof TrashEntrySchema>>('TrashEntry')
 export const PruneResponse = Type.Object(
   {
     trashed: Type.Array(Type.String(), { description: 'revs moved (or, with dryRun, to move) to the trash, oldest first' }),
@@ -195,11 +264,11 @@ export const PruneResponse = Type.Object(
     policy: Type.Object({ keep: Type.Union([Type.Integer(), Type.Null()]), maxAge: Type.Union([Type.Integer(), Type.Null()]) }, { additionalProperties: false }),
     dryRun: Type.Boolean(),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'what the prune moved, kept and purged (or, with dryRun, would)' },
 )
-export const TrashResponse = Type.Object({ revs: Type.Array(TrashEntry), windowDays: Type.Number() }, { additionalProperties: false })
+export const TrashResponse = Type.Object({ revs: Type.Array(TrashEntry), windowDays: Type.Number() }, { additionalProperties: false, description: 'the trash of the stack' })
 export const RestoreRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
-export const RestoreResponse = Type.Object({ rev: Rev, deletedAt: Type.String(), restored: Type.Boolean() }, { additionalProperties: false })
+export const RestoreResponse = Type.Object({ rev: Rev, deletedAt: Type.String(), restored: Type.Boolean() }, { additionalProperties: false, description: 'the rev is back in the history' })
 export const ResealResponse = Type.Object(
   {
     resealed: Type.Integer({ description: 'revs re-sealed with the sealing key' }),
@@ -207,5 +276,11 @@ export const ResealResponse = Type.Object(
     failed: Type.Array(Type.Object({ rev: Rev, trashed: Type.Boolean(), detail: Type.String() }, { additionalProperties: false }), { description: 'revs no configured key opens (left as they are)' }),
     sealedWith: Type.String({ description: 'the sealing key (its source, never the key)' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'what the re-seal did' },
 )
+
+/**
+ * The schemas published once under `#/components/schemas` and referenced
+ * from routes; `buildApp` registers each with `app.addSchema` before any route.
+ */
+export const SHARED_SCHEMAS: readonly TSchema[] = [LockHolderSchema, ProblemSchema, RevListSchema, StackSummarySchema, TrashEntrySchema, LockInfoSchema]

@@ -1,8 +1,9 @@
 /**
  * A typed client can be generated from openapi.yaml and used: the types
- * openapi-typescript generates compile with a small program that reads a
- * lock holder, a problem, a page of revs and the parameters of operations by
- * their operationId, and a program that misuses them does not.
+ * openapi-typescript generates compile with a small program that uses the
+ * shared components (lock holder, problem with its holder, page of revs,
+ * LockInfo), and the parameters, answers and headers of operations by their
+ * operationId; a program that misuses them does not compile.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,22 +13,27 @@ import { REPO, runBin } from '../helpers/package-bin.js'
 /** A program a client author could write against the generated types. */
 const USAGE = `import type { components, operations, paths } from './api.js'
 
-type Holder = operations['getLock']['responses'][200]['content']['application/json']
+type Holder = components['schemas']['LockHolder']
+export const held: operations['getLock']['responses'][200]['content']['application/json'] extends Holder ? true : false = true
 export const holder: Holder = {
   id: '0c0ffee0-0000-4000-8000-000000000001', generation: 7, who: 'ci', operation: 'apply', info: '',
   principal: null, remote: null, created: null, expires: null, pid: null, host: null, client: null, legacy: false,
 }
 
 type Problem = components['schemas']['Problem']
-export const problem: Problem = { type: 'urn:unobin-state:problem:locked', title: 'locked', status: 423, code: 'locked', detail: 'wait', instance: '/v1' }
+export const problem: Problem = { type: 'urn:unobin-state:problem:locked', title: 'locked', status: 423, code: 'locked', detail: 'wait', instance: '/v1', holder }
+export const refused: operations['lockStack']['responses'][423]['content']['application/problem+json'] = problem
 
-type RevPage = paths['/v1/factories/{factory}/stacks/{stack}/snapshots']['get']['responses'][200]['content']['application/json']
+type RevPage = components['schemas']['RevList'] & paths['/v1/factories/{factory}/stacks/{stack}/snapshots']['get']['responses'][200]['content']['application/json']
 export function nextPage(page: RevPage): string | null {
   return page.revs.length > 0 ? page.next : null
 }
 
 export const write: operations['writeSnapshot']['parameters']['query'] = { current: true }
 export const path: operations['getCurrent']['parameters']['path'] = { factory: 'prod', stack: 'network' }
+export const conditional: operations['getCurrent']['parameters']['header'] = { 'if-none-match': '"2026-07-10T12:00:00Z"' }
+export const lockInfo: components['schemas']['LockInfo'] = { ID: 'x', Operation: 'OperationTypeApply', Info: '', Who: 'ci@runner', Version: '1.9.0', Created: null, Path: '', Generation: 3, Principal: null, Expires: null }
+export const etag: operations['getSnapshot']['responses'][200]['headers']['ETag'] = '"2026-07-10T12:00:00Z"'
 export const lockAddress: keyof operations = 'terraformLockAddress'
 `
 
@@ -35,7 +41,7 @@ export const lockAddress: keyof operations = 'terraformLockAddress'
 const MISUSE = `import type { components, operations } from './api.js'
 
 export const problem: components['schemas']['Problem'] = { type: 't', title: 't', status: 423, code: 'no-such-code', detail: 'd', instance: '/' }
-export const holder: operations['getLock']['responses'][200]['content']['application/json']['generation'] = 'seven'
+export const holder: components['schemas']['LockHolder']['generation'] = 'seven'
 export const op: keyof operations = 'noSuchOperation'
 `
 

@@ -23,6 +23,7 @@ import { ERROR_CODES, type ErrorCode } from '../../src/errors.js'
 import { STATUS, WWW_AUTHENTICATE } from '../../src/http/problems.js'
 import { loadUiAssets } from '../../src/http/ui-assets.js'
 import { UNOBIN_PAYLOAD } from '../../src/store/envelope.js'
+import { LOCK_BODY_LIMIT } from '../../src/terraform/lock-info.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualTime, authFromText, bearer, deadUrl, lockInfo, newSigningKey, newToken, signIdToken, terraformState, tokensFileText } from '../helpers/auth.js'
 import { ManualClock } from '../helpers/clock.js'
@@ -283,6 +284,7 @@ function terraformLockRoute(method: 'POST' | 'LOCK', urlOf: (s: Stack) => string
       await terraformLock(plain, s, holder)
       return send(plain, method, urlOf(s), { raw: lockInfo(newLockId()) })
     }, isLockInfo(() => holder))],
+    413: [sc('a LockInfo over the lock body limit', 'body-too-large', async () => send(plain, method, urlOf(fresh(plain)), { raw: `"${'x'.repeat(LOCK_BODY_LIMIT)}"` }))],
     429: [sc('a caller at its lock cap', 'too-many-locks', async () => send(capped, method, urlOf(fresh(capped)), { raw: lockInfo(newLockId()), headers: bearer(CI) }))],
     500: [fault('taking the lock', 'writeFile', 'EIO', async (s) => () => send(faulty, method, urlOf(s), { raw: lockInfo(newLockId()) }))],
     507: [fault('taking the lock', 'writeFile', 'ENOSPC', async (s) => () => send(faulty, method, urlOf(s), { raw: lockInfo(newLockId()) }))],
@@ -300,6 +302,7 @@ function terraformUnlockRoute(method: 'DELETE' | 'UNLOCK', urlOf: (s: Stack) => 
       return send(plain, method, urlOf(s), { raw: lockInfo(id) })
     })],
     400: [sc('a body that is not JSON', 'malformed-json', async () => send(plain, method, urlOf(fresh(plain)), { raw: '{"ID":' }))],
+    413: [sc('a LockInfo over the lock body limit', 'body-too-large', async () => send(plain, method, urlOf(fresh(plain)), { raw: `"${'x'.repeat(LOCK_BODY_LIMIT)}"` }))],
     409: [sc('a LockInfo that never held the free stack', 'lock-not-held', async () => {
       const s = fresh(plain)
       await writeRev(plain, s)

@@ -2,12 +2,21 @@
  * Rules every operation of the published document follows, so routes added
  * later follow them too: a stable camelCase operationId (unique), a summary,
  * a description and a tag; an explicit `security` that is empty exactly on
- * the public routes; and every route the server answers is in the document.
+ * the public routes; every route the server answers is in the document;
+ * every answer is described and declares the headers the server sends with
+ * it; shared schemas are components, referenced rather than repeated.
  */
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 
+interface Response {
+  readonly description?: string
+  readonly headers?: Record<string, unknown>
+  readonly content?: Record<string, { readonly schema?: { readonly $ref?: string } }>
+}
 interface Operation {
+  readonly responses?: Record<string, Response>
+  readonly parameters?: ReadonlyArray<{ readonly in: string; readonly name: string }>
   readonly operationId?: string
   readonly summary?: string
   readonly description?: string
@@ -18,6 +27,7 @@ type PathItem = Record<string, Operation> & { readonly additionalOperations?: Re
 interface Document {
   readonly paths: Record<string, PathItem>
   readonly tags: ReadonlyArray<{ readonly name: string }>
+  readonly components: { readonly schemas: Record<string, unknown>; readonly headers?: Record<string, unknown> }
 }
 
 const FIXED_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace', 'query'])
@@ -64,4 +74,55 @@ t.test('every route the server answers is in the document', async (t) => {
   const missing = built.routes.map((r) => `${r.method} ${r.url.replace('::', ':')}`).filter((key) => !operations.has(key))
   t.strictSame(missing, [], 'routes hidden from the document')
   t.ok(operations.size >= 30, `${operations.size} operations`)
+})
+
+/** Each response of the document, keyed "METHOD /path status". */
+const responses = new Map<string, Response>()
+for (const [key, op] of operations) for (const [status, response] of Object.entries(op.responses ?? {})) responses.set(`${key} ${status}`, response)
+const isProblem = (r: Response): boolean => r.content?.['application/problem+json']?.schema?.$ref === '#/components/schemas/Problem'
+const headerNames = (r: Response): string[] => Object.keys(r.headers ?? {})
+
+t.test('every answer has a description of its own and declares X-Request-Id', async (t) => {
+  for (const [key, response] of responses) {
+    t.ok((response.description ?? '') !== '' && response.description !== 'Default Response', `${key} is described`)
+    t.ok(headerNames(response).includes('X-Request-Id'), `${key} declares X-Request-Id`)
+  }
+})
+
+t.test('a problem answer is described by its status and codes, with WWW-Authenticate on 401 and Retry-After on 429 and 503', async (t) => {
+  let problems = 0
+  for (const [key, response] of responses) {
+    if (!isProblem(response)) continue
+    problems++
+    const status = Number(key.split(' ').at(-1))
+    t.match(response.description ?? '', /: a problem whose code is `[a-z-]+`/, `${key} names the codes of its status`)
+    if (status === 401) t.ok(headerNames(response).includes('WWW-Authenticate'), `${key} declares WWW-Authenticate`)
+    if (status === 429 || status === 503) t.ok(headerNames(response).includes('Retry-After'), `${key} declares Retry-After`)
+  }
+  t.ok(problems > 200, `${problems} problem answers`)
+})
+
+t.test('snapshot reads declare ETag and If-None-Match, a write its Location, a rollback If-Match, Terraform routes Content-MD5', async (t) => {
+  const STACK = '/v1/factories/:factory/stacks/:stack'
+  for (const key of [`GET ${STACK}/current`, `GET ${STACK}/snapshots/:rev`]) {
+    t.ok(headerNames(responses.get(`${key} 200`) ?? {}).includes('ETag'), `${key} 200 declares ETag`)
+    t.ok(headerNames(responses.get(`${key} 304`) ?? {}).includes('ETag'), `${key} 304 declares ETag`)
+    t.ok(operations.get(key)?.parameters?.some((p) => p.in === 'header' && p.name === 'if-none-match'), `${key} takes If-None-Match`)
+  }
+  t.ok(headerNames(responses.get(`POST ${STACK}/snapshots 201`) ?? {}).includes('Location'), 'a written rev declares its Location')
+  t.ok(operations.get(`PUT ${STACK}/current`)?.parameters?.some((p) => p.in === 'header' && p.name === 'if-match'), 'PUT …/current takes If-Match')
+  for (const [key, op] of operations) {
+    if (key.includes('/terraform')) t.ok(op.parameters?.some((p) => p.in === 'header' && p.name === 'content-md5'), `${key} takes Content-MD5`)
+    const body = ['PUT', 'POST', 'DELETE'].includes(key.split(' ')[0]!) && !key.includes('/terraform')
+    const mutates = body && !key.endsWith(':reseal') && !key.startsWith('POST /v1/factories/:factory/stacks/:stack/lock')
+    if (mutates) t.ok(op.parameters?.some((p) => p.in === 'header' && p.name === 'lock-id'), `${key} takes Lock-Id`)
+  }
+})
+
+t.test('the lock holder, the problem, a page of revs, a stack summary, a trash entry and a LockInfo are shared components', async (t) => {
+  for (const name of ['LockHolder', 'Problem', 'RevList', 'StackSummary', 'TrashEntry', 'LockInfo']) t.ok(name in doc.components.schemas, `${name} is a component`)
+  const text = JSON.stringify(doc.paths)
+  t.notMatch(text, /"generation":\{"type":"integer"/, 'no operation repeats the holder inline')
+  t.match(JSON.stringify(doc.components.schemas.Problem), /"holder":\{"\$ref":"#\/components\/schemas\/LockHolder"\}/, 'a problem\'s holder is a LockHolder')
+  t.ok((text.match(/#\/components\/schemas\/LockHolder/g) ?? []).length >= 4, 'routes reference the LockHolder')
 })

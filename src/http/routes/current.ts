@@ -2,7 +2,7 @@
 import { StateError } from '../../errors.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'
-import { LockIdHeaders, SetCurrentRequest, SetCurrentResponse, SnapshotDocument, StackParams, problems } from '../schemas.js'
+import { ConditionalReadHeaders, SetCurrentHeaders, SetCurrentRequest, SetCurrentResponse, SnapshotDocument, SnapshotHeaders, StackParams, problems, withHeaders } from '../schemas.js'
 import { sendSnapshot } from './snapshot-reply.js'
 
 /** Registers GET and PUT /v1/factories/:factory/stacks/:stack/current. */
@@ -15,7 +15,8 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
       description: 'The body is the snapshot exactly as written. ETag is the rev; If-None-Match with it answers 304. A stack without current answers 404 no-current; an unreadable snapshot answers 500, never "no state".',
       tags: ['current'],
       params: StackParams,
-      response: { 200: SnapshotDocument, 304: { type: 'null', description: 'not modified' }, ...problems(400, 404, 500) },
+      headers: ConditionalReadHeaders,
+      response: { 200: withHeaders(SnapshotDocument, SnapshotHeaders), 304: { type: 'null', description: 'not modified: the ETag you sent still names the rev', headers: { ETag: SnapshotHeaders.ETag } }, ...problems(400, 404, 500) },
     },
   }, async (request, reply) => {
     const snapshot = await storeOf(deps, request).current()
@@ -30,7 +31,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
       description: 'If-Match (the rev you believe is current, quoted or not) makes it a compare-and-swap: 412 when current moved. While the stack is locked, send the holder\'s Lock-Id.',
       tags: ['current'],
       params: StackParams,
-      headers: LockIdHeaders,
+      headers: SetCurrentHeaders,
       body: SetCurrentRequest,
       response: { 200: SetCurrentResponse, ...problems(400, 404, 409, 412, 415, 423, 428, 500, 507) },
     },

@@ -26,7 +26,7 @@ export function healthRoutes(app: App, deps: RouteDeps): void {
       summary: 'Readiness',
       description: 'The data directory is writable, the keys are loaded and the server is not shutting down; 503 otherwise. The checks (encryption mode, data directory) are shown to authenticated callers only; the server logs every change of readiness with its cause.',
       tags: ['health'],
-      response: { 200: Health, 503: Health },
+      response: { 200: Health, 503: { ...Health, description: 'not ready: a check failed, or the server is shutting down' } },
     },
   }, async (request, reply) => {
     const checks: Record<string, string> = { encryption: deps.root.encrypter.describe().replace(/^(\S+).*$/, '$1'), dataDir: 'ok' }

@@ -18,7 +18,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
 
   app.get(path, {
     config: { permission: 'read' },
-    schema: { operationId: 'getLock', summary: 'Who holds the lock', description: 'The holder, or 404 not-locked when the stack is free (an expired lease is free).', tags: ['lock'], params: StackParams, response: { 200: Holder, ...problems(400, 404, 500) } },
+    schema: { operationId: 'getLock', summary: 'Who holds the lock', description: 'The holder, or 404 not-locked when the stack is free (an expired lease is free).', tags: ['lock'], params: StackParams, response: { 200: { ...Holder, description: 'the holder' }, ...problems(400, 404, 500) } },
   }, async (request) => {
     const holder = await storeOf(deps, request).inspectLock()
     if (holder === undefined) {
@@ -38,7 +38,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
       params: StackParams,
       querystring: LockQuery,
       body: LockRequest,
-      response: { 201: Holder, ...problems(400, 415, 423, 500, 503, 507) },
+      response: { 201: { ...Holder, description: 'taken: you are the holder (keep the id)' }, ...problems(400, 415, 423, 500, 503, 507) },
     },
   }, async (request, reply) => {
     const store = storeOf(deps, request)
@@ -80,7 +80,7 @@ export function lockRoutes(app: App, deps: RouteDeps): void {
       params: StackParams,
       headers: LockIdHeaders,
       body: RenewRequest,
-      response: { 200: Holder, ...problems(400, 409, 415, 423, 500, 507) },
+      response: { 200: { ...Holder, description: 'renewed: the holder with its new lease' }, ...problems(400, 409, 415, 423, 500, 507) },
     },
   }, async (request) => {
     const id = request.body.id ?? request.headers['lock-id']

@@ -5,7 +5,8 @@ import { isStateError } from '../../errors.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'
 import {
-  DeleteQuery, DeleteResponse, GcRequest, GcResponse, ListQuery, ListResponse, LockIdHeaders, RevParams, SnapshotDocument, StackParams, WriteQuery, WriteResponse, problems,
+  ConditionalReadHeaders, DeleteQuery, DeleteResponse, GcRequest, GcResponse, ListQuery, ListResponse, LockIdHeaders, NewRevLocation, RevParams, SnapshotDocument, SnapshotHeaders, StackParams,
+  WriteQuery, WriteResponse, problems, withHeaders,
 } from '../schemas.js'
 import { sendSnapshot } from './snapshot-reply.js'
 
@@ -24,7 +25,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
       querystring: WriteQuery,
       headers: LockIdHeaders,
       body: SnapshotDocument,
-      response: { 201: WriteResponse, ...problems(400, 409, 413, 415, 422, 423, 428, 500, 507) },
+      response: { 201: withHeaders(WriteResponse, { Location: NewRevLocation }), ...problems(400, 409, 413, 415, 422, 423, 428, 500, 507) },
     },
   }, async (request, reply) => {
     const store = storeOf(deps, request)
@@ -73,7 +74,8 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
       description: 'The snapshot exactly as written. Revs are immutable, so the answer may be cached for long.',
       tags: ['snapshots'],
       params: RevParams,
-      response: { 200: SnapshotDocument, 304: { type: 'null', description: 'not modified' }, ...problems(400, 404, 500) },
+      headers: ConditionalReadHeaders,
+      response: { 200: withHeaders(SnapshotDocument, SnapshotHeaders), 304: { type: 'null', description: 'not modified: the ETag you sent still names the rev', headers: { ETag: SnapshotHeaders.ETag } }, ...problems(400, 404, 500) },
     },
   }, async (request, reply) => sendSnapshot(request, reply, await storeOf(deps, request).get(request.params.rev), true))
 

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { TSchema } from 'typebox'
 import { StateError, isStateError } from '../../errors.js'
 import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
 import { LOCK_BODY_LIMIT, holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
@@ -15,7 +16,7 @@ import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/
 import type { Snapshot, Store } from '../../store/store.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf } from '../context.js'
-import { StackParams, TerraformQuery, TerraformStateDocument, TerraformWriteResponse, problems } from '../schemas.js'
+import { ContentMd5Headers, LockInfo, SnapshotHeaders, StackParams, TerraformQuery, TerraformStateDocument, TerraformWriteResponse, problems, withHeaders } from '../schemas.js'
 
 /** Registers the Terraform-compatible routes of every stack. */
 export function terraformRoutes(app: App, deps: RouteDeps): void {
@@ -31,7 +32,8 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
       description: 'The current state, byte-exact; 204 (no body) when the stack has no state. A stack whose current snapshot is not Terraform state answers 409. Unreadable state answers 500, never "no state".',
       tags,
       params: StackParams,
-      response: { 200: TerraformStateDocument, 204: { type: 'null', description: 'no state yet' }, ...problems(400, 409, 500) },
+      headers: ContentMd5Headers,
+      response: { 200: withHeaders(TerraformStateDocument, { ETag: SnapshotHeaders.ETag, 'Unobin-Rev': SnapshotHeaders['Unobin-Rev'] }), 204: { type: 'null', description: 'no state yet' }, ...problems(400, 409, 500) },
     },
   }, async (request, reply) => {
     checkContentMd5(request)
@@ -80,6 +82,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     tags,
     params: StackParams,
     querystring: TerraformQuery,
+    headers: ContentMd5Headers,
     body: TerraformStateDocument,
     response: { 200: TerraformWriteResponse, ...problems(400, 409, 413, 423, 428, 500, 507) },
   }
@@ -95,6 +98,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
       tags,
       params: StackParams,
       querystring: TerraformQuery,
+      headers: ContentMd5Headers,
       response: { 200: TerraformWriteResponse, ...problems(400, 423, 428, 500, 507) },
     },
   }, async (request, reply) => {
@@ -158,33 +162,36 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   }
 
   // Locking never answers 409 (a LockInfo the stack does not know is simply taken); unlocking an unknown ID does.
-  const lockSchema = (operationId: string, summary: string, description: string, statuses: number[]) => ({
+  const lockSchema = (operationId: string, summary: string, description: string, statuses: number[], ok: TSchema) => ({
     operationId,
     summary,
     description,
     tags,
     params: StackParams,
+    headers: ContentMd5Headers,
     body: TerraformStateDocument,
-    response: { 200: { type: 'object', additionalProperties: true, description: 'the LockInfo' }, 423: { type: 'object', additionalProperties: true, description: 'the holder\'s LockInfo (ID, Operation, Info, Who, Version, Created, Path)' }, ...problems(...statuses) },
+    response: { 200: ok, 423: { ...LockInfo, description: 'held by another: the holder\'s LockInfo (the clients print it and, under -lock-timeout, retry)' }, ...problems(...statuses) },
   })
   const LOCK_PROBLEMS = [400, 500, 507]
   const UNLOCK_PROBLEMS = [400, 409, 500, 507]
+  const LOCKED = { ...LockInfo, description: 'taken (or already held with the same ID): the LockInfo of the lock' }
+  const UNLOCKED = { type: 'null', description: 'released (or already released: a retry)' } as const
   // LockInfo bodies are a few hundred bytes: anything over LOCK_BODY_LIMIT is refused (413) before it is read whole.
   const bodyLimit = LOCK_BODY_LIMIT
   const LOCK_DESCRIPTION = 'Body: Terraform\'s LockInfo. 200 when taken (or already held by the same ID); 423 with the holder\'s LockInfo when held, so -lock-timeout retries.'
   const UNLOCK_DESCRIPTION = 'Body: the LockInfo sent to lock; 200 (again on a retry). An empty body (Terraform force-unlock) or an ID-only body (OpenTofu force-unlock) force-unlocks and needs the force-unlock permission.'
   // LOCK and UNLOCK are the methods Terraform sends by default; OpenAPI 3.2 lists them under additionalOperations.
-  app.route({ method: 'LOCK', url: path, bodyLimit, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformLock', 'Terraform: lock (the default lock_method)', LOCK_DESCRIPTION, LOCK_PROBLEMS), handler: lock })
-  app.route({ method: 'UNLOCK', url: path, bodyLimit, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformUnlock', 'Terraform: unlock (the default unlock_method)', UNLOCK_DESCRIPTION, UNLOCK_PROBLEMS), handler: unlock })
+  app.route({ method: 'LOCK', url: path, bodyLimit, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformLock', 'Terraform: lock (the default lock_method)', LOCK_DESCRIPTION, LOCK_PROBLEMS, LOCKED), handler: lock })
+  app.route({ method: 'UNLOCK', url: path, bodyLimit, config: { permission: 'lock', rawBody: true }, schema: lockSchema('terraformUnlock', 'Terraform: unlock (the default unlock_method)', UNLOCK_DESCRIPTION, UNLOCK_PROBLEMS, UNLOCKED), handler: unlock })
   app.post(`${path}/lock`, {
     bodyLimit,
     config: { permission: 'lock', rawBody: true },
-    schema: lockSchema('terraformLockAddress', 'Terraform: lock (GitLab-style lock_address)', `${LOCK_DESCRIPTION} Same as LOCK on …/terraform.`, LOCK_PROBLEMS),
+    schema: lockSchema('terraformLockAddress', 'Terraform: lock (GitLab-style lock_address)', `${LOCK_DESCRIPTION} Same as LOCK on …/terraform.`, LOCK_PROBLEMS, LOCKED),
   }, lock)
   app.delete(`${path}/lock`, {
     bodyLimit,
     config: { permission: 'lock', rawBody: true },
-    schema: lockSchema('terraformUnlockAddress', 'Terraform: unlock (GitLab-style unlock_address)', `${UNLOCK_DESCRIPTION} Same as UNLOCK on …/terraform.`, UNLOCK_PROBLEMS),
+    schema: lockSchema('terraformUnlockAddress', 'Terraform: unlock (GitLab-style unlock_address)', `${UNLOCK_DESCRIPTION} Same as UNLOCK on …/terraform.`, UNLOCK_PROBLEMS, UNLOCKED),
   }, unlock)
 }
 
