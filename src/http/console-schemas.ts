@@ -104,7 +104,7 @@ export const OutputsResponse = Type.Object(
       { additionalProperties: false },
     )),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'the outputs of the rev, sensitive values redacted' },
 )
 
 const PermissionName = Type.Unsafe<Permission>({ type: 'string', enum: [...PERMISSIONS] })
@@ -123,5 +123,5 @@ export const WhoamiResponse = Type.Object(
     scope: Type.Object({ factory: Type.Union([Name, Type.Null()]), stack: Type.Union([Name, Type.Null()]) }, { additionalProperties: false, description: 'where `permissions` hold: null means every one (a listing needs its grant there)' }),
     permissions: Type.Array(PermissionName, { description: 'what the caller may do at `scope`' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'the caller, and what it may do at the scope asked about' },
 )

@@ -17,6 +17,7 @@ export function diffRoutes(app: App, deps: RouteDeps): void {
   app.get('/v1/factories/:factory/stacks/:stack/diff', {
     config: { permission: 'read' },
     schema: {
+      operationId: 'getDiff',
       summary: 'Diff two revs',
       description: 'Compares rev `from` with rev `to` (defaults: `to` = current, `from` = the rev before `to`; the first rev diffs against nothing). unobin snapshots compare entries by address; Terraform states compare resource instances by module, mode, type, name and key, attribute by attribute, plus outputs, serial and lineage. Sensitive outputs and attributes (`sensitive_attributes`) show "(sensitive)". A state encrypted by its client answers comparable=false with both sizes. `Accept: text/plain` answers a human diff (+, -, ~ lines grouped by address). 404 rev-not-found for an unknown rev, 404 no-current without `to` on a stack without current, 409 incomparable-revs for an unobin snapshot against a Terraform state.',
       tags: ['snapshots'],

@@ -16,6 +16,7 @@ export function outputsRoutes(app: App, deps: RouteDeps): void {
   app.get('/v1/factories/:factory/stacks/:stack/outputs', {
     config: { permission: 'outputs' },
     schema: {
+      operationId: 'getOutputs',
       summary: 'Read the outputs of a rev',
       description: 'The outputs of the current rev (or ?rev=) of an unobin snapshot or a Terraform state, by name, each with its value, whether it is sensitive and its Terraform type. Sensitive outputs show "(sensitive)". Needs the `outputs` permission (or `read`, which includes it). 404 no-current or rev-not-found; 409 opaque-state for a state encrypted by its client.',
       tags: ['snapshots'],

@@ -16,6 +16,7 @@ export function whoamiRoutes(app: App, _deps: RouteDeps): void {
   app.get('/v1/whoami', {
     config: { permission: 'authenticated' },
     schema: {
+      operationId: 'whoami',
       summary: 'Who am I, and what may I do here',
       description: 'The caller\'s principal, and the permissions it holds at the scope named by ?factory= and ?stack= (without them: on every factory, what listing all factories needs; with ?factory= alone: on every stack of that factory). Without credentials configured, every caller is anonymous with every permission.',
       tags: ['discovery'],
