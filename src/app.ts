@@ -22,6 +22,7 @@ import { adminRoutes } from './http/routes/admin.js'
 import { currentRoutes } from './http/routes/current.js'
 import { diffRoutes } from './http/routes/diff.js'
 import { discoveryRoutes } from './http/routes/discovery.js'
+import { type EventStreamSettings, eventRoutes } from './http/routes/events.js'
 import { healthRoutes } from './http/routes/health.js'
 import { lockRoutes } from './http/routes/lock.js'
 import { openapiRoutes } from './http/routes/openapi.js'
@@ -35,6 +36,7 @@ import type { UiAssets } from './http/ui-assets.js'
 import { RAW_BODY, SHARED_SCHEMAS } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
 import type { StoreCatalog } from './store/store.js'
+import { StackEvents } from './store/stack-events.js'
 
 /** What the application is built from. */
 export interface AppDeps {
@@ -52,6 +54,8 @@ export interface AppDeps {
   readonly trustProxy?: readonly string[] | undefined
   /** The metrics to feed and serve; a fresh registry (without process metrics) when absent. */
   readonly metrics?: Metrics | undefined
+  /** Event streams (GET …/events): the per-process cap, heartbeat and poll periods; 200 streams, 15 s, 1 s when absent. */
+  readonly events?: Partial<EventStreamSettings & { readonly pollMs: number }> | undefined
   /** The retention policy prunes apply when they name none, and the trash window; no policy and 7 days when absent. */
   readonly retention?: RetentionSettings | undefined
   /** The console's built page and assets, served at /ui/; null or absent: /ui/ says the console is not built. */
@@ -170,6 +174,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   diffRoutes(app, routeDeps)
   outputsRoutes(app, routeDeps)
   whoamiRoutes(app, routeDeps)
+  const hub = new StackEvents(deps.root, { pollMs: deps.events?.pollMs ?? 1000 })
+  app.addHook('onClose', async () => hub.close())
+  eventRoutes(app, routeDeps, hub, metrics, { maxStreams: deps.events?.maxStreams ?? 200, heartbeatMs: deps.events?.heartbeatMs ?? 15_000 })
   openapiRoutes(app)
   uiRoutes(app, deps.ui ?? null)
 

@@ -155,6 +155,7 @@ export const SETTINGS = [
   setting({ key: 'rateLimitPerMinute', flag: 'rate-limit', env: 'UNOBIN_STATE_RATE_LIMIT', arg: 'PER_MINUTE', fallback: '600', help: 'requests per minute per caller, with credentials (429 above; 0: no limit)', parse: int(0, 1_000_000) }),
   setting({ key: 'rateBurst', flag: 'rate-burst', env: 'UNOBIN_STATE_RATE_BURST', arg: 'REQUESTS', fallback: '120', help: 'requests a caller may send at once before the rate applies', parse: int(1, 1_000_000) }),
   setting({ key: 'maxLocksPerCaller', flag: 'max-locks', env: 'UNOBIN_STATE_MAX_LOCKS', arg: 'N', fallback: '100', help: 'most locks one caller may hold at once, with credentials (0: no cap)', parse: int(0, 1_000_000) }),
+  setting({ key: 'maxEventStreams', flag: 'max-event-streams', env: 'UNOBIN_STATE_MAX_EVENT_STREAMS', arg: 'N', fallback: '200', help: 'most Server-Sent Events streams (GET …/events) open at once in this process (503 above)', parse: int(1, 100_000) }),
   setting({ key: 'tlsCert', flag: 'tls-cert', env: 'UNOBIN_STATE_TLS_CERT', arg: 'FILE', fallback: '', help: 'PEM certificate (chain) to serve HTTPS; needs --tls-key', parse: optional }),
   setting({ key: 'tlsKey', flag: 'tls-key', env: 'UNOBIN_STATE_TLS_KEY', arg: 'FILE', fallback: '', help: 'PEM private key of --tls-cert', parse: optional }),
   setting({ key: 'trustProxy', flag: 'trust-proxy', env: 'UNOBIN_STATE_TRUST_PROXY', arg: 'ADDRS', fallback: '', help: 'proxies whose X-Forwarded-For is believed (comma-separated: loopback, linklocal, uniquelocal, addresses, CIDRs); none by default', parse: proxies }),

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   'no-space': 'the data directory has no space left',
   'storage-failure': 'the data directory refused an operation (permissions, read-only, I/O error)',
   'shutting-down': 'the server is shutting down',
+  'too-many-streams': 'the server already serves as many event streams as it allows',
   'unauthenticated': 'no valid credentials were presented',
   'forbidden': 'the credentials lack the permission for this operation',
   'auth-unavailable': 'the keys to verify an identity token cannot be fetched from its issuer right now',

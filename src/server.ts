@@ -96,7 +96,7 @@ async function main(): Promise<number> {
     const uiDir = fileURLToPath(new URL('../ui/', import.meta.url))
     const ui = await loadUiAssets(uiDir)
     if (ui === null) logger.warn({ uiDir }, 'the console is not built: /ui/ answers 404 (run npm run build)')
-    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention, ui }))
+    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention, ui, events: { maxStreams: config.maxEventStreams } }))
   } catch (err) {
     return cannotStart((err as Error).message, EXIT.config)
   }

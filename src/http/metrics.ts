@@ -53,6 +53,7 @@ export class Metrics {
   readonly requestDuration: Histogram<'route' | 'method' | 'status'>
   readonly lockWait: Histogram<'outcome'>
   readonly waiters: Gauge
+  readonly eventStreams: Gauge
   readonly locksHeld: Gauge
   readonly lockAge: Gauge<'factory' | 'stack'>
   readonly oldestLockAge: Gauge
@@ -77,6 +78,7 @@ export class Metrics {
     this.requests = new Counter({ name: 'unobin_state_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers })
     this.requestDuration = new Histogram({ name: 'unobin_state_http_request_duration_seconds', help: 'time to answer HTTP requests, by route pattern, method and status', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers })
     this.lockWait = new Histogram({ name: 'unobin_state_lock_wait_seconds', help: 'time lock requests with ?wait spent until answered, by outcome (acquired, timeout, shutdown, cancelled, error)', labelNames: ['outcome'], buckets: WAIT_BUCKETS, registers })
+    this.eventStreams = new Gauge({ name: 'unobin_state_event_streams', help: 'open Server-Sent Events streams (GET …/events) in this process', registers })
     this.waiters = new Gauge({ name: 'unobin_state_lock_waiters', help: 'lock requests waiting for a held lock in this process', registers })
     this.locksHeld = new Gauge({ name: 'unobin_state_locks_held', help: 'stacks whose lock is held (read from the data directory at scrape)', registers })
     this.lockAge = new Gauge({ name: 'unobin_state_lock_age_seconds', help: 'seconds since each held lock was taken (locks the Go tool took have no age; left out above the stack bound)', labelNames: ['factory', 'stack'], registers })

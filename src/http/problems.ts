@@ -42,6 +42,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'no-space': 507,
   'storage-failure': 500,
   'shutting-down': 503,
+  'too-many-streams': 503,
   unauthenticated: 401,
   forbidden: 403,
   'auth-unavailable': 503,
@@ -110,6 +111,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
   request.problemCode = code
   if (status >= 500) request.fault = err
   if (code === 'shutting-down') reply.header('retry-after', '1')
+  if (code === 'too-many-streams') reply.header('retry-after', '30')
   if (code === 'unauthenticated') reply.header('www-authenticate', WWW_AUTHENTICATE)
   const retryAfter = err instanceof StateError ? err.details.retryAfter : undefined
   if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))

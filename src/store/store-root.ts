@@ -59,6 +59,13 @@ export class StoreRoot implements StoreCatalog {
     return store
   }
 
+  /** The directory of `factory`/`stack` (validated names), for watchers. */
+  stackDir(factory: string, stack: string): string {
+    assertName('factory', factory)
+    assertName('stack', stack)
+    return join(this.root, factory, stack)
+  }
+
   /** Factory names, sorted (directories with valid names; symlinks and dot-entries are skipped). */
   async factories(): Promise<string[]> {
     return this.#dirNames(this.root)

@@ -291,6 +291,8 @@ export interface StoreCatalog {
   waiting(): number
   /** Stops background watchers. */
   close(): void
+  /** The directory holding a stack, for watchers that see changes made by other processes (absent: nothing to watch, poll only). */
+  stackDir?(factory: string, stack: string): string
   /** The index of held locks by principal (for a per-principal lock cap). */
   readonly heldLocks: HeldLocks
 }

@@ -21,12 +21,16 @@ async function hit(app: App, route: RouteEntry, headers: Record<string, string>,
   const url = concreteUrl(route.url, target.factory, target.stack)
   const hasBody = route.method !== 'GET'
   const payload = !hasBody ? undefined : route.url.includes('/terraform') ? lockInfo('11111111-2222-4333-8444-555555555555') : route.method === 'PUT' && route.url.endsWith('/lock') ? JSON.stringify({ id: 'not-held' }) : '{}'
+  // An event stream answers only when it ends: take its status from the head and hang up.
+  const streams = route.url.endsWith('/events')
   const res = await app.inject({
     method: route.method as 'GET',
     url,
     headers: { ...headers, ...(hasBody ? { 'content-type': 'application/json' } : {}) },
     ...(payload === undefined ? {} : { payload }),
+    ...(streams ? { payloadAsStream: true } : {}),
   })
+  if (streams) res.stream().destroy()
   if (res.statusCode === 401) t.equal(res.headers['www-authenticate'], WWW_AUTHENTICATE, `${route.method} ${url}: a 401 carries the challenge`)
   return res.statusCode
 }

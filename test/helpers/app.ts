@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import { buildApp } from '../../src/app.js'
+import { type AppDeps, buildApp } from '../../src/app.js'
 import type { AuditEvent, AuditSink } from '../../src/audit.js'
 import { createLogger } from '../../src/logger.js'
 import type { StoreRoot } from '../../src/store/store-root.js'
@@ -33,6 +33,8 @@ export interface TestAppOptions extends TestRootOptions {
   readonly retention?: RetentionSettings
   /** The console's files served at /ui/ (not built when absent). */
   readonly ui?: UiAssets | null
+  /** Event stream cap, heartbeat and poll periods (200, 15 s, 1 s when absent). */
+  readonly events?: AppDeps['events']
 }
 
 /** A built app over a tap testdir; closed in teardown. */
@@ -50,6 +52,7 @@ export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promi
     metrics: options.metrics,
     retention: options.retention,
     ui: options.ui,
+    events: options.events,
   })
   t.teardown(async () => {
     await app.close()

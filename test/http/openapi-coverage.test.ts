@@ -114,6 +114,16 @@ await writeFile(join(consoleDir, 'index.html'), '<!doctype html><script type="mo
 await writeFile(join(consoleDir, 'assets', 'app-ABCDEFGH.js'), 'export {}')
 const withConsole = await buildTestApp(t, { dir: await newDir('with-console'), ui: await loadUiAssets(consoleDir) })
 
+/** Waits until `b` serves `n` event streams (they answer only when they end, so inject cannot tell). */
+async function openStreams(b: Built, n: number): Promise<void> {
+  const gauge = b.metrics.registry.getSingleMetric('unobin_state_event_streams')!
+  const deadline = Date.now() + 10_000
+  while (((await gauge.get()).values[0]?.value ?? 0) < n) {
+    if (Date.now() > deadline) throw new Error(`${n} event streams never opened`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
 /** A fresh app (closed with `t`) whose shutdown has begun or is about to. */
 async function closingApp(t: Test): Promise<Built> {
   return buildTestApp(t, { dir: await newDir('closing'), maxWaitSeconds: 30 })
@@ -939,6 +949,28 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       await writeFile(path, (await readFile(path)).subarray(0, 10))
       return send(plain, 'GET', `${s.url}/outputs`)
     })],
+  },
+  [`GET ${STACK}/events`]: {
+    200: [sc('a stream, ended by the server shutting down', undefined, async (t) => {
+      const b = await buildTestApp(t, { dir: await newDir('events') })
+      const pending = send(b, 'GET', `${fresh(b).url}/events`)
+      await openStreams(b, 1)
+      b.beginShutdown()
+      return pending
+    }, (t, res) => {
+      t.match(String(res.headers['content-type']), /^text\/event-stream/, 'an event stream')
+      t.match(res.body, /event: hello\n/, 'that starts with hello')
+    })],
+    503: [sc('a stream beyond --max-event-streams', 'too-many-streams', async (t) => {
+      const b = await buildTestApp(t, { dir: await newDir('events-cap'), events: { maxStreams: 1 } })
+      const s = fresh(b)
+      const first = send(b, 'GET', `${s.url}/events`)
+      await openStreams(b, 1)
+      const refused = await send(b, 'GET', `${s.url}/events`)
+      b.beginShutdown()
+      await first
+      return refused
+    }, (t, res) => t.ok(res.headers['retry-after'], 'with Retry-After'))],
   },
   'GET /v1/whoami': {
     200: [sc('an anonymous caller', undefined, async () => send(plain, 'GET', '/v1/whoami?factory=cov&stack=x'), (t, res) => t.equal((res.json() as { principal: string }).principal, 'anonymous'))],
