@@ -652,7 +652,12 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       sc('a lock that stays held for the whole wait', 'wait-timeout', async () => {
         const s = fresh(plain)
         await takeLock(plain, s)
-        return send(plain, 'POST', `${s.url}/lock?wait=1`, { json: {} })
+        const waiting = send(plain, 'POST', `${s.url}/lock?wait=1`, { json: {} })
+        // The wait reads the app's ManualClock: once the waiter is queued, move the clock past the capped wait.
+        const store = plain.root.stack(s.factory, s.stack)
+        for (let i = 0; i < 1000 && store.waiting === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+        clock.advanceMs(1000)
+        return waiting
       }),
     ],
     429: [sc('a caller at its lock cap', 'too-many-locks', async () => send(capped, 'POST', `${fresh(capped).url}/lock`, { json: {}, headers: bearer(CI) }))],
