@@ -53,7 +53,8 @@ export const Holder = ref<Static<typeof LockHolderSchema>>('LockHolder')
 /** The id under which the Problem schema is shared (one component in the OpenAPI document). */
 export const PROBLEM_ID = 'Problem'
 
-const ProblemSchema = Type.Object(
+/** The full Problem schema (published as the `Problem` component; routes reference it through `Problem`). */
+export const ProblemSchema = Type.Object(
   {
     type: Type.String(),
     title: Type.String(),

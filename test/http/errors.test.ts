@@ -6,7 +6,7 @@
 import t from 'tap'
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js'
 import { STATUS, classify, problem } from '../../src/http/problems.js'
-import { Problem } from '../../src/http/schemas.js'
+import { ProblemSchema as Problem } from '../../src/http/schemas.js'
 
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[]
 
