@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   'not-locked': 'the stack is not locked',
   'lock-not-held': 'the given lock id does not hold the stack',
   'lock-lost': 'the given lock id expired or was force-unlocked',
+  'lock-id-reused': 'the client-chosen lock id was granted before: a lock id is granted once',
   'lock-required': 'the server requires a held lock for every mutation',
   'wait-timeout': 'the lock stayed held for the whole wait',
   'state-conflict': 'a Terraform write changes lineage or lowers serial',

@@ -195,13 +195,15 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     app.addHook('onReady', async () => {
       heldLocks.startRebuild((err) => app.log.error({ err }, 'could not rebuild the lock index; counts may miss locks taken before this start'))
     })
-    app.addHook('onResponse', async (request) => {
+    // Settled before the answer leaves, so a client that reads its answer sees the index already settled.
+    app.addHook('onSend', async (request, _reply, payload) => {
       const target = targetOf(request)
-      if (request.principal === null || target.factory === null || target.stack === null) return
+      if (request.principal === null || target.factory === null || target.stack === null) return payload
       // After a lock attempt: drop the reservation unless the lock is now held. After an unlock: drop the released entry.
       if (reserved.has(request) || (request.routeOptions.config.permission === 'lock' && !acquiresLock(request))) {
         await heldLocks.settle(request.principal, target.factory, target.stack).catch((err: unknown) => request.log.warn({ err }, 'could not settle the lock index'))
       }
+      return payload
     })
   }
 

@@ -18,7 +18,9 @@ export const CONTROL_BODY_LIMIT = 64 * 1024
 /** Installs the body parsers on `app`. Call before any route is registered. */
 export function registerBodyParsers(app: App, bodyLimit: number): void {
   app.addHook('onRoute', (route) => {
-    if (route.config?.rawBody !== true && route.bodyLimit === undefined) route.bodyLimit = Math.min(CONTROL_BODY_LIMIT, bodyLimit)
+    // A route's own limit (a LockInfo's) never exceeds the configured one.
+    if (route.bodyLimit !== undefined) route.bodyLimit = Math.min(route.bodyLimit, bodyLimit)
+    else if (route.config?.rawBody !== true) route.bodyLimit = Math.min(CONTROL_BODY_LIMIT, bodyLimit)
   })
   app.removeAllContentTypeParsers()
   const parse = (request: import('fastify').FastifyRequest, body: Buffer, json: boolean): unknown => {

@@ -30,6 +30,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'not-locked': 404,
   'lock-not-held': 409,
   'lock-lost': 423,
+  'lock-id-reused': 409,
   'lock-required': 428,
   'wait-timeout': 423,
   'state-conflict': 409,

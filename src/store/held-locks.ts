@@ -77,6 +77,7 @@ export class HeldLockIndex implements HeldLocks {
       }
       if (held >= cap) {
         if (created) await this.#remove(join(dir, name))
+        await this.#fs.rmdir(dir).catch(() => {})
         return { granted: false, held }
       }
       if (!created) await this.#put(dir, name, false, principal, this.#now() + pendingMs) // an old entry of this stack: pending again from now
@@ -85,11 +86,20 @@ export class HeldLockIndex implements HeldLocks {
   }
 
   async settle(principal: string, factory: string, stack: string): Promise<void> {
+    return this.#serial(principal, () => this.#settle(principal, factory, stack)) // never removes the directory under a reservation
+  }
+
+  async #settle(principal: string, factory: string, stack: string): Promise<void> {
     const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
     const dir = this.#principalDir(principal)
     // Held: the entry is confirmed (no longer pending), so it goes stale the moment the marker stops naming the principal.
-    if (holder?.principal === principal) await this.#put(dir, entryName(factory, stack), false, principal, 0)
-    else await this.#remove(join(dir, entryName(factory, stack)))
+    if (holder?.principal === principal) {
+      if ((await this.#read(join(dir, entryName(factory, stack))))?.pendingUntil !== 0) await this.#put(dir, entryName(factory, stack), false, principal, 0)
+    }
+    else {
+      await this.#remove(join(dir, entryName(factory, stack)))
+      await this.#fs.rmdir(dir).catch(() => {}) // a refused first lock leaves nothing behind (ENOTEMPTY keeps the others)
+    }
   }
 
   startRebuild(onError: (err: unknown) => void): void {
@@ -104,7 +114,7 @@ export class HeldLockIndex implements HeldLocks {
         if (holder?.principal == null) return
         const dir = this.#principalDir(holder.principal)
         await this.#fs.mkdir(dir, { recursive: true })
-        await this.#put(dir, entryName(factory, stack), false, holder.principal, 0)
+        await this.#put(dir, entryName(factory, stack), true, holder.principal, 0) // an existing entry is left as it is
       }))
     }
     let principals: string[] = []

@@ -288,6 +288,13 @@ function terraformLockRoute(method: 'POST' | 'LOCK', urlOf: (s: Stack) => string
       sc('a body that is not a LockInfo object', 'invalid-request', async () => send(plain, method, urlOf(fresh(plain)), { raw: '[]' })),
       sc('a body that is not JSON', 'malformed-json', async () => send(plain, method, urlOf(fresh(plain)), { raw: '{"ID":' })),
     ],
+    409: [sc('a LockInfo whose ID held the stack before', 'lock-id-reused', async () => {
+      const s = fresh(plain)
+      const id = newLockId()
+      await terraformLock(plain, s, id)
+      await expectSetup(send(plain, 'DELETE', `${s.url}/terraform/lock`, { raw: lockInfo(id) }), 200, 'releasing the lock')
+      return send(plain, method, urlOf(s), { raw: lockInfo(id) })
+    })],
     423: [sc('a LockInfo while another ID holds the lock', undefined, async () => {
       const s = fresh(plain)
       holder = newLockId()

@@ -161,7 +161,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     }
   }
 
-  // Locking never answers 409 (a LockInfo the stack does not know is simply taken); unlocking an unknown ID does.
+  // Locking answers 409 only for an id the stack granted before (lock-id-reused); unlocking an unknown ID answers 409 too.
   const lockSchema = (operationId: string, summary: string, description: string, statuses: number[], ok: TSchema) => ({
     operationId,
     summary,
@@ -172,7 +172,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
     body: TerraformStateDocument,
     response: { 200: ok, 423: { ...LockInfo, description: 'held by another: the holder\'s LockInfo (the clients print it and, under -lock-timeout, retry)' }, ...problems(...statuses) },
   })
-  const LOCK_PROBLEMS = [400, 500, 507]
+  const LOCK_PROBLEMS = [400, 409, 500, 507]
   const UNLOCK_PROBLEMS = [400, 409, 500, 507]
   const LOCKED = { ...LockInfo, description: 'taken (or already held with the same ID): the LockInfo of the lock' }
   const UNLOCKED = { type: 'null', description: 'released (or already released: a retry)' } as const

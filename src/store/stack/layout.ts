@@ -30,6 +30,12 @@ export const RELEASE_FILE = '.lock-released'
  * came and went; written only at those (rare) events, read only on refusal.
  */
 export const LOST_FILE = '.lock-lost'
+/**
+ * Every client-chosen lock id the stack ever granted, one empty-ish file per
+ * id (named by its SHA-256), created exclusively: an id that was released,
+ * expired or force-unlocked is never granted again.
+ */
+export const LOCK_IDS_DIR = '.lock-ids'
 /** How many lost locks `LOST_FILE` remembers. */
 export const LOST_KEPT = 32
 /** Where prune moves revs: inside the stack but outside `snapshots/`, so neither the Go tool nor list sees them. */

@@ -47,3 +47,8 @@ export function fenceNotHeld(dir: StackDir, lockId: string): StateError {
 export function lockRequired(dir: StackDir): StateError {
   return new StateError('lock-required', `this server requires holding the lock of ${dir.name} for every change, and no lock id was presented`, dir.where())
 }
+
+/** `lock-id-reused`: a client-chosen lock id that this stack granted before (released, expired or force-unlocked since). */
+export function idReused(dir: StackDir, id: string, event: string | null): StateError {
+  return new StateError('lock-id-reused', `lock id ${id} was already granted on ${dir.name}${event === null ? '' : ` and ended (${event})`}: a lock id is granted once, so an old holder's writes cannot come back. Lock again with a new id`, { ...dir.where(), lockId: id, ...(event === null ? {} : { event }) })
+}

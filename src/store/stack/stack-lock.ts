@@ -7,11 +7,14 @@
  * removed by rename-aside, so two holders are impossible even if the mutex
  * fails.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { createExclusive } from '../../fs/durable.js'
 import type { Mutex } from '../../fs/mutex.js'
 import { formatInstant } from '../../time/instant.js'
 import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock } from '../store.js'
-import { fenceNotHeld, lockRequired, locked, lost, notHeld, waitTimeout } from './lock-errors.js'
+import { LOCK_IDS_DIR } from './layout.js'
+import { fenceNotHeld, idReused, lockRequired, locked, lost, notHeld, waitTimeout } from './lock-errors.js'
 import type { LockRecords } from './lock-records.js'
 import type { LockWait } from './lock-wait.js'
 import type { StackDir } from './stack-dir.js'
@@ -179,6 +182,8 @@ export class StackLock {
         if (now !== undefined) return { acquired: false, holder: now }
       }
     }
+    // A client-chosen id is granted once: after its release, expiry or force-unlock the old holder's writes must never come back to life.
+    const claimed = claims.id === undefined ? undefined : await this.#claimId(claims.id)
     const holder: LockHolder = {
       id: claims.id ?? randomUUID(),
       generation: (await this.#records.generation(undefined)) + 1,
@@ -195,8 +200,26 @@ export class StackLock {
       legacy: false,
     }
     if (await this.#records.createMarker(holder)) return { acquired: true, holder }
+    if (claimed !== undefined) await this.#dir.fs.unlink(claimed).catch(() => {}) // not granted: the id stays free for the client's retry
     const winner = await this.#records.readMarker()
     return winner === undefined ? this.#tryAcquire(claims, context, ttlMs) : { acquired: false, holder: winner }
+  }
+
+  /**
+   * Records `id` as granted (exclusive create of its entry); throws
+   * `lock-id-reused` when it was granted before (its entry, the last release
+   * or the lost-locks log names it). Returns the entry's path.
+   */
+  async #claimId(id: string): Promise<string> {
+    const release = await this.#records.readRelease()
+    if (release?.holder.id === id) throw idReused(this.#dir, id, release.event)
+    const lostRecord = await this.#records.lostRecord(id)
+    if (lostRecord !== undefined) throw idReused(this.#dir, id, lostRecord.event)
+    const dir = join(this.#dir.path, LOCK_IDS_DIR)
+    await this.#dir.fs.mkdir(dir).catch(() => {})
+    const name = createHash('sha256').update(id).digest('hex').slice(0, 40)
+    if (!(await createExclusive(this.#dir.fs, dir, name, Buffer.from('\n')))) throw idReused(this.#dir, id, null)
+    return join(dir, name)
   }
 
   #expired(holder: LockHolder): boolean {
