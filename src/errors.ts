@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   'unsupported-media-type': 'the body has a content type the route does not accept',
   'content-md5-mismatch': 'the Content-MD5 header does not match the body',
   'route-not-found': 'no route matches the method and path',
+  'console-not-built': 'the server runs without the console page: it was built without it',
+  'asset-not-found': 'the console has no asset of that name (a page of an older build)',
   'uri-too-long': 'a path segment is longer than the server accepts',
   'factory-not-found': 'no stack of the factory exists',
   'no-current': 'the stack has no current rev',

@@ -20,6 +20,8 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'unsupported-media-type': 415,
   'content-md5-mismatch': 400,
   'route-not-found': 404,
+  'console-not-built': 404,
+  'asset-not-found': 404,
   'uri-too-long': 414,
   'factory-not-found': 404,
   'no-current': 404,

@@ -366,7 +366,7 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       const page = await expectSetup(send(withConsole, 'GET', '/ui/'), 200, 'reading the page')
       return send(withConsole, 'GET', '/ui/', { headers: { 'if-none-match': String(page.headers.etag) } })
     })],
-    404: [sc('a server built without the console', 'route-not-found', async () => send(plain, 'GET', '/ui/'))],
+    404: [sc('a server built without the console', 'console-not-built', async () => send(plain, 'GET', '/ui/'))],
   },
   'GET /ui/assets/{file}': {
     200: [sc('the page\'s script', undefined, async () => send(withConsole, 'GET', '/ui/assets/app-ABCDEFGH.js'), (t, res) => t.match(String(res.headers['cache-control']), /immutable/))],
@@ -375,7 +375,7 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
       return send(withConsole, 'GET', '/ui/assets/app-ABCDEFGH.js', { headers: { 'if-none-match': String(asset.headers.etag) } })
     })],
     400: [sc('a file name with a percent-encoded slash', 'invalid-name', async () => send(withConsole, 'GET', '/ui/assets/..%2findex.html'))],
-    404: [sc('a script of an older build', 'route-not-found', async () => send(withConsole, 'GET', '/ui/assets/app-OLDBUILD.js'))],
+    404: [sc('a script of an older build', 'asset-not-found', async () => send(withConsole, 'GET', '/ui/assets/app-OLDBUILD.js'))],
     414: [sc('a file name longer than the router accepts', 'uri-too-long', async () => send(withConsole, 'GET', `/ui/assets/${'a'.repeat(300)}.js`))],
   },
   'GET /healthz': {

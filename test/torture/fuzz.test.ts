@@ -442,6 +442,9 @@ function isCanonicalRev(s: string): boolean {
   return day <= days && Number(h) <= 23 && Number(mi) <= 59 && Number(se) <= 59
 }
 
+/** The console's asset file names, as `GET /ui/assets/:file` validates them. */
+const ASSET_NAME = /^[A-Za-z0-9._-]{1,128}$/
+
 type Expectation =
   | { readonly kind: 'bad-url' }
   | { readonly kind: 'no-route' }
@@ -493,6 +496,8 @@ function expectationOf(method: string, url: string, templates: readonly Template
   for (const [name, value] of params) {
     if ((name === 'factory' || name === 'stack') && !NAME.test(value)) return { kind: 'invalid', code: 'invalid-name', param: name, value, schemaPasses: false }
     if (name === 'rev' && !isCanonicalRev(value)) return { kind: 'invalid', code: 'invalid-rev', param: name, value, schemaPasses: REV_SHAPE.test(value) && value.length <= 40 }
+    // The console's asset names (GET /ui/assets/:file) are refused like names when they leave the asset alphabet.
+    if (name === 'file' && !ASSET_NAME.test(value)) return { kind: 'invalid', code: 'invalid-name', param: name, value, schemaPasses: false }
   }
   return { kind: 'valid', route: `${matched.method} ${matched.url}` }
 }
@@ -845,7 +850,9 @@ t.test('route parameters: invalid names and revs are refused by code before any 
   t.ok(templates.some((tpl) => tpl.method === 'LOCK') && templates.some((tpl) => tpl.url.endsWith('/snapshots/:rev')), `the route table has ${templates.length} method/route pairs, LOCK and …/snapshots/:rev among them`)
 
   const routeCase = fc.record({
-    route: fc.constantFrom(...templates.map((tpl) => `${tpl.method} ${tpl.url}`)),
+    // A GET of …/events with valid names opens a stream that never ends, which inject would wait on for ever:
+    // the stream route is exercised over real sockets in test/http/events.test.ts (HEAD answers at once and stays here).
+    route: fc.constantFrom(...templates.filter((tpl) => !(tpl.method === 'GET' && tpl.url.endsWith('/events'))).map((tpl) => `${tpl.method} ${tpl.url}`)),
     method: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(...FOREIGN_METHODS) }),
     factory: paramInput(nameIntent),
     stack: paramInput(nameIntent),

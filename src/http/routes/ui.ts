@@ -66,13 +66,13 @@ export function uiRoutes(app: App, assets: UiAssets | null): void {
   }, async (request, reply) => {
     const { file } = request.params
     const found = assets?.assets.get(file)
-    if (found === undefined) throw new StateError('route-not-found', `the console has no asset ${JSON.stringify(file)}: reload /ui/ to get the current page`)
+    if (found === undefined) throw new StateError('asset-not-found', `the console has no asset ${JSON.stringify(file)}: reload /ui/ to get the current page`)
     return send(request, reply, found, 'public, max-age=31536000, immutable')
   })
 }
 
 function notBuilt(): StateError {
-  return new StateError('route-not-found', 'the console is not built into this server: run "npm run build" (the image builds it)')
+  return new StateError('console-not-built', 'the console is not built into this server: run "npm run build" (the image builds it)')
 }
 
 /** Sends `file` with the console's security headers, answering 304 to a matching If-None-Match. */

@@ -57,12 +57,12 @@ t.test('hashed assets are immutable and sent gzipped to clients that accept it',
   t.equal(gz.headers.vary, 'accept-encoding')
 })
 
-t.test('an unknown asset and a file of no asset type answer 404 route-not-found; a name with a slash 400', async (t) => {
+t.test('an unknown asset and a file of no asset type answer 404 asset-not-found; a name with a slash 400', async (t) => {
   const { app } = await buildTestApp(t, { ui: await fakeBuild(t.testdir()) })
   for (const url of ['/ui/assets/app-OLD.js', '/ui/assets/notes.txt']) {
     const res = await app.inject({ url })
     t.equal(res.statusCode, 404, url)
-    t.equal(res.json().code, 'route-not-found', url)
+    t.equal(res.json().code, 'asset-not-found', url)
   }
   const traversal = await app.inject({ url: '/ui/assets/..%2findex.html' })
   t.equal(traversal.statusCode, 400)
@@ -73,7 +73,7 @@ t.test('a server whose console is not built says how to build it', async (t) => 
   const { app } = await buildTestApp(t)
   const res = await app.inject({ url: '/ui/' })
   t.equal(res.statusCode, 404)
-  t.equal(res.json().code, 'route-not-found')
+  t.equal(res.json().code, 'console-not-built')
   t.match(res.json().detail, /npm run build/)
 })
 
