@@ -18,8 +18,12 @@ t.test('a second SIGTERM during the graceful shutdown exits at once with 143', a
   const socket = connect(Number(port), '127.0.0.1')
   t.teardown(() => socket.destroy())
   await once(socket, 'connect')
-  socket.write('POST /v1/factories/f1/stacks/s1/snapshots HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"a"')
-  await new Promise<void>((resolve) => socket.write('', () => resolve()))
+  // Expect: 100-continue makes the server say when it has parsed the headers: only then is the upload in flight.
+  socket.write('POST /v1/factories/f1/stacks/s1/snapshots HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n')
+  let heard = ''
+  socket.on('data', (chunk: Buffer) => { heard += chunk.toString('latin1') })
+  while (!heard.includes('100 Continue')) await new Promise((r) => setTimeout(r, 20))
+  await new Promise<void>((resolve) => socket.write('{"a"', () => resolve()))
   server.child.kill('SIGTERM')
   while (!server.lines.some((l) => l.includes('shutting down'))) await new Promise((r) => setTimeout(r, 20))
   t.equal(server.child.exitCode, null, 'the first SIGTERM waits for the upload')
