@@ -253,7 +253,7 @@ function send(app: App, base: string, call: Call): Promise<LightMyRequestRespons
 }
 
 /** Names of the stack layout (see src/store/stack/layout.ts); `.tmp-` names are leftovers, never read as data. */
-const STACK_FILES = new Set(['current', 'lock', '.lock-released', '.lock-lost', 'snapshots', '.trash', '.mutex'])
+const STACK_FILES = new Set(['current', 'lock', '.lock-released', '.lock-lost', 'snapshots', '.trash', '.mutex', '.lock-ids'])
 
 /** Files on disk that are not part of the layout, and how many temp leftovers there are. */
 function diskDefects(stackDir: string): { defects: string[]; temps: number } {

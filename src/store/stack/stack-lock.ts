@@ -184,6 +184,17 @@ export class StackLock {
     }
     // A client-chosen id is granted once: after its release, expiry or force-unlock the old holder's writes must never come back to life.
     const claimed = claims.id === undefined ? undefined : await this.#claimId(claims.id)
+    try {
+      return await this.#grant(claims, context, ttlMs, claimed)
+    } catch (err) {
+      // A failed grant (I/O fault) changes nothing: the id stays free for the client's retry.
+      if (claimed !== undefined) await this.#dir.fs.unlink(claimed).catch(() => {})
+      throw err
+    }
+  }
+
+  /** Creates the marker for a new holder; on a lost race, frees the claimed id and reports the winner. */
+  async #grant(claims: LockClaims, context: LockContext, ttlMs: number | undefined, claimed: string | undefined): Promise<{ acquired: boolean; holder: LockHolder }> {
     const holder: LockHolder = {
       id: claims.id ?? randomUUID(),
       generation: (await this.#records.generation(undefined)) + 1,
