@@ -34,12 +34,22 @@ interface Row {
 }
 const rows: Row[] = []
 
-function record(scenario: string, value: number, unit: string, baseline: number | null, baselineName: string, target: string, check: (ratio: number | null, value: number) => boolean): void {
+function record(
+  scenario: string,
+  value: number,
+  unit: string,
+  baseline: number | null,
+  baselineName: string,
+  target: string,
+  check: (ratio: number | null, value: number) => boolean,
+): void {
   const ratio = baseline === null ? null : value / baseline
   const row = { scenario, value, unit, baseline, baselineName, ratio, target, met: check(ratio, value) }
   rows.push(row)
   const fmt = (n: number | null) => (n === null ? '—' : n >= 100 ? n.toFixed(0) : n.toFixed(2))
-  process.stdout.write(`${scenario.padEnd(58)} ${fmt(value).padStart(9)} ${unit.padEnd(6)} base ${fmt(baseline).padStart(9)}  ratio ${fmt(ratio).padStart(5)}  target ${target}  ${row.met ? 'met' : 'MISSED'}\n`)
+  process.stdout.write(
+    `${scenario.padEnd(58)} ${fmt(value).padStart(9)} ${unit.padEnd(6)} base ${fmt(baseline).padStart(9)}  ratio ${fmt(ratio).padStart(5)}  target ${target}  ${row.met ? 'met' : 'MISSED'}\n`,
+  )
 }
 
 // --- processes --------------------------------------------------------------
@@ -50,7 +60,9 @@ interface Target {
 }
 
 async function startTarget(mode: 'app' | 'bare' | 'auth', dataDir = ''): Promise<Target> {
-  const child = spawn(process.execPath, [join(here, 'target.js'), mode, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(here, 'target.js'), mode, dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const url = await new Promise<string>((resolve, reject) => {
     let buf = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -103,7 +115,15 @@ function unobinDoc(bytes: number, marker: number): Buffer {
     factory: { name: 'bench', version: '1.0.0', 'content-revision': 'sha256:bench' },
     stack: 'bench',
     'generated-at': '2026-07-10T12:00:00Z',
-    entries: [{ address: 'a.b', 'entry-kind': 'leaf', category: 'resource', binding: { alias: 'x', kind: 'y' }, outputs: { pad: '' } }],
+    entries: [
+      {
+        address: 'a.b',
+        'entry-kind': 'leaf',
+        category: 'resource',
+        binding: { alias: 'x', kind: 'y' },
+        outputs: { pad: '' },
+      },
+    ],
     outputs: { marker },
   }
   const base = JSON.stringify(doc, null, 2).length
@@ -112,7 +132,14 @@ function unobinDoc(bytes: number, marker: number): Buffer {
 }
 
 function terraformDoc(bytes: number, serial: number): Buffer {
-  const doc = { version: 4, terraform_version: '1.9.0', serial, lineage: 'bench-lineage', outputs: { pad: { value: '' } }, resources: [] as unknown[] }
+  const doc = {
+    version: 4,
+    terraform_version: '1.9.0',
+    serial,
+    lineage: 'bench-lineage',
+    outputs: { pad: { value: '' } },
+    resources: [] as unknown[],
+  }
   const base = JSON.stringify(doc, null, 2).length
   doc.outputs.pad.value = 'p'.repeat(Math.max(0, bytes - base))
   return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`)
@@ -137,9 +164,11 @@ async function plainWriteLoop(dir: string, data: Buffer, concurrency: number): P
   await mkdir(dir, { recursive: true })
   let n = 0
   const until = Date.now() + SECONDS * 1000
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    while (Date.now() < until) await durableWrite(dir, `w${w}-${n++}`, data)
-  }))
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (Date.now() < until) await durableWrite(dir, `w${w}-${n++}`, data)
+    }),
+  )
   return n / SECONDS
 }
 
@@ -163,7 +192,9 @@ async function plainLockLoop(dir: string): Promise<number> {
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'unobin-bench-'))
-  process.stdout.write(`unobin-state-server benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${SECONDS} s per load run\n\n`)
+  process.stdout.write(
+    `unobin-state-server benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${SECONDS} s per load run\n\n`,
+  )
   try {
     const bare = await startTarget('bare')
     const app = await startTarget('app', join(work, 'data'))
@@ -173,40 +204,106 @@ async function main(): Promise<void> {
     await fetchOk(`${stack('small')}/snapshots?current=true`, { method: 'POST', body: unobinDoc(10 * 1024, 1) })
     const hello = await cannon({ url: `${bare.url}/hello`, connections: 10 })
     const current = await cannon({ url: `${stack('small')}/current`, connections: 10 })
-    record('GET current, 10 KB snapshot, env-key, 10 conns', current.rps, 'req/s', hello.rps, 'Fastify hello-world', '≥ 0.5×', (r) => r !== null && r >= 0.5)
+    record(
+      'GET current, 10 KB snapshot, env-key, 10 conns',
+      current.rps,
+      'req/s',
+      hello.rps,
+      'Fastify hello-world',
+      '≥ 0.5×',
+      (r) => r !== null && r >= 0.5,
+    )
 
     // 2. GET a rev, 1 MB vs the same bytes from memory.
-    const big = await (await fetchOk(`${stack('big')}/snapshots?current=true`, { method: 'POST', body: unobinDoc(1024 * 1024, 1) })).json() as { rev: string }
+    const big = (await (
+      await fetchOk(`${stack('big')}/snapshots?current=true`, { method: 'POST', body: unobinDoc(1024 * 1024, 1) })
+    ).json()) as { rev: string }
     const bytes = await cannon({ url: `${bare.url}/bytes`, connections: 10 })
     const rev = await cannon({ url: `${stack('big')}/snapshots/${big.rev}`, connections: 10 })
-    record('GET a rev, 1 MB snapshot, 10 conns', rev.rps, 'req/s', bytes.rps, 'Fastify 1 MB from memory', '≥ 0.7×', (r) => r !== null && r >= 0.7)
+    record(
+      'GET a rev, 1 MB snapshot, 10 conns',
+      rev.rps,
+      'req/s',
+      bytes.rps,
+      'Fastify 1 MB from memory',
+      '≥ 0.7×',
+      (r) => r !== null && r >= 0.7,
+    )
 
     // 3. POST 10 KB, 8 concurrent writers, distinct stacks and one shared stack.
     const body10k = unobinDoc(10 * 1024, 2)
-    const plain = await plainWriteLoop(join(work, 'plain-writes'), Buffer.from(encodeEnvelope({ payloadType: 'state', encrypter: { name: 'env-key', body: { 'env-var': 'X' } }, ciphertext: new Keyring({ ref: { name: 'env-key' }, key: Buffer.alloc(32, 1) }).seal(body10k) })), 8)
+    const plain = await plainWriteLoop(
+      join(work, 'plain-writes'),
+      Buffer.from(
+        encodeEnvelope({
+          payloadType: 'state',
+          encrypter: { name: 'env-key', body: { 'env-var': 'X' } },
+          ciphertext: new Keyring({ ref: { name: 'env-key' }, key: Buffer.alloc(32, 1) }).seal(body10k),
+        }),
+      ),
+      8,
+    )
     let k = 0
-    const distinct = await cannon({ url: app.url, connections: 8, method: 'POST', requests: [{ method: 'POST', body: body10k, setupRequest: (req) => ({ ...req, path: `/v1/factories/bench/stacks/w${k++ % 8}/snapshots` }) }] })
-    record('POST 10 KB snapshot, 8 writers, distinct stacks', distinct.rps, 'req/s', plain, 'plain durable write ×8', '≥ 0.8×', (r) => r !== null && r >= 0.8)
+    const distinct = await cannon({
+      url: app.url,
+      connections: 8,
+      method: 'POST',
+      requests: [
+        {
+          method: 'POST',
+          body: body10k,
+          setupRequest: (req) => ({ ...req, path: `/v1/factories/bench/stacks/w${k++ % 8}/snapshots` }),
+        },
+      ],
+    })
+    record(
+      'POST 10 KB snapshot, 8 writers, distinct stacks',
+      distinct.rps,
+      'req/s',
+      plain,
+      'plain durable write ×8',
+      '≥ 0.8×',
+      (r) => r !== null && r >= 0.8,
+    )
     const shared = await cannon({ url: `${stack('shared')}/snapshots`, connections: 8, method: 'POST', body: body10k })
-    record('POST 10 KB snapshot, 8 writers, one shared stack', shared.rps, 'req/s', plain, 'plain durable write ×8', '≥ 0.8×', (r) => r !== null && r >= 0.8)
+    record(
+      'POST 10 KB snapshot, 8 writers, one shared stack',
+      shared.rps,
+      'req/s',
+      plain,
+      'plain durable write ×8',
+      '≥ 0.8×',
+      (r) => r !== null && r >= 0.8,
+    )
 
     // 4. lock + unlock cycles on one stack (sequential, keep-alive) vs a plain marker.
     const plainLock = await plainLockLoop(join(work, 'plain-lock'))
     let cycles = 0
     const until = Date.now() + SECONDS * 1000
     while (Date.now() < until) {
-      const holder = await (await fetchOk(`${stack('locks')}/lock`, { method: 'POST' })).json() as { id: string }
+      const holder = (await (await fetchOk(`${stack('locks')}/lock`, { method: 'POST' })).json()) as { id: string }
       await fetchOk(`${stack('locks')}/lock?id=${holder.id}`, { method: 'DELETE' })
       cycles++
     }
-    record('lock + unlock cycles on one stack (HTTP)', cycles / SECONDS, 'cyc/s', plainLock, 'create+fsync+unlink marker', '≥ 0.5×', (r) => r !== null && r >= 0.5)
+    record(
+      'lock + unlock cycles on one stack (HTTP)',
+      cycles / SECONDS,
+      'cyc/s',
+      plainLock,
+      'create+fsync+unlink marker',
+      '≥ 0.5×',
+      (r) => r !== null && r >= 0.5,
+    )
 
     // 5. lock handoff: waiter blocked with ?wait, holder unlocks.
     const handoff = async (holderBase: string, waiterBase: string): Promise<number> => {
       const samples: number[] = []
       for (let i = 0; i < 30; i++) {
-        const holder = await (await fetchOk(`${holderBase}/lock`, { method: 'POST' })).json() as { id: string }
-        const waiter = fetchOk(`${waiterBase}/lock?wait=10`, { method: 'POST' }).then(async (r) => ({ at: performance.now(), id: ((await r.json()) as { id: string }).id }))
+        const holder = (await (await fetchOk(`${holderBase}/lock`, { method: 'POST' })).json()) as { id: string }
+        const waiter = fetchOk(`${waiterBase}/lock?wait=10`, { method: 'POST' }).then(async (r) => ({
+          at: performance.now(),
+          id: ((await r.json()) as { id: string }).id,
+        }))
         await new Promise((r) => setTimeout(r, 20)) // let the waiter block
         const released = performance.now()
         await fetchOk(`${holderBase}/lock?id=${holder.id}`, { method: 'DELETE' })
@@ -218,10 +315,26 @@ async function main(): Promise<void> {
       return samples[Math.floor(samples.length / 2)]!
     }
     const sameProcess = await handoff(stack('handoff'), stack('handoff'))
-    record('lock handoff p50, same process (unlock sent → waiter answered)', sameProcess, 'ms', null, '—', '≤ 2 ms', (_r, v) => v <= 2)
+    record(
+      'lock handoff p50, same process (unlock sent → waiter answered)',
+      sameProcess,
+      'ms',
+      null,
+      '—',
+      '≤ 2 ms',
+      (_r, v) => v <= 2,
+    )
     const other = await startTarget('app', join(work, 'data'))
     const crossProcess = await handoff(stack('handoff2'), `${other.url}/v1/factories/bench/stacks/handoff2`)
-    record('lock handoff p50, across two server processes', crossProcess, 'ms', null, '—', '≤ 50 ms', (_r, v) => v <= 50)
+    record(
+      'lock handoff p50, across two server processes',
+      crossProcess,
+      'ms',
+      null,
+      '—',
+      '≤ 50 ms',
+      (_r, v) => v <= 50,
+    )
     await stop(other)
 
     // 6. 50 MB snapshot write then read vs AES-GCM + durable write alone.
@@ -229,7 +342,9 @@ async function main(): Promise<void> {
     const pid = app.child.pid!
     const rssBefore = await rssKb(pid)
     const t0 = performance.now()
-    const w = await (await fetchOk(`${stack('huge')}/snapshots`, { method: 'POST', body: huge })).json() as { rev: string }
+    const w = (await (await fetchOk(`${stack('huge')}/snapshots`, { method: 'POST', body: huge })).json()) as {
+      rev: string
+    }
     const t1 = performance.now()
     const back = Buffer.from(await (await fetchOk(`${stack('huge')}/snapshots/${w.rev}`)).arrayBuffer())
     const t2 = performance.now()
@@ -243,27 +358,69 @@ async function main(): Promise<void> {
     await durableWrite(join(work, 'plain-huge'), 'x', sealed)
     const s1 = performance.now()
     const mb = huge.length / 2 ** 20
-    record('50 MB snapshot write (POST), throughput', mb / ((t1 - t0) / 1000), 'MiB/s', mb / ((s1 - s0) / 1000), 'AES-GCM + durable write alone', '≥ 0.5×', (r) => r !== null && r >= 0.5)
-    record('50 MB snapshot read (GET), throughput', mb / ((t2 - t1) / 1000), 'MiB/s', mb / ((s1 - s0) / 1000), 'AES-GCM + durable write alone', '≥ 0.5×', (r) => r !== null && r >= 0.5)
-    record('50 MB write+read, server peak RSS growth / payload', peakGrowthMb / mb, '×', null, '—', '≤ 3×', (_r, v) => v <= 3)
+    record(
+      '50 MB snapshot write (POST), throughput',
+      mb / ((t1 - t0) / 1000),
+      'MiB/s',
+      mb / ((s1 - s0) / 1000),
+      'AES-GCM + durable write alone',
+      '≥ 0.5×',
+      (r) => r !== null && r >= 0.5,
+    )
+    record(
+      '50 MB snapshot read (GET), throughput',
+      mb / ((t2 - t1) / 1000),
+      'MiB/s',
+      mb / ((s1 - s0) / 1000),
+      'AES-GCM + durable write alone',
+      '≥ 0.5×',
+      (r) => r !== null && r >= 0.5,
+    )
+    record(
+      '50 MB write+read, server peak RSS growth / payload',
+      peakGrowthMb / mb,
+      '×',
+      null,
+      '—',
+      '≤ 3×',
+      (_r, v) => v <= 3,
+    )
 
     // 7. 10,000 revs (paged list), 10,000 stacks (list), start-up with 10,000 stacks.
-    const keyring = new Keyring({ ref: { name: 'env-key', body: { 'env-var': 'UNOBIN_STATE_KEY' } }, key: Buffer.alloc(32, 3) })
+    const keyring = new Keyring({
+      ref: { name: 'env-key', body: { 'env-var': 'UNOBIN_STATE_KEY' } },
+      key: Buffer.alloc(32, 3),
+    })
     const manyRevs = join(work, 'data', 'bench', 'many', 'snapshots')
     await mkdir(manyRevs, { recursive: true })
-    const env = encodeEnvelope({ payloadType: 'state', encrypter: keyring.ref, ciphertext: keyring.seal(unobinDoc(1024, 0)) })
+    const env = encodeEnvelope({
+      payloadType: 'state',
+      encrypter: keyring.ref,
+      ciphertext: keyring.seal(unobinDoc(1024, 0)),
+    })
     const start = 1_780_000_000_000_000_000n
-    for (let i = 0; i < 10_000; i++) await writeFile(join(manyRevs, `${formatInstant(start + BigInt(i) * 1_000_000n)}.json.enc`), env)
+    for (let i = 0; i < 10_000; i++)
+      await writeFile(join(manyRevs, `${formatInstant(start + BigInt(i) * 1_000_000n)}.json.enc`), env)
     let l0 = performance.now()
     let after = ''
     let pages = 0
     do {
-      const page = await (await fetchOk(`${stack('many')}/snapshots?limit=1000${after ? `&after=${after}` : ''}`)).json() as { next: string | null }
+      const page = (await (
+        await fetchOk(`${stack('many')}/snapshots?limit=1000${after ? `&after=${after}` : ''}`)
+      ).json()) as { next: string | null }
       after = page.next ?? ''
       pages++
     } while (after !== '')
     const listRevs = (performance.now() - l0) / pages
-    record(`list 10,000 revs, per page of 1,000 (${pages} pages)`, listRevs, 'ms', null, '—', '≤ 200 ms', (_r, v) => v <= 200)
+    record(
+      `list 10,000 revs, per page of 1,000 (${pages} pages)`,
+      listRevs,
+      'ms',
+      null,
+      '—',
+      '≤ 200 ms',
+      (_r, v) => v <= 200,
+    )
 
     const stacksRoot = join(work, 'stacks-data')
     for (let i = 0; i < 10_000; i++) {
@@ -290,18 +447,55 @@ async function main(): Promise<void> {
     await fetchOk(`${wide.url}/v1/factories`)
     const listFactories = performance.now() - l0
     await stop(wide)
-    record('list stacks of a factory with 10,000 stacks (default page, 100)', listStacks, 'ms', null, '—', '≤ 200 ms', (_r, v) => v <= 200)
-    record('list stacks of a factory with 10,000 stacks (page of 1,000)', listStacks1000, 'ms', null, '—', '(info)', () => true)
-    record('list factories (one factory of 10,000 stacks)', listFactories, 'ms', null, '—', '≤ 200 ms', (_r, v) => v <= 200)
-    record('start-up to listening with 10,000 stacks', startup, 'ms', startupEmpty, 'start-up with an empty data dir', '≤ 200 ms', (_r, v) => v <= 200)
+    record(
+      'list stacks of a factory with 10,000 stacks (default page, 100)',
+      listStacks,
+      'ms',
+      null,
+      '—',
+      '≤ 200 ms',
+      (_r, v) => v <= 200,
+    )
+    record(
+      'list stacks of a factory with 10,000 stacks (page of 1,000)',
+      listStacks1000,
+      'ms',
+      null,
+      '—',
+      '(info)',
+      () => true,
+    )
+    record(
+      'list factories (one factory of 10,000 stacks)',
+      listFactories,
+      'ms',
+      null,
+      '—',
+      '≤ 200 ms',
+      (_r, v) => v <= 200,
+    )
+    record(
+      'start-up to listening with 10,000 stacks',
+      startup,
+      'ms',
+      startupEmpty,
+      'start-up with an empty data dir',
+      '≤ 200 ms',
+      (_r, v) => v <= 200,
+    )
 
     // 7b. Lock + unlock with credentials and the lock cap, 10,000 stacks (the cap reads the caller's index, not every stack).
     const authed = await startTarget('auth', stacksRoot)
     const bearer = { authorization: 'Bearer bench-token' }
     const lockCycle = async (): Promise<number> => {
       const c0 = performance.now()
-      const holder = await (await fetchOk(`${authed.url}/v1/factories/wide/stacks/s00042/lock`, { method: 'POST', headers: bearer })).json() as { id: string }
-      await fetchOk(`${authed.url}/v1/factories/wide/stacks/s00042/lock?id=${holder.id}`, { method: 'DELETE', headers: bearer })
+      const holder = (await (
+        await fetchOk(`${authed.url}/v1/factories/wide/stacks/s00042/lock`, { method: 'POST', headers: bearer })
+      ).json()) as { id: string }
+      await fetchOk(`${authed.url}/v1/factories/wide/stacks/s00042/lock?id=${holder.id}`, {
+        method: 'DELETE',
+        headers: bearer,
+      })
       return performance.now() - c0
     }
     await lockCycle()
@@ -309,11 +503,34 @@ async function main(): Promise<void> {
     for (let i = 0; i < 50; i++) lockSamples.push(await lockCycle())
     lockSamples.sort((a, b) => a - b)
     const concurrent0 = performance.now()
-    await Promise.all(Array.from({ length: 20 }, (_, i) => fetchOk(`${authed.url}/v1/factories/wide/stacks/s${String(100 + i).padStart(5, '0')}/lock`, { method: 'POST', headers: bearer })))
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetchOk(`${authed.url}/v1/factories/wide/stacks/s${String(100 + i).padStart(5, '0')}/lock`, {
+          method: 'POST',
+          headers: bearer,
+        }),
+      ),
+    )
     const concurrentLocks = performance.now() - concurrent0
     await stop(authed)
-    record('lock + unlock p50 with credentials and --max-locks, 10,000 stacks', lockSamples[Math.floor(lockSamples.length / 2)]!, 'ms', null, '—', '≤ 20 ms', (_r, v) => v <= 20)
-    record('20 concurrent locks with credentials, 10,000 stacks (all answered)', concurrentLocks, 'ms', null, '—', '≤ 500 ms', (_r, v) => v <= 500)
+    record(
+      'lock + unlock p50 with credentials and --max-locks, 10,000 stacks',
+      lockSamples[Math.floor(lockSamples.length / 2)]!,
+      'ms',
+      null,
+      '—',
+      '≤ 20 ms',
+      (_r, v) => v <= 20,
+    )
+    record(
+      '20 concurrent locks with credentials, 10,000 stacks (all answered)',
+      concurrentLocks,
+      'ms',
+      null,
+      '—',
+      '≤ 500 ms',
+      (_r, v) => v <= 500,
+    )
 
     // 8. Terraform GET/POST of a 1 MB state vs native routes.
     const tf = `${app.url}/v1/factories/bench/stacks/tf/terraform`
@@ -321,25 +538,56 @@ async function main(): Promise<void> {
     await fetchOk(`${stack('native1m')}/snapshots?current=true`, { method: 'POST', body: unobinDoc(1024 * 1024, 1) })
     const nativeGet = await cannon({ url: `${stack('native1m')}/current`, connections: 10 })
     const tfGet = await cannon({ url: tf, connections: 10 })
-    record('Terraform GET, 1 MB state', tfGet.rps, 'req/s', nativeGet.rps, 'native GET current 1 MB', '≥ 0.9×', (r) => r !== null && r >= 0.9)
+    record(
+      'Terraform GET, 1 MB state',
+      tfGet.rps,
+      'req/s',
+      nativeGet.rps,
+      'native GET current 1 MB',
+      '≥ 0.9×',
+      (r) => r !== null && r >= 0.9,
+    )
     const native1m = unobinDoc(1024 * 1024, 4)
-    const nativePost = await cannon({ url: `${stack('native1m-w')}/snapshots`, connections: 4, method: 'POST', body: native1m })
+    const nativePost = await cannon({
+      url: `${stack('native1m-w')}/snapshots`,
+      connections: 4,
+      method: 'POST',
+      body: native1m,
+    })
     let serial = 10
     const tfBodies = new Map<number, Buffer>()
     const tfPost = await cannon({
       url: tf,
       connections: 1,
-      requests: [{ method: 'POST', setupRequest: (req) => {
-        serial++
-        let body = tfBodies.get(serial % 4)
-        if (body === undefined) body = terraformDoc(1024 * 1024, 0)
-        tfBodies.set(serial % 4, body)
-        return { ...req, body: Buffer.from(body.toString().replace('"serial": 0', `"serial": ${serial}`)) }
-      } }],
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req) => {
+            serial++
+            let body = tfBodies.get(serial % 4)
+            if (body === undefined) body = terraformDoc(1024 * 1024, 0)
+            tfBodies.set(serial % 4, body)
+            return { ...req, body: Buffer.from(body.toString().replace('"serial": 0', `"serial": ${serial}`)) }
+          },
+        },
+      ],
     })
     // A Terraform write always becomes current, so the native baseline makes its write current too.
-    const nativeSerial = await cannon({ url: `${stack('native1m-s')}/snapshots?current=true`, connections: 1, method: 'POST', body: native1m })
-    record('Terraform POST, 1 MB state (one client, serial order)', tfPost.rps, 'req/s', nativeSerial.rps, 'native POST ?current=true 1 MB, one client', '≥ 0.9×', (r) => r !== null && r >= 0.9)
+    const nativeSerial = await cannon({
+      url: `${stack('native1m-s')}/snapshots?current=true`,
+      connections: 1,
+      method: 'POST',
+      body: native1m,
+    })
+    record(
+      'Terraform POST, 1 MB state (one client, serial order)',
+      tfPost.rps,
+      'req/s',
+      nativeSerial.rps,
+      'native POST ?current=true 1 MB, one client',
+      '≥ 0.9×',
+      (r) => r !== null && r >= 0.9,
+    )
     process.stdout.write(`  (native POST 1 MB with 4 connections: ${nativePost.rps.toFixed(1)} req/s)\n`)
 
     await stop(app)
@@ -350,12 +598,18 @@ async function main(): Promise<void> {
 
   const stamp = new Date().toISOString().slice(0, 10)
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`
-  await writeFile(join(repo, 'bench', 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, seconds: SECONDS, rows }, null, 2)}\n`)
+  await writeFile(
+    join(repo, 'bench', 'results.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), machine, seconds: SECONDS, rows }, null, 2)}\n`,
+  )
   const fmt = (n: number | null) => (n === null ? '—' : n >= 100 ? n.toFixed(0) : n.toFixed(2))
   const table = [
     '| scenario | value | baseline (same run) | ratio | target | |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.scenario} | ${fmt(r.value)} ${r.unit} | ${r.baseline === null ? '—' : `${fmt(r.baseline)} ${r.unit} (${r.baselineName})`} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target} | ${r.met ? 'met' : '**missed**'} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${fmt(r.value)} ${r.unit} | ${r.baseline === null ? '—' : `${fmt(r.baseline)} ${r.unit} (${r.baselineName})`} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target} | ${r.met ? 'met' : '**missed**'} |`,
+    ),
   ].join('\n')
   const path = join(repo, 'BENCHMARKS.md')
   let doc = ''

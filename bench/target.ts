@@ -29,18 +29,34 @@ if (mode === 'bare') {
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   process.stdout.write(`listening ${url}\n`)
 } else {
-  const root = new StoreRoot({ root: dataDir!, encrypter: new Keyring(key), clock: new SystemClock(), identity: { pid: process.pid, host: hostname() }, cache: new SnapshotCache(64 * 1024 * 1024) })
+  const root = new StoreRoot({
+    root: dataDir!,
+    encrypter: new Keyring(key),
+    clock: new SystemClock(),
+    identity: { pid: process.pid, host: hostname() },
+    cache: new SnapshotCache(64 * 1024 * 1024),
+  })
   const { app } = await buildApp({
     config: { requireLock: false, maxWaitSeconds: 60, bodyLimitBytes: 128 * 1024 * 1024 },
     root,
     audit: new NullAuditLog(),
     logger: createLogger('silent'),
     version: 'bench',
-    auth: mode === 'auth' ? {
-      authenticator: createAuthenticator(parseTokensFile(JSON.stringify({ tokens: [{ name: 'bench', hash: hashToken('bench-token'), grants: [{ scope: '*/*', allow: ['*'] }] }] }), 'bench-tokens.json')),
-      rateLimit: null,
-      maxLocksPerCaller: 100,
-    } : undefined,
+    auth:
+      mode === 'auth'
+        ? {
+            authenticator: createAuthenticator(
+              parseTokensFile(
+                JSON.stringify({
+                  tokens: [{ name: 'bench', hash: hashToken('bench-token'), grants: [{ scope: '*/*', allow: ['*'] }] }],
+                }),
+                'bench-tokens.json',
+              ),
+            ),
+            rateLimit: null,
+            maxLocksPerCaller: 100,
+          }
+        : undefined,
   })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   process.stdout.write(`listening ${url}\n`)

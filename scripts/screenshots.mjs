@@ -8,7 +8,11 @@ import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 
 const data = mkdtempSync(join(tmpdir(), 'unobin-shots-'))
-const server = spawn(process.execPath, ['dist/src/server.js', '--data-dir', data, '--encryption', 'noop', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+const server = spawn(
+  process.execPath,
+  ['dist/src/server.js', '--data-dir', data, '--encryption', 'noop', '--listen', '127.0.0.1:0'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+)
 const url = await new Promise((resolve, reject) => {
   let out = ''
   server.stdout.on('data', (d) => {
@@ -18,21 +22,70 @@ const url = await new Promise((resolve, reject) => {
   })
   server.once('exit', (code) => reject(new Error(`server exited ${code}`)))
 })
-const state = (serial, size, extra = []) => JSON.stringify({
-  version: 4, terraform_version: '1.9.0', serial, lineage: '7b0c1e2a-0000-4000-8000-000000000001', outputs: { vpc_id: { value: 'vpc-0a1b', type: 'string' }, db_password: { value: 'hunter2', type: 'string', sensitive: true } },
-  resources: [
-    { mode: 'managed', type: 'aws_instance', name: 'web', provider: 'aws', instances: [{ schema_version: 1, attributes: { id: 'i-0abc', instance_type: size, ami: 'ami-123' }, sensitive_attributes: [] }] },
-    ...extra,
-  ],
-  check_results: null,
-})
-const post = (path, body) => fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+const state = (serial, size, extra = []) =>
+  JSON.stringify({
+    version: 4,
+    terraform_version: '1.9.0',
+    serial,
+    lineage: '7b0c1e2a-0000-4000-8000-000000000001',
+    outputs: {
+      vpc_id: { value: 'vpc-0a1b', type: 'string' },
+      db_password: { value: 'hunter2', type: 'string', sensitive: true },
+    },
+    resources: [
+      {
+        mode: 'managed',
+        type: 'aws_instance',
+        name: 'web',
+        provider: 'aws',
+        instances: [
+          {
+            schema_version: 1,
+            attributes: { id: 'i-0abc', instance_type: size, ami: 'ami-123' },
+            sensitive_attributes: [],
+          },
+        ],
+      },
+      ...extra,
+    ],
+    check_results: null,
+  })
+const post = (path, body) =>
+  fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
 try {
-  for (const s of ['billing', 'dns', 'edge', 'network', 'search']) await post(`/v1/factories/prod/stacks/${s}/terraform`, state(1, 't3.small'))
-  await post('/v1/factories/prod/stacks/network/terraform', state(2, 't3.large', [{ mode: 'managed', type: 'aws_eip', name: 'web', provider: 'aws', instances: [{ schema_version: 0, attributes: { id: 'eipalloc-1', public_ip: '203.0.113.7' }, sensitive_attributes: [] }] }]))
+  for (const s of ['billing', 'dns', 'edge', 'network', 'search'])
+    await post(`/v1/factories/prod/stacks/${s}/terraform`, state(1, 't3.small'))
+  await post(
+    '/v1/factories/prod/stacks/network/terraform',
+    state(2, 't3.large', [
+      {
+        mode: 'managed',
+        type: 'aws_eip',
+        name: 'web',
+        provider: 'aws',
+        instances: [
+          { schema_version: 0, attributes: { id: 'eipalloc-1', public_ip: '203.0.113.7' }, sensitive_attributes: [] },
+        ],
+      },
+    ]),
+  )
   await post('/v1/factories/staging/stacks/network/terraform', state(1, 't3.micro'))
-  await post('/v1/factories/prod/stacks/dns/lock', JSON.stringify({ who: 'ci-pipeline-8812', operation: 'apply', ttl: 1800 }))
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+  await post(
+    '/v1/factories/prod/stacks/dns/lock',
+    JSON.stringify({ who: 'ci-pipeline-8812', operation: 'apply', ttl: 1800 }),
+  )
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
   const page = await browser.newPage({ viewport: { width: 1280, height: 560 } })
   await page.goto(`${url}/ui/`)
   await page.getByText('ci-pipeline-8812 · apply').waitFor()

@@ -18,7 +18,9 @@ const long = args.includes('--long')
 const seedAt = args.indexOf('--seed')
 const seed = seedAt >= 0 ? args[seedAt + 1] : undefined
 if (args.includes('--help') || (seedAt >= 0 && !/^\d+$/.test(seed ?? ''))) {
-  console.log('usage: npm run torture [-- --long] [-- --seed N]\n  --long    the release soak (200 kill cycles, 30 lease pauses, more faults and fuzz cases)\n  --seed N  replay the random choices of an earlier run (its seed is printed)')
+  console.log(
+    'usage: npm run torture [-- --long] [-- --seed N]\n  --long    the release soak (200 kill cycles, 30 lease pauses, more faults and fuzz cases)\n  --seed N  replay the random choices of an earlier run (its seed is printed)',
+  )
   process.exit(seedAt >= 0 ? 2 : 0)
 }
 
@@ -29,18 +31,33 @@ const env = { ...process.env, UNOBIN_TORTURE_MODE: long ? 'long' : 'short', UNOB
 if (seed !== undefined) env.UNOBIN_TORTURE_SEED = seed
 const started = Date.now()
 // One file at a time: the scenarios start server processes and would starve each other on a small machine.
-const tap = spawnSync(join(repo, 'node_modules/.bin/tap'), ['--disable-coverage', '--jobs', '1', '--timeout', long ? '7200' : '600', 'test/torture'], { cwd: repo, env, stdio: 'inherit' })
+const tap = spawnSync(
+  join(repo, 'node_modules/.bin/tap'),
+  ['--disable-coverage', '--jobs', '1', '--timeout', long ? '7200' : '600', 'test/torture'],
+  { cwd: repo, env, stdio: 'inherit' },
+)
 const seconds = Math.round((Date.now() - started) / 1000)
 
-const rows = readFileSync(report, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+const rows = readFileSync(report, 'utf8')
+  .split('\n')
+  .filter((l) => l !== '')
+  .map((l) => JSON.parse(l))
 rmSync(work, { recursive: true, force: true })
 const mode = long ? 'long' : 'short'
-const lines = rows.map((r) => `| ${r.scenario} | ${r.seed} | ${Object.entries(r.figures).map(([k, v]) => `${k} ${v}`).join(', ')} |`)
+const lines = rows.map(
+  (r) =>
+    `| ${r.scenario} | ${r.seed} | ${Object.entries(r.figures)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} |`,
+)
 const table = ['| scenario | seed | figures |', '| --- | --- | --- |', ...lines].join('\n')
 console.log(`\ntorture (${mode} mode, ${seconds} s, exit ${tap.status}):\n\n${table}\n`)
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`
-writeFileSync(join(repo, 'bench', 'torture-results.json'), `${JSON.stringify({ date: new Date().toISOString(), machine, mode, seconds, passed: tap.status === 0, rows }, null, 2)}\n`)
+writeFileSync(
+  join(repo, 'bench', 'torture-results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, mode, seconds, passed: tap.status === 0, rows }, null, 2)}\n`,
+)
 // Only a passing long run replaces the release figures in BENCHMARKS.md; a short run just prints its own.
 if (tap.status === 0 && long) {
   const path = join(repo, 'BENCHMARKS.md')

@@ -98,8 +98,20 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
 
   // Bodies are validated strictly (no coercion, unknown fields refused); params,
   // query strings and headers are text on the wire and are coerced.
-  const strict = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false })
-  const lenient = new Ajv({ allErrors: false, coerceTypes: true, removeAdditional: false, useDefaults: true, strict: false })
+  const strict = new Ajv({
+    allErrors: false,
+    coerceTypes: false,
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+  })
+  const lenient = new Ajv({
+    allErrors: false,
+    coerceTypes: true,
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+  })
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart === 'body' && (schema as Record<string, unknown>)[RAW_BODY] === true) return () => true
     return (httpPart === 'body' ? strict : lenient).compile(schema)
@@ -107,19 +119,27 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
 
   const shutdown = new AbortController()
   const metrics = deps.metrics ?? new Metrics()
-  const routeDeps: RouteDeps = { config: deps.config, root: deps.root, audit: metrics.meter(deps.audit), shutdown: shutdown.signal }
+  const routeDeps: RouteDeps = {
+    config: deps.config,
+    root: deps.root,
+    audit: metrics.meter(deps.audit),
+    shutdown: shutdown.signal,
+  }
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     transformObject: (doc) => finishDocument('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `schema-${i}`),
+    },
     openapi: {
       // 3.2 describes Terraform's LOCK and UNLOCK methods as additionalOperations; 3.1 has no place for them.
       openapi: '3.2.0',
       info: {
         title: 'unobin state server',
         version: deps.version,
-        description: 'Versioned, encrypted, locked state per factory/stack for unobin, Terraform and OpenTofu. Errors are application/problem+json with a stable `code`.',
+        description:
+          'Versioned, encrypted, locked state per factory/stack for unobin, Terraform and OpenTofu. Errors are application/problem+json with a stable `code`.',
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
       servers: [{ url: '/', description: 'the server that serves this document' }],
@@ -128,16 +148,32 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
         { name: 'current', description: 'the current snapshot of a stack' },
         { name: 'snapshots', description: 'the history of a stack' },
         { name: 'lock', description: 'the exclusive lock of a stack' },
-        { name: 'terraform', description: 'the Terraform/OpenTofu http backend protocol (with LOCK and UNLOCK on …/terraform, as Terraform sends by default)' },
+        {
+          name: 'terraform',
+          description:
+            'the Terraform/OpenTofu http backend protocol (with LOCK and UNLOCK on …/terraform, as Terraform sends by default)',
+        },
         { name: 'health', description: 'probes for orchestrators' },
         { name: 'operations', description: 'metrics and key rotation' },
         { name: 'contract', description: 'this document' },
-        { name: 'console', description: 'the operator console page (public shell; its data comes from the API with the caller\'s token)' },
+        {
+          name: 'console',
+          description: "the operator console page (public shell; its data comes from the API with the caller's token)",
+        },
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'a static token of the tokens file, or a CI identity token (JWT) of a configured OIDC issuer' },
-          basicAuth: { type: 'http', scheme: 'basic', description: 'any username, the token (or identity token) as password: what Terraform\'s username/password send' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'a static token of the tokens file, or a CI identity token (JWT) of a configured OIDC issuer',
+          },
+          basicAuth: {
+            type: 'http',
+            scheme: 'basic',
+            description:
+              "any username, the token (or identity token) as password: what Terraform's username/password send",
+          },
         },
       },
     },
@@ -150,10 +186,20 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  const routes = registerAuth(app, { auth: deps.auth, root: deps.root, audit: deps.audit, maxWaitSeconds: deps.config.maxWaitSeconds })
+  const routes = registerAuth(app, {
+    auth: deps.auth,
+    root: deps.root,
+    audit: deps.audit,
+    maxWaitSeconds: deps.config.maxWaitSeconds,
+  })
   registerMetrics(app, metrics, deps.root)
   app.addHook('preValidation', async (request) => {
-    if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config?.rawBody !== true) request.body = {}
+    if (
+      request.body === undefined &&
+      request.routeOptions.schema?.body !== undefined &&
+      request.routeOptions.config?.rawBody !== true
+    )
+      request.body = {}
   })
   app.addHook('preClose', async () => {
     shutdown.abort()
@@ -176,7 +222,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   whoamiRoutes(app, routeDeps)
   const hub = new StackEvents(deps.root, { pollMs: deps.events?.pollMs ?? 1000 })
   app.addHook('onClose', async () => hub.close())
-  eventRoutes(app, routeDeps, hub, metrics, { maxStreams: deps.events?.maxStreams ?? 200, heartbeatMs: deps.events?.heartbeatMs ?? 15_000 })
+  eventRoutes(app, routeDeps, hub, metrics, {
+    maxStreams: deps.events?.maxStreams ?? 200,
+    heartbeatMs: deps.events?.heartbeatMs ?? 15_000,
+  })
   openapiRoutes(app)
   uiRoutes(app, deps.ui ?? null)
 

@@ -45,7 +45,11 @@ export class FileAuditLog implements AuditSink {
     try {
       this.#ready ??= mkdir(dirname(this.#path), { recursive: true })
       await this.#ready
-      await appendFile(this.#path, `${JSON.stringify({ time: formatInstant(this.#clock.nowNanos()), outcome: 'ok', ...event })}\n`, { flag: 'a', mode: 0o600 })
+      await appendFile(
+        this.#path,
+        `${JSON.stringify({ time: formatInstant(this.#clock.nowNanos()), outcome: 'ok', ...event })}\n`,
+        { flag: 'a', mode: 0o600 },
+      )
     } catch (err) {
       this.#onError(err)
     }

@@ -70,7 +70,8 @@ function bool(raw: Raw): boolean {
 function int(min: number, max: number): (raw: Raw) => number {
   return (raw) => {
     const n = Number(raw.text)
-    if (!/^\d+$/.test(raw.text) || n < min || n > max) throw new BadValue(`must be a whole number from ${min} to ${max}`)
+    if (!/^\d+$/.test(raw.text) || n < min || n > max)
+      throw new BadValue(`must be a whole number from ${min} to ${max}`)
     return n
   }
 }
@@ -92,7 +93,8 @@ function duration(zero: boolean): (raw: Raw) => number | null {
   return (raw) => {
     if (raw.text === '') return null
     const ms = parseDuration(raw.text)
-    if (ms === undefined || (ms === 0 && !zero)) throw new BadValue(`must be a ${zero ? '' : 'positive '}duration in seconds or with a unit (90s, 15m, 12h, 30d)`)
+    if (ms === undefined || (ms === 0 && !zero))
+      throw new BadValue(`must be a ${zero ? '' : 'positive '}duration in seconds or with a unit (90s, 15m, 12h, 30d)`)
     return ms
   }
 }
@@ -115,12 +117,17 @@ function optionalListen(raw: Raw): ListenAddress | null {
 
 /** Proxies: keywords (loopback, linklocal, uniquelocal), addresses and CIDRs, checked by Fastify's own compiler. */
 function proxies(raw: Raw): readonly string[] {
-  const entries = raw.text.split(',').map((x) => x.trim()).filter((x) => x !== '')
+  const entries = raw.text
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
   for (const entry of entries) {
     try {
       proxyAddr.compile([entry])
     } catch {
-      throw new BadValue(`must list loopback, linklocal, uniquelocal, IP addresses or CIDRs (e.g. loopback,10.0.0.0/8); ${JSON.stringify(entry)} is none of them`)
+      throw new BadValue(
+        `must list loopback, linklocal, uniquelocal, IP addresses or CIDRs (e.g. loopback,10.0.0.0/8); ${JSON.stringify(entry)} is none of them`,
+      )
     }
   }
   return entries
@@ -133,38 +140,274 @@ const AUDIT_IN_DATA_DIR = '<data-dir>/.audit.jsonl'
 
 /** Every setting, in --help order. README's table is kept equal to this by a test. */
 export const SETTINGS = [
-  setting({ key: 'dataDir', flag: 'data-dir', env: 'UNOBIN_STATE_DATA_DIR', arg: 'DIR', fallback: './data', help: 'store root: <factory>/<stack>/ trees in the unobin local format', parse: (raw) => {
-    if (raw.text === '') throw new BadValue('must not be empty')
-    return raw.text
-  } }),
-  setting({ key: 'listen', flag: 'listen', env: 'UNOBIN_STATE_LISTEN', arg: 'HOST:PORT', fallback: '127.0.0.1:8080', help: 'address to listen on ([::1]:8080 for IPv6)', parse: listen }),
-  setting({ key: 'encryption', flag: 'encryption', env: 'UNOBIN_STATE_ENCRYPTION', arg: 'NAME', fallback: 'noop', help: 'noop (development only), env-key or key-file', parse: oneOf('noop', 'env-key', 'key-file') }),
-  setting({ key: 'keyEnv', flag: 'key-env', env: 'UNOBIN_STATE_KEY_ENV', arg: 'VAR', fallback: 'UNOBIN_STATE_KEY', help: 'variable holding the base64 32-byte key (env-key)', parse: text }),
-  setting({ key: 'keyFile', flag: 'key-file', env: 'UNOBIN_STATE_KEY_FILE', arg: 'FILE', fallback: '', help: 'file holding the base64 32-byte key (key-file)', parse: optional }),
-  setting({ key: 'oldKeyEnvs', flag: 'old-key-env', env: 'UNOBIN_STATE_OLD_KEY_ENVS', arg: 'VAR', fallback: '', help: 'variable of an older key that still opens revs (repeatable; env: comma-separated)', kind: 'list', parse: list }),
-  setting({ key: 'oldKeyFiles', flag: 'old-key-file', env: 'UNOBIN_STATE_OLD_KEY_FILES', arg: 'FILE', fallback: '', help: 'file of an older key that still opens revs (repeatable; env: comma-separated)', kind: 'list', parse: list }),
-  setting({ key: 'logLevel', flag: 'log-level', env: 'UNOBIN_STATE_LOG_LEVEL', arg: 'LEVEL', fallback: 'info', help: 'fatal, error, warn, info, debug, trace, silent (health, metrics and openapi requests log at debug)', parse: oneOf(...LOG_LEVELS) }),
-  setting({ key: 'logFormat', flag: 'log-format', env: 'UNOBIN_STATE_LOG_FORMAT', arg: 'FORMAT', fallback: 'auto', help: 'json (one object per line), pretty (for people), or auto: pretty when stdout is a terminal', parse: oneOf('auto', 'json', 'pretty') }),
-  setting({ key: 'requireLock', flag: 'require-lock', env: 'UNOBIN_STATE_REQUIRE_LOCK', arg: '', fallback: 'false', help: 'refuse every mutation that does not present a held lock', kind: 'boolean', parse: bool }),
-  setting({ key: 'maxWaitSeconds', flag: 'max-wait', env: 'UNOBIN_STATE_MAX_WAIT', arg: 'SECONDS', fallback: '60', help: 'longest lock wait a client may ask for (?wait=)', parse: int(0, 3600) }),
-  setting({ key: 'bodyLimitBytes', flag: 'body-limit', env: 'UNOBIN_STATE_BODY_LIMIT', arg: 'BYTES', fallback: '67108864', help: 'largest request body accepted (413 above)', parse: int(1024, 1024 * 1024 * 1024) }),
-  setting({ key: 'snapshotCacheBytes', flag: 'snapshot-cache', env: 'UNOBIN_STATE_SNAPSHOT_CACHE', arg: 'MIB', fallback: '64', help: 'memory for opened revs (immutable, so reads skip decrypting); 0 disables', parse: (raw) => int(0, 65536)(raw) * 1024 * 1024 }),
-  setting({ key: 'auditLog', flag: 'audit-log', env: 'UNOBIN_STATE_AUDIT_LOG', arg: 'FILE', fallback: AUDIT_IN_DATA_DIR, help: 'append-only audit log of mutations and lock events; "off" disables', parse: (raw): string | null => (raw.text === 'off' ? null : raw.text === '' ? AUDIT_IN_DATA_DIR : raw.text) }),
-  setting({ key: 'tokensFile', flag: 'tokens-file', env: 'UNOBIN_STATE_TOKENS_FILE', arg: 'FILE', fallback: '', help: 'credentials and permissions (YAML or JSON: token hashes, OIDC issuers); without it every caller has every permission', parse: optional }),
-  setting({ key: 'allowUnauthenticated', flag: 'allow-unauthenticated', env: 'UNOBIN_STATE_ALLOW_UNAUTHENTICATED', arg: '', fallback: 'false', help: 'allow listening on a non-loopback address without credentials', kind: 'boolean', parse: bool }),
-  setting({ key: 'rateLimitPerMinute', flag: 'rate-limit', env: 'UNOBIN_STATE_RATE_LIMIT', arg: 'PER_MINUTE', fallback: '600', help: 'requests per minute per caller, with credentials (429 above; 0: no limit)', parse: int(0, 1_000_000) }),
-  setting({ key: 'rateBurst', flag: 'rate-burst', env: 'UNOBIN_STATE_RATE_BURST', arg: 'REQUESTS', fallback: '120', help: 'requests a caller may send at once before the rate applies', parse: int(1, 1_000_000) }),
-  setting({ key: 'maxLocksPerCaller', flag: 'max-locks', env: 'UNOBIN_STATE_MAX_LOCKS', arg: 'N', fallback: '100', help: 'most locks one caller may hold at once, with credentials (0: no cap)', parse: int(0, 1_000_000) }),
-  setting({ key: 'maxEventStreams', flag: 'max-event-streams', env: 'UNOBIN_STATE_MAX_EVENT_STREAMS', arg: 'N', fallback: '200', help: 'most Server-Sent Events streams (GET …/events) open at once in this process (503 above)', parse: int(1, 100_000) }),
-  setting({ key: 'tlsCert', flag: 'tls-cert', env: 'UNOBIN_STATE_TLS_CERT', arg: 'FILE', fallback: '', help: 'PEM certificate (chain) to serve HTTPS; needs --tls-key', parse: optional }),
-  setting({ key: 'tlsKey', flag: 'tls-key', env: 'UNOBIN_STATE_TLS_KEY', arg: 'FILE', fallback: '', help: 'PEM private key of --tls-cert', parse: optional }),
-  setting({ key: 'trustProxy', flag: 'trust-proxy', env: 'UNOBIN_STATE_TRUST_PROXY', arg: 'ADDRS', fallback: '', help: 'proxies whose X-Forwarded-For is believed (comma-separated: loopback, linklocal, uniquelocal, addresses, CIDRs); none by default', parse: proxies }),
-  setting({ key: 'metricsListen', flag: 'metrics-listen', env: 'UNOBIN_STATE_METRICS_LISTEN', arg: 'HOST:PORT', fallback: '', help: 'also serve GET /metrics, without credentials, on this address (none by default)', parse: optionalListen }),
-  setting({ key: 'metricsMaxStacks', flag: 'metrics-max-stacks', env: 'UNOBIN_STATE_METRICS_MAX_STACKS', arg: 'N', fallback: '1000', help: 'above this many stacks, /metrics leaves out the per-stack series (revs, lock age)', parse: int(0, 1_000_000) }),
-  setting({ key: 'retentionKeep', flag: 'retention-keep', env: 'UNOBIN_STATE_RETENTION_KEEP', arg: 'N', fallback: '', help: 'retention: keep the newest N revs of each stack (current and newest always kept)', parse: optionalInt(0, 1_000_000) }),
-  setting({ key: 'retentionMaxAgeMs', flag: 'retention-max-age', env: 'UNOBIN_STATE_RETENTION_MAX_AGE', arg: 'DURATION', fallback: '', help: 'retention: keep revs younger than this (90s, 15m, 12h, 30d)', parse: duration(false) }),
-  setting({ key: 'retentionIntervalMs', flag: 'retention-interval', env: 'UNOBIN_STATE_RETENTION_INTERVAL', arg: 'DURATION', fallback: '', help: 'prune every stack by the retention policy and purge the trash this often (off by default)', parse: duration(false) }),
-  setting({ key: 'trashDays', flag: 'trash-days', env: 'UNOBIN_STATE_TRASH_DAYS', arg: 'DAYS', fallback: '7', help: 'days a pruned rev stays restorable in its stack\'s trash before it is purged', parse: int(0, 3650) }),
+  setting({
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'UNOBIN_STATE_DATA_DIR',
+    arg: 'DIR',
+    fallback: './data',
+    help: 'store root: <factory>/<stack>/ trees in the unobin local format',
+    parse: (raw) => {
+      if (raw.text === '') throw new BadValue('must not be empty')
+      return raw.text
+    },
+  }),
+  setting({
+    key: 'listen',
+    flag: 'listen',
+    env: 'UNOBIN_STATE_LISTEN',
+    arg: 'HOST:PORT',
+    fallback: '127.0.0.1:8080',
+    help: 'address to listen on ([::1]:8080 for IPv6)',
+    parse: listen,
+  }),
+  setting({
+    key: 'encryption',
+    flag: 'encryption',
+    env: 'UNOBIN_STATE_ENCRYPTION',
+    arg: 'NAME',
+    fallback: 'noop',
+    help: 'noop (development only), env-key or key-file',
+    parse: oneOf('noop', 'env-key', 'key-file'),
+  }),
+  setting({
+    key: 'keyEnv',
+    flag: 'key-env',
+    env: 'UNOBIN_STATE_KEY_ENV',
+    arg: 'VAR',
+    fallback: 'UNOBIN_STATE_KEY',
+    help: 'variable holding the base64 32-byte key (env-key)',
+    parse: text,
+  }),
+  setting({
+    key: 'keyFile',
+    flag: 'key-file',
+    env: 'UNOBIN_STATE_KEY_FILE',
+    arg: 'FILE',
+    fallback: '',
+    help: 'file holding the base64 32-byte key (key-file)',
+    parse: optional,
+  }),
+  setting({
+    key: 'oldKeyEnvs',
+    flag: 'old-key-env',
+    env: 'UNOBIN_STATE_OLD_KEY_ENVS',
+    arg: 'VAR',
+    fallback: '',
+    help: 'variable of an older key that still opens revs (repeatable; env: comma-separated)',
+    kind: 'list',
+    parse: list,
+  }),
+  setting({
+    key: 'oldKeyFiles',
+    flag: 'old-key-file',
+    env: 'UNOBIN_STATE_OLD_KEY_FILES',
+    arg: 'FILE',
+    fallback: '',
+    help: 'file of an older key that still opens revs (repeatable; env: comma-separated)',
+    kind: 'list',
+    parse: list,
+  }),
+  setting({
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'UNOBIN_STATE_LOG_LEVEL',
+    arg: 'LEVEL',
+    fallback: 'info',
+    help: 'fatal, error, warn, info, debug, trace, silent (health, metrics and openapi requests log at debug)',
+    parse: oneOf(...LOG_LEVELS),
+  }),
+  setting({
+    key: 'logFormat',
+    flag: 'log-format',
+    env: 'UNOBIN_STATE_LOG_FORMAT',
+    arg: 'FORMAT',
+    fallback: 'auto',
+    help: 'json (one object per line), pretty (for people), or auto: pretty when stdout is a terminal',
+    parse: oneOf('auto', 'json', 'pretty'),
+  }),
+  setting({
+    key: 'requireLock',
+    flag: 'require-lock',
+    env: 'UNOBIN_STATE_REQUIRE_LOCK',
+    arg: '',
+    fallback: 'false',
+    help: 'refuse every mutation that does not present a held lock',
+    kind: 'boolean',
+    parse: bool,
+  }),
+  setting({
+    key: 'maxWaitSeconds',
+    flag: 'max-wait',
+    env: 'UNOBIN_STATE_MAX_WAIT',
+    arg: 'SECONDS',
+    fallback: '60',
+    help: 'longest lock wait a client may ask for (?wait=)',
+    parse: int(0, 3600),
+  }),
+  setting({
+    key: 'bodyLimitBytes',
+    flag: 'body-limit',
+    env: 'UNOBIN_STATE_BODY_LIMIT',
+    arg: 'BYTES',
+    fallback: '67108864',
+    help: 'largest request body accepted (413 above)',
+    parse: int(1024, 1024 * 1024 * 1024),
+  }),
+  setting({
+    key: 'snapshotCacheBytes',
+    flag: 'snapshot-cache',
+    env: 'UNOBIN_STATE_SNAPSHOT_CACHE',
+    arg: 'MIB',
+    fallback: '64',
+    help: 'memory for opened revs (immutable, so reads skip decrypting); 0 disables',
+    parse: (raw) => int(0, 65536)(raw) * 1024 * 1024,
+  }),
+  setting({
+    key: 'auditLog',
+    flag: 'audit-log',
+    env: 'UNOBIN_STATE_AUDIT_LOG',
+    arg: 'FILE',
+    fallback: AUDIT_IN_DATA_DIR,
+    help: 'append-only audit log of mutations and lock events; "off" disables',
+    parse: (raw): string | null => (raw.text === 'off' ? null : raw.text === '' ? AUDIT_IN_DATA_DIR : raw.text),
+  }),
+  setting({
+    key: 'tokensFile',
+    flag: 'tokens-file',
+    env: 'UNOBIN_STATE_TOKENS_FILE',
+    arg: 'FILE',
+    fallback: '',
+    help: 'credentials and permissions (YAML or JSON: token hashes, OIDC issuers); without it every caller has every permission',
+    parse: optional,
+  }),
+  setting({
+    key: 'allowUnauthenticated',
+    flag: 'allow-unauthenticated',
+    env: 'UNOBIN_STATE_ALLOW_UNAUTHENTICATED',
+    arg: '',
+    fallback: 'false',
+    help: 'allow listening on a non-loopback address without credentials',
+    kind: 'boolean',
+    parse: bool,
+  }),
+  setting({
+    key: 'rateLimitPerMinute',
+    flag: 'rate-limit',
+    env: 'UNOBIN_STATE_RATE_LIMIT',
+    arg: 'PER_MINUTE',
+    fallback: '600',
+    help: 'requests per minute per caller, with credentials (429 above; 0: no limit)',
+    parse: int(0, 1_000_000),
+  }),
+  setting({
+    key: 'rateBurst',
+    flag: 'rate-burst',
+    env: 'UNOBIN_STATE_RATE_BURST',
+    arg: 'REQUESTS',
+    fallback: '120',
+    help: 'requests a caller may send at once before the rate applies',
+    parse: int(1, 1_000_000),
+  }),
+  setting({
+    key: 'maxLocksPerCaller',
+    flag: 'max-locks',
+    env: 'UNOBIN_STATE_MAX_LOCKS',
+    arg: 'N',
+    fallback: '100',
+    help: 'most locks one caller may hold at once, with credentials (0: no cap)',
+    parse: int(0, 1_000_000),
+  }),
+  setting({
+    key: 'maxEventStreams',
+    flag: 'max-event-streams',
+    env: 'UNOBIN_STATE_MAX_EVENT_STREAMS',
+    arg: 'N',
+    fallback: '200',
+    help: 'most Server-Sent Events streams (GET …/events) open at once in this process (503 above)',
+    parse: int(1, 100_000),
+  }),
+  setting({
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    env: 'UNOBIN_STATE_TLS_CERT',
+    arg: 'FILE',
+    fallback: '',
+    help: 'PEM certificate (chain) to serve HTTPS; needs --tls-key',
+    parse: optional,
+  }),
+  setting({
+    key: 'tlsKey',
+    flag: 'tls-key',
+    env: 'UNOBIN_STATE_TLS_KEY',
+    arg: 'FILE',
+    fallback: '',
+    help: 'PEM private key of --tls-cert',
+    parse: optional,
+  }),
+  setting({
+    key: 'trustProxy',
+    flag: 'trust-proxy',
+    env: 'UNOBIN_STATE_TRUST_PROXY',
+    arg: 'ADDRS',
+    fallback: '',
+    help: 'proxies whose X-Forwarded-For is believed (comma-separated: loopback, linklocal, uniquelocal, addresses, CIDRs); none by default',
+    parse: proxies,
+  }),
+  setting({
+    key: 'metricsListen',
+    flag: 'metrics-listen',
+    env: 'UNOBIN_STATE_METRICS_LISTEN',
+    arg: 'HOST:PORT',
+    fallback: '',
+    help: 'also serve GET /metrics, without credentials, on this address (none by default)',
+    parse: optionalListen,
+  }),
+  setting({
+    key: 'metricsMaxStacks',
+    flag: 'metrics-max-stacks',
+    env: 'UNOBIN_STATE_METRICS_MAX_STACKS',
+    arg: 'N',
+    fallback: '1000',
+    help: 'above this many stacks, /metrics leaves out the per-stack series (revs, lock age)',
+    parse: int(0, 1_000_000),
+  }),
+  setting({
+    key: 'retentionKeep',
+    flag: 'retention-keep',
+    env: 'UNOBIN_STATE_RETENTION_KEEP',
+    arg: 'N',
+    fallback: '',
+    help: 'retention: keep the newest N revs of each stack (current and newest always kept)',
+    parse: optionalInt(0, 1_000_000),
+  }),
+  setting({
+    key: 'retentionMaxAgeMs',
+    flag: 'retention-max-age',
+    env: 'UNOBIN_STATE_RETENTION_MAX_AGE',
+    arg: 'DURATION',
+    fallback: '',
+    help: 'retention: keep revs younger than this (90s, 15m, 12h, 30d)',
+    parse: duration(false),
+  }),
+  setting({
+    key: 'retentionIntervalMs',
+    flag: 'retention-interval',
+    env: 'UNOBIN_STATE_RETENTION_INTERVAL',
+    arg: 'DURATION',
+    fallback: '',
+    help: 'prune every stack by the retention policy and purge the trash this often (off by default)',
+    parse: duration(false),
+  }),
+  setting({
+    key: 'trashDays',
+    flag: 'trash-days',
+    env: 'UNOBIN_STATE_TRASH_DAYS',
+    arg: 'DAYS',
+    fallback: '7',
+    help: "days a pruned rev stays restorable in its stack's trash before it is purged",
+    parse: int(0, 3650),
+  }),
 ] as const
 
 type AnySetting = (typeof SETTINGS)[number]
@@ -238,8 +481,15 @@ export function helpText(): string {
 
 /** Parses and validates flags and environment. Throws ConfigError naming the bad setting as given. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommand {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' }, version: { type: 'boolean' } }
-  for (const s of SETTINGS as readonly Setting[]) options[s.flag] = { type: s.kind === 'boolean' ? 'boolean' : 'string', ...(s.kind === 'list' ? { multiple: true } : {}) }
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    help: { type: 'boolean' },
+    version: { type: 'boolean' },
+  }
+  for (const s of SETTINGS as readonly Setting[])
+    options[s.flag] = {
+      type: s.kind === 'boolean' ? 'boolean' : 'string',
+      ...(s.kind === 'list' ? { multiple: true } : {}),
+    }
   let values: Record<string, unknown>
   try {
     values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values
@@ -263,29 +513,44 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       const fromEnv = env[s.env]
       origin = fromEnv === undefined ? 'default' : 'env'
       const value = fromEnv ?? s.fallback
-      raw = { text: value, list: value.split(',').map((x) => x.trim()).filter((x) => x !== '') }
+      raw = {
+        text: value,
+        list: value
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== ''),
+      }
     }
     try {
       config[s.key] = s.parse(raw)
     } catch (err) {
       if (!(err instanceof BadValue)) throw err
-      throw new ConfigError(`${describeSetting(s.key as SettingKey, origin)} ${err.message}, got ${JSON.stringify(raw.text)}`)
+      throw new ConfigError(
+        `${describeSetting(s.key as SettingKey, origin)} ${err.message}, got ${JSON.stringify(raw.text)}`,
+      )
     }
     origins[s.key] = origin
   }
-  if (config.auditLog === AUDIT_IN_DATA_DIR) config.auditLog = `${String(config.dataDir).replace(/\/+$/, '')}/.audit.jsonl`
+  if (config.auditLog === AUDIT_IN_DATA_DIR)
+    config.auditLog = `${String(config.dataDir).replace(/\/+$/, '')}/.audit.jsonl`
   const result = config as Config
   const where = (key: SettingKey) => describeSetting(key, origins[key])
 
   if (result.encryption === 'key-file' && result.keyFile === null) {
-    throw new ConfigError(`${where('encryption')} is key-file, which needs --key-file / UNOBIN_STATE_KEY_FILE naming the key file`)
+    throw new ConfigError(
+      `${where('encryption')} is key-file, which needs --key-file / UNOBIN_STATE_KEY_FILE naming the key file`,
+    )
   }
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     const given = result.tlsCert === null ? where('tlsKey') : where('tlsCert')
-    throw new ConfigError(`${given} is set alone: --tls-cert / UNOBIN_STATE_TLS_CERT and --tls-key / UNOBIN_STATE_TLS_KEY go together: give both to serve HTTPS, or neither`)
+    throw new ConfigError(
+      `${given} is set alone: --tls-cert / UNOBIN_STATE_TLS_CERT and --tls-key / UNOBIN_STATE_TLS_KEY go together: give both to serve HTTPS, or neither`,
+    )
   }
   if (!isLoopback(result.listen.host) && !result.allowUnauthenticated && result.tokensFile === null) {
-    throw new ConfigError(`refusing to listen on ${result.listen.host} (${where('listen')}) without credentials: anyone who reaches it could read and overwrite state. Configure --tokens-file (UNOBIN_STATE_TOKENS_FILE), listen on 127.0.0.1, or pass --allow-unauthenticated (UNOBIN_STATE_ALLOW_UNAUTHENTICATED=true) behind a trusted network`)
+    throw new ConfigError(
+      `refusing to listen on ${result.listen.host} (${where('listen')}) without credentials: anyone who reaches it could read and overwrite state. Configure --tokens-file (UNOBIN_STATE_TOKENS_FILE), listen on 127.0.0.1, or pass --allow-unauthenticated (UNOBIN_STATE_ALLOW_UNAUTHENTICATED=true) behind a trusted network`,
+    )
   }
   return { kind: 'run', config: Object.freeze(result), origins: Object.freeze(origins as Origins) }
 }
@@ -293,7 +558,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
 /** Parses `host:port` (IPv6 in brackets); `setting` names the flag and variable in the error. */
 export function parseListen(value: string, setting = '--listen / UNOBIN_STATE_LISTEN'): ListenAddress {
   const address = parseHostPort(value)
-  if (address === null) throw new ConfigError(`${setting} must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got ${JSON.stringify(value)}`)
+  if (address === null)
+    throw new ConfigError(
+      `${setting} must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got ${JSON.stringify(value)}`,
+    )
   return address
 }
 

@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   'rev-not-found': 'the rev is not stored in the stack',
   'rev-is-current': 'the rev is the current one and may only be deleted with force',
   'current-mismatch': 'the If-Match precondition names another current rev',
-  'locked': 'the stack is locked by another holder',
+  locked: 'the stack is locked by another holder',
   'not-locked': 'the stack is not locked',
   'lock-not-held': 'the given lock id does not hold the stack',
   'lock-lost': 'the given lock id expired or was force-unlocked',
@@ -33,7 +33,8 @@ export const ERROR_CODES = {
   'wait-timeout': 'the lock stayed held for the whole wait',
   'state-conflict': 'a Terraform write changes lineage or lowers serial',
   'payload-type-mismatch': 'the stack holds another kind of document than the route serves',
-  'incomparable-revs': 'the two revs hold different kinds of documents (an unobin snapshot and a Terraform state) and cannot be diffed',
+  'incomparable-revs':
+    'the two revs hold different kinds of documents (an unobin snapshot and a Terraform state) and cannot be diffed',
   'opaque-state': 'the state was encrypted by its client: the server cannot read into it',
   'unreadable-snapshot': 'a stored snapshot cannot be read: truncated, tampered, or sealed with another key',
   'dangling-current': 'current names a rev that is not stored',
@@ -42,12 +43,12 @@ export const ERROR_CODES = {
   'storage-failure': 'the data directory refused an operation (permissions, read-only, I/O error)',
   'shutting-down': 'the server is shutting down',
   'too-many-streams': 'the server already serves as many event streams as it allows',
-  'unauthenticated': 'no valid credentials were presented',
-  'forbidden': 'the credentials lack the permission for this operation',
+  unauthenticated: 'no valid credentials were presented',
+  forbidden: 'the credentials lack the permission for this operation',
   'auth-unavailable': 'the keys to verify an identity token cannot be fetched from its issuer right now',
   'rate-limited': 'the caller sent more requests than its rate allows',
   'too-many-locks': 'the caller already holds as many locks as the server allows one caller',
-  'internal': 'an unexpected server fault',
+  internal: 'an unexpected server fault',
 } as const
 
 /** A stable machine code of the contract. */

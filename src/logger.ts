@@ -31,7 +31,11 @@ export type LogFormat = 'json' | 'pretty'
  * by default), as JSON or, with `format: 'pretty'`, as readable lines.
  */
 export function createLogger(level: string, destination?: DestinationStream, format: LogFormat = 'json'): Logger {
-  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'unobin-state-server' } }
+  const options = {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: 'unobin-state-server' },
+  }
   if (format === 'pretty') {
     const out = destination ?? pino.destination({ dest: 1, sync: true })
     return pino(options, prettyDestination(out, destination === undefined && process.stdout.isTTY === true))

@@ -25,7 +25,13 @@ export class RetentionJob {
   #running: Promise<unknown> = Promise.resolve()
   #stopped = false
 
-  constructor(root: StoreCatalog, settings: RetentionSettings, intervalMs: number, audit: AuditSink, log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>) {
+  constructor(
+    root: StoreCatalog,
+    settings: RetentionSettings,
+    intervalMs: number,
+    audit: AuditSink,
+    log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>,
+  ) {
     this.#root = root
     this.#settings = settings
     this.#intervalMs = intervalMs
@@ -38,7 +44,9 @@ export class RetentionJob {
     if (this.#stopped || this.#timer !== undefined) return
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      this.#running = this.runOnce().catch((err: unknown) => this.#log.error({ err }, 'retention run failed; it runs again next interval')).finally(() => this.start())
+      this.#running = this.runOnce()
+        .catch((err: unknown) => this.#log.error({ err }, 'retention run failed; it runs again next interval'))
+        .finally(() => this.start())
     }, this.#intervalMs)
     this.#timer.unref()
   }
@@ -48,15 +56,24 @@ export class RetentionJob {
     const results = await pruneTree(this.#root, this.#settings)
     for (const r of results) {
       if (r.trashed.length === 0 && r.purged.length === 0) continue
-      await this.#audit.record({ action: 'snapshot.prune', principal: RETENTION_PRINCIPAL, factory: r.factory, stack: r.stack, detail: { trashed: r.trashed, purged: r.purged.map((e) => e.rev), scheduled: true } })
+      await this.#audit.record({
+        action: 'snapshot.prune',
+        principal: RETENTION_PRINCIPAL,
+        factory: r.factory,
+        stack: r.stack,
+        detail: { trashed: r.trashed, purged: r.purged.map((e) => e.rev), scheduled: true },
+      })
     }
     const skipped = results.filter((r) => r.skipped !== null)
-    this.#log.info({
-      stacks: results.length,
-      trashed: results.reduce((n, r) => n + r.trashed.length, 0),
-      purged: results.reduce((n, r) => n + r.purged.length, 0),
-      skipped: skipped.map((r) => `${r.factory}/${r.stack}: ${r.skipped}`),
-    }, 'retention run done')
+    this.#log.info(
+      {
+        stacks: results.length,
+        trashed: results.reduce((n, r) => n + r.trashed.length, 0),
+        purged: results.reduce((n, r) => n + r.purged.length, 0),
+        skipped: skipped.map((r) => `${r.factory}/${r.stack}: ${r.skipped}`),
+      },
+      'retention run done',
+    )
     return results
   }
 

@@ -36,7 +36,12 @@ import { packageVersion } from './version.js'
 async function main(): Promise<number> {
   const io = { out: process.stdout, err: process.stderr }
   if (process.argv[2] === 'reseal') return resealCommand(process.argv.slice(3), process.env, io)
-  if (process.argv[2] === 'hash-token') return hashTokenCommand(process.argv.slice(3), process.argv.includes('--help') || process.stdin.isTTY ? '' : readFileSync(0, 'utf8'), io)
+  if (process.argv[2] === 'hash-token')
+    return hashTokenCommand(
+      process.argv.slice(3),
+      process.argv.includes('--help') || process.stdin.isTTY ? '' : readFileSync(0, 'utf8'),
+      io,
+    )
   let parsed
   try {
     parsed = loadConfig(process.argv.slice(2), process.env)
@@ -59,13 +64,20 @@ async function main(): Promise<number> {
   try {
     encrypter = buildEncrypter(config, process.env, parsed.origins)
     credentials = config.tokensFile === null ? null : loadTokensFile(config.tokensFile)
-    https = config.tlsCert === null || config.tlsKey === null ? undefined : loadTlsPair(config.tlsCert, config.tlsKey, parsed.origins)
+    https =
+      config.tlsCert === null || config.tlsKey === null
+        ? undefined
+        : loadTlsPair(config.tlsCert, config.tlsKey, parsed.origins)
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TokensFileError) return cannotStart(err.message, EXIT.config)
     throw err
   }
 
-  const logger = createLogger(config.logLevel, undefined, chooseLogFormat(config.logFormat, process.stdout.isTTY === true))
+  const logger = createLogger(
+    config.logLevel,
+    undefined,
+    chooseLogFormat(config.logFormat, process.stdout.isTTY === true),
+  )
   const clock = new SystemClock()
   const dataDir = resolve(config.dataDir)
   const root = new StoreRoot({
@@ -76,19 +88,32 @@ async function main(): Promise<number> {
     cache: new SnapshotCache(config.snapshotCacheBytes),
     onWarning: (message) => logger.warn(message),
   })
-  const audit = config.auditLog === null ? new NullAuditLog() : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))
+  const audit =
+    config.auditLog === null
+      ? new NullAuditLog()
+      : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))
   const authenticator = credentials === null ? null : createAuthenticator(credentials)
-  const auth = authenticator === null ? undefined : {
-    authenticator,
-    rateLimit: config.rateLimitPerMinute === 0 ? null : { perMinute: config.rateLimitPerMinute, burst: config.rateBurst },
-    maxLocksPerCaller: config.maxLocksPerCaller === 0 ? null : config.maxLocksPerCaller,
-  }
+  const auth =
+    authenticator === null
+      ? undefined
+      : {
+          authenticator,
+          rateLimit:
+            config.rateLimitPerMinute === 0 ? null : { perMinute: config.rateLimitPerMinute, burst: config.rateBurst },
+          maxLocksPerCaller: config.maxLocksPerCaller === 0 ? null : config.maxLocksPerCaller,
+        }
   const metrics = new Metrics({ processMetrics: true, maxStacks: config.metricsMaxStacks })
   const retention = {
-    policy: config.retentionKeep === null && config.retentionMaxAgeMs === null ? null : { keep: config.retentionKeep, maxAgeMs: config.retentionMaxAgeMs },
+    policy:
+      config.retentionKeep === null && config.retentionMaxAgeMs === null
+        ? null
+        : { keep: config.retentionKeep, maxAgeMs: config.retentionMaxAgeMs },
     trashWindowMs: config.trashDays * 86_400_000,
   }
-  const retentionJob = config.retentionIntervalMs === null ? null : new RetentionJob(root, retention, config.retentionIntervalMs, metrics.meter(audit), logger)
+  const retentionJob =
+    config.retentionIntervalMs === null
+      ? null
+      : new RetentionJob(root, retention, config.retentionIntervalMs, metrics.meter(audit), logger)
   let metricsListener: MetricsListener | null = null
   let app
   try {
@@ -96,25 +121,60 @@ async function main(): Promise<number> {
     const uiDir = fileURLToPath(new URL('../ui/', import.meta.url))
     const ui = await loadUiAssets(uiDir)
     if (ui === null) logger.warn({ uiDir }, 'the console is not built: /ui/ answers 404 (run npm run build)')
-    ;({ app } = await buildApp({ config, root, audit, logger, version: packageVersion(), auth, https, trustProxy: config.trustProxy, metrics, retention, ui, events: { maxStreams: config.maxEventStreams } }))
+    ;({ app } = await buildApp({
+      config,
+      root,
+      audit,
+      logger,
+      version: packageVersion(),
+      auth,
+      https,
+      trustProxy: config.trustProxy,
+      metrics,
+      retention,
+      ui,
+      events: { maxStreams: config.maxEventStreams },
+    }))
   } catch (err) {
     return cannotStart((err as Error).message, EXIT.config)
   }
 
-  if (config.encryption === 'noop') logger.warn('encryption is noop: snapshots are stored unencrypted (development only)')
+  if (config.encryption === 'noop')
+    logger.warn('encryption is noop: snapshots are stored unencrypted (development only)')
   if (authenticator === null) logger.warn('no credentials are configured: every caller has every permission')
-  else logger.info({ credentials: authenticator.describe(), tokensFile: config.tokensFile, rateLimitPerMinute: config.rateLimitPerMinute, maxLocksPerCaller: config.maxLocksPerCaller }, 'credentials are configured: every request except health and openapi needs a token')
-  if (authenticator !== null && https === undefined && !isLoopback(config.listen.host)) logger.warn('credentials travel in clear text: serve TLS (--tls-cert/--tls-key) or put a TLS-terminating proxy in front')
-  logger.info({ dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog }, 'starting')
+  else
+    logger.info(
+      {
+        credentials: authenticator.describe(),
+        tokensFile: config.tokensFile,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        maxLocksPerCaller: config.maxLocksPerCaller,
+      },
+      'credentials are configured: every request except health and openapi needs a token',
+    )
+  if (authenticator !== null && https === undefined && !isLoopback(config.listen.host))
+    logger.warn(
+      'credentials travel in clear text: serve TLS (--tls-cert/--tls-key) or put a TLS-terminating proxy in front',
+    )
+  logger.info(
+    { dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog },
+    'starting',
+  )
 
   let stopping = false
   const stop = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {
-      logger.warn({ signal }, 'second signal during shutdown: exiting at once (in-flight requests are cut off; held locks stay on disk)')
+      logger.warn(
+        { signal },
+        'second signal during shutdown: exiting at once (in-flight requests are cut off; held locks stay on disk)',
+      )
       process.exit(signalExitCode(signal))
     }
     stopping = true
-    logger.info({ signal }, 'shutting down: no new requests; waits end with 503; in-flight writes finish (send the signal again to exit at once)')
+    logger.info(
+      { signal },
+      'shutting down: no new requests; waits end with 503; in-flight writes finish (send the signal again to exit at once)',
+    )
     const force = setTimeout(() => {
       logger.error('shutdown took longer than 30 s; exiting')
       process.exit(EXIT.internal)
@@ -141,31 +201,64 @@ async function main(): Promise<number> {
   try {
     await root.probeWritable()
   } catch (err) {
-    logger.error({ dataDir, errno: (err as NodeJS.ErrnoException).code ?? null }, `THE DATA DIRECTORY ${dataDir} IS NOT WRITABLE (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): every write will fail and /readyz answers 503 until it is; check the volume, its mount and its owner (the image runs as uid 1000, user node)`)
+    logger.error(
+      { dataDir, errno: (err as NodeJS.ErrnoException).code ?? null },
+      `THE DATA DIRECTORY ${dataDir} IS NOT WRITABLE (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): every write will fail and /readyz answers 503 until it is; check the volume, its mount and its owner (the image runs as uid 1000, user node)`,
+    )
   }
 
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port })
   } catch (err) {
     root.close()
-    return cannotStart(listenFailure(err, `${describeSetting('listen', parsed.origins.listen)} ${config.listen.host}:${config.listen.port}`), EXIT.listen)
+    return cannotStart(
+      listenFailure(
+        err,
+        `${describeSetting('listen', parsed.origins.listen)} ${config.listen.host}:${config.listen.port}`,
+      ),
+      EXIT.listen,
+    )
   }
   const evidence = isLoopback(config.listen.host) ? detectContainer() : null
-  if (evidence !== null) logger.warn(loopbackInContainerWarning(`${config.listen.host}:${config.listen.port}`, evidence))
+  if (evidence !== null)
+    logger.warn(loopbackInContainerWarning(`${config.listen.host}:${config.listen.port}`, evidence))
   app.server.headersTimeout = 30_000
   if (config.metricsListen !== null) {
     try {
-      metricsListener = await listenMetrics(metrics, root, config.metricsListen.host, config.metricsListen.port, (err) => logger.error({ err }, 'metrics scrape failed'))
-      logger.info({ url: `${metricsListener.url}/metrics` }, 'serving metrics without credentials on a separate listener')
+      metricsListener = await listenMetrics(
+        metrics,
+        root,
+        config.metricsListen.host,
+        config.metricsListen.port,
+        (err) => logger.error({ err }, 'metrics scrape failed'),
+      )
+      logger.info(
+        { url: `${metricsListener.url}/metrics` },
+        'serving metrics without credentials on a separate listener',
+      )
     } catch (err) {
       await app.close()
       root.close()
-      return cannotStart(listenFailure(err, `${describeSetting('metricsListen', parsed.origins.metricsListen)} ${config.metricsListen.host}:${config.metricsListen.port}`), EXIT.listen)
+      return cannotStart(
+        listenFailure(
+          err,
+          `${describeSetting('metricsListen', parsed.origins.metricsListen)} ${config.metricsListen.host}:${config.metricsListen.port}`,
+        ),
+        EXIT.listen,
+      )
     }
   }
   if (retentionJob !== null) {
     retentionJob.start()
-    logger.info({ keep: config.retentionKeep, maxAgeMs: config.retentionMaxAgeMs, intervalMs: config.retentionIntervalMs, trashDays: config.trashDays }, 'retention schedule on')
+    logger.info(
+      {
+        keep: config.retentionKeep,
+        maxAgeMs: config.retentionMaxAgeMs,
+        intervalMs: config.retentionIntervalMs,
+        trashDays: config.trashDays,
+      },
+      'retention schedule on',
+    )
   }
   return -1 // keep running
 }
@@ -179,9 +272,12 @@ function cannotStart(message: string, code: number): number {
 /** One line for a failed listen: the address, the cause and what to do. */
 function listenFailure(err: unknown, address: string): string {
   const code = (err as NodeJS.ErrnoException).code
-  if (code === 'EADDRINUSE') return `${address}: the address is in use (EADDRINUSE): another process listens there; stop it or choose another port`
-  if (code === 'EADDRNOTAVAIL') return `${address}: no interface of this host has that address (EADDRNOTAVAIL): use one of its addresses, 0.0.0.0 or 127.0.0.1`
-  if (code === 'EACCES') return `${address}: permission denied (EACCES): ports below 1024 need privileges; use a port from 1024 up`
+  if (code === 'EADDRINUSE')
+    return `${address}: the address is in use (EADDRINUSE): another process listens there; stop it or choose another port`
+  if (code === 'EADDRNOTAVAIL')
+    return `${address}: no interface of this host has that address (EADDRNOTAVAIL): use one of its addresses, 0.0.0.0 or 127.0.0.1`
+  if (code === 'EACCES')
+    return `${address}: permission denied (EACCES): ports below 1024 need privileges; use a port from 1024 up`
   return `${address}: ${code ?? (err as Error).message}`
 }
 

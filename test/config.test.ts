@@ -18,7 +18,10 @@ t.test('every setting of the table fills exactly one field of the configuration'
   t.strictSame(Object.keys(origins).sort(), SETTINGS.map((s) => s.key).sort())
   t.equal(new Set(SETTINGS.map((s) => s.flag)).size, SETTINGS.length, 'flags are unique')
   t.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length, 'variables are unique')
-  t.ok(SETTINGS.every((s) => s.env === `UNOBIN_STATE_${s.flag.toUpperCase().replace(/-/g, '_')}` || s.kind === 'list'), 'variables are named after their flags')
+  t.ok(
+    SETTINGS.every((s) => s.env === `UNOBIN_STATE_${s.flag.toUpperCase().replace(/-/g, '_')}` || s.kind === 'list'),
+    'variables are named after their flags',
+  )
   t.ok(Object.isFrozen(config))
 })
 
@@ -41,30 +44,69 @@ t.test('a flag wins over its variable, and the origin of each value is kept', as
 })
 
 t.test('a bad value names the flag when it came from the command line', async (t) => {
-  t.throws(() => run(['--max-wait', 'soon']), new ConfigError('--max-wait must be a whole number from 0 to 3600, got "soon"'))
-  t.throws(() => run(['--encryption', 'rot13']), new ConfigError('--encryption must be one of noop, env-key, key-file, got "rot13"'))
+  t.throws(
+    () => run(['--max-wait', 'soon']),
+    new ConfigError('--max-wait must be a whole number from 0 to 3600, got "soon"'),
+  )
+  t.throws(
+    () => run(['--encryption', 'rot13']),
+    new ConfigError('--encryption must be one of noop, env-key, key-file, got "rot13"'),
+  )
 })
 
 t.test('a bad value names the environment variable when it came from the environment', async (t) => {
-  t.throws(() => run([], { UNOBIN_STATE_MAX_WAIT: 'soon' }), new ConfigError('UNOBIN_STATE_MAX_WAIT (environment; --max-wait overrides it) must be a whole number from 0 to 3600, got "soon"'))
-  t.throws(() => run([], { UNOBIN_STATE_LISTEN: '8080' }), { message: /^UNOBIN_STATE_LISTEN \(environment; --listen overrides it\) must be HOST:PORT/ })
-  t.throws(() => run([], { UNOBIN_STATE_REQUIRE_LOCK: 'maybe' }), { message: /^UNOBIN_STATE_REQUIRE_LOCK \(environment/ })
-  t.doesNotThrow(() => run(['--max-wait', '3'], { UNOBIN_STATE_MAX_WAIT: 'soon' }), 'a bad variable the flag overrides is never read')
+  t.throws(
+    () => run([], { UNOBIN_STATE_MAX_WAIT: 'soon' }),
+    new ConfigError(
+      'UNOBIN_STATE_MAX_WAIT (environment; --max-wait overrides it) must be a whole number from 0 to 3600, got "soon"',
+    ),
+  )
+  t.throws(() => run([], { UNOBIN_STATE_LISTEN: '8080' }), {
+    message: /^UNOBIN_STATE_LISTEN \(environment; --listen overrides it\) must be HOST:PORT/,
+  })
+  t.throws(() => run([], { UNOBIN_STATE_REQUIRE_LOCK: 'maybe' }), {
+    message: /^UNOBIN_STATE_REQUIRE_LOCK \(environment/,
+  })
+  t.doesNotThrow(
+    () => run(['--max-wait', '3'], { UNOBIN_STATE_MAX_WAIT: 'soon' }),
+    'a bad variable the flag overrides is never read',
+  )
 })
 
 t.test('a setting that needs another names where it came from', async (t) => {
-  t.throws(() => run([], { UNOBIN_STATE_ENCRYPTION: 'key-file' }), { message: /^UNOBIN_STATE_ENCRYPTION \(environment.*needs --key-file/ })
-  t.throws(() => run([], { UNOBIN_STATE_TLS_KEY: 'key.pem' }), { message: /^UNOBIN_STATE_TLS_KEY \(environment.* is set alone/ })
+  t.throws(() => run([], { UNOBIN_STATE_ENCRYPTION: 'key-file' }), {
+    message: /^UNOBIN_STATE_ENCRYPTION \(environment.*needs --key-file/,
+  })
+  t.throws(() => run([], { UNOBIN_STATE_TLS_KEY: 'key.pem' }), {
+    message: /^UNOBIN_STATE_TLS_KEY \(environment.* is set alone/,
+  })
   t.throws(() => run(['--listen', '0.0.0.0:8080']), { message: /0\.0\.0\.0 \(--listen\) without credentials/ })
 })
 
 t.test('trusted proxies take the keywords, addresses and CIDRs Fastify understands', async (t) => {
-  t.strictSame(run(['--trust-proxy', 'loopback, linklocal,uniquelocal']).config.trustProxy, ['loopback', 'linklocal', 'uniquelocal'])
-  t.strictSame(run([], { UNOBIN_STATE_TRUST_PROXY: '10.0.0.0/8,::1,fc00::/7,192.168.0.0/255.255.0.0' }).config.trustProxy, ['10.0.0.0/8', '::1', 'fc00::/7', '192.168.0.0/255.255.0.0'])
+  t.strictSame(run(['--trust-proxy', 'loopback, linklocal,uniquelocal']).config.trustProxy, [
+    'loopback',
+    'linklocal',
+    'uniquelocal',
+  ])
+  t.strictSame(
+    run([], { UNOBIN_STATE_TRUST_PROXY: '10.0.0.0/8,::1,fc00::/7,192.168.0.0/255.255.0.0' }).config.trustProxy,
+    ['10.0.0.0/8', '::1', 'fc00::/7', '192.168.0.0/255.255.0.0'],
+  )
   for (const bad of ['true', '10.0.0.0/33', 'localhost', 'loopbacks', '10.0.0.1/8/8']) {
-    t.throws(() => run(['--trust-proxy', bad]), { message: new RegExp(`^--trust-proxy must list loopback, linklocal, uniquelocal.*${JSON.stringify(bad).replace(/[/.]/g, '\\$&')}`) }, bad)
+    t.throws(
+      () => run(['--trust-proxy', bad]),
+      {
+        message: new RegExp(
+          `^--trust-proxy must list loopback, linklocal, uniquelocal.*${JSON.stringify(bad).replace(/[/.]/g, '\\$&')}`,
+        ),
+      },
+      bad,
+    )
   }
-  t.throws(() => run([], { UNOBIN_STATE_TRUST_PROXY: 'everyone' }), { message: /^UNOBIN_STATE_TRUST_PROXY \(environment/ })
+  t.throws(() => run([], { UNOBIN_STATE_TRUST_PROXY: 'everyone' }), {
+    message: /^UNOBIN_STATE_TRUST_PROXY \(environment/,
+  })
 })
 
 t.test('describeSetting names a setting as it was given', async (t) => {

@@ -14,13 +14,16 @@ function shBlocks(): string[] {
   return [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
 }
 
-t.test('the quick start has one command to run the server, one to run the tests, and one that shows the client', async (t) => {
-  const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## A session with curl'))
-  const blocks = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
-  t.same(blocks.slice(0, 2), ['npm ci && npm start', 'npm ci && npm test'])
-  t.equal(blocks.length, 3, 'and one that shows the client')
-  t.match(blocks[2], /^npx unobin-state run /)
-})
+t.test(
+  'the quick start has one command to run the server, one to run the tests, and one that shows the client',
+  async (t) => {
+    const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## A session with curl'))
+    const blocks = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
+    t.same(blocks.slice(0, 2), ['npm ci && npm start', 'npm ci && npm test'])
+    t.equal(blocks.length, 3, 'and one that shows the client')
+    t.match(blocks[2], /^npx unobin-state run /)
+  },
+)
 
 t.test('CI runs the README test command', async (t) => {
   t.match(ci, /npm ci\b/)
@@ -45,7 +48,10 @@ t.test('the README curl session runs against a real server', async (t) => {
   const dir = t.testdir()
   const server = await startServer(['--data-dir', `${dir}/data`])
   t.teardown(() => server.stop())
-  const child = spawn('bash', ['-euo', 'pipefail', '-c', session], { cwd: dir, env: { PATH: process.env.PATH, BASE: server.url } })
+  const child = spawn('bash', ['-euo', 'pipefail', '-c', session], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, BASE: server.url },
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

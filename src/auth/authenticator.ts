@@ -42,17 +42,30 @@ export class Authenticator {
       try {
         iss = decodeJwt(secret).iss
       } catch {
-        throw new StateError('unauthenticated', 'the credentials are not a known token, and not a decodable identity token (JWT)')
+        throw new StateError(
+          'unauthenticated',
+          'the credentials are not a known token, and not a decodable identity token (JWT)',
+        )
       }
       const issuer = typeof iss === 'string' ? this.#issuers.get(iss) : undefined
-      if (issuer === undefined) throw new StateError('unauthenticated', `the identity token's issuer ${JSON.stringify(String(iss ?? '')).slice(0, 200)} is not configured in the tokens file`)
+      if (issuer === undefined)
+        throw new StateError(
+          'unauthenticated',
+          `the identity token's issuer ${JSON.stringify(String(iss ?? '')).slice(0, 200)} is not configured in the tokens file`,
+        )
       return issuer.verify(secret)
     }
-    throw new StateError('unauthenticated', 'the credentials are not a known token: check the token, or ask an operator to add its hash to the tokens file')
+    throw new StateError(
+      'unauthenticated',
+      'the credentials are not a known token: check the token, or ask an operator to add its hash to the tokens file',
+    )
   }
 }
 
 /** The authenticator of the credentials a tokens file defines. */
 export function createAuthenticator(credentials: Credentials): Authenticator {
-  return new Authenticator(new StaticTokens(credentials.tokens), credentials.issuers.map((config) => new OidcIssuer(config)))
+  return new Authenticator(
+    new StaticTokens(credentials.tokens),
+    credentials.issuers.map((config) => new OidcIssuer(config)),
+  )
 }

@@ -22,16 +22,20 @@ export function parseAuthorization(header: string | undefined): PresentedCredent
   const scheme = m[1]!.toLowerCase()
   const value = m[2]!
   if (scheme === 'bearer') {
-    if (!TOKEN68.test(value)) return { kind: 'malformed', reason: 'the bearer token has characters a token cannot have' }
+    if (!TOKEN68.test(value))
+      return { kind: 'malformed', reason: 'the bearer token has characters a token cannot have' }
     return { kind: 'secret', scheme: 'bearer', secret: value }
   }
   if (scheme === 'basic') {
-    if (!BASE64.test(value) || value.length % 4 !== 0) return { kind: 'malformed', reason: 'the Basic credentials are not base64' }
+    if (!BASE64.test(value) || value.length % 4 !== 0)
+      return { kind: 'malformed', reason: 'the Basic credentials are not base64' }
     const decoded = Buffer.from(value, 'base64').toString('utf8')
     const colon = decoded.indexOf(':')
-    if (colon < 0) return { kind: 'malformed', reason: 'the Basic credentials have no ":" between username and password' }
+    if (colon < 0)
+      return { kind: 'malformed', reason: 'the Basic credentials have no ":" between username and password' }
     const password = decoded.slice(colon + 1)
-    if (password === '') return { kind: 'malformed', reason: 'the Basic password is empty: send the token as the password' }
+    if (password === '')
+      return { kind: 'malformed', reason: 'the Basic password is empty: send the token as the password' }
     return { kind: 'secret', scheme: 'basic', secret: password }
   }
   return { kind: 'malformed', reason: 'the Authorization scheme is neither Bearer nor Basic' }

@@ -10,14 +10,33 @@
  * per cooldown. A JWKS that cannot be fetched is `auth-unavailable` (503),
  * never a crash and never a silent pass.
  */
-import { type FlattenedJWSInput, type JWTHeaderParameters, type JWTPayload, createRemoteJWKSet, errors, jwtVerify } from 'jose'
+import {
+  type FlattenedJWSInput,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  createRemoteJWKSet,
+  errors,
+  jwtVerify,
+} from 'jose'
 import { StateError } from '../errors.js'
 import type { ClaimRule } from './claim-rules.js'
 import { grantsForClaims } from './claim-rules.js'
 import type { Identity } from './identity.js'
 
 /** The asymmetric JWS algorithms an issuer may be pinned to. */
-export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
+export const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const
 
 /** An issuer as configured in the tokens file. */
 export interface OidcIssuerConfig {
@@ -61,7 +80,12 @@ export class OidcIssuer {
   async verify(jwt: string): Promise<Identity> {
     const keys = this.#keys
     const unavailable = (err: unknown): StateError =>
-      new StateError('auth-unavailable', `the signing keys of ${this.config.issuer} cannot be fetched from ${this.config.jwks.href} (${describeFetchError(err)}); retry shortly`, { retryAfter: 5 }, { cause: err })
+      new StateError(
+        'auth-unavailable',
+        `the signing keys of ${this.config.issuer} cannot be fetched from ${this.config.jwks.href} (${describeFetchError(err)}); retry shortly`,
+        { retryAfter: 5 },
+        { cause: err },
+      )
     // Failures to fetch keys are told apart from tokens that are wrong.
     const getKey = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
       try {
@@ -86,8 +110,13 @@ export class OidcIssuer {
     }
     const sub = payload.sub
     // An empty subject would make every such token of the issuer one principal.
-    if (typeof sub !== 'string' || sub === '') throw new StateError('unauthenticated', 'the identity token was refused: its sub claim is empty')
-    return { principal: oidcPrincipal(this.config.issuer, sub), kind: 'oidc', grants: grantsForClaims(this.config.rules, payload as Record<string, unknown>) }
+    if (typeof sub !== 'string' || sub === '')
+      throw new StateError('unauthenticated', 'the identity token was refused: its sub claim is empty')
+    return {
+      principal: oidcPrincipal(this.config.issuer, sub),
+      kind: 'oidc',
+      grants: grantsForClaims(this.config.rules, payload as Record<string, unknown>),
+    }
   }
 }
 

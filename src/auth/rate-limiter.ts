@@ -34,14 +34,20 @@ export class RateLimiter {
       bucket.tokens -= 1
       return { ok: true }
     }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(((1 - bucket.tokens) * 60) / this.#options.perMinute)) }
+    return {
+      ok: false,
+      retryAfterSeconds: Math.max(1, Math.ceil(((1 - bucket.tokens) * 60) / this.#options.perMinute)),
+    }
   }
 
   /** Whether `key` has a token left, without taking it (the gate for failed authentications). */
   peek(key: string): RateDecision {
     const bucket = this.#refill(key)
     if (bucket.tokens >= 1) return { ok: true }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(((1 - bucket.tokens) * 60) / this.#options.perMinute)) }
+    return {
+      ok: false,
+      retryAfterSeconds: Math.max(1, Math.ceil(((1 - bucket.tokens) * 60) / this.#options.perMinute)),
+    }
   }
 
   #refill(key: string): { tokens: number; at: number } {
@@ -62,7 +68,8 @@ export class RateLimiter {
   /** Forgets buckets that have refilled (they would start full anyway). */
   #sweep(now: number): void {
     for (const [key, bucket] of this.#buckets) {
-      if (bucket.tokens + ((now - bucket.at) * this.#options.perMinute) / 60_000 >= this.#options.burst) this.#buckets.delete(key)
+      if (bucket.tokens + ((now - bucket.at) * this.#options.perMinute) / 60_000 >= this.#options.burst)
+        this.#buckets.delete(key)
     }
   }
 }

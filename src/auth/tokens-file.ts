@@ -44,7 +44,9 @@ export function loadTokensFile(path: string): Credentials {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new TokensFileError(`cannot read the tokens file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new TokensFileError(
+      `cannot read the tokens file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    )
   }
   return parseTokensFile(text, path)
 }
@@ -61,23 +63,28 @@ export function parseTokensFile(text: string, path: string): Credentials {
   const fail = (where: string, problem: string): never => {
     throw new TokensFileError(`${path}: ${where}: ${problem}`)
   }
-  if (!isObject(doc)) return fail('top level', 'must be a mapping with "tokens" and/or "oidc" (see the README, Credentials)')
+  if (!isObject(doc))
+    return fail('top level', 'must be a mapping with "tokens" and/or "oidc" (see the README, Credentials)')
   onlyKeys(doc, ['tokens', 'oidc'], 'top level', fail)
   const tokens = listOf(doc.tokens, 'tokens', fail).map((entry, i) => readToken(entry, `tokens[${i}]`, fail))
   const issuers = listOf(doc.oidc, 'oidc', fail).map((entry, i) => readIssuer(entry, `oidc[${i}]`, fail))
-  if (tokens.length === 0 && issuers.length === 0) fail('top level', 'defines no token and no OIDC issuer: every request would be refused')
+  if (tokens.length === 0 && issuers.length === 0)
+    fail('top level', 'defines no token and no OIDC issuer: every request would be refused')
   const names = new Set<string>()
   const hashes = new Set<string>()
   tokens.forEach((t, i) => {
-    if (names.has(t.name)) fail(`tokens[${i}] "${t.name}"`, 'the name is used by an earlier token: names are principals and must be unique')
+    if (names.has(t.name))
+      fail(`tokens[${i}] "${t.name}"`, 'the name is used by an earlier token: names are principals and must be unique')
     const hex = t.digest.toString('hex')
-    if (hashes.has(hex)) fail(`tokens[${i}] "${t.name}"`, 'the hash is the same as an earlier token\'s: issue a new token')
+    if (hashes.has(hex))
+      fail(`tokens[${i}] "${t.name}"`, "the hash is the same as an earlier token's: issue a new token")
     names.add(t.name)
     hashes.add(hex)
   })
   const seen = new Set<string>()
   issuers.forEach((issuer, i) => {
-    if (seen.has(issuer.issuer)) fail(`oidc[${i}]`, `issuer ${issuer.issuer} is configured twice: put all its rules in one entry`)
+    if (seen.has(issuer.issuer))
+      fail(`oidc[${i}]`, `issuer ${issuer.issuer} is configured twice: put all its rules in one entry`)
     seen.add(issuer.issuer)
   })
   return { tokens, issuers }
@@ -89,17 +96,28 @@ function readToken(entry: unknown, at: string, fail: Fail): StaticToken {
   if (!isObject(entry)) return fail(at, 'must be a mapping with name, hash and grants')
   const where = typeof entry.name === 'string' ? `${at} "${entry.name.slice(0, 128)}"` : at
   for (const key of PLAINTEXT_KEYS) {
-    if (Object.hasOwn(entry, key)) fail(where, `plaintext tokens are refused ("${key}"): store only its hash, "hash: sha256:<hex>" (printf %s "$TOKEN" | sha256sum), and remove the plaintext from this file`)
+    if (Object.hasOwn(entry, key))
+      fail(
+        where,
+        `plaintext tokens are refused ("${key}"): store only its hash, "hash: sha256:<hex>" (printf %s "$TOKEN" | sha256sum), and remove the plaintext from this file`,
+      )
   }
   onlyKeys(entry, ['name', 'hash', 'grants', 'description'], where, fail)
   const name = entry.name
-  if (typeof name !== 'string' || !TOKEN_NAME.test(name)) fail(where, 'name must be 1-128 of A-Z a-z 0-9 . _ @ - starting with a letter or digit (it is the principal in locks and the audit log)')
+  if (typeof name !== 'string' || !TOKEN_NAME.test(name))
+    fail(
+      where,
+      'name must be 1-128 of A-Z a-z 0-9 . _ @ - starting with a letter or digit (it is the principal in locks and the audit log)',
+    )
   if (name === 'anonymous') fail(where, 'the name "anonymous" is reserved for servers without credentials')
   if (entry.description !== undefined && typeof entry.description !== 'string') fail(where, 'description must be text')
   const hash = entry.hash
-  if (typeof hash !== 'string') return fail(where, 'hash is required: "sha256:" and the 64 lowercase hex digits of the token\'s SHA-256')
+  if (typeof hash !== 'string')
+    return fail(where, 'hash is required: "sha256:" and the 64 lowercase hex digits of the token\'s SHA-256')
   if (!TOKEN_HASH_PATTERN.test(hash)) {
-    const hint = hash.startsWith('sha256:') ? 'it is not "sha256:" and 64 lowercase hex digits' : 'it looks like a plaintext token: store its hash instead (printf %s "$TOKEN" | sha256sum)'
+    const hint = hash.startsWith('sha256:')
+      ? 'it is not "sha256:" and 64 lowercase hex digits'
+      : 'it looks like a plaintext token: store its hash instead (printf %s "$TOKEN" | sha256sum)'
     fail(where, `hash is not a token hash (${hint})`)
   }
   return { name: name as string, digest: digestOfHash(hash), grants: readGrants(entry.grants, `${where} grants`, fail) }
@@ -108,22 +126,45 @@ function readToken(entry: unknown, at: string, fail: Fail): StaticToken {
 function readIssuer(entry: unknown, at: string, fail: Fail): OidcIssuerConfig {
   if (!isObject(entry)) return fail(at, 'must be a mapping with issuer, jwks, audience and rules')
   const where = typeof entry.issuer === 'string' ? `${at} (${entry.issuer.slice(0, 200)})` : at
-  onlyKeys(entry, ['issuer', 'jwks', 'audience', 'algorithms', 'leeway', 'cooldown', 'cache', 'timeout', 'rules'], where, fail)
+  onlyKeys(
+    entry,
+    ['issuer', 'jwks', 'audience', 'algorithms', 'leeway', 'cooldown', 'cache', 'timeout', 'rules'],
+    where,
+    fail,
+  )
   const issuer = entry.issuer
-  if (typeof issuer !== 'string' || issuer === '') return fail(where, 'issuer is required: the exact "iss" of the tokens (e.g. https://token.actions.githubusercontent.com)')
+  if (typeof issuer !== 'string' || issuer === '')
+    return fail(
+      where,
+      'issuer is required: the exact "iss" of the tokens (e.g. https://token.actions.githubusercontent.com)',
+    )
   // Principals are `oidc:<issuer>#<sub>`: an issuer with a `#` would make them ambiguous (OIDC issuers have no fragment).
   if (issuer.includes('#')) return fail(where, 'issuer must not contain "#": an OIDC issuer URL has no fragment')
   const jwks = readUrl(entry.jwks, `${where} jwks`, fail)
   const audiences = typeof entry.audience === 'string' ? [entry.audience] : entry.audience
-  if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a !== '')) {
-    fail(where, 'audience is required: the "aud" your CI jobs request for this server (a string or a list), e.g. https://state.example.com')
+  if (
+    !Array.isArray(audiences) ||
+    audiences.length === 0 ||
+    !audiences.every((a) => typeof a === 'string' && a !== '')
+  ) {
+    fail(
+      where,
+      'audience is required: the "aud" your CI jobs request for this server (a string or a list), e.g. https://state.example.com',
+    )
   }
   const algorithms = entry.algorithms === undefined ? ['RS256'] : entry.algorithms
-  if (!Array.isArray(algorithms) || algorithms.length === 0) return fail(where, `algorithms must be a list of ${OIDC_ALGORITHMS.join(', ')}`)
+  if (!Array.isArray(algorithms) || algorithms.length === 0)
+    return fail(where, `algorithms must be a list of ${OIDC_ALGORITHMS.join(', ')}`)
   for (const alg of algorithms) {
-    if (!(OIDC_ALGORITHMS as readonly unknown[]).includes(alg)) fail(where, `algorithm ${JSON.stringify(alg)} is not allowed: use asymmetric ones (${OIDC_ALGORITHMS.join(', ')}); never none or HS*`)
+    if (!(OIDC_ALGORITHMS as readonly unknown[]).includes(alg))
+      fail(
+        where,
+        `algorithm ${JSON.stringify(alg)} is not allowed: use asymmetric ones (${OIDC_ALGORITHMS.join(', ')}); never none or HS*`,
+      )
   }
-  const rules = listOf(entry.rules, `${where} rules`, fail).map((rule, i) => readRule(rule, `${where} rules[${i}]`, fail))
+  const rules = listOf(entry.rules, `${where} rules`, fail).map((rule, i) =>
+    readRule(rule, `${where} rules[${i}]`, fail),
+  )
   if (rules.length === 0) fail(where, 'rules is required: without a rule no token of this issuer is granted anything')
   return {
     issuer,
@@ -142,17 +183,30 @@ function readRule(entry: unknown, where: string, fail: Fail): ClaimRule {
   if (!isObject(entry)) return fail(where, 'must be a mapping with match and grants')
   onlyKeys(entry, ['match', 'grants'], where, fail)
   if (!isObject(entry.match) || Object.keys(entry.match).length === 0) {
-    return fail(where, 'match must name at least one claim (e.g. repository: acme/infra): an issuer like GitHub signs tokens for every repository')
+    return fail(
+      where,
+      'match must name at least one claim (e.g. repository: acme/infra): an issuer like GitHub signs tokens for every repository',
+    )
   }
   const match = new Map<string, Glob[]>()
   for (const [claim, value] of Object.entries(entry.match)) {
     const values = Array.isArray(value) ? value : [value]
-    if (values.length === 0 || !values.every((v) => typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number')) {
+    if (
+      values.length === 0 ||
+      !values.every((v) => typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number')
+    ) {
       fail(where, `match ${claim} must be text (a glob), true/false, a number, or a list of them`)
     }
-    match.set(claim, values.map((v) => compileGlob(String(v))))
+    match.set(
+      claim,
+      values.map((v) => compileGlob(String(v))),
+    )
   }
-  if ([...match.values()].every((globs) => globs.some((g) => g.universal))) fail(where, 'match only has "*" patterns, so it would match every token of the issuer: name the repository or project')
+  if ([...match.values()].every((globs) => globs.some((g) => g.universal)))
+    fail(
+      where,
+      'match only has "*" patterns, so it would match every token of the issuer: name the repository or project',
+    )
   return { label: where, match, grants: readGrants(entry.grants, `${where} grants`, fail) }
 }
 
@@ -166,7 +220,10 @@ function readGrants(value: unknown, where: string, fail: Fail): Grant[] {
     const scope = entry.scope
     const parts = typeof scope === 'string' ? scope.split('/') : []
     if (parts.length !== 2 || !parts.every((p) => SCOPE_PART.test(p))) {
-      fail(at, 'scope must be "<factory pattern>/<stack pattern>" with * and ? as wildcards, e.g. "cluster-deploy/prod-*" or "*/*"')
+      fail(
+        at,
+        'scope must be "<factory pattern>/<stack pattern>" with * and ? as wildcards, e.g. "cluster-deploy/prod-*" or "*/*"',
+      )
     }
     const allow = readPermissions(entry.allow, `${at} allow`, fail)
     const deny = readPermissions(entry.deny, `${at} deny`, fail)
@@ -192,17 +249,22 @@ function readUrl(value: unknown, where: string, fail: Fail): URL {
   try {
     url = new URL(String(value))
   } catch {
-    return fail(where, 'must be the URL of the issuer\'s JWKS (GitHub: https://token.actions.githubusercontent.com/.well-known/jwks, GitLab: https://gitlab.com/oauth/discovery/keys)')
+    return fail(
+      where,
+      "must be the URL of the issuer's JWKS (GitHub: https://token.actions.githubusercontent.com/.well-known/jwks, GitLab: https://gitlab.com/oauth/discovery/keys)",
+    )
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) fail(where, 'must be an https URL (plain http only for loopback addresses)')
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+    fail(where, 'must be an https URL (plain http only for loopback addresses)')
   if (url.username !== '' || url.password !== '') fail(where, 'must not carry credentials')
   return url
 }
 
 function seconds(value: unknown, fallback: number, min: number, max: number, where: string, fail: Fail): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) return fail(where, `must be a whole number of seconds from ${min} to ${max}`)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    return fail(where, `must be a whole number of seconds from ${min} to ${max}`)
   return value
 }
 
@@ -214,7 +276,8 @@ function listOf(value: unknown, where: string, fail: Fail): unknown[] {
 
 function onlyKeys(entry: Record<string, unknown>, allowed: readonly string[], where: string, fail: Fail): void {
   for (const key of Object.keys(entry)) {
-    if (!allowed.includes(key)) fail(where, `unknown key ${JSON.stringify(key.slice(0, 64))}: expected ${allowed.join(', ')}`)
+    if (!allowed.includes(key))
+      fail(where, `unknown key ${JSON.stringify(key.slice(0, 64))}: expected ${allowed.join(', ')}`)
   }
 }
 

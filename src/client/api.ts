@@ -11,7 +11,16 @@
  */
 import type { Static } from 'typebox'
 import type {
-  FactoriesResponse, GcResponse, Holder, ListResponse, Problem, PruneResponse, SetCurrentResponse, StacksResponse, UnlockResponse, WriteResponse,
+  FactoriesResponse,
+  GcResponse,
+  Holder,
+  ListResponse,
+  Problem,
+  PruneResponse,
+  SetCurrentResponse,
+  StacksResponse,
+  UnlockResponse,
+  WriteResponse,
 } from '../http/schemas.js'
 import type { DiffResponse, OutputsResponse, WhoamiResponse } from '../http/console-schemas.js'
 import { ClientError, EXIT, exitCodeFor } from './exit-codes.js'
@@ -58,8 +67,13 @@ export const ROUTES = {
 type Route = (typeof ROUTES)[keyof typeof ROUTES]
 
 /** The method and concrete path of `route` for these names (each percent-encoded). */
-export function routePath(route: Route, names: { factory?: string; stack?: string; rev?: string } = {}): { method: string; path: string } {
-  const path = route[1].replace(/\{(factory|stack|rev)\}/g, (_, key: 'factory' | 'stack' | 'rev') => encodeURIComponent(names[key] ?? ''))
+export function routePath(
+  route: Route,
+  names: { factory?: string; stack?: string; rev?: string } = {},
+): { method: string; path: string } {
+  const path = route[1].replace(/\{(factory|stack|rev)\}/g, (_, key: 'factory' | 'stack' | 'rev') =>
+    encodeURIComponent(names[key] ?? ''),
+  )
   return { method: route[0].toUpperCase(), path }
 }
 
@@ -100,7 +114,9 @@ export class Api {
     const all: Stacks['stacks'] = []
     let after: string | null = null
     do {
-      const page: Stacks = await this.#json(routePath(ROUTES.stacks, { factory }), { query: { after: after ?? undefined } })
+      const page: Stacks = await this.#json(routePath(ROUTES.stacks, { factory }), {
+        query: { after: after ?? undefined },
+      })
       all.push(...page.stacks)
       after = page.next
     } while (after !== null)
@@ -113,7 +129,9 @@ export class Api {
     let current: string | null = null
     let after: string | null = null
     do {
-      const page: RevList = await this.#json(routePath(ROUTES.list, ref), { query: { after: after ?? undefined, limit: 10000 } })
+      const page: RevList = await this.#json(routePath(ROUTES.list, ref), {
+        query: { after: after ?? undefined, limit: 10000 },
+      })
       revs.push(...page.revs)
       current = page.current
       after = page.next
@@ -129,13 +147,21 @@ export class Api {
 
   /** The current snapshot (rev from its ETag), or one rev. */
   async download(ref: StackRef, rev: string | undefined, progress: Progress = {}): Promise<Downloaded> {
-    const res = await this.#call({ ...(rev === undefined ? routePath(ROUTES.current, ref) : routePath(ROUTES.get, { ...ref, rev })), ...progress })
+    const res = await this.#call({
+      ...(rev === undefined ? routePath(ROUTES.current, ref) : routePath(ROUTES.get, { ...ref, rev })),
+      ...progress,
+    })
     const etag = res.headers.etag?.replace(/^W\//, '').replace(/^"(.*)"$/, '$1')
     return { rev: rev ?? etag, body: res.body }
   }
 
   /** Writes a snapshot; `current` also makes it current. */
-  async write(ref: StackRef, body: Buffer, options: { current: boolean; lockId?: string | undefined }, progress: Progress = {}): Promise<Written> {
+  async write(
+    ref: StackRef,
+    body: Buffer,
+    options: { current: boolean; lockId?: string | undefined },
+    progress: Progress = {},
+  ): Promise<Written> {
     return this.#json(routePath(ROUTES.write, ref), {
       query: { current: options.current ? true : undefined },
       headers: { 'content-type': 'application/json', ...lockIdHeader(options.lockId) },
@@ -155,7 +181,12 @@ export class Api {
   }
 
   /** Moves revs the policy does not keep into the trash (the server's policy when none is given). */
-  async prune(ref: StackRef, policy: { keep?: number | undefined; maxAge?: number | undefined }, dryRun: boolean, lockId?: string): Promise<PruneReport> {
+  async prune(
+    ref: StackRef,
+    policy: { keep?: number | undefined; maxAge?: number | undefined },
+    dryRun: boolean,
+    lockId?: string,
+  ): Promise<PruneReport> {
     return this.#json(routePath(ROUTES.prune, ref), { headers: lockIdHeader(lockId), json: { ...policy, dryRun } })
   }
 
@@ -174,7 +205,12 @@ export class Api {
    * one poll; this keeps polling until the deadline). Throws `locked` or
    * `wait-timeout` (exit 3) with the holder in the problem.
    */
-  async lock(ref: StackRef, claims: { who?: string; operation?: string; info?: string; ttl?: number | undefined }, waitSeconds: number, signal?: AbortSignal): Promise<LockHolder> {
+  async lock(
+    ref: StackRef,
+    claims: { who?: string; operation?: string; info?: string; ttl?: number | undefined },
+    waitSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<LockHolder> {
     const deadline = Date.now() + waitSeconds * 1000
     for (;;) {
       const wait = Math.max(0, Math.ceil((deadline - Date.now()) / 1000))
@@ -187,7 +223,9 @@ export class Api {
         })
       } catch (err) {
         // A poll shorter than our wait (server cap), or a replica shutting down: poll again until the deadline.
-        const retry = err instanceof ClientError && (err.code === 'wait-timeout' || err.code === 'shutting-down' || err.code === 'unreachable')
+        const retry =
+          err instanceof ClientError &&
+          (err.code === 'wait-timeout' || err.code === 'shutting-down' || err.code === 'unreachable')
         if (!retry || Date.now() >= deadline - 500 || signal?.aborted) throw err
         if (err.code !== 'wait-timeout') await new Promise((resolve) => setTimeout(resolve, 500))
       }
@@ -196,7 +234,11 @@ export class Api {
 
   /** Extends the lease of lock `id` to `ttl` seconds from now (no ttl: the lock no longer expires). */
   async renew(ref: StackRef, id: string, ttl: number | undefined, signal?: AbortSignal): Promise<LockHolder> {
-    return this.#json(routePath(ROUTES.renew, ref), { json: { id, ...(ttl === undefined ? {} : { ttl }) }, idleTimeoutMs: 15_000, ...(signal ? { signal } : {}) })
+    return this.#json(routePath(ROUTES.renew, ref), {
+      json: { id, ...(ttl === undefined ? {} : { ttl }) },
+      idleTimeoutMs: 15_000,
+      ...(signal ? { signal } : {}),
+    })
   }
 
   /** Releases lock `id`. */
@@ -216,7 +258,11 @@ export class Api {
 
   /** The same diff as the server renders it for people (`Accept: text/plain`). */
   async diffText(ref: StackRef, from: string | undefined, to: string | undefined): Promise<string> {
-    const res = await this.#call({ ...routePath(ROUTES.diff, ref), query: { from, to }, headers: { accept: 'text/plain' } })
+    const res = await this.#call({
+      ...routePath(ROUTES.diff, ref),
+      query: { from, to },
+      headers: { accept: 'text/plain' },
+    })
     return res.body.toString('utf8')
   }
 
@@ -231,7 +277,10 @@ export class Api {
   }
 
   /** A JSON call: sends `json` (or `body`) and parses the answer as `T`. */
-  async #json<T>({ method, path }: { method: string; path: string }, options: Partial<HttpRequest> & { json?: unknown } = {}): Promise<T> {
+  async #json<T>(
+    { method, path }: { method: string; path: string },
+    options: Partial<HttpRequest> & { json?: unknown } = {},
+  ): Promise<T> {
     const { json, ...rest } = options
     const body = json === undefined ? rest.body : Buffer.from(JSON.stringify(json))
     const headers = json === undefined ? rest.headers : { 'content-type': 'application/json', ...rest.headers }
@@ -239,7 +288,13 @@ export class Api {
     try {
       return JSON.parse(res.body.toString('utf8')) as T
     } catch (err) {
-      throw new ClientError('bad-answer', `${method} ${path} answered ${res.status} with a body that is not JSON; is --server an unobin-state-server?`, EXIT.failure, undefined, { cause: err })
+      throw new ClientError(
+        'bad-answer',
+        `${method} ${path} answered ${res.status} with a body that is not JSON; is --server an unobin-state-server?`,
+        EXIT.failure,
+        undefined,
+        { cause: err },
+      )
     }
   }
 
@@ -261,13 +316,23 @@ export function problemError(req: Pick<HttpRequest, 'method' | 'path'>, res: Htt
   let problem: ProblemBody | undefined
   try {
     const parsed = JSON.parse(res.body.toString('utf8')) as unknown
-    if (parsed !== null && typeof parsed === 'object' && typeof (parsed as ProblemBody).code === 'string') problem = parsed as ProblemBody
+    if (parsed !== null && typeof parsed === 'object' && typeof (parsed as ProblemBody).code === 'string')
+      problem = parsed as ProblemBody
   } catch {
     problem = undefined
   }
   if (problem === undefined) {
     const code = res.status === 401 ? 'unauthenticated' : res.status === 403 ? 'forbidden' : `http-${res.status}`
-    return new ClientError(code, `${req.method} ${req.path} answered ${res.status} without a problem body; is --server an unobin-state-server?`, exitCodeFor(code, res.status))
+    return new ClientError(
+      code,
+      `${req.method} ${req.path} answered ${res.status} without a problem body; is --server an unobin-state-server?`,
+      exitCodeFor(code, res.status),
+    )
   }
-  return new ClientError(problem.code, problem.detail, exitCodeFor(problem.code, res.status), problem as unknown as Record<string, unknown>)
+  return new ClientError(
+    problem.code,
+    problem.detail,
+    exitCodeFor(problem.code, res.status),
+    problem as unknown as Record<string, unknown>,
+  )
 }

@@ -12,7 +12,10 @@ import type { Streams } from './context.js'
 /** Runs the client with `argv` (without node and the script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
   const outcome: Outcome = { code: EXIT.ok, context: undefined }
-  const program = buildProgram(launcher(env, streams, outcome), { out: (s) => streams.stdout.write(s), err: (s) => streams.stderr.write(s) })
+  const program = buildProgram(launcher(env, streams, outcome), {
+    out: (s) => streams.stdout.write(s),
+    err: (s) => streams.stderr.write(s),
+  })
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return outcome.code

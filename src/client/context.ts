@@ -47,15 +47,23 @@ export async function buildContext(options: GlobalOptions, env: NodeJS.ProcessEn
   } catch {
     throw usageError(`--server / UNOBIN_STATE_URL: "${serverText}" is not a URL (e.g. https://state.example.com)`)
   }
-  if (server.protocol !== 'http:' && server.protocol !== 'https:') throw usageError(`--server: "${serverText}" must be http:// or https://`)
-  if (server.username !== '' || server.password !== '') throw usageError('--server: put credentials in UNOBIN_STATE_TOKEN or --token-file, never in the URL')
+  if (server.protocol !== 'http:' && server.protocol !== 'https:')
+    throw usageError(`--server: "${serverText}" must be http:// or https://`)
+  if (server.username !== '' || server.password !== '')
+    throw usageError('--server: put credentials in UNOBIN_STATE_TOKEN or --token-file, never in the URL')
   const caPath = options.caFile ?? env.UNOBIN_STATE_CA_FILE
   let caPem: Buffer | undefined
   if (caPath !== undefined && caPath !== '') {
     try {
       caPem = readFileSync(caPath)
     } catch (err) {
-      throw new ClientError('bad-file', `--ca-file: cannot read ${caPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT.failure, undefined, { cause: err })
+      throw new ClientError(
+        'bad-file',
+        `--ca-file: cannot read ${caPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        EXIT.failure,
+        undefined,
+        { cause: err },
+      )
     }
   }
   const credential = await resolveCredential(options, env)

@@ -32,22 +32,34 @@ const REFRESH_MARGIN_S = 60
  * named on the command line (usage error otherwise); the environment is used
  * only when none is. Throws exit 4 when a CI identity token cannot be had.
  */
-export async function resolveCredential(flags: CredentialFlags, env: NodeJS.ProcessEnv): Promise<Credential | undefined> {
+export async function resolveCredential(
+  flags: CredentialFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<Credential | undefined> {
   const named = [flags.token, flags.tokenFile, flags.oidcAudience, flags.oidcTokenEnv].filter((v) => v !== undefined)
   if (named.length > 1) throw usageError('give one of --token, --token-file, --oidc-audience, --oidc-token-env')
   if (flags.token !== undefined) return checked(flags.token, '--token')
-  if (flags.tokenFile !== undefined) return checked(await readTokenFile(flags.tokenFile, '--token-file'), `--token-file ${flags.tokenFile}`)
+  if (flags.tokenFile !== undefined)
+    return checked(await readTokenFile(flags.tokenFile, '--token-file'), `--token-file ${flags.tokenFile}`)
   if (flags.oidcTokenEnv !== undefined) {
     const value = env[flags.oidcTokenEnv]
     if (value === undefined || value.trim() === '') {
-      throw new ClientError('no-identity-token', `--oidc-token-env ${flags.oidcTokenEnv}: the variable is not set; declare it under the job's id_tokens (GitLab CI) with the server's audience`, EXIT.auth)
+      throw new ClientError(
+        'no-identity-token',
+        `--oidc-token-env ${flags.oidcTokenEnv}: the variable is not set; declare it under the job's id_tokens (GitLab CI) with the server's audience`,
+        EXIT.auth,
+      )
     }
     return checked(value.trim(), `$${flags.oidcTokenEnv}`)
   }
   if (flags.oidcAudience !== undefined) return githubCredential(flags.oidcAudience, env)
-  if (env.UNOBIN_STATE_TOKEN !== undefined && env.UNOBIN_STATE_TOKEN !== '') return checked(env.UNOBIN_STATE_TOKEN.trim(), 'UNOBIN_STATE_TOKEN')
+  if (env.UNOBIN_STATE_TOKEN !== undefined && env.UNOBIN_STATE_TOKEN !== '')
+    return checked(env.UNOBIN_STATE_TOKEN.trim(), 'UNOBIN_STATE_TOKEN')
   if (env.UNOBIN_STATE_TOKEN_FILE !== undefined && env.UNOBIN_STATE_TOKEN_FILE !== '') {
-    return checked(await readTokenFile(env.UNOBIN_STATE_TOKEN_FILE, 'UNOBIN_STATE_TOKEN_FILE'), `UNOBIN_STATE_TOKEN_FILE ${env.UNOBIN_STATE_TOKEN_FILE}`)
+    return checked(
+      await readTokenFile(env.UNOBIN_STATE_TOKEN_FILE, 'UNOBIN_STATE_TOKEN_FILE'),
+      `UNOBIN_STATE_TOKEN_FILE ${env.UNOBIN_STATE_TOKEN_FILE}`,
+    )
   }
   return undefined
 }
@@ -61,7 +73,11 @@ export async function fetchGithubIdToken(audience: string, env: NodeJS.ProcessEn
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL
   const requestToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
   if (!url || !requestToken) {
-    throw new ClientError('no-identity-token', '--oidc-audience: ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set; run in GitHub Actions with `permissions: id-token: write`', EXIT.auth)
+    throw new ClientError(
+      'no-identity-token',
+      '--oidc-audience: ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set; run in GitHub Actions with `permissions: id-token: write`',
+      EXIT.auth,
+    )
   }
   let target: URL
   try {
@@ -72,19 +88,38 @@ export async function fetchGithubIdToken(audience: string, env: NodeJS.ProcessEn
   target.searchParams.set('audience', audience)
   let res: Response
   try {
-    res = await fetch(target, { headers: { authorization: `Bearer ${requestToken}`, accept: 'application/json' }, signal: AbortSignal.timeout(30_000) })
+    res = await fetch(target, {
+      headers: { authorization: `Bearer ${requestToken}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(30_000),
+    })
   } catch (err) {
-    throw new ClientError('no-identity-token', `cannot reach the GitHub Actions token endpoint ${target.origin} (${(err as Error).message})`, EXIT.auth, undefined, { cause: err })
+    throw new ClientError(
+      'no-identity-token',
+      `cannot reach the GitHub Actions token endpoint ${target.origin} (${(err as Error).message})`,
+      EXIT.auth,
+      undefined,
+      { cause: err },
+    )
   }
   const text = await res.text()
-  if (!res.ok) throw new ClientError('no-identity-token', `the GitHub Actions token endpoint answered ${res.status}; does the job have \`permissions: id-token: write\`?`, EXIT.auth)
+  if (!res.ok)
+    throw new ClientError(
+      'no-identity-token',
+      `the GitHub Actions token endpoint answered ${res.status}; does the job have \`permissions: id-token: write\`?`,
+      EXIT.auth,
+    )
   let value: unknown
   try {
     value = (JSON.parse(text) as { value?: unknown }).value
   } catch {
     value = undefined
   }
-  if (typeof value !== 'string' || value === '') throw new ClientError('no-identity-token', 'the GitHub Actions token endpoint answered without a token value', EXIT.auth)
+  if (typeof value !== 'string' || value === '')
+    throw new ClientError(
+      'no-identity-token',
+      'the GitHub Actions token endpoint answered without a token value',
+      EXIT.auth,
+    )
   return value
 }
 
@@ -93,13 +128,20 @@ async function readTokenFile(path: string, what: string): Promise<string> {
   try {
     return (await readFile(path, 'utf8')).trim()
   } catch (err) {
-    throw new ClientError('bad-file', `${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT.failure, undefined, { cause: err })
+    throw new ClientError(
+      'bad-file',
+      `${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      EXIT.failure,
+      undefined,
+      { cause: err },
+    )
   }
 }
 
 /** Refuses an empty token or one that cannot be a header value. */
 function checked(token: string, source: string): Credential {
-  if (token === '' || !/^[\x21-\x7e]+$/.test(token)) throw usageError(`the token from ${source} is empty or holds spaces or control characters`)
+  if (token === '' || !/^[\x21-\x7e]+$/.test(token))
+    throw usageError(`the token from ${source} is empty or holds spaces or control characters`)
   return { source, token: async () => token }
 }
 
@@ -115,7 +157,8 @@ async function githubCredential(audience: string, env: NodeJS.ProcessEnv): Promi
     source: 'GitHub Actions identity token',
     async token() {
       const exp = jwtExpiry(token)
-      if (exp !== undefined && exp - Date.now() / 1000 < REFRESH_MARGIN_S) token = await fetchGithubIdToken(audience, env)
+      if (exp !== undefined && exp - Date.now() / 1000 < REFRESH_MARGIN_S)
+        token = await fetchGithubIdToken(audience, env)
       return token
     },
   }

@@ -24,7 +24,12 @@ export const EXIT_HELP = `Exit codes:
   run exits with its command's own code (128+N when a signal N ended it).`
 
 /** Problem codes that mean "someone else holds the lock" or "you no longer hold it". */
-const LOCKED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['locked', 'wait-timeout', 'lock-lost', 'lock-not-held'])
+const LOCKED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'locked',
+  'wait-timeout',
+  'lock-lost',
+  'lock-not-held',
+])
 
 /** The exit code for a server problem `code` answered with `status`. */
 export function exitCodeFor(code: string | undefined, status: number): number {
@@ -44,7 +49,13 @@ export class ClientError extends Error {
   /** The problem body, when the server sent one (a lock refusal carries its holder). */
   readonly problem: Record<string, unknown> | undefined
 
-  constructor(code: string, message: string, exitCode: number, problem?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    exitCode: number,
+    problem?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
     this.name = 'ClientError'
     this.code = code

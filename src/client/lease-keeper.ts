@@ -36,7 +36,7 @@ export class LeaseKeeper {
 
   /** Starts renewing. */
   start(): void {
-    this.#schedule(this.#ttl * 1000 / 3)
+    this.#schedule((this.#ttl * 1000) / 3)
   }
 
   /** Stops renewing (an in-flight renewal is abandoned). */
@@ -56,15 +56,24 @@ export class LeaseKeeper {
       const holder = await this.#api.renew(this.#ref, this.#id, this.#ttl, this.#abort.signal)
       if (this.#stopped) return
       this.#expiresAt = holder.expires === null ? Infinity : Date.parse(holder.expires)
-      this.#schedule(this.#ttl * 1000 / 3)
+      this.#schedule((this.#ttl * 1000) / 3)
     } catch (err) {
       if (this.#stopped) return
-      const error = err instanceof ClientError ? err : new ClientError('renew-failed', (err as Error).message, 1, undefined, { cause: err })
+      const error =
+        err instanceof ClientError
+          ? err
+          : new ClientError('renew-failed', (err as Error).message, 1, undefined, { cause: err })
       if (GONE.has(error.code)) return this.#lost(error)
       // A transient failure: try again soon, while the lease still runs.
       const left = this.#expiresAt - Date.now()
       if (left <= 1000) {
-        return this.#lost(new ClientError('lock-lost', `the lease could not be renewed before it ended (last error: ${error.code}: ${error.message})`, 3))
+        return this.#lost(
+          new ClientError(
+            'lock-lost',
+            `the lease could not be renewed before it ended (last error: ${error.code}: ${error.message})`,
+            3,
+          ),
+        )
       }
       this.#schedule(Math.min(2000, left / 3))
     }

@@ -30,7 +30,14 @@ export function printLines(io: Io, ...lines: string[]): void {
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const all = [headers, ...rows]
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
-  return `${all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')}\n`
+  return `${all
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`
 }
 
 /** `key  value` lines, keys aligned. */
@@ -45,7 +52,14 @@ export function relative(iso: string, now: number): string {
   if (Number.isNaN(ms)) return iso
   const delta = Math.round((now - ms) / 1000)
   const abs = Math.abs(delta)
-  const text = abs < 60 ? `${abs}s` : abs < 3600 ? `${Math.floor(abs / 60)}m` : abs < 86_400 ? `${Math.floor(abs / 3600)}h` : `${Math.floor(abs / 86_400)}d`
+  const text =
+    abs < 60
+      ? `${abs}s`
+      : abs < 3600
+        ? `${Math.floor(abs / 60)}m`
+        : abs < 86_400
+          ? `${Math.floor(abs / 3600)}h`
+          : `${Math.floor(abs / 86_400)}d`
   return delta >= 0 ? `${text} ago` : `in ${text}`
 }
 

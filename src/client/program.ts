@@ -31,20 +31,33 @@ export interface ParserOutput {
 export function buildProgram(launch: Launch, output: ParserOutput): Command {
   const program = new Command('unobin-state')
   program
-    .description('Client of unobin-state-server: list, download, push, roll back and lock stacks, and run a command under a held, renewed, fenced lock.')
+    .description(
+      'Client of unobin-state-server: list, download, push, roll back and lock stacks, and run a command under a held, renewed, fenced lock.',
+    )
     .version(packageVersion(), '-V, --version')
     .addOption(new Option('--server <url>', `the server (env UNOBIN_STATE_URL, default ${DEFAULT_SERVER})`))
-    .addOption(new Option('--token <token>', 'bearer token (prefer UNOBIN_STATE_TOKEN or --token-file: argv is visible to other users)'))
+    .addOption(
+      new Option(
+        '--token <token>',
+        'bearer token (prefer UNOBIN_STATE_TOKEN or --token-file: argv is visible to other users)',
+      ),
+    )
     .addOption(new Option('--token-file <file>', 'read the bearer token from this file'))
     .addOption(new Option('--ca-file <file>', 'trust this PEM CA for https (env UNOBIN_STATE_CA_FILE)'))
-    .addOption(new Option('--oidc-audience <aud>', 'GitHub Actions: fetch an identity token for this audience (job needs id-token: write)'))
+    .addOption(
+      new Option(
+        '--oidc-audience <aud>',
+        'GitHub Actions: fetch an identity token for this audience (job needs id-token: write)',
+      ),
+    )
     .addOption(new Option('--oidc-token-env <var>', 'GitLab CI: the id_tokens variable holding the identity token'))
     .addOption(new Option('--json', 'print JSON for scripts instead of tables'))
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({
       writeOut: output.out,
       writeErr: output.err,
-      outputError: (text, write) => write(`unobin-state: usage: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`),
+      outputError: (text, write) =>
+        write(`unobin-state: usage: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`),
     })
     .exitOverride()
     .showSuggestionAfterError(true)

@@ -10,7 +10,11 @@ export const PROGRESS_THRESHOLD = 1024 * 1024
 const WIDTH = 30
 
 /** A progress callback for one transfer (a no-op when no bar should show). */
-export function progressBar(stderr: NodeJS.WritableStream, isTTY: boolean, label: string): { update: (done: number, total: number | undefined) => void; finish: () => void } {
+export function progressBar(
+  stderr: NodeJS.WritableStream,
+  isTTY: boolean,
+  label: string,
+): { update: (done: number, total: number | undefined) => void; finish: () => void } {
   let shown = false
   let last = 0
   const update = (done: number, total: number | undefined): void => {

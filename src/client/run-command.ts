@@ -47,33 +47,45 @@ export function registerRunCommand(program: Command, launch: Launch): void {
     .option('--who <text>', 'who takes it (default: the CI job URL, or user@host)')
     .option('--info <text>', 'anything else the next person should know')
     .option('--grace <seconds>', 'time CMD gets after SIGTERM before SIGKILL', wholeNumber(0), RUN_GRACE_DEFAULT)
-    .description('Run a command under the stack\'s lock: wait for it, renew its lease, release it however the command ends; exit with the command\'s code')
+    .description(
+      "Run a command under the stack's lock: wait for it, renew its lease, release it however the command ends; exit with the command's code",
+    )
     .addHelpText('after', RUN_HELP)
-    .action(async (stackArg: string, commandArgs: string[], options: { ttl: number; wait: number; operation?: string; who?: string; info?: string; grace: number }, command: Command) => launch(command, async (context) => {
-      const ref = parseStackRef(stackArg)
-      if (commandArgs.length === 0) throw usageError('run needs a command after --, e.g. run f/s -- terraform apply')
-      const caFile = command.optsWithGlobals<{ caFile?: string }>().caFile ?? context.env.UNOBIN_STATE_CA_FILE
-      return supervise(context.api, context.io, {
-        ref,
-        ttl: options.ttl,
-        wait: options.wait,
-        graceMs: options.grace * 1000,
-        claims: {
-          who: options.who ?? defaultWho(context.env),
-          operation: options.operation ?? commandArgs.join(' ').slice(0, 200),
-          info: options.info ?? '',
-        },
-        command: commandArgs,
-        interactive: process.stdin.isTTY === true,
-        environment: async (holder) => runEnvironment({
-          base: context.env,
-          server: context.server,
-          ref,
-          lockId: holder.id,
-          token: context.credential === undefined ? undefined : await context.credential.token(),
-          caFile: caFile === undefined || caFile === '' ? undefined : resolve(caFile),
-          caPem: context.caPem,
+    .action(
+      async (
+        stackArg: string,
+        commandArgs: string[],
+        options: { ttl: number; wait: number; operation?: string; who?: string; info?: string; grace: number },
+        command: Command,
+      ) =>
+        launch(command, async (context) => {
+          const ref = parseStackRef(stackArg)
+          if (commandArgs.length === 0)
+            throw usageError('run needs a command after --, e.g. run f/s -- terraform apply')
+          const caFile = command.optsWithGlobals<{ caFile?: string }>().caFile ?? context.env.UNOBIN_STATE_CA_FILE
+          return supervise(context.api, context.io, {
+            ref,
+            ttl: options.ttl,
+            wait: options.wait,
+            graceMs: options.grace * 1000,
+            claims: {
+              who: options.who ?? defaultWho(context.env),
+              operation: options.operation ?? commandArgs.join(' ').slice(0, 200),
+              info: options.info ?? '',
+            },
+            command: commandArgs,
+            interactive: process.stdin.isTTY === true,
+            environment: async (holder) =>
+              runEnvironment({
+                base: context.env,
+                server: context.server,
+                ref,
+                lockId: holder.id,
+                token: context.credential === undefined ? undefined : await context.credential.token(),
+                caFile: caFile === undefined || caFile === '' ? undefined : resolve(caFile),
+                caPem: context.caPem,
+              }),
+          })
         }),
-      })
-    }))
+    )
 }

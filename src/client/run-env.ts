@@ -12,7 +12,12 @@ import type { StackRef } from './stack-ref.js'
 import { formatStackRef } from './stack-ref.js'
 
 /** Variables that would make Terraform lock on its own (and be refused: we hold the lock). */
-const TERRAFORM_LOCKING = ['TF_HTTP_LOCK_ADDRESS', 'TF_HTTP_UNLOCK_ADDRESS', 'TF_HTTP_LOCK_METHOD', 'TF_HTTP_UNLOCK_METHOD'] as const
+const TERRAFORM_LOCKING = [
+  'TF_HTTP_LOCK_ADDRESS',
+  'TF_HTTP_UNLOCK_ADDRESS',
+  'TF_HTTP_LOCK_METHOD',
+  'TF_HTTP_UNLOCK_METHOD',
+] as const
 
 /** What the environment is built from. */
 export interface RunEnvInput {

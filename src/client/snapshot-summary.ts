@@ -24,12 +24,14 @@ export function summarize(body: Buffer): SnapshotSummary {
   let doc: Record<string, unknown>
   try {
     const parsed = JSON.parse(body.toString('utf8')) as unknown
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { kind: 'unknown', bytes: body.length, outputs: [] }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      return { kind: 'unknown', bytes: body.length, outputs: [] }
     doc = parsed as Record<string, unknown>
   } catch {
     return { kind: 'unknown', bytes: body.length, outputs: [] }
   }
-  const outputs = doc.outputs !== null && typeof doc.outputs === 'object' ? Object.keys(doc.outputs as object).sort() : []
+  const outputs =
+    doc.outputs !== null && typeof doc.outputs === 'object' ? Object.keys(doc.outputs as object).sort() : []
   if (typeof doc.lineage === 'string' && doc.serial !== undefined) {
     return {
       kind: 'terraform-state',
@@ -46,7 +48,9 @@ export function summarize(body: Buffer): SnapshotSummary {
     return {
       kind: 'unobin-snapshot',
       bytes: body.length,
-      ...(typeof factory?.name === 'string' ? { factory: typeof factory.version === 'string' ? `${factory.name} ${factory.version}` : factory.name } : {}),
+      ...(typeof factory?.name === 'string'
+        ? { factory: typeof factory.version === 'string' ? `${factory.name} ${factory.version}` : factory.name }
+        : {}),
       ...(typeof doc['generated-at'] === 'string' ? { generatedAt: doc['generated-at'] } : {}),
       entries: Array.isArray(doc.entries) ? doc.entries.length : 0,
       outputs,

@@ -58,7 +58,9 @@ export async function supervise(api: Api, io: Io, plan: RunPlan): Promise<number
   } finally {
     for (const s of FORWARDED) process.off(s, stopWaiting)
   }
-  say(`locked ${name} (generation ${holder.generation}, lease ${plan.ttl} s renewed every ${Math.round(plan.ttl / 3)} s)`)
+  say(
+    `locked ${name} (generation ${holder.generation}, lease ${plan.ttl} s renewed every ${Math.round(plan.ttl / 3)} s)`,
+  )
 
   let lost: ClientError | undefined
   let child: ChildProcess | undefined
@@ -103,7 +105,11 @@ export async function supervise(api: Api, io: Io, plan: RunPlan): Promise<number
 }
 
 /** Starts the command and resolves when it has exited. */
-function runChild(plan: RunPlan, env: NodeJS.ProcessEnv, started: (child: ChildProcess) => void): Promise<{ code: number; error?: string }> {
+function runChild(
+  plan: RunPlan,
+  env: NodeJS.ProcessEnv,
+  started: (child: ChildProcess) => void,
+): Promise<{ code: number; error?: string }> {
   return new Promise((resolve) => {
     const child = spawn(plan.command[0]!, plan.command.slice(1), { stdio: 'inherit', env, detached: !plan.interactive })
     started(child)
@@ -130,7 +136,11 @@ async function release(api: Api, ref: StackRef, id: string, say: (line: string) 
       return
     } catch (err) {
       const e = err as ClientError
-      const transient = e.code === 'unreachable' || e.code === 'shutting-down' || e.code === 'storage-failure' || e.code === 'rate-limited'
+      const transient =
+        e.code === 'unreachable' ||
+        e.code === 'shutting-down' ||
+        e.code === 'storage-failure' ||
+        e.code === 'rate-limited'
       if (!transient || attempt >= 3) {
         say(`could not release the lock on ${formatStackRef(ref)} (${e.code}: ${e.message})`)
         return
@@ -144,7 +154,9 @@ async function release(api: Api, ref: StackRef, id: string, say: (line: string) 
 async function nowHeld(api: Api, ref: StackRef): Promise<string> {
   try {
     const holder = await api.holder(ref)
-    return holder === undefined ? `${formatStackRef(ref)} is now free` : `${formatStackRef(ref)} is now locked by ${describeHolder(holder, Date.now())}`
+    return holder === undefined
+      ? `${formatStackRef(ref)} is now free`
+      : `${formatStackRef(ref)} is now locked by ${describeHolder(holder, Date.now())}`
   } catch (err) {
     return `cannot tell who holds ${formatStackRef(ref)} now (${(err as ClientError).code ?? (err as Error).message})`
   }

@@ -53,7 +53,9 @@ export class Transport {
   constructor(options: TransportOptions) {
     this.#options = options
     const https = options.server.protocol === 'https:'
-    this.#agent = https ? new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true })
+    this.#agent = https
+      ? new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) })
+      : new HttpAgent({ keepAlive: true })
   }
 
   /** The server URL as given. */
@@ -77,7 +79,11 @@ export class Transport {
    */
   async send(req: HttpRequest): Promise<HttpResponse> {
     const url = this.url(req.path, req.query)
-    const headers: Record<string, string> = { 'user-agent': this.#options.userAgent, accept: 'application/json', ...req.headers }
+    const headers: Record<string, string> = {
+      'user-agent': this.#options.userAgent,
+      accept: 'application/json',
+      ...req.headers,
+    }
     const authorization = await this.#options.authorization?.()
     if (authorization !== undefined) headers.authorization = authorization
     if (req.body !== undefined) headers['content-length'] = String(req.body.length)
@@ -85,22 +91,38 @@ export class Transport {
     return new Promise<HttpResponse>((resolve, reject) => {
       const fail = (err: unknown): void => {
         const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message
-        reject(new ClientError('unreachable', `cannot reach ${url.origin} (${code}); check --server / UNOBIN_STATE_URL${url.protocol === 'https:' ? ' and --ca-file' : ''}`, EXIT.failure, undefined, { cause: err }))
+        reject(
+          new ClientError(
+            'unreachable',
+            `cannot reach ${url.origin} (${code}); check --server / UNOBIN_STATE_URL${url.protocol === 'https:' ? ' and --ca-file' : ''}`,
+            EXIT.failure,
+            undefined,
+            { cause: err },
+          ),
+        )
       }
-      const r = send(url, { method: req.method, headers, agent: this.#agent, ...(req.signal ? { signal: req.signal } : {}) }, (res) => {
-        const total = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length'])
-        const chunks: Buffer[] = []
-        let done = 0
-        res.on('data', (chunk: Buffer) => {
-          chunks.push(chunk)
-          done += chunk.length
-          req.onDownload?.(done, total)
-        })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-        res.on('error', fail)
-        res.on('aborted', () => fail(new Error('connection closed mid-answer')))
-      })
-      r.setTimeout(req.idleTimeoutMs ?? 60_000, () => r.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })))
+      const r = send(
+        url,
+        { method: req.method, headers, agent: this.#agent, ...(req.signal ? { signal: req.signal } : {}) },
+        (res) => {
+          const total = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length'])
+          const chunks: Buffer[] = []
+          let done = 0
+          res.on('data', (chunk: Buffer) => {
+            chunks.push(chunk)
+            done += chunk.length
+            req.onDownload?.(done, total)
+          })
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          )
+          res.on('error', fail)
+          res.on('aborted', () => fail(new Error('connection closed mid-answer')))
+        },
+      )
+      r.setTimeout(req.idleTimeoutMs ?? 60_000, () =>
+        r.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+      )
       r.on('error', (err) => {
         if (req.signal?.aborted) reject(req.signal.reason)
         else fail(err)

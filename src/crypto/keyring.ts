@@ -30,7 +30,8 @@ export class Keyring implements Encrypter {
 
   constructor(sealing: SealingKey, older: readonly SealingKey[] = [], options: KeyringOptions = {}) {
     for (const k of [sealing, ...older]) {
-      if (k.key.length !== 32) throw new RangeError(`key ${describeRef(k.ref)} has ${k.key.length} bytes; AES-256 needs 32`)
+      if (k.key.length !== 32)
+        throw new RangeError(`key ${describeRef(k.ref)} has ${k.key.length} bytes; AES-256 needs 32`)
     }
     this.ref = sealing.ref
     this.#keys = [sealing, ...older]
@@ -47,16 +48,28 @@ export class Keyring implements Encrypter {
     const sealedWith = describeRef(ref)
     if (ref.name === 'noop') {
       if (this.#openNoop) return ciphertext
-      throw new StateError('unreadable-snapshot', `sealed with noop (unencrypted) while the server requires encryption: re-seal the tree or allow opening noop envelopes`, { sealedWith })
+      throw new StateError(
+        'unreadable-snapshot',
+        `sealed with noop (unencrypted) while the server requires encryption: re-seal the tree or allow opening noop envelopes`,
+        { sealedWith },
+      )
     }
     if (ciphertext.length < NONCE_BYTES + TAG_BYTES) {
-      throw new StateError('unreadable-snapshot', `ciphertext sealed with ${sealedWith} is ${ciphertext.length} bytes, shorter than nonce and tag: the file is truncated`, { sealedWith })
+      throw new StateError(
+        'unreadable-snapshot',
+        `ciphertext sealed with ${sealedWith} is ${ciphertext.length} bytes, shorter than nonce and tag: the file is truncated`,
+        { sealedWith },
+      )
     }
     for (const candidate of this.#ordered(ref)) {
       const opened = tryOpen(candidate.key, ciphertext)
       if (opened !== undefined) return opened
     }
-    throw new StateError('unreadable-snapshot', `cannot open a snapshot sealed with ${sealedWith} with the configured keys (${this.describe()}): the key is wrong or missing, or the file was tampered with`, { sealedWith })
+    throw new StateError(
+      'unreadable-snapshot',
+      `cannot open a snapshot sealed with ${sealedWith} with the configured keys (${this.describe()}): the key is wrong or missing, or the file was tampered with`,
+      { sealedWith },
+    )
   }
 
   isSealedWithSealingKey(ciphertext: Buffer, ref: EncrypterRef): boolean {

@@ -24,18 +24,25 @@ export class KeyError extends Error {
 /** Decodes a standard-base64 32-byte key; `source` names it in errors. */
 export function decodeKey(text: string, source: string): Buffer {
   const trimmed = text.trim()
-  if (trimmed === '') throw new KeyError(`${source} is empty: it must hold a 32-byte key in standard base64 (openssl rand -base64 32)`)
+  if (trimmed === '')
+    throw new KeyError(`${source} is empty: it must hold a 32-byte key in standard base64 (openssl rand -base64 32)`)
   const key = decodeStandardBase64(trimmed)
-  if (key === undefined) throw new KeyError(`${source} is not standard base64 (with padding): it must hold a 32-byte key (openssl rand -base64 32)`)
-  if (key.length !== 32) throw new KeyError(`${source} decodes to ${key.length} bytes; AES-256 needs exactly 32 (openssl rand -base64 32)`)
+  if (key === undefined)
+    throw new KeyError(
+      `${source} is not standard base64 (with padding): it must hold a 32-byte key (openssl rand -base64 32)`,
+    )
+  if (key.length !== 32)
+    throw new KeyError(`${source} decodes to ${key.length} bytes; AES-256 needs exactly 32 (openssl rand -base64 32)`)
   return key
 }
 
 /** Loads the key held by environment variable `name`, as the Go tool's `env-key` does. */
 export function keyFromEnv(env: NodeJS.ProcessEnv, name: string): SealingKey {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new KeyError(`"${name}" is not a valid environment variable name for a key`)
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new KeyError(`"${name}" is not a valid environment variable name for a key`)
   const value = env[name]
-  if (value === undefined) throw new KeyError(`environment variable ${name} is not set: it must hold a 32-byte key in standard base64`)
+  if (value === undefined)
+    throw new KeyError(`environment variable ${name} is not set: it must hold a 32-byte key in standard base64`)
   return { ref: { name: 'env-key', body: { 'env-var': name } }, key: decodeKey(value, `environment variable ${name}`) }
 }
 

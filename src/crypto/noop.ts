@@ -16,7 +16,11 @@ export class NoopEncrypter implements Encrypter {
 
   open(ciphertext: Buffer, ref: EncrypterRef): Buffer {
     if (ref.name !== 'noop') {
-      throw new StateError('unreadable-snapshot', `sealed with ${describeRef(ref)}, but the server runs with noop encryption: configure the key that sealed it`, { sealedWith: describeRef(ref) })
+      throw new StateError(
+        'unreadable-snapshot',
+        `sealed with ${describeRef(ref)}, but the server runs with noop encryption: configure the key that sealed it`,
+        { sealedWith: describeRef(ref) },
+      )
     }
     return ciphertext
   }

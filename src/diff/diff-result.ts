@@ -58,7 +58,13 @@ export interface Diff {
   readonly detail: string | null
   /** True when both sides hold the same bytes. */
   readonly identical: boolean
-  readonly summary: { readonly added: number; readonly removed: number; readonly changed: number; readonly unchanged: number; readonly outputs: number }
+  readonly summary: {
+    readonly added: number
+    readonly removed: number
+    readonly changed: number
+    readonly unchanged: number
+    readonly outputs: number
+  }
   /** Changes of the document's own fields (paths from its root). */
   readonly header: readonly FieldChange[]
   /** Addresses that differ, sorted by address. */

@@ -12,18 +12,36 @@ import { diffResources, diffTerraformHeader, diffTerraformOutputs } from './terr
 import { diffEntries, diffUnobinHeader, diffUnobinOutputs } from './unobin-diff.js'
 
 /** What an opaque comparison says. */
-export const OPAQUE_DETAIL = 'opaque: the contents cannot be compared (the state was encrypted by its client); only sizes and hashes are shown'
+export const OPAQUE_DETAIL =
+  'opaque: the contents cannot be compared (the state was encrypted by its client); only sizes and hashes are shown'
 
 const LABEL = { unobin: 'an unobin snapshot', terraform: 'a Terraform state', opaque: 'an opaque document' } as const
 
 /** Diffs `from` (null: nothing before `to`) against `to`. Throws `incomparable-revs`. */
 export function diffDocuments(from: ParsedDocument | null, to: ParsedDocument): Diff {
-  const base = { from: from === null ? null : factsOf(from), to: factsOf(to), identical: from !== null && from.sha256 === to.sha256 && from.bytes === to.bytes }
+  const base = {
+    from: from === null ? null : factsOf(from),
+    to: factsOf(to),
+    identical: from !== null && from.sha256 === to.sha256 && from.bytes === to.bytes,
+  }
   if (to.kind === 'opaque' || from?.kind === 'opaque') {
-    return { ...base, kind: 'opaque', comparable: false, detail: OPAQUE_DETAIL, summary: { added: 0, removed: 0, changed: 0, unchanged: 0, outputs: 0 }, header: [], entries: [], outputs: [] }
+    return {
+      ...base,
+      kind: 'opaque',
+      comparable: false,
+      detail: OPAQUE_DETAIL,
+      summary: { added: 0, removed: 0, changed: 0, unchanged: 0, outputs: 0 },
+      header: [],
+      entries: [],
+      outputs: [],
+    }
   }
   if (from !== null && from.kind !== to.kind) {
-    throw new StateError('incomparable-revs', `rev ${from.rev} is ${LABEL[from.kind]} and rev ${to.rev} is ${LABEL[to.kind]}: only revs of the same kind can be compared; pick two revs written the same way`, { from: from.rev, to: to.rev })
+    throw new StateError(
+      'incomparable-revs',
+      `rev ${from.rev} is ${LABEL[from.kind]} and rev ${to.rev} is ${LABEL[to.kind]}: only revs of the same kind can be compared; pick two revs written the same way`,
+      { from: from.rev, to: to.rev },
+    )
   }
   const a = from?.doc
   const b = to.doc!
@@ -37,7 +55,13 @@ export function diffDocuments(from: ParsedDocument | null, to: ParsedDocument): 
     kind: to.kind,
     comparable: true,
     detail: null,
-    summary: { added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, outputs: outputs.length },
+    summary: {
+      added: count('added'),
+      removed: count('removed'),
+      changed: count('changed'),
+      unchanged,
+      outputs: outputs.length,
+    },
     header,
     entries,
     outputs,

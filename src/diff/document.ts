@@ -38,12 +38,14 @@ export function parseDocument(rev: string, payloadType: string, body: Buffer): P
   } catch {
     return { ...facts, kind: 'opaque', serial: null, lineage: null }
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { ...facts, kind: 'opaque', serial: null, lineage: null }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return { ...facts, kind: 'opaque', serial: null, lineage: null }
   const record = doc as Record<string, unknown>
   const serial = typeof record.serial === 'number' && Number.isInteger(record.serial) ? record.serial : null
   const lineage = typeof record.lineage === 'string' ? record.lineage : null
   if (payloadType === UNOBIN_PAYLOAD) return { ...facts, kind: 'unobin', serial: null, lineage: null, doc: record }
-  if (payloadType === TERRAFORM_PAYLOAD && !Object.hasOwn(record, 'encrypted_data')) return { ...facts, kind: 'terraform', serial, lineage, doc: record }
+  if (payloadType === TERRAFORM_PAYLOAD && !Object.hasOwn(record, 'encrypted_data'))
+    return { ...facts, kind: 'terraform', serial, lineage, doc: record }
   return { ...facts, kind: 'opaque', serial, lineage }
 }
 

@@ -22,10 +22,21 @@ export interface OutputValue {
 /** The outputs of `doc` by name (an object built without prototype surprises). Throws `opaque-state`. */
 export function outputsOf(doc: ParsedDocument, where: string): Record<string, OutputValue> {
   if (doc.kind === 'opaque' || doc.doc === undefined) {
-    throw new StateError('opaque-state', `rev ${doc.rev} of ${where} was encrypted by its client (or is not JSON): the server cannot read its outputs; read them with the tool that holds the key`, { rev: doc.rev })
+    throw new StateError(
+      'opaque-state',
+      `rev ${doc.rev} of ${where} was encrypted by its client (or is not JSON): the server cannot read its outputs; read them with the tool that holds the key`,
+      { rev: doc.rev },
+    )
   }
   if (doc.kind === 'terraform') {
-    return Object.fromEntries([...terraformOutputs(doc.doc)].map(([name, o]) => [name, { value: o.sensitive ? SENSITIVE_MARKER : o.value, sensitive: o.sensitive, type: o.type ?? null }]))
+    return Object.fromEntries(
+      [...terraformOutputs(doc.doc)].map(([name, o]) => [
+        name,
+        { value: o.sensitive ? SENSITIVE_MARKER : o.value, sensitive: o.sensitive, type: o.type ?? null },
+      ]),
+    )
   }
-  return Object.fromEntries([...unobinOutputs(doc.doc)].map(([name, value]) => [name, { value, sensitive: false, type: null }]))
+  return Object.fromEntries(
+    [...unobinOutputs(doc.doc)].map(([name, value]) => [name, { value, sensitive: false, type: null }]),
+  )
 }

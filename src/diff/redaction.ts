@@ -34,7 +34,12 @@ export function parseSensitiveAttributes(raw: unknown): SensitivePaths {
     if (typeof path === 'string') {
       if (path === '' || path === '/') return 'all'
       if (!path.startsWith('/')) return 'all'
-      paths.push(path.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~')))
+      paths.push(
+        path
+          .slice(1)
+          .split('/')
+          .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~')),
+      )
       continue
     }
     if (!Array.isArray(path) || path.length === 0) return 'all'

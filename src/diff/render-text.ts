@@ -38,9 +38,11 @@ export function renderDiffText(diff: Diff): string {
     }
   }
   const s = diff.summary
-  lines.push(diff.entries.length === 0 && diff.outputs.length === 0 && diff.header.length === 0
-    ? 'no changes'
-    : `${s.added} added, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged; ${s.outputs} outputs changed`)
+  lines.push(
+    diff.entries.length === 0 && diff.outputs.length === 0 && diff.header.length === 0
+      ? 'no changes'
+      : `${s.added} added, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged; ${s.outputs} outputs changed`,
+  )
   return `${lines.join('\n')}\n`
 }
 
@@ -52,7 +54,8 @@ function side(facts: DocumentFacts | null): string {
 
 function field(change: FieldChange, indent: string): string {
   const sign = OP_SIGN[change.op]
-  if (change.sensitive === true) return `${indent}${sign} ${change.path}: (sensitive)${change.op === 'replace' ? ' changed' : ''}`
+  if (change.sensitive === true)
+    return `${indent}${sign} ${change.path}: (sensitive)${change.op === 'replace' ? ' changed' : ''}`
   if (change.op === 'add') return `${indent}${sign} ${change.path} = ${show(change.new)}`
   if (change.op === 'remove') return `${indent}${sign} ${change.path} = ${show(change.old)}`
   return `${indent}${sign} ${change.path}: ${show(change.old)} -> ${show(change.new)}`

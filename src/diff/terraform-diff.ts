@@ -6,7 +6,14 @@
  * outputs marked `sensitive` (on either side) show the marker only.
  */
 import type { AddressChange, OutputChange, ResourceKey } from './diff-result.js'
-import { NOTHING_SENSITIVE, SENSITIVE_MARKER, type SensitivePaths, parseSensitiveAttributes, redact, unionSensitive } from './redaction.js'
+import {
+  NOTHING_SENSITIVE,
+  SENSITIVE_MARKER,
+  type SensitivePaths,
+  parseSensitiveAttributes,
+  redact,
+  unionSensitive,
+} from './redaction.js'
 import { type FieldChange, deepEqual, diffValues } from './value-diff.js'
 
 /** One resource instance of a state. */
@@ -52,14 +59,22 @@ export function instancesOf(doc: Readonly<Record<string, unknown>>): Map<string,
         index,
         deposed: typeof i.deposed === 'string' && i.deposed !== '' ? i.deposed : null,
       }
-      out.set(addressOf(key), { key, provider: r.provider, object: i, sensitive: parseSensitiveAttributes(i.sensitive_attributes) })
+      out.set(addressOf(key), {
+        key,
+        provider: r.provider,
+        object: i,
+        sensitive: parseSensitiveAttributes(i.sensitive_attributes),
+      })
     }
   }
   return out
 }
 
 /** The changed instances between two states, sorted by address, and how many are unchanged. */
-export function diffResources(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): { entries: AddressChange[]; unchanged: number } {
+export function diffResources(
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): { entries: AddressChange[]; unchanged: number } {
   const before = a === undefined ? new Map<string, Instance>() : instancesOf(a)
   const after = instancesOf(b)
   const entries: AddressChange[] = []
@@ -75,7 +90,8 @@ export function diffResources(a: Readonly<Record<string, unknown>> | undefined, 
     else entries.push({ address, action: 'changed', resource: next.key, changes })
   }
   for (const [address, next] of after) {
-    if (!before.has(address)) entries.push({ address, action: 'added', resource: next.key, changes: [], value: shown(next) })
+    if (!before.has(address))
+      entries.push({ address, action: 'added', resource: next.key, changes: [], value: shown(next) })
   }
   entries.sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0))
   return { entries, unchanged }
@@ -83,7 +99,8 @@ export function diffResources(a: Readonly<Record<string, unknown>> | undefined, 
 
 function diffInstance(a: Instance, b: Instance): FieldChange[] {
   const out: FieldChange[] = []
-  if (!deepEqual(a.provider, b.provider)) out.push({ op: 'replace', path: '/provider', old: a.provider, new: b.provider })
+  if (!deepEqual(a.provider, b.provider))
+    out.push({ op: 'replace', path: '/provider', old: a.provider, new: b.provider })
   const sensitive = unionSensitive(a.sensitive, b.sensitive)
   const keys = new Set([...Object.keys(a.object), ...Object.keys(b.object)])
   for (const key of keys) {
@@ -94,7 +111,14 @@ function diffInstance(a: Instance, b: Instance): FieldChange[] {
       diffValues(x, y, out, sensitive, ['attributes'], 1)
     } else if (key === 'private') {
       // Provider-private data: opaque, and may hold secrets; say only that it changed.
-      if (!deepEqual(x, y)) out.push({ op: x === undefined ? 'add' : y === undefined ? 'remove' : 'replace', path: '/private', ...(x === undefined ? {} : { old: SENSITIVE_MARKER }), ...(y === undefined ? {} : { new: SENSITIVE_MARKER }), sensitive: true })
+      if (!deepEqual(x, y))
+        out.push({
+          op: x === undefined ? 'add' : y === undefined ? 'remove' : 'replace',
+          path: '/private',
+          ...(x === undefined ? {} : { old: SENSITIVE_MARKER }),
+          ...(y === undefined ? {} : { new: SENSITIVE_MARKER }),
+          sensitive: true,
+        })
     } else {
       diffValues(x, y, out, NOTHING_SENSITIVE, [key])
     }
@@ -133,7 +157,10 @@ export function terraformOutputs(doc: Readonly<Record<string, unknown>>): Map<st
 }
 
 /** The outputs that differ between two states, sorted by name; sensitive on either side shows the marker. */
-export function diffTerraformOutputs(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): OutputChange[] {
+export function diffTerraformOutputs(
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): OutputChange[] {
   const before = a === undefined ? new Map<string, TerraformOutput>() : terraformOutputs(a)
   const after = terraformOutputs(b)
   const names = [...new Set([...before.keys(), ...after.keys()])].sort()
@@ -141,17 +168,33 @@ export function diffTerraformOutputs(a: Readonly<Record<string, unknown>> | unde
   for (const name of names) {
     const x = before.get(name)
     const y = after.get(name)
-    if (x !== undefined && y !== undefined && x.sensitive === y.sensitive && deepEqual(x.value, y.value) && deepEqual(x.type, y.type)) continue
+    if (
+      x !== undefined &&
+      y !== undefined &&
+      x.sensitive === y.sensitive &&
+      deepEqual(x.value, y.value) &&
+      deepEqual(x.type, y.type)
+    )
+      continue
     const sensitive = x?.sensitive === true || y?.sensitive === true
     const show = (o: TerraformOutput) => (sensitive ? SENSITIVE_MARKER : o.value)
     const action = x === undefined ? 'added' : y === undefined ? 'removed' : 'changed'
-    out.push({ name, action, ...(x === undefined ? {} : { old: show(x) }), ...(y === undefined ? {} : { new: show(y) }), sensitive })
+    out.push({
+      name,
+      action,
+      ...(x === undefined ? {} : { old: show(x) }),
+      ...(y === undefined ? {} : { new: show(y) }),
+      sensitive,
+    })
   }
   return out
 }
 
 /** Changes of the state's own fields: version, terraform_version, serial, lineage. */
-export function diffTerraformHeader(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): FieldChange[] {
+export function diffTerraformHeader(
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): FieldChange[] {
   const out: FieldChange[] = []
   for (const key of OWN_FIELDS) diffValues(a?.[key], b[key], out, NOTHING_SENSITIVE, [key])
   return out

@@ -24,7 +24,10 @@ function entriesOf(doc: Readonly<Record<string, unknown>> | undefined): Map<stri
 }
 
 /** The entries that differ, sorted by address, and how many are unchanged. */
-export function diffEntries(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): { entries: AddressChange[]; unchanged: number } {
+export function diffEntries(
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): { entries: AddressChange[]; unchanged: number } {
   const before = entriesOf(a)
   const after = entriesOf(b)
   const entries: AddressChange[] = []
@@ -55,7 +58,10 @@ export function unobinOutputs(doc: Readonly<Record<string, unknown>>): Map<strin
 }
 
 /** The outputs that differ, sorted by name. */
-export function diffUnobinOutputs(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): OutputChange[] {
+export function diffUnobinOutputs(
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): OutputChange[] {
   const before = a === undefined ? new Map<string, unknown>() : unobinOutputs(a)
   const after = unobinOutputs(b)
   const out: OutputChange[] = []
@@ -63,13 +69,22 @@ export function diffUnobinOutputs(a: Readonly<Record<string, unknown>> | undefin
     const had = before.has(name)
     const has = after.has(name)
     if (had && has && deepEqual(before.get(name), after.get(name))) continue
-    out.push({ name, action: !had ? 'added' : !has ? 'removed' : 'changed', ...(had ? { old: before.get(name) } : {}), ...(has ? { new: after.get(name) } : {}), sensitive: false })
+    out.push({
+      name,
+      action: !had ? 'added' : !has ? 'removed' : 'changed',
+      ...(had ? { old: before.get(name) } : {}),
+      ...(has ? { new: after.get(name) } : {}),
+      sensitive: false,
+    })
   }
   return out
 }
 
 /** Changes of the snapshot's own fields. */
-export function diffUnobinHeader(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>>): FieldChange[] {
+export function diffUnobinHeader(
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): FieldChange[] {
   const out: FieldChange[] = []
   for (const key of OWN_FIELDS) diffValues(a?.[key], b[key], out, NOTHING_SENSITIVE, [key])
   return out

@@ -26,11 +26,25 @@ export interface FieldChange {
  * (relative to the sensitive paths' root at `base`: paths in `sensitive` are
  * matched against the segments after `base`).
  */
-export function diffValues(a: unknown, b: unknown, out: FieldChange[], sensitive: SensitivePaths, prefix: readonly Segment[] = [], base = 0): void {
+export function diffValues(
+  a: unknown,
+  b: unknown,
+  out: FieldChange[],
+  sensitive: SensitivePaths,
+  prefix: readonly Segment[] = [],
+  base = 0,
+): void {
   walk(a, b, [...prefix], out, sensitive, base)
 }
 
-function walk(a: unknown, b: unknown, path: Segment[], out: FieldChange[], sensitive: SensitivePaths, base: number): void {
+function walk(
+  a: unknown,
+  b: unknown,
+  path: Segment[],
+  out: FieldChange[],
+  sensitive: SensitivePaths,
+  base: number,
+): void {
   if (a === b) return
   const watched = sensitive === 'all' || sensitive.length > 0
   const rel = watched ? path.slice(base) : path

@@ -17,7 +17,11 @@ export const TEMP_PREFIX = '.tmp-'
 /** Writes `data` to a fresh temp file in `dir` and fsyncs it; returns its path. */
 export async function writeTemp(fs: FsOps, dir: string, data: Buffer): Promise<string> {
   const path = join(dir, `${TEMP_PREFIX}${randomUUID()}`)
-  const handle = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600)
+  const handle = await fs.open(
+    path,
+    constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW,
+    0o600,
+  )
   try {
     try {
       await handle.writeFile(data)

@@ -131,7 +131,10 @@ export class Mutex {
         if (outcome === 'owned') return this.#held(record)
         if (outcome === 'retry') continue
         if (this.#nowMs() >= deadline) {
-          throw Object.assign(new Error(`the mutex ${this.#path} stayed held for ${Math.round(this.#waitMs / 1000)} s`), { code: 'ELOCKED' })
+          throw Object.assign(
+            new Error(`the mutex ${this.#path} stayed held for ${Math.round(this.#waitMs / 1000)} s`),
+            { code: 'ELOCKED' },
+          )
         }
         await sleep(Math.min(25, 2 * 1.2 ** attempt) * (0.5 + Math.random()))
       }
@@ -142,7 +145,11 @@ export class Mutex {
 
   /** Writes `record` to a new file at `path`, dated by the clock (not fsynced: a mutex does not outlive a crash of its host). */
   async #writeRecord(path: string, record: OwnerRecord): Promise<void> {
-    const handle = await this.#fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600)
+    const handle = await this.#fs.open(
+      path,
+      constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW,
+      0o600,
+    )
     try {
       try {
         await handle.writeFile(encodeRecord(record))
@@ -185,7 +192,8 @@ export class Mutex {
     // The token is ours now (created, or its dead claimant's replaced): removed whatever happens next.
     try {
       const again = await this.#look(target)
-      if (again === undefined || again.key !== seen.key || again.ino !== seen.ino || !(await this.#replaceable(again))) return 'retry'
+      if (again === undefined || again.key !== seen.key || again.ino !== seen.ino || !(await this.#replaceable(again)))
+        return 'retry'
       if (seen.directory) {
         await this.#fs.rmdir(target) // an older server's proper-lockfile mutex: create ours next
         return 'retry'
@@ -227,7 +235,8 @@ export class Mutex {
       throw err
     }
     const mtimeMs = st.mtimeMs
-    if (st.isDirectory()) return { key: `dir-${st.ino}-${Math.round(mtimeMs)}`, ino: st.ino, mtimeMs, record: undefined, directory: true }
+    if (st.isDirectory())
+      return { key: `dir-${st.ino}-${Math.round(mtimeMs)}`, ino: st.ino, mtimeMs, record: undefined, directory: true }
     let bytes: Buffer
     try {
       bytes = await this.#fs.readFile(path)
@@ -262,7 +271,11 @@ export class Mutex {
       held.timer = setTimeout(() => {
         const now = this.#nowMs() / 1000
         this.#fs.utimes(this.#path, now, now).then(refresh, (err: unknown) => {
-          this.#onCompromised(new Error(`the mutex ${this.#path} could not be refreshed (${errnoCode(err) ?? String(err)}); another process may take it over`))
+          this.#onCompromised(
+            new Error(
+              `the mutex ${this.#path} could not be refreshed (${errnoCode(err) ?? String(err)}); another process may take it over`,
+            ),
+          )
           refresh()
         })
       }, this.#staleMs / 2)
@@ -284,7 +297,9 @@ export class Mutex {
     if (this.#nowMs() - held.since >= this.#staleMs / 2) {
       const now = await this.#look(this.#path).catch(() => undefined)
       if (now !== undefined && now.key !== held.record.id) {
-        this.#onCompromised(new Error(`the mutex ${this.#path} was taken over by another process while this one held it`))
+        this.#onCompromised(
+          new Error(`the mutex ${this.#path} was taken over by another process while this one held it`),
+        )
         return
       }
     }
@@ -294,7 +309,10 @@ export class Mutex {
         return
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') return
-        if (attempt === 1) this.#onCompromised(new Error(`the mutex ${this.#path} could not be released (${errnoCode(err) ?? String(err)})`))
+        if (attempt === 1)
+          this.#onCompromised(
+            new Error(`the mutex ${this.#path} could not be released (${errnoCode(err) ?? String(err)})`),
+          )
       }
     }
   }

@@ -65,14 +65,27 @@ export function decodeRecord(bytes: Buffer): OwnerRecord | undefined {
   if (typeof doc !== 'object' || doc === null) return undefined
   const r = doc as Record<string, unknown>
   const optional = (v: unknown): v is string | null => v === null || typeof v === 'string'
-  if (typeof r.id !== 'string' || !/^[0-9a-f-]{36}$/.test(r.id) || typeof r.host !== 'string' || !Number.isSafeInteger(r.pid) || (r.pid as number) <= 0) return undefined
+  if (
+    typeof r.id !== 'string' ||
+    !/^[0-9a-f-]{36}$/.test(r.id) ||
+    typeof r.host !== 'string' ||
+    !Number.isSafeInteger(r.pid) ||
+    (r.pid as number) <= 0
+  )
+    return undefined
   if (!optional(r.start) || !optional(r.boot) || !optional(r.pidns)) return undefined
   return { id: r.id, host: r.host, pid: r.pid as number, start: r.start, boot: r.boot, pidns: r.pidns }
 }
 
 /** True when `record` was written by the process `self` describes. */
 export function isSelf(record: OwnerRecord, self: ProcessIdentity): boolean {
-  return record.host === self.host && record.pid === self.pid && record.start === self.start && record.boot === self.boot && record.pidns === self.pidns
+  return (
+    record.host === self.host &&
+    record.pid === self.pid &&
+    record.start === self.start &&
+    record.boot === self.boot &&
+    record.pidns === self.pidns
+  )
 }
 
 /**
@@ -83,7 +96,10 @@ export function isSelf(record: OwnerRecord, self: ProcessIdentity): boolean {
 export function parseProcStat(text: string): { state: string; start: string } | undefined {
   const close = text.lastIndexOf(')')
   if (close < 0) return undefined
-  const fields = text.slice(close + 2).trim().split(' ')
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(' ')
   // After ")": field 3 (state) is index 0, field 22 (starttime) index 19.
   const state = fields[0]
   const start = fields[19]
@@ -100,7 +116,10 @@ export class HostProbe implements OwnerProbe {
   constructor(procRoot = '/proc') {
     this.#procRoot = procRoot
     const own = readSync(() => parseProcStat(readFileSync(`${procRoot}/self/stat`, 'utf8'))?.start)
-    const boot = own === undefined ? undefined : readSync(() => readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim())
+    const boot =
+      own === undefined
+        ? undefined
+        : readSync(() => readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim())
     const pidns = own === undefined ? undefined : readSync(() => readlinkSync(`${procRoot}/self/ns/pid`))
     this.self = { host: hostname(), pid: process.pid, start: own ?? null, boot: boot ?? null, pidns: pidns ?? null }
   }

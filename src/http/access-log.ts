@@ -34,10 +34,13 @@ const MAX_USER_AGENT = 256
 export function redactQuery(url: string): string {
   const q = url.indexOf('?')
   if (q < 0) return url
-  const query = url.slice(q + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=')
-    return eq < 0 ? pair : `${pair.slice(0, eq)}=*`
-  })
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=')
+      return eq < 0 ? pair : `${pair.slice(0, eq)}=*`
+    })
   return `${url.slice(0, q)}?${query.join('&')}`
 }
 
@@ -74,7 +77,9 @@ function write(request: FastifyRequest, reply: FastifyReply | null, aborted: boo
   if (typeof ua === 'string') line.ua = ua.slice(0, MAX_USER_AGENT)
   if (request.ip !== undefined) line.remote = request.ip
   if (aborted) line.aborted = true
-  const msg = aborted ? `${request.method} ${line.url} aborted by the client` : `${request.method} ${line.url} ${status}`
+  const msg = aborted
+    ? `${request.method} ${line.url} aborted by the client`
+    : `${request.method} ${line.url} ${status}`
   if (status !== null && status >= 500) {
     request.log.error({ ...line, ...(request.fault === null ? {} : { err: request.fault }) }, msg)
   } else if (request.routeOptions.config?.accessLog === 'debug') {

@@ -95,7 +95,10 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   app.addHook('onRoute', (route: RouteOptions) => {
     const permission = route.config?.permission
     const methods = [route.method].flat()
-    if (permission === undefined) throw new Error(`route ${methods.join(',')} ${route.url} declares no config.permission: every route must say which permission it needs`)
+    if (permission === undefined)
+      throw new Error(
+        `route ${methods.join(',')} ${route.url} declares no config.permission: every route must say which permission it needs`,
+      )
     for (const method of methods) routes.push({ method, url: route.url, permission })
     const schema = (route.schema ?? {}) as Record<string, unknown>
     if (permission === 'public') {
@@ -103,7 +106,11 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     } else {
       const response = (schema.response ?? {}) as Record<string, unknown>
       // Any valid credential passes an `authenticated` route: it never answers 403.
-      const missing = Object.fromEntries(Object.entries(AUTH_PROBLEMS).filter(([status]) => !(status in response) && !(permission === 'authenticated' && status === '403')))
+      const missing = Object.fromEntries(
+        Object.entries(AUTH_PROBLEMS).filter(
+          ([status]) => !(status in response) && !(permission === 'authenticated' && status === '403'),
+        ),
+      )
       route.schema = { ...schema, security: security(), response: { ...response, ...missing } }
     }
   })
@@ -115,7 +122,11 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   const failures = auth.rateLimit === null ? null : new RateLimiter({ ...auth.rateLimit, now })
 
   const audited = new WeakSet<Error>()
-  const record = async (request: FastifyRequest, code: ErrorCode, facts: Record<string, unknown> = {}): Promise<void> => {
+  const record = async (
+    request: FastifyRequest,
+    code: ErrorCode,
+    facts: Record<string, unknown> = {},
+  ): Promise<void> => {
     const target = targetOf(request)
     await deps.audit.record({
       action: 'auth.denied',
@@ -125,10 +136,21 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       ...(target.factory === null ? {} : { factory: target.factory }),
       ...(target.stack === null ? {} : { stack: target.stack }),
       outcome: 'denied',
-      detail: { code, method: request.method, route: request.routeOptions.url ?? null, permission: request.routeOptions.config.permission ?? null, ...facts },
+      detail: {
+        code,
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        permission: request.routeOptions.config.permission ?? null,
+        ...facts,
+      },
     })
   }
-  const deny = async (request: FastifyRequest, code: ErrorCode, message: string, facts: Record<string, unknown> = {}): Promise<never> => {
+  const deny = async (
+    request: FastifyRequest,
+    code: ErrorCode,
+    message: string,
+    facts: Record<string, unknown> = {},
+  ): Promise<never> => {
     await record(request, code, facts)
     const err = new StateError(code, message)
     audited.add(err)
@@ -136,7 +158,8 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   }
   // Permissions checked inside handlers (force-unlock, forced writes) are audited here.
   app.addHook('onError', async (request, _reply, err) => {
-    if (err instanceof StateError && err.code === 'forbidden' && !audited.has(err)) await record(request, 'forbidden', { check: 'handler' })
+    if (err instanceof StateError && err.code === 'forbidden' && !audited.has(err))
+      await record(request, 'forbidden', { check: 'handler' })
   })
 
   app.addHook('onRequest', async (request) => {
@@ -157,8 +180,16 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     }
     let identity: Identity
     try {
-      if (presented.kind === 'none') throw new StateError('unauthenticated', 'credentials are required: send "Authorization: Bearer <token>", or HTTP Basic with the token as password (Terraform username/password)')
-      if (presented.kind === 'malformed') throw new StateError('unauthenticated', `${presented.reason}: send "Authorization: Bearer <token>", or HTTP Basic with the token as password`)
+      if (presented.kind === 'none')
+        throw new StateError(
+          'unauthenticated',
+          'credentials are required: send "Authorization: Bearer <token>", or HTTP Basic with the token as password (Terraform username/password)',
+        )
+      if (presented.kind === 'malformed')
+        throw new StateError(
+          'unauthenticated',
+          `${presented.reason}: send "Authorization: Bearer <token>", or HTTP Basic with the token as password`,
+        )
       identity = await deps.auth!.authenticator.authenticate(presented.secret)
     } catch (err) {
       if (err instanceof StateError && err.code === 'unauthenticated') {
@@ -166,8 +197,15 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
         // shared address (a NAT, a CI runner pool) slows the failures, never
         // the valid callers behind the same address.
         const gate = failures?.take(`remote:${request.ip}`)
-        if (gate !== undefined && !gate.ok) throw new StateError('rate-limited', `too many failed authentications from ${request.ip}: retry in ${gate.retryAfterSeconds} s`, { retryAfter: gate.retryAfterSeconds })
-        return deny(request, 'unauthenticated', err.message, { scheme: presented.kind === 'secret' ? presented.scheme : presented.kind })
+        if (gate !== undefined && !gate.ok)
+          throw new StateError(
+            'rate-limited',
+            `too many failed authentications from ${request.ip}: retry in ${gate.retryAfterSeconds} s`,
+            { retryAfter: gate.retryAfterSeconds },
+          )
+        return deny(request, 'unauthenticated', err.message, {
+          scheme: presented.kind === 'secret' ? presented.scheme : presented.kind,
+        })
       }
       throw err
     }
@@ -176,13 +214,24 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     request.log.debug({ principal: identity.principal, kind: identity.kind }, 'authenticated')
     if (callers !== null) {
       const decision = callers.take(`principal:${identity.principal}`)
-      if (!decision.ok) throw new StateError('rate-limited', `${identity.principal} sent more requests than its rate allows: retry in ${decision.retryAfterSeconds} s`, { retryAfter: decision.retryAfterSeconds })
+      if (!decision.ok)
+        throw new StateError(
+          'rate-limited',
+          `${identity.principal} sent more requests than its rate allows: retry in ${decision.retryAfterSeconds} s`,
+          { retryAfter: decision.retryAfterSeconds },
+        )
     }
     const target = targetOf(request)
-    request.hasPermission = (p: Permission) => p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, target)
-    request.allows = (p: Permission, other: Target) => p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, other)
+    request.hasPermission = (p: Permission) =>
+      p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, target)
+    request.allows = (p: Permission, other: Target) =>
+      p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, other)
     if (!request.hasPermission(permission)) {
-      return deny(request, 'forbidden', `${identity.principal} lacks the ${permission} permission on ${describeTarget(target)}: ask an operator for a grant in the tokens file`)
+      return deny(
+        request,
+        'forbidden',
+        `${identity.principal} lacks the ${permission} permission on ${describeTarget(target)}: ask an operator for a grant in the tokens file`,
+      )
     }
   })
 
@@ -193,7 +242,9 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
   const reserved = new WeakSet<FastifyRequest>()
   if (heldLocks !== null) {
     app.addHook('onReady', async () => {
-      heldLocks.startRebuild((err) => app.log.error({ err }, 'could not rebuild the lock index; counts may miss locks taken before this start'))
+      heldLocks.startRebuild((err) =>
+        app.log.error({ err }, 'could not rebuild the lock index; counts may miss locks taken before this start'),
+      )
     })
     // Settled before the answer leaves, so a client that reads its answer sees the index already settled.
     app.addHook('onSend', async (request, _reply, payload) => {
@@ -201,7 +252,9 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       if (request.principal === null || target.factory === null || target.stack === null) return payload
       // After a lock attempt: drop the reservation unless the lock is now held. After an unlock: drop the released entry.
       if (reserved.has(request) || (request.routeOptions.config.permission === 'lock' && !acquiresLock(request))) {
-        await heldLocks.settle(request.principal, target.factory, target.stack).catch((err: unknown) => request.log.warn({ err }, 'could not settle the lock index'))
+        await heldLocks
+          .settle(request.principal, target.factory, target.stack)
+          .catch((err: unknown) => request.log.warn({ err }, 'could not settle the lock index'))
       }
       return payload
     })
@@ -216,7 +269,12 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
     if (ids.size > 0 && request.hasPermission?.('force-unlock') !== true) {
       const holder = await store.inspectLock().catch(() => undefined)
       if (holder !== undefined && ids.has(holder.id) && holder.principal !== request.principal) {
-        await deny(request, 'forbidden', `lock ${holder.id} of ${describeTarget(target)} is held by ${holder.principal ?? 'another holder'}, not ${request.principal}: only its holder, or a caller with force-unlock, may use its id`, { lockId: holder.id })
+        await deny(
+          request,
+          'forbidden',
+          `lock ${holder.id} of ${describeTarget(target)} is held by ${holder.principal ?? 'another holder'}, not ${request.principal}: only its holder, or a caller with force-unlock, may use its id`,
+          { lockId: holder.id },
+        )
       }
     }
     const cap = auth.maxLocksPerCaller
@@ -224,8 +282,20 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       const { granted, held } = await heldLocks.reserve(request.principal, target.factory, target.stack, cap, pendingMs)
       if (granted) reserved.add(request)
       else {
-        await deps.audit.record({ action: 'lock.acquire', principal: request.principal, remote: request.ip, requestId: request.id, factory: target.factory, stack: target.stack, outcome: 'refused', detail: { code: 'too-many-locks', held, cap } })
-        throw new StateError('too-many-locks', `${request.principal} already holds ${held} locks, the most one caller may hold (--max-locks ${cap}): release one, or force-unlock locks left by dead jobs`)
+        await deps.audit.record({
+          action: 'lock.acquire',
+          principal: request.principal,
+          remote: request.ip,
+          requestId: request.id,
+          factory: target.factory,
+          stack: target.stack,
+          outcome: 'refused',
+          detail: { code: 'too-many-locks', held, cap },
+        })
+        throw new StateError(
+          'too-many-locks',
+          `${request.principal} already holds ${held} locks, the most one caller may hold (--max-locks ${cap}): release one, or force-unlock locks left by dead jobs`,
+        )
       }
     }
   })
@@ -264,7 +334,11 @@ function presentedLockIds(request: FastifyRequest): Set<string> {
   add(query?.ID)
   const body = request.body as Record<string, unknown> | undefined
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) add(body.id)
-  if (request.routeOptions.config.permission === 'lock' && request.rawBody !== undefined && request.rawBody.length > 0) {
+  if (
+    request.routeOptions.config.permission === 'lock' &&
+    request.rawBody !== undefined &&
+    request.rawBody.length > 0
+  ) {
     try {
       add(parseLockInfo(request.rawBody)?.ID)
     } catch {

@@ -29,20 +29,28 @@ export function registerBodyParsers(app: App, bodyLimit: number): void {
       return undefined
     }
     if (body.length === 0) return undefined
-    if (!json) throw new StateError('unsupported-media-type', `send JSON with Content-Type: application/json (got ${request.headers['content-type'] ?? 'none'})`)
+    if (!json)
+      throw new StateError(
+        'unsupported-media-type',
+        `send JSON with Content-Type: application/json (got ${request.headers['content-type'] ?? 'none'})`,
+      )
     try {
       return sjson.parse(body.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' })
     } catch (err) {
       throw new StateError('malformed-json', `the body is not valid JSON: ${(err as Error).message}`)
     }
   }
-  app.addContentTypeParser(['application/json', 'application/problem+json'], { parseAs: 'buffer', bodyLimit }, (request, body, done) => {
-    try {
-      done(null, parse(request, body as Buffer, true))
-    } catch (err) {
-      done(err as Error, undefined)
-    }
-  })
+  app.addContentTypeParser(
+    ['application/json', 'application/problem+json'],
+    { parseAs: 'buffer', bodyLimit },
+    (request, body, done) => {
+      try {
+        done(null, parse(request, body as Buffer, true))
+      } catch (err) {
+        done(err as Error, undefined)
+      }
+    },
+  )
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (request, body, done) => {
     try {
       done(null, parse(request, body as Buffer, false))

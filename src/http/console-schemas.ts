@@ -8,7 +8,9 @@ import { PERMISSIONS, type Permission } from '../auth/permission.js'
 import { SENSITIVE_MARKER } from '../diff/redaction.js'
 import { Name, Rev } from './schemas.js'
 
-const Kind = Type.Union([Type.Literal('unobin'), Type.Literal('terraform'), Type.Literal('opaque')], { description: 'unobin snapshot, Terraform/OpenTofu state, or opaque (encrypted by its client: not comparable)' })
+const Kind = Type.Union([Type.Literal('unobin'), Type.Literal('terraform'), Type.Literal('opaque')], {
+  description: 'unobin snapshot, Terraform/OpenTofu state, or opaque (encrypted by its client: not comparable)',
+})
 
 /** The facts of one side of a diff. */
 export const DocumentFacts = Type.Object(
@@ -26,9 +28,15 @@ export const DocumentFacts = Type.Object(
 const FieldChange = Type.Object(
   {
     op: Type.Union([Type.Literal('add'), Type.Literal('remove'), Type.Literal('replace')]),
-    path: Type.String({ description: 'JSON Pointer, relative to the entry or instance (from the document root in `header`)' }),
-    old: Type.Optional(Type.Unknown({ description: `the value before (absent for add); "${SENSITIVE_MARKER}" when sensitive` })),
-    new: Type.Optional(Type.Unknown({ description: `the value after (absent for remove); "${SENSITIVE_MARKER}" when sensitive` })),
+    path: Type.String({
+      description: 'JSON Pointer, relative to the entry or instance (from the document root in `header`)',
+    }),
+    old: Type.Optional(
+      Type.Unknown({ description: `the value before (absent for add); "${SENSITIVE_MARKER}" when sensitive` }),
+    ),
+    new: Type.Optional(
+      Type.Unknown({ description: `the value after (absent for remove); "${SENSITIVE_MARKER}" when sensitive` }),
+    ),
     sensitive: Type.Optional(Type.Literal(true, { description: 'the values are hidden: the place is sensitive' })),
   },
   { additionalProperties: false },
@@ -52,21 +60,40 @@ const ResourceKey = Type.Object(
 export const DiffResponse = Type.Object(
   {
     kind: Kind,
-    from: Type.Union([DocumentFacts, Type.Null()], { description: 'null when `to` is the first rev (everything is added)' }),
+    from: Type.Union([DocumentFacts, Type.Null()], {
+      description: 'null when `to` is the first rev (everything is added)',
+    }),
     to: DocumentFacts,
     comparable: Type.Boolean({ description: 'false when either side is opaque' }),
     detail: Type.Union([Type.String(), Type.Null()], { description: 'why the contents were not compared' }),
     identical: Type.Boolean({ description: 'both sides hold the same bytes' }),
-    summary: Type.Object({ added: Type.Integer(), removed: Type.Integer(), changed: Type.Integer(), unchanged: Type.Integer(), outputs: Type.Integer() }, { additionalProperties: false }),
-    header: Type.Array(FieldChange, { description: 'changes of the document\'s own fields (serial, lineage, generated-at, …)' }),
+    summary: Type.Object(
+      {
+        added: Type.Integer(),
+        removed: Type.Integer(),
+        changed: Type.Integer(),
+        unchanged: Type.Integer(),
+        outputs: Type.Integer(),
+      },
+      { additionalProperties: false },
+    ),
+    header: Type.Array(FieldChange, {
+      description: "changes of the document's own fields (serial, lineage, generated-at, …)",
+    }),
     entries: Type.Array(
       Type.Object(
         {
-          address: Type.String({ description: 'the unobin entry address, or the Terraform instance address (module.m.type.name[key])' }),
+          address: Type.String({
+            description: 'the unobin entry address, or the Terraform instance address (module.m.type.name[key])',
+          }),
           action: Action,
           resource: Type.Optional(ResourceKey),
           changes: Type.Array(FieldChange),
-          value: Type.Optional(Type.Unknown({ description: 'the whole entry or instance when added (new) or removed (old), sensitive parts redacted' })),
+          value: Type.Optional(
+            Type.Unknown({
+              description: 'the whole entry or instance when added (new) or removed (old), sensitive parts redacted',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -74,7 +101,13 @@ export const DiffResponse = Type.Object(
     ),
     outputs: Type.Array(
       Type.Object(
-        { name: Type.String(), action: Action, old: Type.Optional(Type.Unknown()), new: Type.Optional(Type.Unknown()), sensitive: Type.Boolean() },
+        {
+          name: Type.String(),
+          action: Action,
+          old: Type.Optional(Type.Unknown()),
+          new: Type.Optional(Type.Unknown()),
+          sensitive: Type.Boolean(),
+        },
         { additionalProperties: false },
       ),
       { description: 'outputs that differ, sorted by name' },
@@ -83,10 +116,13 @@ export const DiffResponse = Type.Object(
   { additionalProperties: false },
 )
 
-export const DiffQuery = Type.Object({
-  from: Type.Optional(Rev),
-  to: Type.Optional(Rev),
-}, { additionalProperties: false })
+export const DiffQuery = Type.Object(
+  {
+    from: Type.Optional(Rev),
+    to: Type.Optional(Rev),
+  },
+  { additionalProperties: false },
+)
 
 export const OutputsQuery = Type.Object({ rev: Type.Optional(Rev) }, { additionalProperties: false })
 
@@ -95,32 +131,48 @@ export const OutputsResponse = Type.Object(
   {
     rev: Rev,
     kind: Type.Union([Type.Literal('unobin'), Type.Literal('terraform')]),
-    outputs: Type.Record(Type.String(), Type.Object(
-      {
-        value: Type.Unknown({ description: `the value; "${SENSITIVE_MARKER}" when sensitive` }),
-        sensitive: Type.Boolean(),
-        type: Type.Unknown({ description: 'the Terraform type as the state records it; null for unobin' }),
-      },
-      { additionalProperties: false },
-    )),
+    outputs: Type.Record(
+      Type.String(),
+      Type.Object(
+        {
+          value: Type.Unknown({ description: `the value; "${SENSITIVE_MARKER}" when sensitive` }),
+          sensitive: Type.Boolean(),
+          type: Type.Unknown({ description: 'the Terraform type as the state records it; null for unobin' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false, description: 'the outputs of the rev, sensitive values redacted' },
 )
 
 const PermissionName = Type.Unsafe<Permission>({ type: 'string', enum: [...PERMISSIONS] })
 
-export const WhoamiQuery = Type.Object({
-  factory: Type.Optional(Name),
-  stack: Type.Optional(Name),
-}, { additionalProperties: false })
+export const WhoamiQuery = Type.Object(
+  {
+    factory: Type.Optional(Name),
+    stack: Type.Optional(Name),
+  },
+  { additionalProperties: false },
+)
 
 /** GET /v1/whoami answer. */
 export const WhoamiResponse = Type.Object(
   {
     principal: Type.String({ description: 'recorded in lock holders, history and the audit log' }),
-    kind: Type.Union([Type.Literal('token'), Type.Literal('oidc'), Type.Literal('anonymous')], { description: 'anonymous when the server has no credentials configured' }),
-    authenticated: Type.Boolean({ description: 'false when the server has no credentials configured (every caller holds every permission)' }),
-    scope: Type.Object({ factory: Type.Union([Name, Type.Null()]), stack: Type.Union([Name, Type.Null()]) }, { additionalProperties: false, description: 'where `permissions` hold: null means every one (a listing needs its grant there)' }),
+    kind: Type.Union([Type.Literal('token'), Type.Literal('oidc'), Type.Literal('anonymous')], {
+      description: 'anonymous when the server has no credentials configured',
+    }),
+    authenticated: Type.Boolean({
+      description: 'false when the server has no credentials configured (every caller holds every permission)',
+    }),
+    scope: Type.Object(
+      { factory: Type.Union([Name, Type.Null()]), stack: Type.Union([Name, Type.Null()]) },
+      {
+        additionalProperties: false,
+        description: 'where `permissions` hold: null means every one (a listing needs its grant there)',
+      },
+    ),
     permissions: Type.Array(PermissionName, { description: 'what the caller may do at `scope`' }),
   },
   { additionalProperties: false, description: 'the caller, and what it may do at the scope asked about' },

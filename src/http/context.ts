@@ -38,7 +38,13 @@ export function principalOf(request: FastifyRequest): string {
 }
 
 /** Audit fields common to every event of a request. */
-export function auditBase(request: FastifyRequest): { principal: string; remote: string; requestId: string; factory: string; stack: string } {
+export function auditBase(request: FastifyRequest): {
+  principal: string
+  remote: string
+  requestId: string
+  factory: string
+  stack: string
+} {
   const { factory, stack } = request.params as { factory: string; stack: string }
   return { principal: principalOf(request), remote: request.ip, requestId: request.id, factory, stack }
 }
@@ -49,7 +55,11 @@ export function auditBase(request: FastifyRequest): { principal: string; remote:
  * credentials configured.
  */
 export function mayRead(request: FastifyRequest, factory: string, stack: string | null): boolean {
-  const allows = (request as FastifyRequest & { allows?: ((p: Permission, target: { factory: string | null; stack: string | null }) => boolean) | null }).allows
+  const allows = (
+    request as FastifyRequest & {
+      allows?: ((p: Permission, target: { factory: string | null; stack: string | null }) => boolean) | null
+    }
+  ).allows
   return typeof allows !== 'function' || allows('read', { factory, stack })
 }
 

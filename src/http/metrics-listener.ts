@@ -18,7 +18,13 @@ export interface MetricsListener {
 }
 
 /** Starts serving `metrics` on `host`:`port` (port 0 picks a free one). */
-export async function listenMetrics(metrics: Metrics, root: StoreCatalog, host: string, port: number, onError: (err: unknown) => void = () => {}): Promise<MetricsListener> {
+export async function listenMetrics(
+  metrics: Metrics,
+  root: StoreCatalog,
+  host: string,
+  port: number,
+  onError: (err: unknown) => void = () => {},
+): Promise<MetricsListener> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]
     if (path !== '/metrics') {
@@ -30,10 +36,15 @@ export async function listenMetrics(metrics: Metrics, root: StoreCatalog, host: 
       return
     }
     metrics.render(root).then(
-      (text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(request.method === 'HEAD' ? undefined : text),
+      (text) =>
+        response
+          .writeHead(200, { 'content-type': metrics.contentType })
+          .end(request.method === 'HEAD' ? undefined : text),
       (err: unknown) => {
         onError(err)
-        response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable; see the server log\n')
+        response
+          .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('metrics unavailable; see the server log\n')
       },
     )
   })

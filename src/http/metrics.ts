@@ -75,23 +75,98 @@ export class Metrics {
   constructor(options: MetricsOptions = {}) {
     this.#maxStacks = options.maxStacks ?? 1000
     const registers = [this.registry]
-    this.requests = new Counter({ name: 'unobin_state_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers })
-    this.requestDuration = new Histogram({ name: 'unobin_state_http_request_duration_seconds', help: 'time to answer HTTP requests, by route pattern, method and status', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers })
-    this.lockWait = new Histogram({ name: 'unobin_state_lock_wait_seconds', help: 'time lock requests with ?wait spent until answered, by outcome (acquired, timeout, shutdown, cancelled, error)', labelNames: ['outcome'], buckets: WAIT_BUCKETS, registers })
-    this.eventStreams = new Gauge({ name: 'unobin_state_event_streams', help: 'open Server-Sent Events streams (GET …/events) in this process', registers })
-    this.waiters = new Gauge({ name: 'unobin_state_lock_waiters', help: 'lock requests waiting for a held lock in this process', registers })
-    this.locksHeld = new Gauge({ name: 'unobin_state_locks_held', help: 'stacks whose lock is held (read from the data directory at scrape)', registers })
-    this.lockAge = new Gauge({ name: 'unobin_state_lock_age_seconds', help: 'seconds since each held lock was taken (locks the Go tool took have no age; left out above the stack bound)', labelNames: ['factory', 'stack'], registers })
-    this.oldestLockAge = new Gauge({ name: 'unobin_state_oldest_lock_age_seconds', help: 'age of the oldest held lock, 0 when none is held', registers })
-    this.forceUnlocks = new Counter({ name: 'unobin_state_force_unlocks_total', help: 'force-unlocks that removed a holder', registers })
-    this.writeBytes = new Histogram({ name: 'unobin_state_snapshot_write_bytes', help: 'size of accepted snapshot writes (native and Terraform)', buckets: BYTE_BUCKETS, registers })
-    this.writeDuration = new Histogram({ name: 'unobin_state_snapshot_write_duration_seconds', help: 'time to answer accepted snapshot writes (body, validation, sealing, durable publish)', buckets: LATENCY_BUCKETS, registers })
-    this.revs = new Gauge({ name: 'unobin_state_revs', help: 'revs stored per stack (read at scrape; left out above the stack bound)', labelNames: ['factory', 'stack'], registers })
+    this.requests = new Counter({
+      name: 'unobin_state_http_requests_total',
+      help: 'HTTP requests answered, by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    })
+    this.requestDuration = new Histogram({
+      name: 'unobin_state_http_request_duration_seconds',
+      help: 'time to answer HTTP requests, by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
+    this.lockWait = new Histogram({
+      name: 'unobin_state_lock_wait_seconds',
+      help: 'time lock requests with ?wait spent until answered, by outcome (acquired, timeout, shutdown, cancelled, error)',
+      labelNames: ['outcome'],
+      buckets: WAIT_BUCKETS,
+      registers,
+    })
+    this.eventStreams = new Gauge({
+      name: 'unobin_state_event_streams',
+      help: 'open Server-Sent Events streams (GET …/events) in this process',
+      registers,
+    })
+    this.waiters = new Gauge({
+      name: 'unobin_state_lock_waiters',
+      help: 'lock requests waiting for a held lock in this process',
+      registers,
+    })
+    this.locksHeld = new Gauge({
+      name: 'unobin_state_locks_held',
+      help: 'stacks whose lock is held (read from the data directory at scrape)',
+      registers,
+    })
+    this.lockAge = new Gauge({
+      name: 'unobin_state_lock_age_seconds',
+      help: 'seconds since each held lock was taken (locks the Go tool took have no age; left out above the stack bound)',
+      labelNames: ['factory', 'stack'],
+      registers,
+    })
+    this.oldestLockAge = new Gauge({
+      name: 'unobin_state_oldest_lock_age_seconds',
+      help: 'age of the oldest held lock, 0 when none is held',
+      registers,
+    })
+    this.forceUnlocks = new Counter({
+      name: 'unobin_state_force_unlocks_total',
+      help: 'force-unlocks that removed a holder',
+      registers,
+    })
+    this.writeBytes = new Histogram({
+      name: 'unobin_state_snapshot_write_bytes',
+      help: 'size of accepted snapshot writes (native and Terraform)',
+      buckets: BYTE_BUCKETS,
+      registers,
+    })
+    this.writeDuration = new Histogram({
+      name: 'unobin_state_snapshot_write_duration_seconds',
+      help: 'time to answer accepted snapshot writes (body, validation, sealing, durable publish)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
+    this.revs = new Gauge({
+      name: 'unobin_state_revs',
+      help: 'revs stored per stack (read at scrape; left out above the stack bound)',
+      labelNames: ['factory', 'stack'],
+      registers,
+    })
     this.stacks = new Gauge({ name: 'unobin_state_stacks', help: 'stacks in the data directory', registers })
-    this.omitted = new Gauge({ name: 'unobin_state_stack_series_omitted', help: '1 when there are more stacks than --metrics-max-stacks and per-stack series were left out', registers })
-    this.decryptFailures = new Counter({ name: 'unobin_state_decrypt_failures_total', help: 'snapshots that could not be opened (unreadable-snapshot: wrong or missing key, corrupt file), in requests and re-seals', registers })
-    this.pruned = new Counter({ name: 'unobin_state_retention_revs_total', help: 'revs moved to the trash by retention (step=trashed) and removed from it (step=purged)', labelNames: ['step'], registers })
-    this.resealed = new Counter({ name: 'unobin_state_reseal_revs_total', help: 'revs handled by key rotation, by outcome (resealed, skipped, failed)', labelNames: ['outcome'], registers })
+    this.omitted = new Gauge({
+      name: 'unobin_state_stack_series_omitted',
+      help: '1 when there are more stacks than --metrics-max-stacks and per-stack series were left out',
+      registers,
+    })
+    this.decryptFailures = new Counter({
+      name: 'unobin_state_decrypt_failures_total',
+      help: 'snapshots that could not be opened (unreadable-snapshot: wrong or missing key, corrupt file), in requests and re-seals',
+      registers,
+    })
+    this.pruned = new Counter({
+      name: 'unobin_state_retention_revs_total',
+      help: 'revs moved to the trash by retention (step=trashed) and removed from it (step=purged)',
+      labelNames: ['step'],
+      registers,
+    })
+    this.resealed = new Counter({
+      name: 'unobin_state_reseal_revs_total',
+      help: 'revs handled by key rotation, by outcome (resealed, skipped, failed)',
+      labelNames: ['outcome'],
+      registers,
+    })
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry })
   }
 
@@ -130,12 +205,27 @@ export class Metrics {
   }
 
   /** Records the request's counters; called once per answered request. */
-  observeRequest(route: string | undefined, method: string, status: number, seconds: number, requestId: string, lockWaitSeconds: number | null): void {
-    const labels = { route: route ?? 'unmatched', method: route === undefined && !KNOWN_METHODS.has(method) ? 'OTHER' : method, status: String(status) }
+  observeRequest(
+    route: string | undefined,
+    method: string,
+    status: number,
+    seconds: number,
+    requestId: string,
+    lockWaitSeconds: number | null,
+  ): void {
+    const labels = {
+      route: route ?? 'unmatched',
+      method: route === undefined && !KNOWN_METHODS.has(method) ? 'OTHER' : method,
+      status: String(status),
+    }
     this.requests.inc(labels)
     this.requestDuration.observe(labels, seconds)
     if (this.#pendingWrites.delete(requestId)) this.writeDuration.observe(seconds)
-    if (lockWaitSeconds !== null) this.lockWait.observe({ outcome: status === 201 ? 'acquired' : status === 423 ? 'timeout' : status === 503 ? 'shutdown' : 'error' }, lockWaitSeconds)
+    if (lockWaitSeconds !== null)
+      this.lockWait.observe(
+        { outcome: status === 201 ? 'acquired' : status === 423 ? 'timeout' : status === 503 ? 'shutdown' : 'error' },
+        lockWaitSeconds,
+      )
   }
 
   /** Records a request whose client went away before the answer. */
@@ -179,20 +269,27 @@ export class Metrics {
     let held = 0
     let oldest = 0
     for (let i = 0; i < names.length; i += SCRAPE_CONCURRENCY) {
-      await Promise.all(names.slice(i, i + SCRAPE_CONCURRENCY).map(async ({ factory, stack }) => {
-        // Within the bound, the summary (revs, lock); above it, only the lock marker.
-        const shown = perStack && visible(factory, stack)
-        const summary = shown ? await root.summary(factory, stack).catch(() => undefined) : undefined
-        const lock = shown ? summary?.lock : await root.stack(factory, stack).inspectLock().catch(() => undefined)
-        if (summary !== undefined) this.revs.set({ factory, stack }, summary.revs)
-        if (lock === undefined || lock === null) return
-        held++
-        const created = lock.created === null ? NaN : Date.parse(lock.created)
-        if (!Number.isFinite(created)) return
-        const age = Math.max(0, (nowMs - created) / 1000)
-        oldest = Math.max(oldest, age)
-        if (shown) this.lockAge.set({ factory, stack }, age)
-      }))
+      await Promise.all(
+        names.slice(i, i + SCRAPE_CONCURRENCY).map(async ({ factory, stack }) => {
+          // Within the bound, the summary (revs, lock); above it, only the lock marker.
+          const shown = perStack && visible(factory, stack)
+          const summary = shown ? await root.summary(factory, stack).catch(() => undefined) : undefined
+          const lock = shown
+            ? summary?.lock
+            : await root
+                .stack(factory, stack)
+                .inspectLock()
+                .catch(() => undefined)
+          if (summary !== undefined) this.revs.set({ factory, stack }, summary.revs)
+          if (lock === undefined || lock === null) return
+          held++
+          const created = lock.created === null ? NaN : Date.parse(lock.created)
+          if (!Number.isFinite(created)) return
+          const age = Math.max(0, (nowMs - created) / 1000)
+          oldest = Math.max(oldest, age)
+          if (shown) this.lockAge.set({ factory, stack }, age)
+        }),
+      )
     }
     this.locksHeld.set(held)
     this.oldestLockAge.set(oldest)
@@ -208,14 +305,24 @@ export class Metrics {
  * stack hides its series; the totals still count it).
  */
 export function registerMetrics(app: App, metrics: Metrics, root: StoreCatalog): void {
-  const lockWaitOf = (request: { routeOptions: { url?: string | undefined }; method: string; query: unknown }, seconds: number): number | null => {
+  const lockWaitOf = (
+    request: { routeOptions: { url?: string | undefined }; method: string; query: unknown },
+    seconds: number,
+  ): number | null => {
     if (request.routeOptions.url !== LOCK_ROUTE || request.method !== 'POST') return null
     const wait = Number((request.query as { wait?: unknown } | undefined)?.wait ?? 0)
     return Number.isFinite(wait) && wait > 0 ? seconds : null
   }
   app.addHook('onResponse', async (request, reply) => {
     const seconds = reply.elapsedTime / 1000
-    metrics.observeRequest(request.routeOptions.url, request.method, reply.statusCode, seconds, request.id, lockWaitOf(request, seconds))
+    metrics.observeRequest(
+      request.routeOptions.url,
+      request.method,
+      reply.statusCode,
+      seconds,
+      request.id,
+      lockWaitOf(request, seconds),
+    )
   })
   // An aborted request has no reply to read its elapsed time from.
   const starts = new WeakMap<object, number>()
@@ -230,14 +337,27 @@ export function registerMetrics(app: App, metrics: Metrics, root: StoreCatalog):
     if (isStateError(err, 'unreadable-snapshot')) metrics.decryptFailures.inc()
   })
 
-  app.get('/metrics', {
-    config: { permission: 'read', accessLog: 'debug' },
-    schema: {
-      operationId: 'getMetrics',
-      summary: 'Prometheus metrics',
-      description: 'Requests, latencies, locks held, lock age, lock wait time, waiters, force-unlocks, snapshot write sizes and latency, revs per stack, decrypt failures, retention and key rotation, in the Prometheus text format. Needs read on every stack (*/*) when credentials are configured; --metrics-listen serves the same without credentials on a separate address.',
-      tags: ['operations'],
-      response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
+  app.get(
+    '/metrics',
+    {
+      config: { permission: 'read', accessLog: 'debug' },
+      schema: {
+        operationId: 'getMetrics',
+        summary: 'Prometheus metrics',
+        description:
+          'Requests, latencies, locks held, lock age, lock wait time, waiters, force-unlocks, snapshot write sizes and latency, revs per stack, decrypt failures, retention and key rotation, in the Prometheus text format. Needs read on every stack (*/*) when credentials are configured; --metrics-listen serves the same without credentials on a separate address.',
+        tags: ['operations'],
+        response: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
     },
-  }, async (request, reply) => reply.type(metrics.contentType).send(await metrics.render(root, (factory, stack) => mayRead(request, factory, stack))))
+    async (request, reply) =>
+      reply
+        .type(metrics.contentType)
+        .send(await metrics.render(root, (factory, stack) => mayRead(request, factory, stack))),
+  )
 }

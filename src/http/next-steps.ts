@@ -10,12 +10,19 @@ import type { ErrorCode, StateError } from '../errors.js'
 type NextStep = (details: Readonly<Record<string, unknown>>) => string | undefined
 
 const NEXT_STEPS: Partial<Record<ErrorCode, NextStep>> = {
-  'rev-not-found': (d) => (d.place === 'trash' ? 'list the trash with GET …/trash (entries are purged after the trash window)' : 'list the revs with GET …/snapshots'),
+  'rev-not-found': (d) =>
+    d.place === 'trash'
+      ? 'list the trash with GET …/trash (entries are purged after the trash window)'
+      : 'list the revs with GET …/snapshots',
   'dangling-current': () => 'point current at a stored rev (PUT …/current) after checking the history',
-  locked: () => 'wait for it (POST …/lock?wait=seconds), or if the holder is gone, force-unlock it (DELETE …/lock?force=true)',
+  locked: () =>
+    'wait for it (POST …/lock?wait=seconds), or if the holder is gone, force-unlock it (DELETE …/lock?force=true)',
   'lock-required': () => 'take the lock (POST …/lock) and send its id in the Lock-Id header',
   'factory-not-found': () => 'check the name (GET /v1/factories lists them)',
-  'invalid-request': (d) => (d.missing === 'retention-rule' ? 'give keep or maxAge in the request, or configure --retention-keep / --retention-max-age on the server' : undefined),
+  'invalid-request': (d) =>
+    d.missing === 'retention-rule'
+      ? 'give keep or maxAge in the request, or configure --retention-keep / --retention-max-age on the server'
+      : undefined,
 }
 
 /** The error's message with the next step for its code appended (the message alone when there is none). */

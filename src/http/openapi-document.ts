@@ -22,9 +22,19 @@ type PathItem = Record<string, OperationObject> & { additionalOperations?: Recor
 
 /** Headers the server sends on many answers, published once under `#/components/headers`. */
 export const SHARED_HEADERS = {
-  'X-Request-Id': { description: 'the id of this request, as the server log and a problem\'s requestId name it', schema: { type: 'string', format: 'uuid' } },
-  'WWW-Authenticate': { description: 'the challenge: Bearer (a token or a CI identity token), or Basic with the token as password (Terraform)', schema: { type: 'string' } },
-  'Retry-After': { description: 'seconds to wait before retrying (sent with rate-limited, shutting-down and auth-unavailable)', schema: { type: 'integer', minimum: 0 } },
+  'X-Request-Id': {
+    description: "the id of this request, as the server log and a problem's requestId name it",
+    schema: { type: 'string', format: 'uuid' },
+  },
+  'WWW-Authenticate': {
+    description:
+      'the challenge: Bearer (a token or a CI identity token), or Basic with the token as password (Terraform)',
+    schema: { type: 'string' },
+  },
+  'Retry-After': {
+    description: 'seconds to wait before retrying (sent with rate-limited, shutting-down and auth-unavailable)',
+    schema: { type: 'integer', minimum: 0 },
+  },
 } as const
 
 const header = (name: keyof typeof SHARED_HEADERS) => ({ $ref: `#/components/headers/${name}` })
@@ -32,7 +42,12 @@ const header = (name: keyof typeof SHARED_HEADERS) => ({ $ref: `#/components/hea
 /** Every operation of a path item (additionalOperations included). */
 function operationsOf(item: PathItem): OperationObject[] {
   const { additionalOperations, ...fixed } = item
-  return [...Object.entries(fixed).filter(([key]) => key !== 'parameters').map(([, op]) => op), ...Object.values(additionalOperations ?? {})]
+  return [
+    ...Object.entries(fixed)
+      .filter(([key]) => key !== 'parameters')
+      .map(([, op]) => op),
+    ...Object.values(additionalOperations ?? {}),
+  ]
 }
 
 /** The error codes answered with `status`, in the table's order. */
@@ -57,7 +72,10 @@ export function problemDescription(status: number): string {
  * array).
  */
 export function finishDocument<T extends object>(doc: T): T {
-  const copy = JSON.parse(JSON.stringify(doc)) as T & { paths?: Record<string, PathItem>; components?: Record<string, unknown> }
+  const copy = JSON.parse(JSON.stringify(doc)) as T & {
+    paths?: Record<string, PathItem>
+    components?: Record<string, unknown>
+  }
   copy.components = { ...copy.components, headers: SHARED_HEADERS }
   for (const item of Object.values(copy.paths ?? {})) {
     for (const operation of operationsOf(item)) {

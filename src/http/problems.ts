@@ -58,7 +58,12 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
 export const WWW_AUTHENTICATE = 'Bearer realm="unobin-state", Basic realm="unobin-state"'
 
 /** The problem body for `code`. */
-export function problem(code: ErrorCode, detail: string, instance: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function problem(
+  code: ErrorCode,
+  detail: string,
+  instance: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     type: `urn:unobin-state:problem:${code}`,
     title: ERROR_CODES[code],
@@ -87,23 +92,58 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
 export function classify(err: unknown): { code: ErrorCode; detail: string; extra: Record<string, unknown> } {
   if (err instanceof StateError) {
     const extra: Record<string, unknown> = {}
-    for (const key of ['holder', 'current', 'currentLineage', 'lineage', 'currentSerial', 'serial', 'rev', 'factory', 'stack', 'lockId', 'event', 'entry', 'rule', 'operation', 'sealedWith', 'from', 'to'] as const) {
+    for (const key of [
+      'holder',
+      'current',
+      'currentLineage',
+      'lineage',
+      'currentSerial',
+      'serial',
+      'rev',
+      'factory',
+      'stack',
+      'lockId',
+      'event',
+      'entry',
+      'rule',
+      'operation',
+      'sealedWith',
+      'from',
+      'to',
+    ] as const) {
       if (err.details[key] !== undefined) extra[key] = err.details[key]
     }
     return { code: err.code, detail: detailWithNextStep(err), extra }
   }
-  const fe = err as Partial<FastifyError> & { validationContext?: string; validation?: Array<{ instancePath?: string }> }
+  const fe = err as Partial<FastifyError> & {
+    validationContext?: string
+    validation?: Array<{ instancePath?: string }>
+  }
   if (fe.code === 'FST_ERR_VALIDATION' && fe.validationContext === 'params') {
     const field = fe.validation?.[0]?.instancePath?.replace(/^\//, '') ?? ''
-    if (field === 'rev') return { code: 'invalid-rev', detail: `the rev in the path is not a rev: expected a UTC instant like 2026-07-10T12:00:00.1Z, optionally with a _N suffix`, extra: {} }
-    return { code: 'invalid-name', detail: `the ${field || 'name'} in the path is not allowed: use 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit`, extra: {} }
+    if (field === 'rev')
+      return {
+        code: 'invalid-rev',
+        detail: `the rev in the path is not a rev: expected a UTC instant like 2026-07-10T12:00:00.1Z, optionally with a _N suffix`,
+        extra: {},
+      }
+    return {
+      code: 'invalid-name',
+      detail: `the ${field || 'name'} in the path is not allowed: use 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+      extra: {},
+    }
   }
   if (typeof fe.code === 'string' && Object.hasOwn(FASTIFY_CODES, fe.code)) {
     const code = FASTIFY_CODES[fe.code]!
     return { code, detail: fe.message ?? code, extra: {} }
   }
-  if (typeof fe.statusCode === 'number' && fe.statusCode === 414) return { code: 'uri-too-long', detail: 'a path segment is too long', extra: {} }
-  return { code: 'internal', detail: 'an unexpected error occurred; the request id in the logs has the cause', extra: {} }
+  if (typeof fe.statusCode === 'number' && fe.statusCode === 414)
+    return { code: 'uri-too-long', detail: 'a path segment is too long', extra: {} }
+  return {
+    code: 'internal',
+    detail: 'an unexpected error occurred; the request id in the logs has the cause',
+    extra: {},
+  }
 }
 
 /** Sends `err` as a problem body. */
@@ -118,13 +158,25 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
   if (code === 'unauthenticated') reply.header('www-authenticate', WWW_AUTHENTICATE)
   const retryAfter = err instanceof StateError ? err.details.retryAfter : undefined
   if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
-  return reply.code(status).type('application/problem+json').send(problem(code, detail, request.url.split('?')[0] ?? request.url, { ...extra, requestId: request.id }))
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send(problem(code, detail, request.url.split('?')[0] ?? request.url, { ...extra, requestId: request.id }))
 }
 
 /** Installs the error and not-found handlers on `app`. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err))
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, new StateError('route-not-found', `no route for ${request.method} ${request.url.split('?')[0]}: see /openapi.yaml for the API`)))
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      request,
+      reply,
+      new StateError(
+        'route-not-found',
+        `no route for ${request.method} ${request.url.split('?')[0]}: see /openapi.yaml for the API`,
+      ),
+    ),
+  )
 }
 
 /** Methods whose bodies the server parses (and so can refuse as too large or not JSON). */

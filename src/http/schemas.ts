@@ -32,17 +32,23 @@ function ref<T>(id: string): TUnsafe<T> {
 const LockHolderSchema = Type.Object(
   {
     id: Type.String({ description: 'the lock id: present it as Lock-Id on mutations and to unlock' }),
-    generation: Type.Integer({ description: 'fencing token: grows at every acquisition and force-unlock of the stack' }),
+    generation: Type.Integer({
+      description: 'fencing token: grows at every acquisition and force-unlock of the stack',
+    }),
     who: Type.String(),
     operation: Type.String(),
     info: Type.String(),
     principal: Type.Union([Type.String(), Type.Null()], { description: 'the authenticated caller that took the lock' }),
     remote: Type.Union([Type.String(), Type.Null()], { description: 'the address the lock request came from' }),
     created: Type.Union([Type.String(), Type.Null()]),
-    expires: Type.Union([Type.String(), Type.Null()], { description: 'end of the lease; null when the lock has no lease' }),
+    expires: Type.Union([Type.String(), Type.Null()], {
+      description: 'end of the lease; null when the lock has no lease',
+    }),
     pid: Type.Union([Type.Integer(), Type.Null()]),
     host: Type.Union([Type.String(), Type.Null()]),
-    client: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'client facts kept verbatim (Terraform LockInfo)' }),
+    client: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+      description: 'client facts kept verbatim (Terraform LockInfo)',
+    }),
     legacy: Type.Boolean({ description: 'true for a lock taken by the unobin Go tool (only force-unlock removes it)' }),
   },
   { $id: 'LockHolder', additionalProperties: false, description: 'who holds the lock of a stack' },
@@ -59,13 +65,22 @@ export const ProblemSchema = Type.Object(
     type: Type.String(),
     title: Type.String(),
     status: Type.Integer(),
-    code: Type.Unsafe<string>({ type: 'string', enum: Object.keys(ERROR_CODES), description: 'stable machine code; see the README for each' }),
+    code: Type.Unsafe<string>({
+      type: 'string',
+      enum: Object.keys(ERROR_CODES),
+      description: 'stable machine code; see the README for each',
+    }),
     detail: Type.String({ description: 'what happened and what to do next' }),
     instance: Type.String({ description: 'the path of the request' }),
     requestId: Type.Optional(Type.String({ description: 'the request id, as in X-Request-Id and the server log' })),
     holder: Type.Optional(Holder),
   },
-  { $id: PROBLEM_ID, additionalProperties: true, description: 'an error (RFC 9457); errors about a lock carry its holder, other facts (rev, current, lineage…) ride along by name' },
+  {
+    $id: PROBLEM_ID,
+    additionalProperties: true,
+    description:
+      'an error (RFC 9457); errors about a lock carry its holder, other facts (rev, current, lineage…) ride along by name',
+  },
 )
 /** The Problem body (RFC 9457) every error answers with (the shared `Problem` schema). */
 export const Problem = ref<Static<typeof ProblemSchema>>(PROBLEM_ID)
@@ -76,7 +91,13 @@ export const LockRequest = Type.Object(
     who: Type.Optional(Type.String({ maxLength: 1024 })),
     operation: Type.Optional(Type.String({ maxLength: 1024 })),
     info: Type.Optional(Type.String({ maxLength: 4096 })),
-    ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600, description: 'lease in seconds; without it the lock lasts until unlocked' })),
+    ttl: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 7 * 24 * 3600,
+        description: 'lease in seconds; without it the lock lasts until unlocked',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -90,24 +111,48 @@ export const RenewRequest = Type.Object(
   { additionalProperties: false },
 )
 
-export const LockQuery = Type.Object({
-  wait: Type.Optional(Type.Integer({ minimum: 0, description: 'seconds to wait for the lock (long poll), capped by the server maximum' })),
-}, { additionalProperties: false })
+export const LockQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'seconds to wait for the lock (long poll), capped by the server maximum',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
 
-export const UnlockQuery = Type.Object({
-  id: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id (or send it as Lock-Id)' })),
-  force: Type.Optional(Type.Boolean({ description: 'remove the lock whoever holds it (needs the force-unlock permission)' })),
-  reason: Type.Optional(Type.String({ maxLength: 1024, description: 'why, recorded in the audit log' })),
-}, { additionalProperties: false })
+export const UnlockQuery = Type.Object(
+  {
+    id: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id (or send it as Lock-Id)' })),
+    force: Type.Optional(
+      Type.Boolean({ description: 'remove the lock whoever holds it (needs the force-unlock permission)' }),
+    ),
+    reason: Type.Optional(Type.String({ maxLength: 1024, description: 'why, recorded in the audit log' })),
+  },
+  { additionalProperties: false },
+)
 
-export const UnlockResponse = Type.Object({ released: Type.Union([Holder, Type.Null()]), forced: Type.Boolean() }, { additionalProperties: false, description: 'released: the holder removed (null when a force-unlock found the stack free)' })
+export const UnlockResponse = Type.Object(
+  { released: Type.Union([Holder, Type.Null()]), forced: Type.Boolean() },
+  {
+    additionalProperties: false,
+    description: 'released: the holder removed (null when a force-unlock found the stack free)',
+  },
+)
 
 const LockIdHeader = Type.String({ maxLength: 256, description: 'the id of the lock you hold' })
 export const LockIdHeaders = Type.Object({ 'lock-id': Type.Optional(LockIdHeader) })
 /** Headers of PUT …/current: the lock id, and If-Match for a compare-and-swap. */
 export const SetCurrentHeaders = Type.Object({
   'lock-id': Type.Optional(LockIdHeader),
-  'if-match': Type.Optional(Type.String({ description: 'the rev you believe is current (quoted or not, an ETag works): 412 current-mismatch when current moved' })),
+  'if-match': Type.Optional(
+    Type.String({
+      description:
+        'the rev you believe is current (quoted or not, an ETag works): 412 current-mismatch when current moved',
+    }),
+  ),
 })
 /** Headers of a conditional read. */
 export const ConditionalReadHeaders = Type.Object({
@@ -115,7 +160,12 @@ export const ConditionalReadHeaders = Type.Object({
 })
 /** Headers of the Terraform routes. */
 export const ContentMd5Headers = Type.Object({
-  'content-md5': Type.Optional(Type.String({ description: 'base64 MD5 of the body, as Terraform sends it: checked when sent (400 content-md5-mismatch), never required' })),
+  'content-md5': Type.Optional(
+    Type.String({
+      description:
+        'base64 MD5 of the body, as Terraform sends it: checked when sent (400 content-md5-mismatch), never required',
+    }),
+  ),
 })
 
 /**
@@ -134,42 +184,75 @@ export const NewRevLocation = Type.String({ description: 'the path of the new re
 export const SnapshotHeaders = {
   ETag: Type.String({ description: 'the rev, quoted: send it back as If-None-Match to revalidate' }),
   'Unobin-Rev': Type.String({ description: 'the rev, unquoted' }),
-  'Unobin-Payload-Type': Type.String({ description: 'the kind of document stored: unobin snapshot or Terraform state' }),
+  'Unobin-Payload-Type': Type.String({
+    description: 'the kind of document stored: unobin snapshot or Terraform state',
+  }),
   'Cache-Control': Type.String({ description: 'immutable for a rev; no-cache for current, which moves' }),
 }
 
 export const SetCurrentRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
-export const SetCurrentResponse = Type.Object({ rev: Rev, previous: Type.Union([Rev, Type.Null()]) }, { additionalProperties: false, description: 'current now names the rev' })
+export const SetCurrentResponse = Type.Object(
+  { rev: Rev, previous: Type.Union([Rev, Type.Null()]) },
+  { additionalProperties: false, description: 'current now names the rev' },
+)
 
-export const WriteQuery = Type.Object({ current: Type.Optional(Type.Boolean({ description: 'also make the new rev current' })) }, { additionalProperties: false })
-export const WriteResponse = Type.Object({ rev: Rev, current: Type.Boolean({ description: 'whether the new rev is now current' }) }, { additionalProperties: false, description: 'stored under a new rev' })
+export const WriteQuery = Type.Object(
+  { current: Type.Optional(Type.Boolean({ description: 'also make the new rev current' })) },
+  { additionalProperties: false },
+)
+export const WriteResponse = Type.Object(
+  { rev: Rev, current: Type.Boolean({ description: 'whether the new rev is now current' }) },
+  { additionalProperties: false, description: 'stored under a new rev' },
+)
 
-export const ListQuery = Type.Object({
-  after: Type.Optional(Rev),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
-}, { additionalProperties: false })
+export const ListQuery = Type.Object(
+  {
+    after: Type.Optional(Rev),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+  },
+  { additionalProperties: false },
+)
 const RevListSchema = Type.Object(
   {
     revs: Type.Array(Type.String(), { description: 'oldest first' }),
     current: Type.Union([Type.String(), Type.Null()]),
-    next: Type.Union([Type.String(), Type.Null()], { description: 'pass as ?after= for the next page; null on the last page' }),
+    next: Type.Union([Type.String(), Type.Null()], {
+      description: 'pass as ?after= for the next page; null on the last page',
+    }),
   },
   { $id: 'RevList', additionalProperties: false, description: 'a page of the revs of a stack' },
 )
 /** A page of revs (the shared `RevList` schema). */
 export const ListResponse = ref<Static<typeof RevListSchema>>('RevList')
 
-export const DeleteQuery = Type.Object({ force: Type.Optional(Type.Boolean({ description: 'also delete the current rev (the stack is left without current)' })) }, { additionalProperties: false })
-export const DeleteResponse = Type.Object({ rev: Rev, deleted: Type.Boolean(), clearedCurrent: Type.Boolean() }, { additionalProperties: false, description: 'the rev is gone (deleted=false when it was already absent)' })
+export const DeleteQuery = Type.Object(
+  {
+    force: Type.Optional(
+      Type.Boolean({ description: 'also delete the current rev (the stack is left without current)' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export const DeleteResponse = Type.Object(
+  { rev: Rev, deleted: Type.Boolean(), clearedCurrent: Type.Boolean() },
+  { additionalProperties: false, description: 'the rev is gone (deleted=false when it was already absent)' },
+)
 
 export const GcRequest = Type.Object(
   {
-    keep: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'how many of the newest revs to keep (the current rev is always kept)' }),
+    keep: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000_000,
+      description: 'how many of the newest revs to keep (the current rev is always kept)',
+    }),
     dryRun: Type.Optional(Type.Boolean({ default: false })),
   },
   { additionalProperties: false },
 )
-export const GcResponse = Type.Object({ deleted: Type.Array(Type.String()), kept: Type.Array(Type.String()), dryRun: Type.Boolean() }, { additionalProperties: false, description: 'the revs deleted and kept (or, with dryRun, that would be)' })
+export const GcResponse = Type.Object(
+  { deleted: Type.Array(Type.String()), kept: Type.Array(Type.String()), dryRun: Type.Boolean() },
+  { additionalProperties: false, description: 'the revs deleted and kept (or, with dryRun, that would be)' },
+)
 
 const StackSummarySchema = Type.Object(
   {
@@ -177,25 +260,50 @@ const StackSummarySchema = Type.Object(
     current: Type.Union([Type.String(), Type.Null()]),
     revs: Type.Integer(),
     lock: Type.Union([Holder, Type.Null()]),
-    error: Type.Union([Type.String(), Type.Null()], { description: 'the error code met reading this stack (e.g. unreadable-snapshot), null when healthy' }),
+    error: Type.Union([Type.String(), Type.Null()], {
+      description: 'the error code met reading this stack (e.g. unreadable-snapshot), null when healthy',
+    }),
   },
-  { $id: 'StackSummary', additionalProperties: false, description: 'a stack with its current rev, rev count and lock holder' },
+  {
+    $id: 'StackSummary',
+    additionalProperties: false,
+    description: 'a stack with its current rev, rev count and lock holder',
+  },
 )
 /** One stack of a listing (the shared `StackSummary` schema). */
 export const StackSummary = ref<Static<typeof StackSummarySchema>>('StackSummary')
-export const StacksResponse = Type.Object({ factory: Name, stacks: Type.Array(StackSummary), next: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false, description: 'a page of the stacks of the factory' })
-export const PageQuery = Type.Object({
-  after: Type.Optional(Name),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
-}, { additionalProperties: false })
+export const StacksResponse = Type.Object(
+  { factory: Name, stacks: Type.Array(StackSummary), next: Type.Union([Type.String(), Type.Null()]) },
+  { additionalProperties: false, description: 'a page of the stacks of the factory' },
+)
+export const PageQuery = Type.Object(
+  {
+    after: Type.Optional(Name),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+  },
+  { additionalProperties: false },
+)
 /** Paging of stack summaries: each costs three file reads, so pages are smaller by default. */
-export const StackPageQuery = Type.Object({
-  after: Type.Optional(Name),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
-  match: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'only stacks whose name contains this text (case-insensitive); paging with ?after= runs over the matching names' })),
-}, { additionalProperties: false })
+export const StackPageQuery = Type.Object(
+  {
+    after: Type.Optional(Name),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+    match: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description:
+          'only stacks whose name contains this text (case-insensitive); paging with ?after= runs over the matching names',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
 export const FactoriesResponse = Type.Object(
-  { factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })), next: Type.Union([Type.String(), Type.Null()]) },
+  {
+    factories: Type.Array(Type.Object({ name: Name, stacks: Type.Integer() }, { additionalProperties: false })),
+    next: Type.Union([Type.String(), Type.Null()]),
+  },
   { additionalProperties: false, description: 'a page of the factories' },
 )
 
@@ -203,9 +311,15 @@ export const FactoriesResponse = Type.Object(
 export const RAW_BODY = 'x-raw-body'
 
 /** A snapshot body as stored (any JSON document, returned byte-exact). */
-export const SnapshotDocument = Type.Object({}, { additionalProperties: true, description: 'the snapshot JSON document, byte-exact as written', [RAW_BODY]: true })
+export const SnapshotDocument = Type.Object(
+  {},
+  { additionalProperties: true, description: 'the snapshot JSON document, byte-exact as written', [RAW_BODY]: true },
+)
 
-export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false, description: 'the verdict of the probe, with each check' })
+export const Health = Type.Object(
+  { status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) },
+  { additionalProperties: false, description: 'the verdict of the probe, with each check' },
+)
 
 /** Problem responses for a list of statuses (references to the shared Problem schema). */
 export function problems(...statuses: number[]): Record<number, ReturnType<typeof Type.Ref>> {
@@ -213,10 +327,21 @@ export function problems(...statuses: number[]): Record<number, ReturnType<typeo
 }
 
 /** A Terraform/OpenTofu state document (read raw, stored byte-exact). */
-export const TerraformStateDocument = Type.Object({}, { additionalProperties: true, description: 'Terraform or OpenTofu state JSON (opaque apart from lineage and serial), byte-exact', [RAW_BODY]: true })
+export const TerraformStateDocument = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description: 'Terraform or OpenTofu state JSON (opaque apart from lineage and serial), byte-exact',
+    [RAW_BODY]: true,
+  },
+)
 export const TerraformQuery = Type.Object({
-  ID: Type.Optional(Type.String({ maxLength: 256, description: 'the lock id Terraform holds (added by the client while locked)' })),
-  force: Type.Optional(Type.Boolean({ description: 'accept a different lineage or a lower serial (operator override)' })),
+  ID: Type.Optional(
+    Type.String({ maxLength: 256, description: 'the lock id Terraform holds (added by the client while locked)' }),
+  ),
+  force: Type.Optional(
+    Type.Boolean({ description: 'accept a different lineage or a lower serial (operator override)' }),
+  ),
 })
 const LockInfoSchema = Type.Object(
   {
@@ -228,21 +353,38 @@ const LockInfoSchema = Type.Object(
     Created: Type.Union([Type.String(), Type.Null()], { description: 'RFC 3339, or null when unknown' }),
     Path: Type.String(),
     Generation: Type.Integer({ description: 'the fencing token of the lock (an addition of this server)' }),
-    Principal: Type.Union([Type.String(), Type.Null()], { description: 'the authenticated caller that took the lock (an addition of this server)' }),
-    Expires: Type.Union([Type.String(), Type.Null()], { description: 'end of the lease, null without one (an addition of this server)' }),
+    Principal: Type.Union([Type.String(), Type.Null()], {
+      description: 'the authenticated caller that took the lock (an addition of this server)',
+    }),
+    Expires: Type.Union([Type.String(), Type.Null()], {
+      description: 'end of the lease, null without one (an addition of this server)',
+    }),
   },
-  { $id: 'LockInfo', additionalProperties: true, description: 'Terraform\'s LockInfo, as its http backend reads a holder' },
+  {
+    $id: 'LockInfo',
+    additionalProperties: true,
+    description: "Terraform's LockInfo, as its http backend reads a holder",
+  },
 )
 /** Terraform's LockInfo of a holder (the shared `LockInfo` schema). */
 export const LockInfo = ref<Static<typeof LockInfoSchema>>('LockInfo')
 
-export const TerraformWriteResponse = Type.Object({ rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() }, { additionalProperties: false, description: 'stored (rev null when a delete found no state)' })
+export const TerraformWriteResponse = Type.Object(
+  { rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() },
+  { additionalProperties: false, description: 'stored (rev null when a delete found no state)' },
+)
 
 /** Body of POST …/snapshots:prune (without rules: the server's configured policy). */
 export const PruneRequest = Type.Object(
   {
     keep: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'keep the newest N revs' })),
-    maxAge: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_153_600_000, description: 'keep revs written less than this many seconds ago (at most 100 years)' })),
+    maxAge: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 3_153_600_000,
+        description: 'keep revs written less than this many seconds ago (at most 100 years)',
+      }),
+    ),
     dryRun: Type.Optional(Type.Boolean({ default: false, description: 'report what would move, move nothing' })),
   },
   { additionalProperties: false },
@@ -259,22 +401,38 @@ const TrashEntrySchema = Type.Object(
 export const TrashEntry = ref<Static<typeof TrashEntrySchema>>('TrashEntry')
 export const PruneResponse = Type.Object(
   {
-    trashed: Type.Array(Type.String(), { description: 'revs moved (or, with dryRun, to move) to the trash, oldest first' }),
+    trashed: Type.Array(Type.String(), {
+      description: 'revs moved (or, with dryRun, to move) to the trash, oldest first',
+    }),
     kept: Type.Array(Type.String()),
-    purged: Type.Array(TrashEntry, { description: 'trash entries past the trash window, removed for good (or to remove, with dryRun)' }),
-    policy: Type.Object({ keep: Type.Union([Type.Integer(), Type.Null()]), maxAge: Type.Union([Type.Integer(), Type.Null()]) }, { additionalProperties: false }),
+    purged: Type.Array(TrashEntry, {
+      description: 'trash entries past the trash window, removed for good (or to remove, with dryRun)',
+    }),
+    policy: Type.Object(
+      { keep: Type.Union([Type.Integer(), Type.Null()]), maxAge: Type.Union([Type.Integer(), Type.Null()]) },
+      { additionalProperties: false },
+    ),
     dryRun: Type.Boolean(),
   },
   { additionalProperties: false, description: 'what the prune moved, kept and purged (or, with dryRun, would)' },
 )
-export const TrashResponse = Type.Object({ revs: Type.Array(TrashEntry), windowDays: Type.Number() }, { additionalProperties: false, description: 'the trash of the stack' })
+export const TrashResponse = Type.Object(
+  { revs: Type.Array(TrashEntry), windowDays: Type.Number() },
+  { additionalProperties: false, description: 'the trash of the stack' },
+)
 export const RestoreRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
-export const RestoreResponse = Type.Object({ rev: Rev, deletedAt: Type.String(), restored: Type.Boolean() }, { additionalProperties: false, description: 'the rev is back in the history' })
+export const RestoreResponse = Type.Object(
+  { rev: Rev, deletedAt: Type.String(), restored: Type.Boolean() },
+  { additionalProperties: false, description: 'the rev is back in the history' },
+)
 export const ResealResponse = Type.Object(
   {
     resealed: Type.Integer({ description: 'revs re-sealed with the sealing key' }),
     skipped: Type.Integer({ description: 'revs already sealed with the sealing key' }),
-    failed: Type.Array(Type.Object({ rev: Rev, trashed: Type.Boolean(), detail: Type.String() }, { additionalProperties: false }), { description: 'revs no configured key opens (left as they are)' }),
+    failed: Type.Array(
+      Type.Object({ rev: Rev, trashed: Type.Boolean(), detail: Type.String() }, { additionalProperties: false }),
+      { description: 'revs no configured key opens (left as they are)' },
+    ),
     sealedWith: Type.String({ description: 'the sealing key (its source, never the key)' }),
   },
   { additionalProperties: false, description: 'what the re-seal did' },
@@ -284,4 +442,11 @@ export const ResealResponse = Type.Object(
  * The schemas published once under `#/components/schemas` and referenced
  * from routes; `buildApp` registers each with `app.addSchema` before any route.
  */
-export const SHARED_SCHEMAS: readonly TSchema[] = [LockHolderSchema, ProblemSchema, RevListSchema, StackSummarySchema, TrashEntrySchema, LockInfoSchema]
+export const SHARED_SCHEMAS: readonly TSchema[] = [
+  LockHolderSchema,
+  ProblemSchema,
+  RevListSchema,
+  StackSummarySchema,
+  TrashEntrySchema,
+  LockInfoSchema,
+]

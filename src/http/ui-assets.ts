@@ -43,7 +43,8 @@ export async function loadUiAssets(dir: string): Promise<UiAssets | null> {
   try {
     indexBody = await readFile(join(dir, 'index.html'))
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return null
     throw err
   }
   const assets = new Map<string, UiFile>()

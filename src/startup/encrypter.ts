@@ -18,7 +18,11 @@ export type EncryptionSettings = Pick<Config, 'encryption' | 'keyEnv' | 'keyFile
  * as it was given (flag or variable, per `origins`) and the key's fault,
  * never the key.
  */
-export function buildEncrypter(config: EncryptionSettings, env: NodeJS.ProcessEnv, origins?: Partial<Origins>): Encrypter {
+export function buildEncrypter(
+  config: EncryptionSettings,
+  env: NodeJS.ProcessEnv,
+  origins?: Partial<Origins>,
+): Encrypter {
   const load = (key: 'keyEnv' | 'keyFile' | 'oldKeyEnvs' | 'oldKeyFiles', fn: () => SealingKey): SealingKey => {
     try {
       return fn()
@@ -32,11 +36,15 @@ export function buildEncrypter(config: EncryptionSettings, env: NodeJS.ProcessEn
     ...config.oldKeyFiles.map((path) => load('oldKeyFiles', () => keyFromFile(path))),
   ]
   if (config.encryption === 'noop') {
-    if (older.length > 0) throw new ConfigError(`old keys were given but ${describeSetting('encryption', origins?.encryption)} is noop: choose env-key or key-file to seal`)
+    if (older.length > 0)
+      throw new ConfigError(
+        `old keys were given but ${describeSetting('encryption', origins?.encryption)} is noop: choose env-key or key-file to seal`,
+      )
     return new NoopEncrypter()
   }
-  const sealing = config.encryption === 'env-key'
-    ? load('keyEnv', () => keyFromEnv(env, config.keyEnv))
-    : load('keyFile', () => keyFromFile(config.keyFile ?? ''))
+  const sealing =
+    config.encryption === 'env-key'
+      ? load('keyEnv', () => keyFromEnv(env, config.keyEnv))
+      : load('keyFile', () => keyFromFile(config.keyFile ?? ''))
   return new Keyring(sealing, older)
 }

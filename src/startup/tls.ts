@@ -30,12 +30,17 @@ export function loadTlsPair(certPath: string, keyPath: string, origins?: Partial
     createPrivateKey(key)
   } catch (err) {
     const encrypted = /ENCRYPTED/.test(key.toString('latin1')) || /passphrase/i.test((err as Error).message)
-    throw new ConfigError(`${keyName} is not a usable PEM private key${encrypted ? ' (it is encrypted: give the key without a passphrase)' : ''}`)
+    throw new ConfigError(
+      `${keyName} is not a usable PEM private key${encrypted ? ' (it is encrypted: give the key without a passphrase)' : ''}`,
+    )
   }
   try {
     createSecureContext({ cert, key })
   } catch (err) {
-    if (/key values mismatch/i.test((err as Error).message)) throw new ConfigError(`${keyName} is not the private key of ${certName}: give the key the certificate was issued for`)
+    if (/key values mismatch/i.test((err as Error).message))
+      throw new ConfigError(
+        `${keyName} is not the private key of ${certName}: give the key the certificate was issued for`,
+      )
     throw new ConfigError(`${certName} and ${keyName} cannot serve TLS: ${(err as Error).message}`)
   }
   return { cert, key }

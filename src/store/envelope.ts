@@ -40,14 +40,16 @@ export function encodeEnvelope(envelope: Envelope): Buffer {
   const shell = `${goMarshalIndent({ 'envelope-version': 1, 'payload-type': envelope.payloadType, encrypter, ciphertext: '' })}\n`
   // The ciphertext is the last member: its base64 (which JSON never escapes) goes between the quotes of "".
   const at = shell.length - EMPTY_TAIL.length + 1
-  if (!shell.endsWith(`"ciphertext": ${EMPTY_TAIL}`)) throw new Error('envelope layout changed: the ciphertext must be the last member')
+  if (!shell.endsWith(`"ciphertext": ${EMPTY_TAIL}`))
+    throw new Error('envelope layout changed: the ciphertext must be the last member')
   const head = Buffer.from(shell.slice(0, at))
   const tail = Buffer.from(shell.slice(at))
   const ciphertext = envelope.ciphertext
   const out = Buffer.allocUnsafe(head.length + 4 * Math.ceil(ciphertext.length / 3) + tail.length)
   let offset = head.copy(out, 0)
   // Base64 in slices (a multiple of 3 bytes, so no padding inside): a 50 MB state never exists as one 67 MB string.
-  for (let i = 0; i < ciphertext.length; i += BASE64_SLICE) offset += out.write(ciphertext.subarray(i, i + BASE64_SLICE).toString('base64'), offset, 'latin1')
+  for (let i = 0; i < ciphertext.length; i += BASE64_SLICE)
+    offset += out.write(ciphertext.subarray(i, i + BASE64_SLICE).toString('base64'), offset, 'latin1')
   tail.copy(out, offset)
   return out
 }
@@ -121,15 +123,25 @@ function decodeJson(bytes: Buffer): Envelope {
   try {
     doc = JSON.parse(bytes.toString('utf8'))
   } catch {
-    throw unreadable(bytes.length === 0 ? 'the envelope file is empty (a torn write?)' : 'the envelope is not valid JSON (truncated or corrupted)')
+    throw unreadable(
+      bytes.length === 0
+        ? 'the envelope file is empty (a torn write?)'
+        : 'the envelope is not valid JSON (truncated or corrupted)',
+    )
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw unreadable('the envelope is not a JSON object')
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw unreadable('the envelope is not a JSON object')
   const fields = doc as Record<string, unknown>
-  if (fields['envelope-version'] !== 1) throw unreadable(`envelope-version is ${JSON.stringify(fields['envelope-version'])}, expected 1`)
+  if (fields['envelope-version'] !== 1)
+    throw unreadable(`envelope-version is ${JSON.stringify(fields['envelope-version'])}, expected 1`)
   const payloadType = fields['payload-type'] ?? UNOBIN_PAYLOAD
   if (typeof payloadType !== 'string') throw unreadable('payload-type is not a string')
   const encrypter = fields.encrypter
-  if (typeof encrypter !== 'object' || encrypter === null || typeof (encrypter as { name?: unknown }).name !== 'string') {
+  if (
+    typeof encrypter !== 'object' ||
+    encrypter === null ||
+    typeof (encrypter as { name?: unknown }).name !== 'string'
+  ) {
     throw unreadable('the envelope names no encrypter')
   }
   const rawBody = (encrypter as { body?: unknown }).body
@@ -143,7 +155,10 @@ function decodeJson(bytes: Buffer): Envelope {
   if (sealed === undefined) throw unreadable('ciphertext is not standard base64')
   return {
     payloadType,
-    encrypter: body === undefined ? { name: (encrypter as { name: string }).name } : { name: (encrypter as { name: string }).name, body },
+    encrypter:
+      body === undefined
+        ? { name: (encrypter as { name: string }).name }
+        : { name: (encrypter as { name: string }).name, body },
     ciphertext: sealed,
   }
 }

@@ -63,7 +63,13 @@ export class HeldLockIndex implements HeldLocks {
     this.#now = options.now ?? Date.now
   }
 
-  async reserve(principal: string, factory: string, stack: string, cap: number, pendingMs: number): Promise<Reservation> {
+  async reserve(
+    principal: string,
+    factory: string,
+    stack: string,
+    cap: number,
+    pendingMs: number,
+  ): Promise<Reservation> {
     await this.#rebuilt
     return this.#serial(principal, async () => {
       const dir = this.#principalDir(principal)
@@ -90,13 +96,16 @@ export class HeldLockIndex implements HeldLocks {
   }
 
   async #settle(principal: string, factory: string, stack: string): Promise<void> {
-    const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
+    const holder = await this.#root
+      .stack(factory, stack)
+      .inspectLock()
+      .catch(() => undefined)
     const dir = this.#principalDir(principal)
     // Held: the entry is confirmed (no longer pending), so it goes stale the moment the marker stops naming the principal.
     if (holder?.principal === principal) {
-      if ((await this.#read(join(dir, entryName(factory, stack))))?.pendingUntil !== 0) await this.#put(dir, entryName(factory, stack), false, principal, 0)
-    }
-    else {
+      if ((await this.#read(join(dir, entryName(factory, stack))))?.pendingUntil !== 0)
+        await this.#put(dir, entryName(factory, stack), false, principal, 0)
+    } else {
       await this.#remove(join(dir, entryName(factory, stack)))
       await this.#fs.rmdir(dir).catch(() => {}) // a refused first lock leaves nothing behind (ENOTEMPTY keeps the others)
     }
@@ -109,13 +118,18 @@ export class HeldLockIndex implements HeldLocks {
   async #rebuild(): Promise<void> {
     const names = await this.#root.stackNames().catch(() => [])
     for (let i = 0; i < names.length; i += REBUILD_CONCURRENCY) {
-      await Promise.all(names.slice(i, i + REBUILD_CONCURRENCY).map(async ({ factory, stack }) => {
-        const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
-        if (holder?.principal == null) return
-        const dir = this.#principalDir(holder.principal)
-        await this.#fs.mkdir(dir, { recursive: true })
-        await this.#put(dir, entryName(factory, stack), true, holder.principal, 0) // an existing entry is left as it is
-      }))
+      await Promise.all(
+        names.slice(i, i + REBUILD_CONCURRENCY).map(async ({ factory, stack }) => {
+          const holder = await this.#root
+            .stack(factory, stack)
+            .inspectLock()
+            .catch(() => undefined)
+          if (holder?.principal == null) return
+          const dir = this.#principalDir(holder.principal)
+          await this.#fs.mkdir(dir, { recursive: true })
+          await this.#put(dir, entryName(factory, stack), true, holder.principal, 0) // an existing entry is left as it is
+        }),
+      )
     }
     let principals: string[] = []
     try {
@@ -136,7 +150,10 @@ export class HeldLockIndex implements HeldLocks {
   async #counts(principal: string, dir: string, name: string): Promise<boolean> {
     const [factory, stack] = name.split('+') as [string, string]
     if (!isName(factory) || !isName(stack)) return false
-    const holder = await this.#root.stack(factory, stack).inspectLock().catch(() => undefined)
+    const holder = await this.#root
+      .stack(factory, stack)
+      .inspectLock()
+      .catch(() => undefined)
     if (holder?.principal === principal) return true
     const entry = await this.#read(join(dir, name))
     if (entry !== undefined && entry.pendingUntil > this.#now()) return true
@@ -167,8 +184,14 @@ export class HeldLockIndex implements HeldLocks {
 
   async #read(path: string): Promise<{ principal: string; pendingUntil: number } | undefined> {
     try {
-      const doc = JSON.parse((await this.#fs.readFile(path)).toString('utf8')) as { principal?: unknown; pendingUntil?: unknown }
-      return { principal: typeof doc.principal === 'string' ? doc.principal : '', pendingUntil: typeof doc.pendingUntil === 'number' ? doc.pendingUntil : 0 }
+      const doc = JSON.parse((await this.#fs.readFile(path)).toString('utf8')) as {
+        principal?: unknown
+        pendingUntil?: unknown
+      }
+      return {
+        principal: typeof doc.principal === 'string' ? doc.principal : '',
+        pendingUntil: typeof doc.pendingUntil === 'number' ? doc.pendingUntil : 0,
+      }
     } catch {
       return undefined
     }

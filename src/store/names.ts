@@ -19,7 +19,11 @@ export function isName(name: string): boolean {
 /** Throws `invalid-name` unless `name` is a valid factory or stack name. */
 export function assertName(kind: 'factory' | 'stack', name: string): string {
   if (!isName(name)) {
-    throw new StateError('invalid-name', `${kind} name "${printable(name)}" is not allowed: use 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit`, { [kind]: printable(name) })
+    throw new StateError(
+      'invalid-name',
+      `${kind} name "${printable(name)}" is not allowed: use 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+      { [kind]: printable(name) },
+    )
   }
   return name
 }

@@ -46,7 +46,11 @@ export interface ResealReport {
  * stops the run and is thrown, to be rerun once fixed. `onStep` is awaited
  * after each rev.
  */
-export async function resealTree(root: StoreCatalog, scope: ResealScope = {}, onStep: (step: ResealStep) => void | Promise<void> = () => {}): Promise<ResealReport> {
+export async function resealTree(
+  root: StoreCatalog,
+  scope: ResealScope = {},
+  onStep: (step: ResealStep) => void | Promise<void> = () => {},
+): Promise<ResealReport> {
   const counts = { resealed: 0, skipped: 0, failed: 0 }
   const failures: ResealStep[] = []
   const stacks = await root.stackNames(scope)

@@ -36,7 +36,12 @@ export function hasRule(policy: RetentionPolicy): boolean {
  * Splits `revs` into kept and prunable under `policy` at instant `nowNanos`.
  * Throws RangeError for a policy without rules (callers validate first).
  */
-export function selectPrunable(revs: readonly string[], current: string | null, policy: RetentionPolicy, nowNanos: bigint): Selection {
+export function selectPrunable(
+  revs: readonly string[],
+  current: string | null,
+  policy: RetentionPolicy,
+  nowNanos: bigint,
+): Selection {
   if (!hasRule(policy)) throw new RangeError('a retention policy needs keep or maxAge')
   const sorted = sortRevs(revs)
   const valid = sorted.filter((r) => parseRev(r) !== undefined)

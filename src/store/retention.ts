@@ -32,8 +32,18 @@ export interface StackPrune {
  * Throws what the store throws (`locked` when the stack is locked and no
  * holder's id is presented, disk faults).
  */
-export async function pruneStack(store: ManagedStore, policy: RetentionPolicy, trashWindowMs: number, options: { dryRun?: boolean; fence?: Fence } = {}): Promise<StackPrune> {
-  if (!hasRule(policy)) throw new StateError('invalid-request', 'a retention policy needs keep (newest revs to keep) or maxAge (seconds), and none was given or configured', { missing: 'retention-rule' })
+export async function pruneStack(
+  store: ManagedStore,
+  policy: RetentionPolicy,
+  trashWindowMs: number,
+  options: { dryRun?: boolean; fence?: Fence } = {},
+): Promise<StackPrune> {
+  if (!hasRule(policy))
+    throw new StateError(
+      'invalid-request',
+      'a retention policy needs keep (newest revs to keep) or maxAge (seconds), and none was given or configured',
+      { missing: 'retention-rule' },
+    )
   const { trashed, kept, purged } = await store.prune({ policy, purgeWindowMs: trashWindowMs, ...options })
   const { factory, stack } = store.stack()
   return { factory, stack, trashed, kept, purged, skipped: null }
@@ -51,7 +61,15 @@ export async function pruneTree(root: StoreCatalog, settings: RetentionSettings)
     const store = root.stack(factory, stack)
     try {
       if (settings.policy !== null) out.push(await pruneStack(store, settings.policy, settings.trashWindowMs))
-      else out.push({ factory, stack, trashed: [], kept: [], purged: await store.purgeTrash(settings.trashWindowMs), skipped: null })
+      else
+        out.push({
+          factory,
+          stack,
+          trashed: [],
+          kept: [],
+          purged: await store.purgeTrash(settings.trashWindowMs),
+          skipped: null,
+        })
     } catch (err) {
       if (!isStateError(err)) throw err
       out.push({ factory, stack, trashed: [], kept: [], purged: [], skipped: err.code })

@@ -35,7 +35,15 @@ export function parseRev(name: string): ParsedRev | undefined {
   date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d))
   if (Number.isNaN(date.getTime())) return undefined
   // Out-of-range fields (month 13, day 32, hour 24) roll over, possibly past year 9999: never canonical.
-  if (date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d) || date.getUTCHours() !== Number(h) || date.getUTCMinutes() !== Number(mi) || date.getUTCSeconds() !== Number(s)) return undefined
+  if (
+    date.getUTCFullYear() !== Number(y) ||
+    date.getUTCMonth() !== Number(mo) - 1 ||
+    date.getUTCDate() !== Number(d) ||
+    date.getUTCHours() !== Number(h) ||
+    date.getUTCMinutes() !== Number(mi) ||
+    date.getUTCSeconds() !== Number(s)
+  )
+    return undefined
   const nanos = BigInt(date.getTime()) * 1_000_000n + BigInt((frac ?? '').padEnd(9, '0'))
   const parsed = { nanos, suffix: suffix === undefined ? 0 : Number(suffix) }
   // Canonical only: no trailing fraction zeros, no leading zeros in the suffix.
@@ -54,7 +62,11 @@ export function isRev(name: string): boolean {
 export function assertRev(name: string): ParsedRev {
   const parsed = parseRev(name)
   if (parsed === undefined) {
-    throw new StateError('invalid-rev', `"${printable(name)}" is not a rev: expected a UTC instant like 2026-07-10T12:00:00.1Z, optionally with a _N suffix`, { rev: printable(name) })
+    throw new StateError(
+      'invalid-rev',
+      `"${printable(name)}" is not a rev: expected a UTC instant like 2026-07-10T12:00:00.1Z, optionally with a _N suffix`,
+      { rev: printable(name) },
+    )
   }
   return parsed
 }
@@ -98,7 +110,10 @@ export function compareRevs(a: string, b: string): number {
 /** Returns a new array of `names` in rev order (the order of `compareRevs`); the input is left as it was. */
 export function sortRevs(names: readonly string[]): string[] {
   // Parse each name once (not once per comparison): listing 10,000 revs stays in milliseconds.
-  return names.map(revKey).sort(compareKeys).map((k) => k.name)
+  return names
+    .map(revKey)
+    .sort(compareKeys)
+    .map((k) => k.name)
 }
 
 /**

@@ -22,7 +22,10 @@ export interface StackEventsOptions {
 export class StackEvents {
   readonly #root: StoreCatalog
   readonly #options: StackEventsOptions
-  readonly #observers = new Map<string, { observer: StackObserver; listeners: Set<(event: StackEvent) => void>; ready: Promise<StackView> }>()
+  readonly #observers = new Map<
+    string,
+    { observer: StackObserver; listeners: Set<(event: StackEvent) => void>; ready: Promise<StackView> }
+  >()
 
   constructor(root: StoreCatalog, options: StackEventsOptions) {
     this.#root = root
@@ -37,9 +40,14 @@ export class StackEvents {
     if (entry === undefined) {
       const listeners = new Set<(event: StackEvent) => void>()
       const clock = this.#root.clock
-      const observer = new StackObserver(store, this.#root.stackDir?.(factory, stack), { pollMs: this.#options.pollMs, now: () => Number(clock.nowNanos() / 1_000_000n) }, (event) => {
-        for (const l of listeners) l(event)
-      })
+      const observer = new StackObserver(
+        store,
+        this.#root.stackDir?.(factory, stack),
+        { pollMs: this.#options.pollMs, now: () => Number(clock.nowNanos() / 1_000_000n) },
+        (event) => {
+          for (const l of listeners) l(event)
+        },
+      )
       entry = { observer, listeners, ready: observer.start() }
       this.#observers.set(key, entry)
     }
@@ -66,7 +74,11 @@ export class StackEvents {
     this.#observers.clear()
   }
 
-  #drop(key: string, entry: { observer: StackObserver; listeners: Set<(event: StackEvent) => void> }, listener: (event: StackEvent) => void): void {
+  #drop(
+    key: string,
+    entry: { observer: StackObserver; listeners: Set<(event: StackEvent) => void> },
+    listener: (event: StackEvent) => void,
+  ): void {
     entry.listeners.delete(listener)
     if (entry.listeners.size === 0 && this.#observers.get(key) === entry) {
       entry.observer.close()

@@ -24,7 +24,12 @@ export type StackEvent =
   | { readonly type: 'lock.acquired'; readonly holder: LockHolder }
   | { readonly type: 'lock.renewed'; readonly holder: LockHolder }
   | { readonly type: 'lock.released'; readonly holder: LockHolder }
-  | { readonly type: 'lock.force-unlocked'; readonly holder: LockHolder; readonly by: string | null; readonly reason: string | null }
+  | {
+      readonly type: 'lock.force-unlocked'
+      readonly holder: LockHolder
+      readonly by: string | null
+      readonly reason: string | null
+    }
   | { readonly type: 'lock.expired'; readonly holder: LockHolder }
   | { readonly type: 'rev.written'; readonly rev: string }
   | { readonly type: 'rev.deleted'; readonly rev: string }
@@ -70,7 +75,12 @@ export class StackObserver {
   #again = false
   #closed = false
 
-  constructor(store: ObservedStore, dir: string | undefined, options: ObserverOptions, emit: (event: StackEvent) => void) {
+  constructor(
+    store: ObservedStore,
+    dir: string | undefined,
+    options: ObserverOptions,
+    emit: (event: StackEvent) => void,
+  ) {
     this.#store = store
     this.#dir = dir
     this.#options = options
@@ -140,7 +150,13 @@ export class StackObserver {
     const lock = (await this.#store.inspectLock().catch(() => undefined)) ?? null
     let revs = this.#revs
     // Without a directory to stat, every refresh lists the revs.
-    const mtime = this.#dir === undefined ? Number.NaN : await lstat(join(this.#dir, 'snapshots')).then((s) => s.mtimeMs, () => 0)
+    const mtime =
+      this.#dir === undefined
+        ? Number.NaN
+        : await lstat(join(this.#dir, 'snapshots')).then(
+            (s) => s.mtimeMs,
+            () => 0,
+          )
     if (mtime !== this.#revsMtime) {
       const listed = await this.#store.list().catch(() => null)
       if (listed !== null) {
@@ -161,13 +177,20 @@ export class StackObserver {
     const was = before.lock
     if (was !== null && (lock === null || lock.id !== was.id)) await this.#released(was)
     if (lock !== null && (was === null || lock.id !== was.id)) this.#emit({ type: 'lock.acquired', holder: lock })
-    else if (lock !== null && was !== null && lock.expires !== was.expires) this.#emit({ type: 'lock.renewed', holder: lock })
+    else if (lock !== null && was !== null && lock.expires !== was.expires)
+      this.#emit({ type: 'lock.renewed', holder: lock })
   }
 
   async #released(holder: LockHolder): Promise<void> {
     const release = await this.#store.lastRelease().catch(() => undefined)
     if (release !== undefined && release.holder.id === holder.id) {
-      if (release.event === 'force-unlock') return this.#emit({ type: 'lock.force-unlocked', holder, by: release.by ?? null, reason: release.reason ?? null })
+      if (release.event === 'force-unlock')
+        return this.#emit({
+          type: 'lock.force-unlocked',
+          holder,
+          by: release.by ?? null,
+          reason: release.reason ?? null,
+        })
       if (release.event === 'expired') return this.#emit({ type: 'lock.expired', holder })
       return this.#emit({ type: 'lock.released', holder })
     }

@@ -90,12 +90,14 @@ export class StoreRoot implements StoreCatalog {
     const store = this.stack(factory, stack)
     let error: StackSummary['error'] = null
     // One broken stack must not hide the others from discovery: report its fault instead of failing the list.
-    const tolerate = <T>(fallback: T) => (err: unknown): T => {
-      if (err instanceof StateError && err.code === 'no-current') return fallback
-      if (!(err instanceof StateError)) throw err
-      error ??= err.code
-      return fallback
-    }
+    const tolerate =
+      <T>(fallback: T) =>
+      (err: unknown): T => {
+        if (err instanceof StateError && err.code === 'no-current') return fallback
+        if (!(err instanceof StateError)) throw err
+        error ??= err.code
+        return fallback
+      }
     const [revs, lock, current] = await Promise.all([
       store.list().catch(tolerate<string[]>([])),
       store.inspectLock().catch(tolerate<undefined>(undefined)),
@@ -109,8 +111,11 @@ export class StoreRoot implements StoreCatalog {
    * one factory, or one stack (which need not exist yet). Throws
    * `factory-not-found` for a named factory without stacks.
    */
-  async stackNames(scope: { readonly factory?: string | undefined; readonly stack?: string | undefined } = {}): Promise<Array<{ factory: string; stack: string }>> {
-    if (scope.stack !== undefined && scope.factory === undefined) throw new StateError('invalid-request', 'a stack is named only together with its factory')
+  async stackNames(
+    scope: { readonly factory?: string | undefined; readonly stack?: string | undefined } = {},
+  ): Promise<Array<{ factory: string; stack: string }>> {
+    if (scope.stack !== undefined && scope.factory === undefined)
+      throw new StateError('invalid-request', 'a stack is named only together with its factory')
     if (scope.factory !== undefined && scope.stack !== undefined) {
       this.stack(scope.factory, scope.stack) // validates both names
       return [{ factory: scope.factory, stack: scope.stack }]
@@ -118,7 +123,8 @@ export class StoreRoot implements StoreCatalog {
     const factories = scope.factory === undefined ? await this.factories() : [scope.factory]
     const out: Array<{ factory: string; stack: string }> = []
     for (const factory of factories) {
-      const stacks = scope.factory === undefined ? await this.stacks(factory).catch(() => []) : await this.stacks(factory)
+      const stacks =
+        scope.factory === undefined ? await this.stacks(factory).catch(() => []) : await this.stacks(factory)
       for (const stack of stacks) out.push({ factory, stack })
     }
     return out
@@ -155,7 +161,10 @@ export class StoreRoot implements StoreCatalog {
       if (errnoCode(err) === 'ENOENT') return []
       throw err
     }
-    return entries.filter((e) => e.isDirectory() && isName(e.name)).map((e) => e.name).sort()
+    return entries
+      .filter((e) => e.isDirectory() && isName(e.name))
+      .map((e) => e.name)
+      .sort()
   }
 
   async #isDir(path: string): Promise<boolean> {

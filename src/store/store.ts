@@ -12,7 +12,6 @@ import type { Clock } from '../clock.js'
 import type { Encrypter } from '../crypto/encrypter.js'
 import type { RetentionPolicy } from './retention-policy.js'
 
-
 /** A stored snapshot: its rev, payload type and plaintext bytes (exactly as written). */
 export interface Snapshot {
   readonly rev: string
@@ -149,7 +148,10 @@ export interface Store {
   /** All revs, oldest first (Go's ordering). */
   list(): Promise<string[]>
   /** Removes a rev; an absent rev is not an error. Refuses the current rev unless `force`. */
-  delete(rev: string, options?: { fence?: Fence; force?: boolean }): Promise<{ deleted: boolean; clearedCurrent: boolean }>
+  delete(
+    rev: string,
+    options?: { fence?: Fence; force?: boolean },
+  ): Promise<{ deleted: boolean; clearedCurrent: boolean }>
   /** Takes the stack's lock. Throws `locked` (with the holder), `wait-timeout`, or the signal's reason. */
   lock(claims: LockClaims, context: LockContext, options?: LockOptions): Promise<LockHolder>
   /** The holder, or undefined when the stack is free (an expired lease is free). */
@@ -238,7 +240,6 @@ export interface ManagedStore extends Store {
   reseal(rev: string, options?: { trashedAt?: string }): Promise<ResealOutcome>
 }
 
-
 /**
  * The stacks of one data directory: one shared store per factory/stack,
  * discovery of factories and stacks, and the readiness probe.
@@ -284,7 +285,10 @@ export interface StoreCatalog {
   /** A stack's summary: current rev, rev count, lock holder, and the code of any fault reading them. */
   summary(factory: string, stack: string): Promise<StackSummary>
   /** Every `{factory, stack}` in `scope`, sorted (one named stack need not exist yet). Throws `factory-not-found`. */
-  stackNames(scope?: { readonly factory?: string | undefined; readonly stack?: string | undefined }): Promise<Array<{ factory: string; stack: string }>>
+  stackNames(scope?: {
+    readonly factory?: string | undefined
+    readonly stack?: string | undefined
+  }): Promise<Array<{ factory: string; stack: string }>>
   /** Proves the storage takes a new object; throws the storage's error when it does not. */
   probeWritable(): Promise<void>
   /** How many lock requests are waiting for a lock in this process, over every stack. */

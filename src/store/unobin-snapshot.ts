@@ -29,31 +29,56 @@ export function validateUnobinSnapshot(bytes: Buffer): Record<string, unknown> {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('the snapshot must be a JSON object')
   const snapshot = doc as Record<string, unknown>
-  if (snapshot['format-version'] !== 1) throw invalid(`format-version must be 1, got ${describe(snapshot['format-version'])}`, { rule: 'format-version' })
+  if (snapshot['format-version'] !== 1)
+    throw invalid(`format-version must be 1, got ${describe(snapshot['format-version'])}`, { rule: 'format-version' })
   const factory = snapshot.factory
-  if (factory !== undefined && (typeof factory !== 'object' || factory === null || Array.isArray(factory))) throw invalid('factory must be an object {name, version, content-revision}', { rule: 'factory' })
-  if (snapshot.stack !== undefined && typeof snapshot.stack !== 'string') throw invalid('stack must be a string', { rule: 'stack' })
+  if (factory !== undefined && (typeof factory !== 'object' || factory === null || Array.isArray(factory)))
+    throw invalid('factory must be an object {name, version, content-revision}', { rule: 'factory' })
+  if (snapshot.stack !== undefined && typeof snapshot.stack !== 'string')
+    throw invalid('stack must be a string', { rule: 'stack' })
   const entries = snapshot.entries ?? []
   if (!Array.isArray(entries)) throw invalid('entries must be an array', { rule: 'entries' })
   const seen = new Set<string>()
   entries.forEach((entry: unknown, i: number) => {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw invalid(`entries[${i}] must be an object`, { entry: i, rule: 'entry' })
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw invalid(`entries[${i}] must be an object`, { entry: i, rule: 'entry' })
     const e = entry as Record<string, unknown>
     const address = e.address
-    if (typeof address !== 'string' || address === '') throw invalid(`entries[${i}] has no address`, { entry: i, rule: 'address' })
+    if (typeof address !== 'string' || address === '')
+      throw invalid(`entries[${i}] has no address`, { entry: i, rule: 'address' })
     const where = `entries[${i}] (${address})`
-    if (seen.has(address)) throw invalid(`${where}: address ${address} appears twice; addresses must be unique`, { entry: address, rule: 'unique-address' })
+    if (seen.has(address))
+      throw invalid(`${where}: address ${address} appears twice; addresses must be unique`, {
+        entry: address,
+        rule: 'unique-address',
+      })
     seen.add(address)
     const kind = e['entry-kind']
     const allowed = typeof kind === 'string' && Object.hasOwn(CATEGORIES, kind) ? CATEGORIES[kind] : undefined
-    if (allowed === undefined) throw invalid(`${where}: entry-kind ${describe(kind)} is not one of leaf, library-call, action, data-source`, { entry: address, rule: 'entry-kind' })
+    if (allowed === undefined)
+      throw invalid(`${where}: entry-kind ${describe(kind)} is not one of leaf, library-call, action, data-source`, {
+        entry: address,
+        rule: 'entry-kind',
+      })
     const category = e.category
     if (typeof category !== 'string' || !allowed.includes(category)) {
-      throw invalid(`${where}: entry-kind ${kind} requires category ${allowed.join(' or ')}, got ${describe(category)}`, { entry: address, rule: 'category' })
+      throw invalid(
+        `${where}: entry-kind ${kind} requires category ${allowed.join(' or ')}, got ${describe(category)}`,
+        { entry: address, rule: 'category' },
+      )
     }
     const binding = e.binding
-    const b = typeof binding === 'object' && binding !== null && !Array.isArray(binding) ? (binding as Record<string, unknown>) : undefined
-    if (b === undefined || typeof b.alias !== 'string' || b.alias === '' || typeof b.kind !== 'string' || b.kind === '') {
+    const b =
+      typeof binding === 'object' && binding !== null && !Array.isArray(binding)
+        ? (binding as Record<string, unknown>)
+        : undefined
+    if (
+      b === undefined ||
+      typeof b.alias !== 'string' ||
+      b.alias === '' ||
+      typeof b.kind !== 'string' ||
+      b.kind === ''
+    ) {
       throw invalid(`${where}: binding must have a non-empty alias and kind`, { entry: address, rule: 'binding' })
     }
   })

@@ -30,7 +30,15 @@ const KEYS = ['ID', 'Operation', 'Info', 'Who', 'Version', 'Created', 'Path'] as
  * instant, a state path). A holder's LockInfo is echoed in every refused
  * lock and in the stack listing, so it must stay small.
  */
-export const LOCK_INFO_FIELD_MAX: Readonly<Record<(typeof KEYS)[number], number>> = { ID: 256, Operation: 1024, Info: 4096, Who: 1024, Version: 256, Created: 64, Path: 1024 }
+export const LOCK_INFO_FIELD_MAX: Readonly<Record<(typeof KEYS)[number], number>> = {
+  ID: 256,
+  Operation: 1024,
+  Info: 4096,
+  Who: 1024,
+  Version: 256,
+  Created: 64,
+  Path: 1024,
+}
 
 /**
  * The largest LockInfo body, in bytes: every field at its cap fits, with room
@@ -40,7 +48,8 @@ export const LOCK_INFO_FIELD_MAX: Readonly<Record<(typeof KEYS)[number], number>
 export const LOCK_BODY_LIMIT = 16 * 1024
 
 /** RFC 3339 as Go's time.Time.UnmarshalJSON accepts it: a refusal whose Created fails this cannot be decoded by the clients. */
-const GO_RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+const GO_RFC3339 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
 
 /**
  * Parses a LockInfo body like Go does (keys matched case-insensitively,
@@ -55,17 +64,30 @@ export function parseLockInfo(bytes: Buffer): LockInfo | undefined {
   } catch (err) {
     throw new StateError('malformed-json', `the lock body is not valid JSON: ${(err as Error).message}`)
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new StateError('invalid-request', 'the lock body must be a LockInfo JSON object')
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new StateError('invalid-request', 'the lock body must be a LockInfo JSON object')
   const byKey = new Map(Object.entries(doc as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]))
   const field = (key: (typeof KEYS)[number]): string => {
     const v = byKey.get(key.toLowerCase())
     if (v === undefined || v === null) return ''
     if (typeof v !== 'string') throw new StateError('invalid-request', `LockInfo ${key} must be a string`)
     // A field over its cap is a malformed LockInfo (400), like an overlong field of the native lock body.
-    if (v.length > LOCK_INFO_FIELD_MAX[key]) throw new StateError('invalid-request', `LockInfo ${key} is ${v.length} characters long; at most ${LOCK_INFO_FIELD_MAX[key]} are accepted`)
+    if (v.length > LOCK_INFO_FIELD_MAX[key])
+      throw new StateError(
+        'invalid-request',
+        `LockInfo ${key} is ${v.length} characters long; at most ${LOCK_INFO_FIELD_MAX[key]} are accepted`,
+      )
     return v
   }
-  const info = { ID: field('ID'), Operation: field('Operation'), Info: field('Info'), Who: field('Who'), Version: field('Version'), Created: field('Created') || null, Path: field('Path') }
+  const info = {
+    ID: field('ID'),
+    Operation: field('Operation'),
+    Info: field('Info'),
+    Who: field('Who'),
+    Version: field('Version'),
+    Created: field('Created') || null,
+    Path: field('Path'),
+  }
   return info
 }
 
@@ -74,7 +96,15 @@ export function parseLockInfo(bytes: Buffer): LockInfo | undefined {
  * strings, the zero time `0001-01-01T00:00:00Z`).
  */
 export function isIdOnly(info: LockInfo): boolean {
-  return info.ID !== '' && info.Operation === '' && info.Info === '' && info.Who === '' && info.Version === '' && info.Path === '' && (info.Created === null || info.Created.startsWith('0001-01-01T00:00:00'))
+  return (
+    info.ID !== '' &&
+    info.Operation === '' &&
+    info.Info === '' &&
+    info.Who === '' &&
+    info.Version === '' &&
+    info.Path === '' &&
+    (info.Created === null || info.Created.startsWith('0001-01-01T00:00:00'))
+  )
 }
 
 /**
@@ -85,14 +115,21 @@ export function isIdOnly(info: LockInfo): boolean {
  */
 export function holderLockInfo(holder: LockHolder): Record<string, unknown> {
   const client = holder.client ?? {}
-  const str = (key: string, fallback: string): string => (typeof client[key] === 'string' && client[key] !== '' ? (client[key] as string) : fallback)
+  const str = (key: string, fallback: string): string =>
+    typeof client[key] === 'string' && client[key] !== '' ? (client[key] as string) : fallback
   const info: Record<string, unknown> = {
     ID: holder.id,
     Operation: str('Operation', holder.operation),
     Info: str('Info', holder.info),
-    Who: str('Who', holder.who !== '' ? holder.who : (holder.principal ?? (holder.pid !== null ? `pid ${holder.pid}` : 'unknown'))),
+    Who: str(
+      'Who',
+      holder.who !== '' ? holder.who : (holder.principal ?? (holder.pid !== null ? `pid ${holder.pid}` : 'unknown')),
+    ),
     Version: str('Version', ''),
-    Created: typeof client.Created === 'string' && GO_RFC3339.test(client.Created) && !client.Created.startsWith('0001-') ? client.Created : holder.created,
+    Created:
+      typeof client.Created === 'string' && GO_RFC3339.test(client.Created) && !client.Created.startsWith('0001-')
+        ? client.Created
+        : holder.created,
     Path: str('Path', ''),
   }
   for (const key of KEYS) if (!(key in info)) info[key] = ''

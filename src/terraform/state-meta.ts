@@ -27,11 +27,14 @@ export function readStateMeta(bytes: Buffer): StateMeta {
   } catch (err) {
     throw new StateError('malformed-json', `the state is not valid JSON: ${(err as Error).message}`)
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new StateError('invalid-request', 'the state must be a JSON object with lineage and serial')
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new StateError('invalid-request', 'the state must be a JSON object with lineage and serial')
   const lineage = Object.hasOwn(doc, 'lineage') ? (doc as { lineage?: unknown }).lineage : undefined
   const serial = Object.hasOwn(doc, 'serial') ? (doc as { serial?: unknown }).serial : undefined
-  if (typeof lineage !== 'string' || lineage === '') throw new StateError('invalid-request', 'the state has no lineage: it is not a Terraform or OpenTofu state')
-  if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0) throw new StateError('invalid-request', 'the state has no valid serial (a non-negative integer)')
+  if (typeof lineage !== 'string' || lineage === '')
+    throw new StateError('invalid-request', 'the state has no lineage: it is not a Terraform or OpenTofu state')
+  if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0)
+    throw new StateError('invalid-request', 'the state has no valid serial (a non-negative integer)')
   return { lineage, serial }
 }
 
@@ -42,17 +45,41 @@ export function readStateMeta(bytes: Buffer): StateMeta {
  * stored state: they are told only to a caller who `mayRead` it (a caller
  * with write but not read learns only which rule refused the write).
  */
-export function assertSuccessor(current: StateMeta, next: StateMeta, force: boolean, where: string, mayRead = true): void {
+export function assertSuccessor(
+  current: StateMeta,
+  next: StateMeta,
+  force: boolean,
+  where: string,
+  mayRead = true,
+): void {
   if (force) return
   if (!mayRead) {
-    if (next.lineage !== current.lineage) throw new StateError('state-conflict', `refusing a state of lineage ${next.lineage} over ${where}: its current state has another lineage. If you really mean to replace it, retry with ?force=true on the address`, { lineage: next.lineage, rule: 'lineage' })
-    if (next.serial < current.serial) throw new StateError('state-conflict', `refusing serial ${next.serial} over ${where}: its current serial is higher (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`, { serial: next.serial, rule: 'serial' })
+    if (next.lineage !== current.lineage)
+      throw new StateError(
+        'state-conflict',
+        `refusing a state of lineage ${next.lineage} over ${where}: its current state has another lineage. If you really mean to replace it, retry with ?force=true on the address`,
+        { lineage: next.lineage, rule: 'lineage' },
+      )
+    if (next.serial < current.serial)
+      throw new StateError(
+        'state-conflict',
+        `refusing serial ${next.serial} over ${where}: its current serial is higher (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`,
+        { serial: next.serial, rule: 'serial' },
+      )
     return
   }
   if (next.lineage !== current.lineage) {
-    throw new StateError('state-conflict', `refusing a state of lineage ${next.lineage} over ${where}, whose current state has lineage ${current.lineage}: this looks like a different infrastructure. If you really mean to replace it, retry with ?force=true on the address`, { currentLineage: current.lineage, lineage: next.lineage, rule: 'lineage' })
+    throw new StateError(
+      'state-conflict',
+      `refusing a state of lineage ${next.lineage} over ${where}, whose current state has lineage ${current.lineage}: this looks like a different infrastructure. If you really mean to replace it, retry with ?force=true on the address`,
+      { currentLineage: current.lineage, lineage: next.lineage, rule: 'lineage' },
+    )
   }
   if (next.serial < current.serial) {
-    throw new StateError('state-conflict', `refusing serial ${next.serial} over ${where}, whose current serial is ${current.serial}: the state is older than what is stored (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`, { currentSerial: current.serial, serial: next.serial, rule: 'serial' })
+    throw new StateError(
+      'state-conflict',
+      `refusing serial ${next.serial} over ${where}, whose current serial is ${current.serial}: the state is older than what is stored (pull, re-plan, or retry with ?force=true on the address to roll back on purpose)`,
+      { currentSerial: current.serial, serial: next.serial, rule: 'serial' },
+    )
   }
 }

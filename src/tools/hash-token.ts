@@ -24,12 +24,16 @@ export function hashTokenCommand(argv: readonly string[], input: string, io: Com
     return 0
   }
   if (argv.length > 0) {
-    io.err.write(`unobin-state-server hash-token: unexpected argument ${JSON.stringify(argv[0])}: the token is read on stdin, never from the command line (it would be in the shell history)\n${USAGE}`)
+    io.err.write(
+      `unobin-state-server hash-token: unexpected argument ${JSON.stringify(argv[0])}: the token is read on stdin, never from the command line (it would be in the shell history)\n${USAGE}`,
+    )
     return 2
   }
   const token = input.replace(/\r?\n$/, '')
   if (token === '') {
-    io.err.write('unobin-state-server hash-token: stdin is empty: pipe the token in (printf %s "$TOKEN" | unobin-state-server hash-token)\n')
+    io.err.write(
+      'unobin-state-server hash-token: stdin is empty: pipe the token in (printf %s "$TOKEN" | unobin-state-server hash-token)\n',
+    )
     return 2
   }
   if (/[\r\n]/.test(token)) {

@@ -20,18 +20,21 @@ const target = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
 const tls = (process.env.UNOBIN_STATE_TLS_CERT ?? '') !== ''
 const shown = `${tls ? 'https' : 'http'}://${target.includes(':') ? `[${target}]` : target}:${port}${path}`
 
-const req = (tls ? httpsRequest : httpRequest)({ host: target, port, path, method: 'GET', timeout: 3000, rejectUnauthorized: false, agent: false }, (res) => {
-  let body = ''
-  res.setEncoding('utf8')
-  res.on('data', (chunk: string) => {
-    if (body.length < 500) body += chunk
-  })
-  res.on('end', () => {
-    const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300
-    if (!ok) process.stderr.write(`${shown} answered ${res.statusCode}: ${body.slice(0, 500)}\n`)
-    process.exit(ok ? 0 : 1)
-  })
-})
+const req = (tls ? httpsRequest : httpRequest)(
+  { host: target, port, path, method: 'GET', timeout: 3000, rejectUnauthorized: false, agent: false },
+  (res) => {
+    let body = ''
+    res.setEncoding('utf8')
+    res.on('data', (chunk: string) => {
+      if (body.length < 500) body += chunk
+    })
+    res.on('end', () => {
+      const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300
+      if (!ok) process.stderr.write(`${shown} answered ${res.statusCode}: ${body.slice(0, 500)}\n`)
+      process.exit(ok ? 0 : 1)
+    })
+  },
+)
 req.on('timeout', () => req.destroy(new Error('no answer within 3 s')))
 req.on('error', (err: NodeJS.ErrnoException) => {
   process.stderr.write(`${shown} unreachable: ${err.code ?? err.message}\n`)

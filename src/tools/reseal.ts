@@ -60,8 +60,19 @@ export async function resealCommand(argv: readonly string[], env: NodeJS.Process
     if (parsed.kind !== 'run') throw new ConfigError('--version is not an option of reseal')
     const config = parsed.config
     const clock = new SystemClock()
-    root = new StoreRoot({ root: resolve(config.dataDir), encrypter: buildEncrypter(config, env, parsed.origins), clock, identity: { pid: process.pid, host: hostname() }, onWarning: (m) => io.err.write(`warning: ${m}\n`) })
-    audit = config.auditLog === null ? new NullAuditLog() : new FileAuditLog(resolve(config.auditLog), clock, (e) => io.err.write(`warning: audit log write failed: ${(e as Error).message}\n`))
+    root = new StoreRoot({
+      root: resolve(config.dataDir),
+      encrypter: buildEncrypter(config, env, parsed.origins),
+      clock,
+      identity: { pid: process.pid, host: hostname() },
+      onWarning: (m) => io.err.write(`warning: ${m}\n`),
+    })
+    audit =
+      config.auditLog === null
+        ? new NullAuditLog()
+        : new FileAuditLog(resolve(config.auditLog), clock, (e) =>
+            io.err.write(`warning: audit log write failed: ${(e as Error).message}\n`),
+          )
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err.write(`unobin-state-server reseal: ${err.message}\n`)
@@ -72,11 +83,19 @@ export async function resealCommand(argv: readonly string[], env: NodeJS.Process
 
   const sealedWith = describeRef(root.encrypter.ref)
   const principal = `local:${safeUser()}`
-  io.out.write(`re-sealing with ${sealedWith} in ${root.root}${scope.factory === undefined ? '' : ` (${scope.factory}${scope.stack === undefined ? '' : `/${scope.stack}`})`}\n`)
+  io.out.write(
+    `re-sealing with ${sealedWith} in ${root.root}${scope.factory === undefined ? '' : ` (${scope.factory}${scope.stack === undefined ? '' : `/${scope.stack}`})`}\n`,
+  )
   let stack: { factory: string; stack: string; resealed: number; skipped: number; failed: number } | undefined
   const flush = async () => {
     if (stack !== undefined && (stack.resealed > 0 || stack.failed > 0)) {
-      await audit.record({ action: 'snapshot.reseal', principal, factory: stack.factory, stack: stack.stack, detail: { resealed: stack.resealed, skipped: stack.skipped, failed: stack.failed, sealedWith, via: 'command' } })
+      await audit.record({
+        action: 'snapshot.reseal',
+        principal,
+        factory: stack.factory,
+        stack: stack.stack,
+        detail: { resealed: stack.resealed, skipped: stack.skipped, failed: stack.failed, sealedWith, via: 'command' },
+      })
     }
   }
   const onStep = async (step: ResealStep) => {
@@ -88,17 +107,28 @@ export async function resealCommand(argv: readonly string[], env: NodeJS.Process
     else if (step.outcome === 'failed') stack.failed++
     else stack.skipped++
     const where = `${step.factory}/${step.stack} ${step.rev}${step.trashed ? ' (trash)' : ''}`
-    io.out.write(step.outcome === 'failed' ? `failed ${where}: ${step.detail ?? ''}\n` : `${step.outcome === 'absent' ? 'skipped' : step.outcome} ${where}\n`)
+    io.out.write(
+      step.outcome === 'failed'
+        ? `failed ${where}: ${step.detail ?? ''}\n`
+        : `${step.outcome === 'absent' ? 'skipped' : step.outcome} ${where}\n`,
+    )
   }
   try {
     const report = await resealTree(root, scope, onStep)
     await flush()
-    io.out.write(`done: ${report.resealed} resealed, ${report.skipped} skipped, ${report.failed} failed, in ${report.stacks} stacks\n`)
-    if (report.failed > 0) io.err.write(`${report.failed} revs could not be opened with the configured keys and were left as they are: configure the key that sealed them (see the failed lines) and run reseal again\n`)
+    io.out.write(
+      `done: ${report.resealed} resealed, ${report.skipped} skipped, ${report.failed} failed, in ${report.stacks} stacks\n`,
+    )
+    if (report.failed > 0)
+      io.err.write(
+        `${report.failed} revs could not be opened with the configured keys and were left as they are: configure the key that sealed them (see the failed lines) and run reseal again\n`,
+      )
     return report.failed > 0 ? 1 : 0
   } catch (err) {
     await flush()
-    io.err.write(`unobin-state-server reseal: stopped: ${(err as Error).message}\nWhat was done stays done; run reseal again to finish.\n`)
+    io.err.write(
+      `unobin-state-server reseal: stopped: ${(err as Error).message}\nWhat was done stays done; run reseal again to finish.\n`,
+    )
     return 1
   } finally {
     root.close()

@@ -17,7 +17,12 @@ import { packageVersion } from '../version.js'
 
 /** The OpenAPI document the server serves, as YAML. Touches no files. */
 export async function renderOpenapi(): Promise<string> {
-  const root = new StoreRoot({ root: join(tmpdir(), 'unobin-openapi-unused'), encrypter: new NoopEncrypter(), clock: new SystemClock(), identity: { pid: 0, host: 'openapi' } })
+  const root = new StoreRoot({
+    root: join(tmpdir(), 'unobin-openapi-unused'),
+    encrypter: new NoopEncrypter(),
+    clock: new SystemClock(),
+    identity: { pid: 0, host: 'openapi' },
+  })
   const { app } = await buildApp({
     config: { requireLock: false, maxWaitSeconds: 60, bodyLimitBytes: 1024 },
     root,

@@ -13,14 +13,34 @@ import { INCLUDED_BY, PERMISSIONS, type Permission } from '../../src/auth/permis
 import { WWW_AUTHENTICATE } from '../../src/http/problems.js'
 import { MemoryAudit, buildTestApp } from '../helpers/app.js'
 import { makeRoot } from '../helpers/store.js'
-import { type TokenSpec, authFromText, basic, bearer, concreteUrl, lockInfo, newToken, tokensFileText } from '../helpers/auth.js'
+import {
+  type TokenSpec,
+  authFromText,
+  basic,
+  bearer,
+  concreteUrl,
+  lockInfo,
+  newToken,
+  tokensFileText,
+} from '../helpers/auth.js'
 import type { App } from '../../src/http/app-type.js'
 
 /** Sends one request to `route` with `headers`; bodies fit the route's kind so only auth decides 401/403. */
-async function hit(app: App, route: RouteEntry, headers: Record<string, string>, target: { factory?: string; stack?: string } = {}): Promise<number> {
+async function hit(
+  app: App,
+  route: RouteEntry,
+  headers: Record<string, string>,
+  target: { factory?: string; stack?: string } = {},
+): Promise<number> {
   const url = concreteUrl(route.url, target.factory, target.stack)
   const hasBody = route.method !== 'GET'
-  const payload = !hasBody ? undefined : route.url.includes('/terraform') ? lockInfo('11111111-2222-4333-8444-555555555555') : route.method === 'PUT' && route.url.endsWith('/lock') ? JSON.stringify({ id: 'not-held' }) : '{}'
+  const payload = !hasBody
+    ? undefined
+    : route.url.includes('/terraform')
+      ? lockInfo('11111111-2222-4333-8444-555555555555')
+      : route.method === 'PUT' && route.url.endsWith('/lock')
+        ? JSON.stringify({ id: 'not-held' })
+        : '{}'
   // An event stream answers only when it ends: take its status from the head and hang up.
   const streams = route.url.endsWith('/events')
   const res = await app.inject({
@@ -31,7 +51,8 @@ async function hit(app: App, route: RouteEntry, headers: Record<string, string>,
     ...(streams ? { payloadAsStream: true } : {}),
   })
   if (streams) res.stream().destroy()
-  if (res.statusCode === 401) t.equal(res.headers['www-authenticate'], WWW_AUTHENTICATE, `${route.method} ${url}: a 401 carries the challenge`)
+  if (res.statusCode === 401)
+    t.equal(res.headers['www-authenticate'], WWW_AUTHENTICATE, `${route.method} ${url}: a 401 carries the challenge`)
   return res.statusCode
 }
 
@@ -46,10 +67,24 @@ t.test('the route table has every route, LOCK/UNLOCK and the Terraform routes in
   const { routes } = await appWith(t, [{ name: 'x', token: newToken(), grants: [{ scope: '*/*', allow: ['read'] }] }])
   const names = routes.map(label)
   t.ok(routes.length >= 20, `${routes.length} routes`)
-  for (const expected of ['LOCK /v1/factories/:factory/stacks/:stack/terraform', 'UNLOCK /v1/factories/:factory/stacks/:stack/terraform', 'POST /v1/factories/:factory/stacks/:stack/terraform/lock', 'DELETE /v1/factories/:factory/stacks/:stack/terraform/lock', 'GET /v1/factories/:factory/stacks/:stack/terraform', 'GET /healthz', 'GET /v1/factories']) {
+  for (const expected of [
+    'LOCK /v1/factories/:factory/stacks/:stack/terraform',
+    'UNLOCK /v1/factories/:factory/stacks/:stack/terraform',
+    'POST /v1/factories/:factory/stacks/:stack/terraform/lock',
+    'DELETE /v1/factories/:factory/stacks/:stack/terraform/lock',
+    'GET /v1/factories/:factory/stacks/:stack/terraform',
+    'GET /healthz',
+    'GET /v1/factories',
+  ]) {
     t.ok(names.includes(expected), expected)
   }
-  for (const r of routes) t.ok(['read', 'outputs', 'write', 'lock', 'force-unlock', 'delete', 'admin', 'authenticated', 'public'].includes(r.permission), `${label(r)} declares ${r.permission}`)
+  for (const r of routes)
+    t.ok(
+      ['read', 'outputs', 'write', 'lock', 'force-unlock', 'delete', 'admin', 'authenticated', 'public'].includes(
+        r.permission,
+      ),
+      `${label(r)} declares ${r.permission}`,
+    )
 })
 
 t.test('a route that declares no permission stops the server at start', async (t) => {
@@ -94,7 +129,8 @@ t.test('a malformed Authorization header answers 401 on every protected route', 
     token,
   ]
   for (const route of routes.filter((r) => r.permission !== 'public')) {
-    for (const authorization of malformed) t.equal(await hit(app, route, { authorization }), 401, `${label(route)} with a malformed header`)
+    for (const authorization of malformed)
+      t.equal(await hit(app, route, { authorization }), 401, `${label(route)} with a malformed header`)
   }
 })
 
@@ -102,10 +138,18 @@ t.test('each permission alone passes exactly the routes that need it', async (t)
   for (const permission of PERMISSIONS) {
     await t.test(`${permission} alone`, async (t) => {
       const token = newToken()
-      const { app, routes } = await appWith(t, [{ name: `only-${permission}`, token, grants: [{ scope: '*/*', allow: [permission] }] }])
+      const { app, routes } = await appWith(t, [
+        { name: `only-${permission}`, token, grants: [{ scope: '*/*', allow: [permission] }] },
+      ])
       for (const route of routes) {
         const status = await hit(app, route, bearer(token))
-        if (route.permission === 'public' || route.permission === 'authenticated' || route.permission === permission || INCLUDED_BY[route.permission as Permission]?.includes(permission)) t.notOk([401, 403].includes(status), `${label(route)} passes with ${permission} (got ${status})`)
+        if (
+          route.permission === 'public' ||
+          route.permission === 'authenticated' ||
+          route.permission === permission ||
+          INCLUDED_BY[route.permission as Permission]?.includes(permission)
+        )
+          t.notOk([401, 403].includes(status), `${label(route)} passes with ${permission} (got ${status})`)
         else t.equal(status, 403, `${label(route)} needs ${route.permission}, not ${permission}`)
       }
     })
@@ -144,7 +188,7 @@ t.test('a token scoped to one stack passes its routes, but cannot list what it d
   }
 })
 
-t.test('a factory-wide grant lists its factory\'s stacks but not every factory', async (t) => {
+t.test("a factory-wide grant lists its factory's stacks but not every factory", async (t) => {
   const token = newToken()
   const { app } = await appWith(t, [{ name: 'factory', token, grants: [{ scope: 'f1/*', allow: ['read'] }] }])
   t.equal((await app.inject({ url: '/v1/factories/f1/stacks', headers: bearer(token) })).statusCode, 404) // passes auth; f1 has no stacks yet
@@ -154,23 +198,40 @@ t.test('a factory-wide grant lists its factory\'s stacks but not every factory',
 
 t.test('the most specific scope wins, and a deny wins over an equally specific allow', async (t) => {
   const token = newToken()
-  const { app, routes } = await appWith(t, [{
-    name: 'mixed',
-    token,
-    grants: [
-      { scope: '*/*', allow: ['*'] },
-      { scope: 'f1/*', deny: ['write'] },
-      { scope: 'f1/s1', allow: ['write'] },
-      { scope: 'f1/s2', allow: ['delete'], deny: ['delete'] },
-    ],
-  }])
+  const { app, routes } = await appWith(t, [
+    {
+      name: 'mixed',
+      token,
+      grants: [
+        { scope: '*/*', allow: ['*'] },
+        { scope: 'f1/*', deny: ['write'] },
+        { scope: 'f1/s1', allow: ['write'] },
+        { scope: 'f1/s2', allow: ['delete'], deny: ['delete'] },
+      ],
+    },
+  ])
   const writes = routes.filter((r) => r.permission === 'write')
   const deletes = routes.filter((r) => r.permission === 'delete')
   t.ok(writes.length > 0 && deletes.length > 0)
   for (const route of writes) {
-    t.notOk([401, 403].includes(await hit(app, route, bearer(token), { factory: 'f1', stack: 's1' })), `${label(route)} on f1/s1: the stack grant beats the factory deny`)
-    t.equal(await hit(app, route, bearer(token), { factory: 'f1', stack: 's3' }), 403, `${label(route)} on f1/s3: the factory deny beats the global allow`)
-    t.notOk([401, 403].includes(await hit(app, route, bearer(token), { factory: 'f2', stack: 's1' })), `${label(route)} on f2/s1: only the global allow matches`)
+    t.notOk(
+      [401, 403].includes(await hit(app, route, bearer(token), { factory: 'f1', stack: 's1' })),
+      `${label(route)} on f1/s1: the stack grant beats the factory deny`,
+    )
+    t.equal(
+      await hit(app, route, bearer(token), { factory: 'f1', stack: 's3' }),
+      403,
+      `${label(route)} on f1/s3: the factory deny beats the global allow`,
+    )
+    t.notOk(
+      [401, 403].includes(await hit(app, route, bearer(token), { factory: 'f2', stack: 's1' })),
+      `${label(route)} on f2/s1: only the global allow matches`,
+    )
   }
-  for (const route of deletes) t.equal(await hit(app, route, bearer(token), { factory: 'f1', stack: 's2' }), 403, `${label(route)} on f1/s2: deny wins a tie`)
+  for (const route of deletes)
+    t.equal(
+      await hit(app, route, bearer(token), { factory: 'f1', stack: 's2' }),
+      403,
+      `${label(route)} on f1/s2: deny wins a tie`,
+    )
 })

@@ -6,7 +6,19 @@
 import t, { type Test } from 'tap'
 import { SignJWT, base64url, exportSPKI } from 'jose'
 import { buildTestApp } from '../helpers/app.js'
-import { type JwksServer, type SigningKey, authFromText, basic, bearer, deadUrl, newSigningKey, signIdToken, startJwks, terraformState, tokensFileText } from '../helpers/auth.js'
+import {
+  type JwksServer,
+  type SigningKey,
+  authFromText,
+  basic,
+  bearer,
+  deadUrl,
+  newSigningKey,
+  signIdToken,
+  startJwks,
+  terraformState,
+  tokensFileText,
+} from '../helpers/auth.js'
 
 const GITHUB = 'https://token.actions.githubusercontent.com'
 const GITLAB = 'https://gitlab.example.com'
@@ -53,7 +65,10 @@ function issuers(githubJwks: string, gitlabJwks: string, githubCooldown = 0): un
       leeway: 5,
       cooldown: githubCooldown,
       rules: [
-        { match: { repository: 'acme/infra', ref: 'refs/heads/main', ref_protected: true, environment: 'production' }, grants: [{ scope: 'cluster-deploy/*', allow: ['read', 'write', 'lock'] }] },
+        {
+          match: { repository: 'acme/infra', ref: 'refs/heads/main', ref_protected: true, environment: 'production' },
+          grants: [{ scope: 'cluster-deploy/*', allow: ['read', 'write', 'lock'] }],
+        },
         { match: { repository: 'acme/infra' }, grants: [{ scope: 'cluster-deploy/*', allow: ['read'] }] },
       ],
     },
@@ -63,7 +78,10 @@ function issuers(githubJwks: string, gitlabJwks: string, githubCooldown = 0): un
       audience: [AUDIENCE, 'other-audience'],
       cooldown: 0,
       rules: [
-        { match: { project_path: 'acme/infra', ref_protected: 'true' }, grants: [{ scope: 'cluster-deploy/*', allow: ['read', 'write', 'lock'] }] },
+        {
+          match: { project_path: 'acme/infra', ref_protected: 'true' },
+          grants: [{ scope: 'cluster-deploy/*', allow: ['read', 'write', 'lock'] }],
+        },
       ],
     },
   ]
@@ -91,7 +109,12 @@ async function read(app: Setup['app'], headers: Record<string, string>) {
 }
 
 async function write(app: Setup['app'], headers: Record<string, string>) {
-  return app.inject({ method: 'POST', url: `${STACK}/terraform`, headers: { ...headers, 'content-type': 'application/json' }, payload: terraformState(1) })
+  return app.inject({
+    method: 'POST',
+    url: `${STACK}/terraform`,
+    headers: { ...headers, 'content-type': 'application/json' },
+    payload: terraformState(1),
+  })
 }
 
 t.test('a valid GitHub Actions token reads and writes, and is the principal of the write', async (t) => {
@@ -136,7 +159,12 @@ t.test('an expired token is refused with 401', async (t) => {
 t.test('a token that is not valid yet is refused with 401', async (t) => {
   const { app, key } = await setup(t)
   const now = Math.floor(Date.now() / 1000)
-  const jwt = await signIdToken(key, githubClaims(), { issuer: GITHUB, audience: AUDIENCE, nbf: now + 3600, exp: now + 7200 })
+  const jwt = await signIdToken(key, githubClaims(), {
+    issuer: GITHUB,
+    audience: AUDIENCE,
+    nbf: now + 3600,
+    exp: now + 7200,
+  })
   t.equal((await read(app, bearer(jwt))).statusCode, 401)
 })
 
@@ -144,14 +172,22 @@ t.test('an unsigned token (alg none) is refused with 401', async (t) => {
   const { app } = await setup(t)
   const now = Math.floor(Date.now() / 1000)
   const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }))
-  const payload = base64url.encode(JSON.stringify({ ...githubClaims(), iss: GITHUB, aud: AUDIENCE, iat: now, exp: now + 300 }))
+  const payload = base64url.encode(
+    JSON.stringify({ ...githubClaims(), iss: GITHUB, aud: AUDIENCE, iat: now, exp: now + 300 }),
+  )
   t.equal((await read(app, bearer(`${header}.${payload}.`))).statusCode, 401)
 })
 
 t.test('a token signed with HS256 using the public key as secret is refused with 401', async (t) => {
   const { app, key } = await setup(t)
   const secret = new TextEncoder().encode(await exportSPKI(key.publicKey))
-  const jwt = await new SignJWT(githubClaims()).setProtectedHeader({ alg: 'HS256', kid: key.kid }).setIssuer(GITHUB).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('5m').sign(secret)
+  const jwt = await new SignJWT(githubClaims())
+    .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+    .setIssuer(GITHUB)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(secret)
   t.equal((await read(app, bearer(jwt))).statusCode, 401)
 })
 
@@ -173,7 +209,15 @@ t.test('a token signed by a foreign key under a published kid is refused with 40
 
 t.test('a token of a repository no rule maps is refused with 403', async (t) => {
   const { app, audit, key } = await setup(t)
-  const jwt = await signIdToken(key, githubClaims({ repository: 'mallory/infra', repository_owner: 'mallory', sub: 'repo:mallory/infra:ref:refs/heads/main' }), { issuer: GITHUB, audience: AUDIENCE })
+  const jwt = await signIdToken(
+    key,
+    githubClaims({
+      repository: 'mallory/infra',
+      repository_owner: 'mallory',
+      sub: 'repo:mallory/infra:ref:refs/heads/main',
+    }),
+    { issuer: GITHUB, audience: AUDIENCE },
+  )
   t.equal((await read(app, bearer(jwt))).statusCode, 403)
   const denied = audit.events.find((e) => e.outcome === 'denied')
   t.equal(denied?.principal, 'oidc:https://token.actions.githubusercontent.com#repo:mallory/infra:ref:refs/heads/main')
@@ -181,17 +225,27 @@ t.test('a token of a repository no rule maps is refused with 403', async (t) => 
 
 t.test('a token of an unprotected branch may read but not write (403)', async (t) => {
   const { app, key } = await setup(t)
-  const github = await signIdToken(key, githubClaims({ ref: 'refs/heads/feature', ref_protected: 'false', sub: 'repo:acme/infra:ref:refs/heads/feature' }), { issuer: GITHUB, audience: AUDIENCE })
+  const github = await signIdToken(
+    key,
+    githubClaims({ ref: 'refs/heads/feature', ref_protected: 'false', sub: 'repo:acme/infra:ref:refs/heads/feature' }),
+    { issuer: GITHUB, audience: AUDIENCE },
+  )
   t.equal((await read(app, bearer(github))).statusCode, 204)
   t.equal((await write(app, bearer(github))).statusCode, 403)
-  const gitlab = await signIdToken(key, gitlabClaims({ ref: 'feature', ref_protected: 'false' }), { issuer: GITLAB, audience: AUDIENCE })
+  const gitlab = await signIdToken(key, gitlabClaims({ ref: 'feature', ref_protected: 'false' }), {
+    issuer: GITLAB,
+    audience: AUDIENCE,
+  })
   t.equal((await read(app, bearer(gitlab))).statusCode, 403)
 })
 
-t.test('a valid token outside its grants\' scope is refused with 403', async (t) => {
+t.test("a valid token outside its grants' scope is refused with 403", async (t) => {
   const { app, key } = await setup(t)
   const jwt = await signIdToken(key, githubClaims(), { issuer: GITHUB, audience: AUDIENCE })
-  t.equal((await app.inject({ url: '/v1/factories/billing/stacks/prod/terraform', headers: bearer(jwt) })).statusCode, 403)
+  t.equal(
+    (await app.inject({ url: '/v1/factories/billing/stacks/prod/terraform', headers: bearer(jwt) })).statusCode,
+    403,
+  )
 })
 
 t.test('an unreachable JWKS answers 503 auth-unavailable, and the server keeps serving', async (t) => {
@@ -219,23 +273,43 @@ t.test('a JWKS that fails or drops the connection answers 503, and recovers when
 
 t.test('a rotated key (a new kid in the JWKS) is accepted after a refetch', async (t) => {
   const { app, github, key } = await setup(t)
-  t.equal((await read(app, bearer(await signIdToken(key, githubClaims(), { issuer: GITHUB, audience: AUDIENCE })))).statusCode, 204)
+  t.equal(
+    (await read(app, bearer(await signIdToken(key, githubClaims(), { issuer: GITHUB, audience: AUDIENCE }))))
+      .statusCode,
+    204,
+  )
   const fetched = github.fetches
   const rotated = await newSigningKey('key-2')
   github.publish([key, rotated])
-  t.equal((await read(app, bearer(await signIdToken(rotated, githubClaims(), { issuer: GITHUB, audience: AUDIENCE })))).statusCode, 204)
+  t.equal(
+    (await read(app, bearer(await signIdToken(rotated, githubClaims(), { issuer: GITHUB, audience: AUDIENCE }))))
+      .statusCode,
+    204,
+  )
   t.equal(github.fetches, fetched + 1, 'the unknown kid caused one refetch')
-  t.equal((await read(app, bearer(await signIdToken(rotated, githubClaims(), { issuer: GITHUB, audience: AUDIENCE })))).statusCode, 204)
+  t.equal(
+    (await read(app, bearer(await signIdToken(rotated, githubClaims(), { issuer: GITHUB, audience: AUDIENCE }))))
+      .statusCode,
+    204,
+  )
   t.equal(github.fetches, fetched + 1, 'a known kid is served from the cache')
 })
 
 t.test('unknown kids do not refetch the JWKS during the cooldown', async (t) => {
   const { app, github, key } = await setup(t, { githubCooldown: 3600 })
-  t.equal((await read(app, bearer(await signIdToken(key, githubClaims(), { issuer: GITHUB, audience: AUDIENCE })))).statusCode, 204)
+  t.equal(
+    (await read(app, bearer(await signIdToken(key, githubClaims(), { issuer: GITHUB, audience: AUDIENCE }))))
+      .statusCode,
+    204,
+  )
   const fetched = github.fetches
   for (let i = 0; i < 5; i++) {
     const stranger = await newSigningKey(`random-${i}`)
-    t.equal((await read(app, bearer(await signIdToken(stranger, githubClaims(), { issuer: GITHUB, audience: AUDIENCE })))).statusCode, 401)
+    t.equal(
+      (await read(app, bearer(await signIdToken(stranger, githubClaims(), { issuer: GITHUB, audience: AUDIENCE }))))
+        .statusCode,
+      401,
+    )
   }
   t.equal(github.fetches, fetched, 'no refetch while cooling down')
 })

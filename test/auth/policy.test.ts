@@ -65,8 +65,20 @@ t.test('Authorization headers: Bearer, Basic with the token as password, and mal
   t.strictSame(parseAuthorization(undefined), { kind: 'none' })
   t.strictSame(parseAuthorization('Bearer abc.def-ghi_'), { kind: 'secret', scheme: 'bearer', secret: 'abc.def-ghi_' })
   t.strictSame(parseAuthorization('bearer abc'), { kind: 'secret', scheme: 'bearer', secret: 'abc' })
-  t.strictSame(parseAuthorization(`Basic ${Buffer.from('terraform:tok:en').toString('base64')}`), { kind: 'secret', scheme: 'basic', secret: 'tok:en' })
-  for (const bad of ['Bearer', 'Bearer a b', 'Basic ***', `Basic ${Buffer.from('nocolon').toString('base64')}`, `Basic ${Buffer.from('user:').toString('base64')}`, 'Digest x', 'abc']) {
+  t.strictSame(parseAuthorization(`Basic ${Buffer.from('terraform:tok:en').toString('base64')}`), {
+    kind: 'secret',
+    scheme: 'basic',
+    secret: 'tok:en',
+  })
+  for (const bad of [
+    'Bearer',
+    'Bearer a b',
+    'Basic ***',
+    `Basic ${Buffer.from('nocolon').toString('base64')}`,
+    `Basic ${Buffer.from('user:').toString('base64')}`,
+    'Digest x',
+    'abc',
+  ]) {
     t.equal(parseAuthorization(bad).kind, 'malformed', bad)
   }
 })

@@ -28,12 +28,18 @@ function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 t.test('without credentials a non-loopback address is refused unless explicitly allowed', async (t) => {
-  t.throws(() => run(['--listen', '0.0.0.0:8080']), { name: 'ConfigError', message: /--tokens-file.*--allow-unauthenticated/ })
+  t.throws(() => run(['--listen', '0.0.0.0:8080']), {
+    name: 'ConfigError',
+    message: /--tokens-file.*--allow-unauthenticated/,
+  })
   t.equal(run(['--listen', '0.0.0.0:8080', '--allow-unauthenticated']).listen.host, '0.0.0.0')
 })
 
 t.test('with a tokens file a non-loopback address is allowed', async (t) => {
-  t.equal(run(['--listen', '0.0.0.0:8080', '--tokens-file', '/etc/unobin/tokens.yaml']).tokensFile, '/etc/unobin/tokens.yaml')
+  t.equal(
+    run(['--listen', '0.0.0.0:8080', '--tokens-file', '/etc/unobin/tokens.yaml']).tokensFile,
+    '/etc/unobin/tokens.yaml',
+  )
   t.equal(run(['--listen', '[::]:8080'], { UNOBIN_STATE_TOKENS_FILE: '/etc/unobin/tokens.yaml' }).listen.host, '::')
 })
 
@@ -63,11 +69,27 @@ t.test('trusted proxies must be addresses or CIDRs', async (t) => {
 t.test('X-Forwarded-For is believed only from a configured proxy', async (t) => {
   const token = newToken()
   const auth = authFromText(tokensFileText([{ name: 'ops', token, grants: [{ scope: '*/*', allow: ['*'] }] }]))
-  for (const [trustProxy, expected] of [[undefined, '127.0.0.1'], [['127.0.0.1'], '203.0.113.7']] as const) {
+  for (const [trustProxy, expected] of [
+    [undefined, '127.0.0.1'],
+    [['127.0.0.1'], '203.0.113.7'],
+  ] as const) {
     const root = makeRoot(t.testdir())
     const audit = new MemoryAudit()
-    const { app } = await buildApp({ config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 }, root, audit, logger: createLogger('silent'), version: '0', auth, trustProxy })
-    const res = await app.inject({ method: 'POST', url: '/v1/factories/f1/stacks/s1/lock', headers: { ...bearer(token), 'x-forwarded-for': '203.0.113.7' }, payload: {} })
+    const { app } = await buildApp({
+      config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 },
+      root,
+      audit,
+      logger: createLogger('silent'),
+      version: '0',
+      auth,
+      trustProxy,
+    })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/factories/f1/stacks/s1/lock',
+      headers: { ...bearer(token), 'x-forwarded-for': '203.0.113.7' },
+      payload: {},
+    })
     t.equal(res.json().remote, expected, `trustProxy ${JSON.stringify(trustProxy)}`)
     await app.close()
     root.close()
@@ -77,7 +99,10 @@ t.test('X-Forwarded-For is believed only from a configured proxy', async (t) => 
 t.test('a server with a tokens file requires credentials and says so in its log', async (t) => {
   const dir = t.testdir()
   const token = newToken()
-  writeFileSync(join(dir, 'tokens.yaml'), tokensFileText([{ name: 'ops', token, grants: [{ scope: '*/*', allow: ['*'] }] }]))
+  writeFileSync(
+    join(dir, 'tokens.yaml'),
+    tokensFileText([{ name: 'ops', token, grants: [{ scope: '*/*', allow: ['*'] }] }]),
+  )
   const server = await startServer(['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.yaml')])
   t.teardown(() => server.stop())
   const url = `${server.url}/v1/factories/f1/stacks/s1/snapshots`
@@ -99,8 +124,14 @@ t.test('a server without credentials logs that every caller has every permission
 })
 
 t.test('a broken tokens file stops the server at start, naming the file and the entry', async (t) => {
-  const dir = t.testdir({ 'tokens.yaml': 'tokens:\n  - {name: ci, hash: "sha256:00", grants: [{scope: "*/*", allow: [read]}]}\n' })
-  const child = spawn(process.execPath, [SERVER_JS, '--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const dir = t.testdir({
+    'tokens.yaml': 'tokens:\n  - {name: ci, hash: "sha256:00", grants: [{scope: "*/*", allow: [read]}]}\n',
+  })
+  const child = spawn(
+    process.execPath,
+    [SERVER_JS, '--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.yaml')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   const [code] = (await once(child, 'exit')) as [number]
@@ -111,8 +142,27 @@ t.test('a broken tokens file stops the server at start, naming the file and the 
 t.test('with a certificate and key the server speaks HTTPS', async (t) => {
   const dir = t.testdir()
   const token = newToken()
-  writeFileSync(join(dir, 'tokens.yaml'), tokensFileText([{ name: 'ops', token, grants: [{ scope: '*/*', allow: ['read'] }] }]))
-  const child: ChildProcess = spawn(process.execPath, [SERVER_JS, '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.yaml'), '--tls-cert', join(TLS, 'cert.pem'), '--tls-key', join(TLS, 'key.pem')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  writeFileSync(
+    join(dir, 'tokens.yaml'),
+    tokensFileText([{ name: 'ops', token, grants: [{ scope: '*/*', allow: ['read'] }] }]),
+  )
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      SERVER_JS,
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      join(dir, 'data'),
+      '--tokens-file',
+      join(dir, 'tokens.yaml'),
+      '--tls-cert',
+      join(TLS, 'cert.pem'),
+      '--tls-key',
+      join(TLS, 'key.pem'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
@@ -129,14 +179,15 @@ t.test('with a certificate and key the server speaks HTTPS', async (t) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
   })
   const ca = readFileSync(join(TLS, 'cert.pem'))
-  const get = (headers: Record<string, string>) => new Promise<number>((resolve, reject) => {
-    const req = httpsRequest(`${url}/v1/factories/f1/stacks/s1/snapshots`, { ca, headers }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
+  const get = (headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${url}/v1/factories/f1/stacks/s1/snapshots`, { ca, headers }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.once('error', reject)
+      req.end()
     })
-    req.once('error', reject)
-    req.end()
-  })
   t.equal(await get({}), 401)
   t.equal(await get(bearer(token)), 200)
 })

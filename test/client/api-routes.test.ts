@@ -9,7 +9,9 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { ROUTES, routePath } from '../../src/client/api.js'
 
-const spec = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> }
+const spec = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, unknown>>
+}
 
 t.test('every route the client calls is an operation of openapi.yaml', async (t) => {
   for (const [name, [method, path]] of Object.entries(ROUTES)) {
@@ -18,6 +20,12 @@ t.test('every route the client calls is an operation of openapi.yaml', async (t)
 })
 
 t.test('route paths are filled with percent-encoded names', async (t) => {
-  t.same(routePath(ROUTES.get, { factory: 'f', stack: 's', rev: '2026-01-01T00:00:00Z_1' }), { method: 'GET', path: '/v1/factories/f/stacks/s/snapshots/2026-01-01T00%3A00%3A00Z_1' })
-  t.same(routePath(ROUTES.gc, { factory: 'a.b', stack: 'c-d' }), { method: 'POST', path: '/v1/factories/a.b/stacks/c-d/snapshots:gc' })
+  t.same(routePath(ROUTES.get, { factory: 'f', stack: 's', rev: '2026-01-01T00:00:00Z_1' }), {
+    method: 'GET',
+    path: '/v1/factories/f/stacks/s/snapshots/2026-01-01T00%3A00%3A00Z_1',
+  })
+  t.same(routePath(ROUTES.gc, { factory: 'a.b', stack: 'c-d' }), {
+    method: 'POST',
+    path: '/v1/factories/a.b/stacks/c-d/snapshots:gc',
+  })
 })

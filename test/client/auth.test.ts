@@ -25,16 +25,33 @@ const key = await newSigningKey('key-1')
 const jwks = await startJwks(t, [key])
 const dir = t.testdir()
 const tokensFile = join(dir, 'tokens.yaml')
-writeFileSync(tokensFile, tokensFileText(
-  [
-    { name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] },
-    { name: 'writer', token: writer, grants: [{ scope: '*/*', allow: ['*'] }] },
-  ],
-  [
-    { issuer: GITHUB, jwks: jwks.url, audience: AUDIENCE, cooldown: 0, rules: [{ match: { repository: 'acme/infra' }, grants: [{ scope: 'ci/*', allow: ['read', 'write', 'lock'] }] }] },
-    { issuer: GITLAB, jwks: jwks.url, audience: AUDIENCE, cooldown: 0, rules: [{ match: { project_path: 'acme/infra' }, grants: [{ scope: 'ci/*', allow: ['read', 'write', 'lock'] }] }] },
-  ],
-))
+writeFileSync(
+  tokensFile,
+  tokensFileText(
+    [
+      { name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] },
+      { name: 'writer', token: writer, grants: [{ scope: '*/*', allow: ['*'] }] },
+    ],
+    [
+      {
+        issuer: GITHUB,
+        jwks: jwks.url,
+        audience: AUDIENCE,
+        cooldown: 0,
+        rules: [{ match: { repository: 'acme/infra' }, grants: [{ scope: 'ci/*', allow: ['read', 'write', 'lock'] }] }],
+      },
+      {
+        issuer: GITLAB,
+        jwks: jwks.url,
+        audience: AUDIENCE,
+        cooldown: 0,
+        rules: [
+          { match: { project_path: 'acme/infra' }, grants: [{ scope: 'ci/*', allow: ['read', 'write', 'lock'] }] },
+        ],
+      },
+    ],
+  ),
+)
 const server = await startServer(['--data-dir', join(dir, 'data'), '--tokens-file', tokensFile])
 t.teardown(() => server.stop())
 const url = { UNOBIN_STATE_URL: server.url }
@@ -55,30 +72,39 @@ t.test('without credentials the client exits 4 with unauthenticated', async (t) 
   }
 })
 
-t.test('a read token reads but may not write (exit 4 forbidden); a wrong token exits 4; the token never shows', async (t) => {
-  const wrong = newToken()
-  const [read, push, bad] = await Promise.all([
-    runClient(t, ['history', 'a/b'], { ...url, UNOBIN_STATE_TOKEN: reader }),
-    runClient(t, ['push', 'a/b', snapshot], { ...url, UNOBIN_STATE_TOKEN: reader }),
-    runClient(t, ['history', 'a/b'], { ...url, UNOBIN_STATE_TOKEN: wrong }),
-  ])
-  t.equal(read.code, 0, read.stderr)
-  t.equal(push.code, 4)
-  t.match(push.stderr, /^unobin-state: forbidden: /)
-  t.equal(bad.code, 4)
-  t.match(bad.stderr, /^unobin-state: unauthenticated: /)
-  noSecret(t, read, reader, 'read')
-  noSecret(t, push, reader, 'refused push')
-  noSecret(t, bad, wrong, 'refused token')
-})
+t.test(
+  'a read token reads but may not write (exit 4 forbidden); a wrong token exits 4; the token never shows',
+  async (t) => {
+    const wrong = newToken()
+    const [read, push, bad] = await Promise.all([
+      runClient(t, ['history', 'a/b'], { ...url, UNOBIN_STATE_TOKEN: reader }),
+      runClient(t, ['push', 'a/b', snapshot], { ...url, UNOBIN_STATE_TOKEN: reader }),
+      runClient(t, ['history', 'a/b'], { ...url, UNOBIN_STATE_TOKEN: wrong }),
+    ])
+    t.equal(read.code, 0, read.stderr)
+    t.equal(push.code, 4)
+    t.match(push.stderr, /^unobin-state: forbidden: /)
+    t.equal(bad.code, 4)
+    t.match(bad.stderr, /^unobin-state: unauthenticated: /)
+    noSecret(t, read, reader, 'read')
+    noSecret(t, push, reader, 'refused push')
+    noSecret(t, bad, wrong, 'refused token')
+  },
+)
 
-t.test('whoami names the token\'s principal and its permissions at a scope', async (t) => {
+t.test("whoami names the token's principal and its permissions at a scope", async (t) => {
   const [me, none] = await Promise.all([
     runClient(t, ['whoami', 'a/b', '--json'], { ...url, UNOBIN_STATE_TOKEN: reader }),
     runClient(t, ['whoami'], url),
   ])
   t.equal(me.code, 0, me.stderr)
-  t.match(JSON.parse(me.stdout), { principal: 'reader', kind: 'token', authenticated: true, scope: { factory: 'a', stack: 'b' }, permissions: ['read', 'outputs'] })
+  t.match(JSON.parse(me.stdout), {
+    principal: 'reader',
+    kind: 'token',
+    authenticated: true,
+    scope: { factory: 'a', stack: 'b' },
+    permissions: ['read', 'outputs'],
+  })
   t.equal(none.code, 4, 'whoami without credentials is refused')
 })
 
@@ -104,16 +130,24 @@ t.test('a token file or the token flag work as the variable does; a bad source i
 
 t.test('run hands the token to the command in its environment, never on a command line or in the title', async (t) => {
   const check = `[ "$TF_HTTP_PASSWORD" = "$UNOBIN_STATE_TOKEN" ] && [ -n "$TF_HTTP_USERNAME" ] && echo creds-in-env; echo ready; read line; "$NODE" "$CLIENT" push runs/s ${snapshot} --current`
-  const run = startClient(t, ['--token', writer, 'run', 'runs/s', '--', 'sh', '-c', check], { ...url, NODE: process.execPath, CLIENT: CLIENT_JS })
+  const run = startClient(t, ['--token', writer, 'run', 'runs/s', '--', 'sh', '-c', check], {
+    ...url,
+    NODE: process.execPath,
+    CLIENT: CLIENT_JS,
+  })
   await run.waitFor(/ready/)
   const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8')
-  t.notOk(cmdline.includes(writer), 'the running client\'s command line no longer shows the token')
+  t.notOk(cmdline.includes(writer), "the running client's command line no longer shows the token")
   t.match(cmdline, /unobin-state/)
   run.child.stdin!.end('go\n')
   const end = await run.exited
   t.equal(end.code, 0, end.stderr)
   t.match(end.stdout, /creds-in-env/)
-  t.match(end.stdout, /wrote runs\/s rev \S+ \(now current\)/, 'a client inside run authenticates with the token it was given')
+  t.match(
+    end.stdout,
+    /wrote runs\/s rev \S+ \(now current\)/,
+    'a client inside run authenticates with the token it was given',
+  )
   noSecret(t, end, writer, 'run')
 })
 
@@ -133,7 +167,7 @@ async function startTokenEndpoint(t: Test, requestToken: string): Promise<{ url:
   return { url: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/token?api-version=2.0`, requests }
 }
 
-t.test('in GitHub Actions --oidc-audience fetches the job\'s identity token, and the lock names the job', async (t) => {
+t.test("in GitHub Actions --oidc-audience fetches the job's identity token, and the lock names the job", async (t) => {
   const requestToken = newToken()
   const endpoint = await startTokenEndpoint(t, requestToken)
   const actions = {
@@ -168,9 +202,16 @@ t.test('in GitHub Actions --oidc-audience fetches the job\'s identity token, and
 })
 
 t.test('in GitLab CI --oidc-token-env reads the id_tokens variable', async (t) => {
-  const jwt = await signIdToken(key, { sub: 'project_path:acme/infra:ref_type:branch:ref:main', project_path: 'acme/infra' }, { issuer: GITLAB, audience: AUDIENCE })
+  const jwt = await signIdToken(
+    key,
+    { sub: 'project_path:acme/infra:ref_type:branch:ref:main', project_path: 'acme/infra' },
+    { issuer: GITLAB, audience: AUDIENCE },
+  )
   const [ok, unset] = await Promise.all([
-    runClient(t, ['--oidc-token-env', 'STATE_ID_TOKEN', 'push', 'ci/gitlab', snapshot, '--current'], { ...url, STATE_ID_TOKEN: jwt }),
+    runClient(t, ['--oidc-token-env', 'STATE_ID_TOKEN', 'push', 'ci/gitlab', snapshot, '--current'], {
+      ...url,
+      STATE_ID_TOKEN: jwt,
+    }),
     runClient(t, ['--oidc-token-env', 'STATE_ID_TOKEN', 'history', 'ci/gitlab'], url),
   ])
   t.equal(ok.code, 0, ok.stderr)

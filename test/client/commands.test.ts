@@ -23,22 +23,51 @@ const cli = (args: string[]) => runClient(t, args, env)
 /** Stores a snapshot over HTTP (setting up a case without a client process); returns its rev. */
 const seed = async (stack: string, marker: string, current = true): Promise<string> => {
   const [f, s] = stack.split('/')
-  const res = await fetch(`${server.url}/v1/factories/${f}/stacks/${s}/snapshots${current ? '?current=true' : ''}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleSnapshot(marker, s) })
+  const res = await fetch(`${server.url}/v1/factories/${f}/stacks/${s}/snapshots${current ? '?current=true' : ''}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: sampleSnapshot(marker, s),
+  })
   if (res.status !== 201) throw new Error(`seed ${stack}: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { rev: string }).rev
 }
 /** The revs and current of a stack, over HTTP. */
 const revsOf = async (stack: string): Promise<{ revs: string[]; current: string | null }> => {
   const [f, s] = stack.split('/')
-  return (await fetch(`${server.url}/v1/factories/${f}/stacks/${s}/snapshots`)).json() as Promise<{ revs: string[]; current: string | null }>
+  return (await fetch(`${server.url}/v1/factories/${f}/stacks/${s}/snapshots`)).json() as Promise<{
+    revs: string[]
+    current: string | null
+  }>
 }
 // Every behaviour uses its own stacks, so they run side by side: each client process costs little CPU but about a second of wall time on a loaded machine.
 t.jobs = 6
 
 t.test('every command answers --help with its usage, the environment and the exit codes', async (t) => {
-  const commands = ['stacks', 'history', 'show', 'pull', 'diff', 'outputs', 'whoami', 'holder', 'push', 'rollback', 'gc', 'prune', 'lock', 'renew', 'unlock', 'force-unlock', 'run']
+  const commands = [
+    'stacks',
+    'history',
+    'show',
+    'pull',
+    'diff',
+    'outputs',
+    'whoami',
+    'holder',
+    'push',
+    'rollback',
+    'gc',
+    'prune',
+    'lock',
+    'renew',
+    'unlock',
+    'force-unlock',
+    'run',
+  ]
   const process = await cli(['--help'])
-  const results = [process, await cli(['run', '--help']), ...(await Promise.all(commands.map((c) => runInProcess([c, '--help'], env))))]
+  const results = [
+    process,
+    await cli(['run', '--help']),
+    ...(await Promise.all(commands.map((c) => runInProcess([c, '--help'], env)))),
+  ]
   for (const [i, r] of results.entries()) {
     t.equal(r.code, 0, `${['the program', 'run (process)', ...commands][i]} --help exits 0`)
     t.match(r.stdout, /Usage: unobin-state/)
@@ -49,7 +78,16 @@ t.test('every command answers --help with its usage, the environment and the exi
 })
 
 t.test('usage errors exit 2 with one line', async (t) => {
-  const cases = [['nonsense'], ['history'], ['history', 'no-slash'], ['history', '../x'], ['lock', 'f/s', '--ttl', 'soon'], ['gc', 'f/s'], ['stacks', '--no-such-option'], ['run', 'f/s']]
+  const cases = [
+    ['nonsense'],
+    ['history'],
+    ['history', 'no-slash'],
+    ['history', '../x'],
+    ['lock', 'f/s', '--ttl', 'soon'],
+    ['gc', 'f/s'],
+    ['stacks', '--no-such-option'],
+    ['run', 'f/s'],
+  ]
   const results = await Promise.all(cases.map((args, i) => (i === 0 ? cli(args) : runInProcess(args, env))))
   for (const [i, args] of cases.entries()) {
     const r = results[i]!

@@ -16,18 +16,34 @@ t.jobs = 3
 
 /** Writes a unobin snapshot over HTTP and makes it current; returns its rev. */
 async function seed(stack: string, marker: string): Promise<string> {
-  const res = await fetch(`${server.url}/v1/factories/insp/stacks/${stack}/snapshots?current=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleSnapshot(marker, stack) })
+  const res = await fetch(`${server.url}/v1/factories/insp/stacks/${stack}/snapshots?current=true`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: sampleSnapshot(marker, stack),
+  })
   return ((await res.json()) as { rev: string }).rev
 }
 
 /** Writes a Terraform state with a plain and a sensitive output through the Terraform route. */
 async function seedTerraform(stack: string, serial: number, secret: string): Promise<void> {
   const state = {
-    version: 4, terraform_version: '1.11.4', serial, lineage: '7b0c1e2a-0000-4000-8000-000000000001',
-    outputs: { endpoint: { value: `https://db-${serial}.example`, type: 'string' }, password: { value: secret, type: 'string', sensitive: true }, ports: { value: [5432], type: ['list', 'number'] } },
-    resources: [], check_results: null,
+    version: 4,
+    terraform_version: '1.11.4',
+    serial,
+    lineage: '7b0c1e2a-0000-4000-8000-000000000001',
+    outputs: {
+      endpoint: { value: `https://db-${serial}.example`, type: 'string' },
+      password: { value: secret, type: 'string', sensitive: true },
+      ports: { value: [5432], type: ['list', 'number'] },
+    },
+    resources: [],
+    check_results: null,
   }
-  const res = await fetch(`${server.url}/v1/factories/insp/stacks/${stack}/terraform`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(state) })
+  const res = await fetch(`${server.url}/v1/factories/insp/stacks/${stack}/terraform`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(state),
+  })
   if (res.status !== 200) throw new Error(`terraform write: ${res.status}`)
 }
 
@@ -65,7 +81,10 @@ t.test('outputs lists values, prints one bare with --raw, and never a sensitive 
     cli(['outputs', 'insp/o', 'nope']),
   ])
   t.equal(table.code, 0, table.stderr)
-  t.match(table.stdout, /^NAME\s+VALUE\nendpoint\s+"https:\/\/db-1\.example"\npassword\s+"\(sensitive\)"\nports\s+\[5432\]\n$/)
+  t.match(
+    table.stdout,
+    /^NAME\s+VALUE\nendpoint\s+"https:\/\/db-1\.example"\npassword\s+"\(sensitive\)"\nports\s+\[5432\]\n$/,
+  )
   t.equal(raw.stdout, 'https://db-1.example', 'a string comes out bare, for $(…)')
   t.equal(list.stdout, '[5432]\n')
   t.match(JSON.parse(json.stdout), { kind: 'terraform', outputs: { password: { sensitive: true } } })
@@ -73,13 +92,21 @@ t.test('outputs lists values, prints one bare with --raw, and never a sensitive 
   t.match(sensitive.stderr, /^unobin-state: sensitive-output: /)
   t.equal(missing.code, 1)
   t.match(missing.stderr, /^unobin-state: no-such-output: .*\(it has: endpoint, password, ports\)/)
-  for (const r of [table, raw, list, json, sensitive, missing]) t.notOk(r.stdout.includes(secret) || r.stderr.includes(secret), 'the sensitive value never comes out')
+  for (const r of [table, raw, list, json, sensitive, missing])
+    t.notOk(r.stdout.includes(secret) || r.stderr.includes(secret), 'the sensitive value never comes out')
 })
 
 t.test('whoami names the caller and what it may do at a scope', async (t) => {
-  const [human, json, bad] = await Promise.all([cli(['whoami']), cli(['whoami', 'insp/o', '--json']), cli(['whoami', 'a/b/c'])])
+  const [human, json, bad] = await Promise.all([
+    cli(['whoami']),
+    cli(['whoami', 'insp/o', '--json']),
+    cli(['whoami', 'a/b/c']),
+  ])
   t.equal(human.code, 0, human.stderr)
-  t.match(human.stdout, /^anonymous \(anonymous: the server has no credentials configured\)\nmay on every factory: read, /)
+  t.match(
+    human.stdout,
+    /^anonymous \(anonymous: the server has no credentials configured\)\nmay on every factory: read, /,
+  )
   t.match(JSON.parse(json.stdout), { principal: 'anonymous', scope: { factory: 'insp', stack: 'o' } })
   t.equal(bad.code, 2)
 })

@@ -16,7 +16,8 @@ t.test('the Client section lists every command of the client', async (t) => {
 })
 
 t.test('the Client section lists the exit codes the client uses', async (t) => {
-  for (const [name, code] of Object.entries(EXIT)) t.match(section, new RegExp(`^\\| ${code} \\| `, 'm'), `exit ${code} (${name})`)
+  for (const [name, code] of Object.entries(EXIT))
+    t.match(section, new RegExp(`^\\| ${code} \\| `, 'm'), `exit ${code} (${name})`)
 })
 
 t.test('the GitHub Actions and GitLab CI jobs parse and use run with a CI identity', async (t) => {

@@ -9,7 +9,19 @@ t.test('standard base64 with padding decodes', async (t) => {
 })
 
 t.test('anything Go StdEncoding refuses is refused', async (t) => {
-  for (const bad of ['QUI', 'QU=D', 'Q===', '====', 'QUJ$', 'QU D', 'QUJD\nQUJD', 'QUJDQQ==QUJD', '-_-_', 'QUJD_w==', 'QUJD-w==']) {
+  for (const bad of [
+    'QUI',
+    'QU=D',
+    'Q===',
+    '====',
+    'QUJ$',
+    'QU D',
+    'QUJD\nQUJD',
+    'QUJDQQ==QUJD',
+    '-_-_',
+    'QUJD_w==',
+    'QUJD-w==',
+  ]) {
     t.equal(decodeStandardBase64(bad), undefined, JSON.stringify(bad))
   }
 })

@@ -30,7 +30,9 @@ t.test('seal lays out nonce (12) then ciphertext then tag (16)', async (t) => {
   const plaintext = Buffer.from('{"format-version":1,"entries":[]}')
   const sealed = ring.seal(plaintext)
   t.equal(sealed.length, plaintext.length + 28)
-  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(FIXTURE_KEY, 'base64'), sealed.subarray(0, 12), { authTagLength: 16 })
+  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(FIXTURE_KEY, 'base64'), sealed.subarray(0, 12), {
+    authTagLength: 16,
+  })
   decipher.setAuthTag(sealed.subarray(-16))
   t.ok(Buffer.concat([decipher.update(sealed.subarray(12, -16)), decipher.final()]).equals(plaintext))
 })
@@ -77,14 +79,23 @@ t.test('an old key in the ring opens what it sealed while the new key seals', as
   t.equal(rotated.open(sealedBefore, oldKey.ref).toString(), 'sealed with the old key')
   const sealedAfter = rotated.seal(Buffer.from('sealed with the new key'))
   t.equal(new Keyring(newKey).open(sealedAfter, newKey.ref).toString(), 'sealed with the new key')
-  t.equal(failure(() => before.open(sealedAfter, newKey.ref)).code, 'unreadable-snapshot', 'the old key alone cannot open it')
+  t.equal(
+    failure(() => before.open(sealedAfter, newKey.ref)).code,
+    'unreadable-snapshot',
+    'the old key alone cannot open it',
+  )
 })
 
 t.test('the keyring tries every key even when the envelope names another ref', async (t) => {
   const oldKey = envKey('OLD_KEY', 'o')
   const sealed = new Keyring(oldKey).seal(Buffer.from('x'))
   // The file never chooses the key: a ref naming an unknown variable still opens with a configured key.
-  t.equal(new Keyring(envKey('NEW_KEY', 'n'), [oldKey]).open(sealed, { name: 'env-key', body: { 'env-var': 'SOMETHING_ELSE' } }).toString(), 'x')
+  t.equal(
+    new Keyring(envKey('NEW_KEY', 'n'), [oldKey])
+      .open(sealed, { name: 'env-key', body: { 'env-var': 'SOMETHING_ELSE' } })
+      .toString(),
+    'x',
+  )
 })
 
 t.test('a wrong key is unreadable-snapshot naming the ref that sealed the file', async (t) => {
@@ -94,14 +105,21 @@ t.test('a wrong key is unreadable-snapshot naming the ref that sealed the file',
   t.equal(f.code, 'unreadable-snapshot')
   t.match(f.message, 'env-key env-var UNOBIN_STATE_KEY')
   t.notMatch(f.message, Buffer.alloc(32, 'w').toString('base64'))
-  t.throws(() => wrong.open(envelope.ciphertext, envelope.encrypter), { code: 'unreadable-snapshot', details: { sealedWith: 'env-key env-var UNOBIN_STATE_KEY' } })
+  t.throws(() => wrong.open(envelope.ciphertext, envelope.encrypter), {
+    code: 'unreadable-snapshot',
+    details: { sealedWith: 'env-key env-var UNOBIN_STATE_KEY' },
+  })
 })
 
 t.test('a ciphertext with its tag cut short is refused, for every cut of 1 to 16 bytes', async (t) => {
   const ring = fixtureKeyring()
   const sealed = ring.seal(Buffer.from('a snapshot body long enough to keep 28 bytes after cutting'))
   for (let cut = 1; cut <= 16; cut++) {
-    t.equal(failure(() => ring.open(sealed.subarray(0, sealed.length - cut), ring.ref)).code, 'unreadable-snapshot', `cut ${cut}`)
+    t.equal(
+      failure(() => ring.open(sealed.subarray(0, sealed.length - cut), ring.ref)).code,
+      'unreadable-snapshot',
+      `cut ${cut}`,
+    )
   }
 })
 
@@ -119,7 +137,8 @@ t.test('a short tag that a lenient GCM decipher would accept is refused', async 
 
 t.test('a ciphertext shorter than nonce and tag is refused', async (t) => {
   const ring = fixtureKeyring()
-  for (const length of [0, 1, 12, 27]) t.equal(failure(() => ring.open(Buffer.alloc(length), ring.ref)).code, 'unreadable-snapshot', `${length} bytes`)
+  for (const length of [0, 1, 12, 27])
+    t.equal(failure(() => ring.open(Buffer.alloc(length), ring.ref)).code, 'unreadable-snapshot', `${length} bytes`)
 })
 
 t.test('a flipped bit anywhere in nonce, ciphertext or tag is refused', async (t) => {
@@ -135,12 +154,18 @@ t.test('a flipped bit anywhere in nonce, ciphertext or tag is refused', async (t
 t.test('a keyring refuses noop envelopes unless told to open them', async (t) => {
   const plaintext = Buffer.from('{"format-version":1}')
   t.equal(failure(() => fixtureKeyring().open(plaintext, { name: 'noop' })).code, 'unreadable-snapshot')
-  const migrating = new Keyring(keyFromEnv({ UNOBIN_STATE_KEY: FIXTURE_KEY }, 'UNOBIN_STATE_KEY'), [], { openNoop: true })
+  const migrating = new Keyring(keyFromEnv({ UNOBIN_STATE_KEY: FIXTURE_KEY }, 'UNOBIN_STATE_KEY'), [], {
+    openNoop: true,
+  })
   t.ok(migrating.open(plaintext, { name: 'noop' }).equals(plaintext))
   t.equal(migrating.seal(plaintext).length, plaintext.length + 28, 'it still seals with the key')
 })
 
 t.test('a keyring refuses a key that is not 32 bytes', async (t) => {
   t.throws(() => new Keyring({ ref: { name: 'env-key', body: { 'env-var': 'K' } }, key: Buffer.alloc(16) }), RangeError)
-  t.throws(() => new Keyring(envKey('K', 'a'), [{ ref: { name: 'env-key', body: { 'env-var': 'OLD' } }, key: Buffer.alloc(33) }]), RangeError)
+  t.throws(
+    () =>
+      new Keyring(envKey('K', 'a'), [{ ref: { name: 'env-key', body: { 'env-var': 'OLD' } }, key: Buffer.alloc(33) }]),
+    RangeError,
+  )
 })

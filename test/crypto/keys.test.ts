@@ -17,10 +17,18 @@ function thrown(fn: () => unknown): unknown {
 }
 
 /** Facts about a thrown KeyError, so one assertion shows all of them. */
-function keyErrorFacts(err: unknown, source: string, secret: string | undefined): { isKeyError: boolean; namesSource: boolean; echoesValue: boolean } {
+function keyErrorFacts(
+  err: unknown,
+  source: string,
+  secret: string | undefined,
+): { isKeyError: boolean; namesSource: boolean; echoesValue: boolean } {
   const message = err instanceof Error ? err.message : ''
   const value = secret?.trim() ?? ''
-  return { isKeyError: err instanceof KeyError, namesSource: message.includes(source), echoesValue: value !== '' && message.includes(value) }
+  return {
+    isKeyError: err instanceof KeyError,
+    namesSource: message.includes(source),
+    echoesValue: value !== '' && message.includes(value),
+  }
 }
 
 const GOOD_FACTS = { isKeyError: true, namesSource: true, echoesValue: false }
@@ -50,7 +58,15 @@ const BAD_VALUES: ReadonlyArray<readonly [string, string | undefined]> = [
 t.test('keyFromEnv refuses every bad value with a KeyError that names the variable and never the value', async (t) => {
   for (const [why, value] of BAD_VALUES) {
     const env = value === undefined ? {} : { [VAR]: value }
-    t.same(keyErrorFacts(thrown(() => keyFromEnv(env, VAR)), VAR, value), GOOD_FACTS, why)
+    t.same(
+      keyErrorFacts(
+        thrown(() => keyFromEnv(env, VAR)),
+        VAR,
+        value,
+      ),
+      GOOD_FACTS,
+      why,
+    )
   }
 })
 
@@ -79,11 +95,34 @@ t.test('keyFromFile refuses a wrong-length key without echoing it', async (t) =>
   const dir = t.testdir()
   const path = join(dir, 'key.b64')
   writeFileSync(path, value)
-  t.same(keyErrorFacts(thrown(() => keyFromFile(path)), path, value), GOOD_FACTS)
+  t.same(
+    keyErrorFacts(
+      thrown(() => keyFromFile(path)),
+      path,
+      value,
+    ),
+    GOOD_FACTS,
+  )
 })
 
 t.test('decodeKey names its source for each fault', async (t) => {
-  t.same(keyErrorFacts(thrown(() => decodeKey('', 'the source')), 'the source', undefined), GOOD_FACTS, 'empty')
-  t.same(keyErrorFacts(thrown(() => decodeKey('%%%%', 'the source')), 'the source', '%%%%'), GOOD_FACTS, 'not base64')
+  t.same(
+    keyErrorFacts(
+      thrown(() => decodeKey('', 'the source')),
+      'the source',
+      undefined,
+    ),
+    GOOD_FACTS,
+    'empty',
+  )
+  t.same(
+    keyErrorFacts(
+      thrown(() => decodeKey('%%%%', 'the source')),
+      'the source',
+      '%%%%',
+    ),
+    GOOD_FACTS,
+    'not base64',
+  )
   t.equal(decodeKey(FIXTURE_KEY, 'x').length, 32)
 })

@@ -19,7 +19,9 @@ t.test('noop refuses an env-key envelope as unreadable-snapshot naming the key',
 })
 
 t.test('noop refuses envelopes of any other encrypter', async (t) => {
-  t.throws(() => new NoopEncrypter().open(Buffer.alloc(40), { name: 'key-file', body: { path: '/run/secrets/k' } }), { code: 'unreadable-snapshot' })
+  t.throws(() => new NoopEncrypter().open(Buffer.alloc(40), { name: 'key-file', body: { path: '/run/secrets/k' } }), {
+    code: 'unreadable-snapshot',
+  })
 })
 
 t.test('noop describes itself as unencrypted', async (t) => {

@@ -23,20 +23,29 @@ t.test('a replacement whose directory fsync succeeds leaves the new file and not
   t.same(readdirSync(dir), ['current'], 'no temp file or kept copy is left')
 })
 
-t.test('a failed directory fsync after the rename puts the old file back: the error means nothing changed', async (t) => {
-  const dir = t.testdir({ current: 'old\n' })
-  const fs = failingDirSync(dir)
-  const err = await replaceAtomic(fs, dir, 'current', Buffer.from('new\n')).then(() => undefined, (e: unknown) => e)
-  t.ok(fs.fired, 'the directory fsync failed')
-  t.match(err, { code: 'EIO' }, 'the fsync error is thrown')
-  t.notOk(isRenamed(err), 'not marked as changed')
-  t.equal(readFileSync(join(dir, 'current'), 'utf8'), 'old\n', 'the old content is back')
-  t.same(readdirSync(dir), ['current'], 'and nothing else is left')
-})
+t.test(
+  'a failed directory fsync after the rename puts the old file back: the error means nothing changed',
+  async (t) => {
+    const dir = t.testdir({ current: 'old\n' })
+    const fs = failingDirSync(dir)
+    const err = await replaceAtomic(fs, dir, 'current', Buffer.from('new\n')).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    t.ok(fs.fired, 'the directory fsync failed')
+    t.match(err, { code: 'EIO' }, 'the fsync error is thrown')
+    t.notOk(isRenamed(err), 'not marked as changed')
+    t.equal(readFileSync(join(dir, 'current'), 'utf8'), 'old\n', 'the old content is back')
+    t.same(readdirSync(dir), ['current'], 'and nothing else is left')
+  },
+)
 
 t.test('a failed directory fsync when there was no file removes the new one again', async (t) => {
   const dir = t.testdir({})
-  const err = await replaceAtomic(failingDirSync(dir), dir, 'current', Buffer.from('new\n')).then(() => undefined, (e: unknown) => e)
+  const err = await replaceAtomic(failingDirSync(dir), dir, 'current', Buffer.from('new\n')).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.match(err, { code: 'EIO' })
   t.notOk(isRenamed(err))
   t.notOk(existsSync(join(dir, 'current')), 'no file, as before')
@@ -51,11 +60,15 @@ t.test('when the old file cannot be put back either, the error says the new cont
   const fs: FsOps = {
     ...faulty,
     rename: async (from, to) => {
-      if (String(to) === join(dir, 'current') && ++renames === 2) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' })
+      if (String(to) === join(dir, 'current') && ++renames === 2)
+        throw Object.assign(new Error('EIO: injected'), { code: 'EIO' })
       return faulty.rename(from, to)
     },
   }
-  const err = await replaceAtomic(fs, dir, 'current', Buffer.from('new\n')).then(() => undefined, (e: unknown) => e)
+  const err = await replaceAtomic(fs, dir, 'current', Buffer.from('new\n')).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.match(err, { code: 'EIO' })
   t.ok(isRenamed(err), 'marked: the change is visible and may not be durable')
   t.equal(readFileSync(join(dir, 'current'), 'utf8'), 'new\n', 'which is what the disk shows')

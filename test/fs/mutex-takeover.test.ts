@@ -30,43 +30,51 @@ function intervals(child: Child, from: number): Array<[bigint, bigint]> {
   return found
 }
 
-t.test('many processes racing for the mutex of a killed owner: one owner at a time, and every contender gets in', async (t) => {
-  const dir = t.testdir()
-  const scripts = new ChildScripts(join(dir, 'build'))
-  const work = join(dir, 'stack')
-  mkdirSync(work)
-  const path = join(work, '.mutex')
-  const contenders = Array.from({ length: CONTENDERS }, () => scripts.spawn(t, 'mutex-contender', [path, 'contender', String(ROUNDS)]))
-  for (const c of contenders) await c.line('ready')
-  const problems: string[] = []
-  let entries = 0
-  for (let trial = 0; trial < TRIALS; trial++) {
-    const victim = scripts.spawn(t, 'mutex-contender', [path, 'victim'])
-    await victim.line('held')
-    const marks = contenders.map((c) => c.lines.length)
-    for (const c of contenders) c.send('go')
-    // Every contender is inside `run` (and has met the victim's file) before the victim dies.
-    for (const c of contenders) await c.line('trying')
-    const killed = await victim.kill()
-    if (killed.signal !== 'SIGKILL') problems.push(`trial ${trial}: the victim ended ${JSON.stringify(killed)} instead of being killed`)
-    for (const c of contenders) await c.line('done')
-    const all = contenders.flatMap((c, i) => intervals(c, marks[i]!).map(([a, b]) => ({ who: i, a, b })))
-    entries += all.length
-    if (all.length !== CONTENDERS * ROUNDS) problems.push(`trial ${trial}: ${all.length} entries, not ${CONTENDERS * ROUNDS}`)
-    all.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0))
-    for (let i = 1; i < all.length; i++) {
-      if (all[i]!.a < all[i - 1]!.b) problems.push(`trial ${trial}: contender ${all[i]!.who} entered before contender ${all[i - 1]!.who} left`)
+t.test(
+  'many processes racing for the mutex of a killed owner: one owner at a time, and every contender gets in',
+  async (t) => {
+    const dir = t.testdir()
+    const scripts = new ChildScripts(join(dir, 'build'))
+    const work = join(dir, 'stack')
+    mkdirSync(work)
+    const path = join(work, '.mutex')
+    const contenders = Array.from({ length: CONTENDERS }, () =>
+      scripts.spawn(t, 'mutex-contender', [path, 'contender', String(ROUNDS)]),
+    )
+    for (const c of contenders) await c.line('ready')
+    const problems: string[] = []
+    let entries = 0
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const victim = scripts.spawn(t, 'mutex-contender', [path, 'victim'])
+      await victim.line('held')
+      const marks = contenders.map((c) => c.lines.length)
+      for (const c of contenders) c.send('go')
+      // Every contender is inside `run` (and has met the victim's file) before the victim dies.
+      for (const c of contenders) await c.line('trying')
+      const killed = await victim.kill()
+      if (killed.signal !== 'SIGKILL')
+        problems.push(`trial ${trial}: the victim ended ${JSON.stringify(killed)} instead of being killed`)
+      for (const c of contenders) await c.line('done')
+      const all = contenders.flatMap((c, i) => intervals(c, marks[i]!).map(([a, b]) => ({ who: i, a, b })))
+      entries += all.length
+      if (all.length !== CONTENDERS * ROUNDS)
+        problems.push(`trial ${trial}: ${all.length} entries, not ${CONTENDERS * ROUNDS}`)
+      all.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0))
+      for (let i = 1; i < all.length; i++) {
+        if (all[i]!.a < all[i - 1]!.b)
+          problems.push(`trial ${trial}: contender ${all[i]!.who} entered before contender ${all[i - 1]!.who} left`)
+      }
+      contenders.forEach((c, i) => {
+        const said = c.lines.slice(marks[i]).filter((l) => l === 'overlap' || l.startsWith('compromised'))
+        if (said.length > 0) problems.push(`trial ${trial}: contender ${i} said ${said.join('; ')}`)
+      })
+      const left = readdirSync(work).filter((n) => n !== 'inside')
+      if (left.length > 0) problems.push(`trial ${trial}: left behind ${left.join(', ')}`)
     }
-    contenders.forEach((c, i) => {
-      const said = c.lines.slice(marks[i]).filter((l) => l === 'overlap' || l.startsWith('compromised'))
-      if (said.length > 0) problems.push(`trial ${trial}: contender ${i} said ${said.join('; ')}`)
-    })
-    const left = readdirSync(work).filter((n) => n !== 'inside')
-    if (left.length > 0) problems.push(`trial ${trial}: left behind ${left.join(', ')}`)
-  }
-  for (const c of contenders) c.send('exit')
-  for (const c of contenders) await c.done()
-  t.same(problems, [], `${TRIALS} takeovers by ${CONTENDERS} processes: no two owners at once, nothing left behind`)
-  t.equal(entries, TRIALS * CONTENDERS * ROUNDS, 'every contender entered every round')
-  t.notOk(existsSync(path), 'the mutex is free at the end')
-})
+    for (const c of contenders) c.send('exit')
+    for (const c of contenders) await c.done()
+    t.same(problems, [], `${TRIALS} takeovers by ${CONTENDERS} processes: no two owners at once, nothing left behind`)
+    t.equal(entries, TRIALS * CONTENDERS * ROUNDS, 'every contender entered every round')
+    t.notOk(existsSync(path), 'the mutex is free at the end')
+  },
+)

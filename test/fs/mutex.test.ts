@@ -12,7 +12,13 @@ import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync
 import { join } from 'node:path'
 import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
 import { Mutex } from '../../src/fs/mutex.js'
-import { type Liveness, type OwnerProbe, type OwnerRecord, type ProcessIdentity, encodeRecord } from '../../src/fs/owner.js'
+import {
+  type Liveness,
+  type OwnerProbe,
+  type OwnerRecord,
+  type ProcessIdentity,
+  encodeRecord,
+} from '../../src/fs/owner.js'
 import { ManualClock } from '../helpers/clock.js'
 import { FaultyFs } from '../helpers/faulty-fs.js'
 import { settledWithin, waitFor } from '../helpers/wait.js'
@@ -60,10 +66,29 @@ function setup(t: Test): Setup {
   const probe = new FakeProbe()
   const fs = counting(nodeFs, path)
   return {
-    dir, path, clock, probe, fs,
-    mutex: (options = {}) => new Mutex(path, { clock, probe, fs: options.fs ?? fs, staleMs: STALE_MS, ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }) }),
+    dir,
+    path,
+    clock,
+    probe,
+    fs,
+    mutex: (options = {}) =>
+      new Mutex(path, {
+        clock,
+        probe,
+        fs: options.fs ?? fs,
+        staleMs: STALE_MS,
+        ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }),
+      }),
     plant: (owner, at = path) => {
-      const record: OwnerRecord = { id: randomUUID(), host: 'here', pid: 2000, start: '7', boot: 'boot-a', pidns: 'pid:[1]', ...owner }
+      const record: OwnerRecord = {
+        id: randomUUID(),
+        host: 'here',
+        pid: 2000,
+        start: '7',
+        boot: 'boot-a',
+        pidns: 'pid:[1]',
+        ...owner,
+      }
       writeFileSync(at, encodeRecord(record))
       const seconds = Number(clock.nanos / 1_000_000n) / 1000
       utimesSync(at, seconds, seconds)
@@ -98,9 +123,13 @@ t.test('an owner that is gone from this host is replaced at once, without waitin
   const dead = s.plant({ pid: 2000 })
   s.probe.dead.add(dead.pid)
   let ran = false
-  await settledWithin(s.mutex().run(async () => {
-    ran = true
-  }), GUARD_MS, 'the run past a dead owner')
+  await settledWithin(
+    s.mutex().run(async () => {
+      ran = true
+    }),
+    GUARD_MS,
+    'the run past a dead owner',
+  )
   t.ok(ran, 'the critical section ran with the clock frozen')
   t.notOk(existsSync(s.path), 'and the mutex is free again')
   t.same(leftovers(s.dir), [], 'no takeover claim or temp file is left')
@@ -120,23 +149,26 @@ t.test('an owner that still runs on this host is waited for until it releases', 
   t.ok(entered, 'entered once the owner released')
 })
 
-t.test('an owner on another host is replaced only once its file is older than the stale time, by the injected clock', async (t) => {
-  const s = setup(t)
-  s.plant({ host: 'there', pid: 1000 })
-  let entered = false
-  const run = s.mutex().run(async () => {
-    entered = true
-  })
-  await waitFor(() => s.fs.looks >= 3, GUARD_MS, 'the contender looking at the held mutex')
-  s.clock.advanceMs(STALE_MS - 1)
-  const looked = s.fs.looks
-  await waitFor(() => s.fs.looks >= looked + 3, GUARD_MS, 'more looks')
-  t.notOk(entered, 'not entered one millisecond before the stale time')
-  s.clock.advanceMs(1)
-  await settledWithin(run, GUARD_MS, 'the run once stale')
-  t.ok(entered, 'entered at the stale time')
-  t.same(leftovers(s.dir), [], 'no takeover claim or temp file is left')
-})
+t.test(
+  'an owner on another host is replaced only once its file is older than the stale time, by the injected clock',
+  async (t) => {
+    const s = setup(t)
+    s.plant({ host: 'there', pid: 1000 })
+    let entered = false
+    const run = s.mutex().run(async () => {
+      entered = true
+    })
+    await waitFor(() => s.fs.looks >= 3, GUARD_MS, 'the contender looking at the held mutex')
+    s.clock.advanceMs(STALE_MS - 1)
+    const looked = s.fs.looks
+    await waitFor(() => s.fs.looks >= looked + 3, GUARD_MS, 'more looks')
+    t.notOk(entered, 'not entered one millisecond before the stale time')
+    s.clock.advanceMs(1)
+    await settledWithin(run, GUARD_MS, 'the run once stale')
+    t.ok(entered, 'entered at the stale time')
+    t.same(leftovers(s.dir), [], 'no takeover claim or temp file is left')
+  },
+)
 
 t.test('a holder keeps its file fresh while it holds it: the refresh follows the injected clock', async (t) => {
   const s = setup(t)
@@ -144,7 +176,11 @@ t.test('a holder keeps its file fresh while it holds it: the refresh follows the
   await held.entered
   s.clock.advanceMs(60_000)
   const expected = Number(s.clock.nanos / 1_000_000n)
-  await waitFor(() => Math.abs(statSync(s.path).mtimeMs - expected) < 1, GUARD_MS, 'the refresh (every half stale time)')
+  await waitFor(
+    () => Math.abs(statSync(s.path).mtimeMs - expected) < 1,
+    GUARD_MS,
+    'the refresh (every half stale time)',
+  )
   t.pass('the held file was dated by the clock again')
   held.release()
   await held.done
@@ -154,48 +190,58 @@ t.test('a holder keeps its file fresh while it holds it: the refresh follows the
 t.test('a file this process left behind (a release that failed) is replaced at once', async (t) => {
   const s = setup(t)
   s.plant({ ...s.probe.self })
-  await settledWithin(s.mutex().run(async () => {}), GUARD_MS, 'the run past its own leftover')
+  await settledWithin(
+    s.mutex().run(async () => {}),
+    GUARD_MS,
+    'the run past its own leftover',
+  )
   t.notOk(existsSync(s.path))
 })
 
-t.test('a file without a record, or an older server\'s proper-lockfile directory, is judged by its age alone', async (t) => {
-  for (const kind of ['garbage', 'directory'] as const) {
+t.test(
+  "a file without a record, or an older server's proper-lockfile directory, is judged by its age alone",
+  async (t) => {
+    for (const kind of ['garbage', 'directory'] as const) {
+      const s = setup(t)
+      if (kind === 'garbage') writeFileSync(s.path, 'not a record')
+      else mkdirSync(s.path)
+      const seconds = Number(s.clock.nanos / 1_000_000n) / 1000
+      utimesSync(s.path, seconds, seconds)
+      let entered = false
+      const run = s.mutex().run(async () => {
+        entered = true
+      })
+      await waitFor(() => s.fs.looks >= 3, GUARD_MS, 'the contender looking')
+      t.notOk(entered, `${kind}: waited for while fresh`)
+      s.clock.advanceMs(STALE_MS)
+      await settledWithin(run, GUARD_MS, `${kind}: the run once stale`)
+      t.ok(entered, `${kind}: replaced once stale`)
+      t.notOk(existsSync(s.path), `${kind}: and the mutex is free afterwards`)
+      t.same(leftovers(s.dir), [], `${kind}: nothing left behind`)
+    }
+  },
+)
+
+t.test(
+  "a takeover claim left by a taker that died is itself taken over; a live taker's claim is waited for",
+  async (t) => {
     const s = setup(t)
-    if (kind === 'garbage') writeFileSync(s.path, 'not a record')
-    else mkdirSync(s.path)
-    const seconds = Number(s.clock.nanos / 1_000_000n) / 1000
-    utimesSync(s.path, seconds, seconds)
+    const owner = s.plant({ pid: 2000 })
+    s.probe.dead.add(owner.pid)
+    const claim = join(s.dir, `.mutex.take-${owner.id}`)
+    s.plant({ pid: 3000 }, claim) // a taker, alive for now
     let entered = false
     const run = s.mutex().run(async () => {
       entered = true
     })
     await waitFor(() => s.fs.looks >= 3, GUARD_MS, 'the contender looking')
-    t.notOk(entered, `${kind}: waited for while fresh`)
-    s.clock.advanceMs(STALE_MS)
-    await settledWithin(run, GUARD_MS, `${kind}: the run once stale`)
-    t.ok(entered, `${kind}: replaced once stale`)
-    t.notOk(existsSync(s.path), `${kind}: and the mutex is free afterwards`)
-    t.same(leftovers(s.dir), [], `${kind}: nothing left behind`)
-  }
-})
-
-t.test('a takeover claim left by a taker that died is itself taken over; a live taker\'s claim is waited for', async (t) => {
-  const s = setup(t)
-  const owner = s.plant({ pid: 2000 })
-  s.probe.dead.add(owner.pid)
-  const claim = join(s.dir, `.mutex.take-${owner.id}`)
-  s.plant({ pid: 3000 }, claim) // a taker, alive for now
-  let entered = false
-  const run = s.mutex().run(async () => {
-    entered = true
-  })
-  await waitFor(() => s.fs.looks >= 3, GUARD_MS, 'the contender looking')
-  t.notOk(entered, 'a live taker\'s claim is respected')
-  s.probe.dead.add(3000)
-  await settledWithin(run, GUARD_MS, 'the run once the taker died')
-  t.ok(entered, 'entered once the taker is gone too')
-  t.same(leftovers(s.dir), [], 'no claim is left')
-})
+    t.notOk(entered, "a live taker's claim is respected")
+    s.probe.dead.add(3000)
+    await settledWithin(run, GUARD_MS, 'the run once the taker died')
+    t.ok(entered, 'entered once the taker is gone too')
+    t.same(leftovers(s.dir), [], 'no claim is left')
+  },
+)
 
 t.test('the wait gives up after its limit, measured on the injected clock', async (t) => {
   const s = setup(t)
@@ -204,10 +250,10 @@ t.test('the wait gives up after its limit, measured on the injected clock', asyn
   await waitFor(() => s.fs.looks >= 2, GUARD_MS, 'the contender looking')
   s.clock.advanceMs(5000)
   await t.rejects(settledWithin(run, GUARD_MS, 'the give-up'), { code: 'ELOCKED' })
-  t.ok(existsSync(s.path), 'the owner\'s file is untouched')
+  t.ok(existsSync(s.path), "the owner's file is untouched")
 })
 
-t.test('two instances for one path in one process take turns without touching each other\'s file', async (t) => {
+t.test("two instances for one path in one process take turns without touching each other's file", async (t) => {
   const s = setup(t)
   const first = hold(s.mutex())
   await first.entered
@@ -223,41 +269,62 @@ t.test('two instances for one path in one process take turns without touching ea
   t.ok(second)
 })
 
-t.test('every filesystem call of the mutex, failed in turn, fails the run with its errno or is survived, and the next run succeeds', async (t) => {
-  for (const contended of [false, true]) {
-    // Count the calls of one run (with a dead owner to replace, when contended).
-    const probeCalls = async (fs: FaultyFs): Promise<{ s: Setup; k: number }> => {
-      const s = setup(t)
-      if (contended) s.probe.dead.add(s.plant({ pid: 2000 }).pid)
-      const mark = fs.calls.length
-      await s.mutex({ fs }).run(async () => {})
-      return { s, k: fs.calls.length - mark }
+t.test(
+  'every filesystem call of the mutex, failed in turn, fails the run with its errno or is survived, and the next run succeeds',
+  async (t) => {
+    for (const contended of [false, true]) {
+      // Count the calls of one run (with a dead owner to replace, when contended).
+      const probeCalls = async (fs: FaultyFs): Promise<{ s: Setup; k: number }> => {
+        const s = setup(t)
+        if (contended) s.probe.dead.add(s.plant({ pid: 2000 }).pid)
+        const mark = fs.calls.length
+        await s.mutex({ fs }).run(async () => {})
+        return { s, k: fs.calls.length - mark }
+      }
+      const fs = new FaultyFs()
+      const { k } = await probeCalls(fs)
+      t.ok(k >= (contended ? 10 : 5), `${contended ? 'contended' : 'free'}: a run makes ${k} calls`)
+      const outcomes: string[] = []
+      for (let n = 1; n <= k; n++) {
+        const s = setup(t)
+        if (contended) s.probe.dead.add(s.plant({ pid: 2000 }).pid)
+        fs.failNth('any', n, 'EIO')
+        let ran = false
+        const result = await settledWithin(
+          s.mutex({ fs }).run(async () => {
+            ran = true
+          }),
+          GUARD_MS,
+          `N=${n}`,
+        ).then(
+          () => 'ok',
+          (err: { code?: string }) => err.code ?? String(err),
+        )
+        const failed = fs.firedCall
+        fs.clear()
+        t.ok(failed !== undefined, `N=${n}: the fault was injected`)
+        t.ok(
+          result === 'ok' ? ran : result === 'EIO' && !ran,
+          `N=${n} (${failed?.method} ${failed?.path.slice(s.dir.length)}): ${result}, critical section ${ran ? 'ran' : 'did not run'}`,
+        )
+        outcomes.push(`${failed?.method}:${result}`)
+        let next = false
+        await settledWithin(
+          s.mutex({ fs }).run(async () => {
+            next = true
+          }),
+          GUARD_MS,
+          `the run after N=${n}`,
+        )
+        t.ok(next, `N=${n}: the next run enters`)
+        t.notOk(existsSync(s.path), `N=${n}: and leaves the mutex free`)
+        t.same(
+          leftovers(s.dir).filter((n) => !n.startsWith('.tmp-')),
+          [],
+          `N=${n}: no takeover claim is left (a temp file may be, for the temp sweep)`,
+        )
+      }
+      t.comment(`${contended ? 'contended' : 'free'}: ${outcomes.join(', ')}`)
     }
-    const fs = new FaultyFs()
-    const { k } = await probeCalls(fs)
-    t.ok(k >= (contended ? 10 : 5), `${contended ? 'contended' : 'free'}: a run makes ${k} calls`)
-    const outcomes: string[] = []
-    for (let n = 1; n <= k; n++) {
-      const s = setup(t)
-      if (contended) s.probe.dead.add(s.plant({ pid: 2000 }).pid)
-      fs.failNth('any', n, 'EIO')
-      let ran = false
-      const result = await settledWithin(s.mutex({ fs }).run(async () => {
-        ran = true
-      }), GUARD_MS, `N=${n}`).then(() => 'ok', (err: { code?: string }) => err.code ?? String(err))
-      const failed = fs.firedCall
-      fs.clear()
-      t.ok(failed !== undefined, `N=${n}: the fault was injected`)
-      t.ok(result === 'ok' ? ran : result === 'EIO' && !ran, `N=${n} (${failed?.method} ${failed?.path.slice(s.dir.length)}): ${result}, critical section ${ran ? 'ran' : 'did not run'}`)
-      outcomes.push(`${failed?.method}:${result}`)
-      let next = false
-      await settledWithin(s.mutex({ fs }).run(async () => {
-        next = true
-      }), GUARD_MS, `the run after N=${n}`)
-      t.ok(next, `N=${n}: the next run enters`)
-      t.notOk(existsSync(s.path), `N=${n}: and leaves the mutex free`)
-      t.same(leftovers(s.dir).filter((n) => !n.startsWith('.tmp-')), [], `N=${n}: no takeover claim is left (a temp file may be, for the temp sweep)`)
-    }
-    t.comment(`${contended ? 'contended' : 'free'}: ${outcomes.join(', ')}`)
-  }
-})
+  },
+)

@@ -38,12 +38,27 @@ export interface TestAppOptions extends TestRootOptions {
 }
 
 /** A built app over a tap testdir; closed in teardown. */
-export async function buildTestApp(t: Test, options: TestAppOptions = {}): Promise<{ app: App; root: StoreRoot; dir: string; audit: MemoryAudit; beginShutdown: () => void; routes: readonly RouteEntry[]; metrics: Metrics }> {
+export async function buildTestApp(
+  t: Test,
+  options: TestAppOptions = {},
+): Promise<{
+  app: App
+  root: StoreRoot
+  dir: string
+  audit: MemoryAudit
+  beginShutdown: () => void
+  routes: readonly RouteEntry[]
+  metrics: Metrics
+}> {
   const dir = options.dir ?? t.testdir()
   const root = options.root ?? makeRoot(dir, options)
   const audit = new MemoryAudit()
   const { app, beginShutdown, routes, metrics } = await buildApp({
-    config: { requireLock: options.requireLock ?? false, maxWaitSeconds: options.maxWaitSeconds ?? 30, bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024 },
+    config: {
+      requireLock: options.requireLock ?? false,
+      maxWaitSeconds: options.maxWaitSeconds ?? 30,
+      bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
+    },
     root,
     audit,
     logger: createLogger('silent'),

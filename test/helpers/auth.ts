@@ -49,7 +49,12 @@ export class ManualTime {
 
 /** Auth options from a tokens file text, with limits off unless given. */
 export function authFromText(text: string, overrides: Partial<AuthOptions> = {}): AuthOptions {
-  return { authenticator: createAuthenticator(parseTokensFile(text, 'tokens.yaml')), rateLimit: null, maxLocksPerCaller: null, ...overrides }
+  return {
+    authenticator: createAuthenticator(parseTokensFile(text, 'tokens.yaml')),
+    rateLimit: null,
+    maxLocksPerCaller: null,
+    ...overrides,
+  }
 }
 
 /** `Authorization: Bearer <token>`. */
@@ -78,7 +83,11 @@ export async function newSigningKey(kid: string): Promise<SigningKey> {
 }
 
 /** Signs `claims` as an identity token of `issuer` for `audience`, valid for five minutes unless told otherwise. */
-export async function signIdToken(key: SigningKey, claims: Record<string, unknown>, options: { issuer: string; audience: string; kid?: string; exp?: number; nbf?: number }): Promise<string> {
+export async function signIdToken(
+  key: SigningKey,
+  claims: Record<string, unknown>,
+  options: { issuer: string; audience: string; kid?: string; exp?: number; nbf?: number },
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? key.kid, typ: 'JWT' })
@@ -127,10 +136,13 @@ export async function startJwks(t: Test, keys: readonly SigningKey[]): Promise<J
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks`
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
   return state
 }
 
@@ -155,7 +167,15 @@ export function concreteUrl(url: string, factory = 'f1', stack = 's1'): string {
 
 /** A Terraform LockInfo body. */
 export function lockInfo(id: string, who = 'ci@runner'): string {
-  return JSON.stringify({ ID: id, Operation: 'OperationTypeApply', Info: '', Who: who, Version: '1.9.0', Created: '2026-07-10T12:00:00.000000001Z', Path: '' })
+  return JSON.stringify({
+    ID: id,
+    Operation: 'OperationTypeApply',
+    Info: '',
+    Who: who,
+    Version: '1.9.0',
+    Created: '2026-07-10T12:00:00.000000001Z',
+    Path: '',
+  })
 }
 
 /** A small Terraform state document. */

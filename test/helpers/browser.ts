@@ -14,7 +14,15 @@ import { type BrowserContext, type Page, chromium } from 'playwright-core'
 /** Where Debian's chromium package puts the browser (`.ci/run` installs it when missing). */
 export const CHROMIUM = '/usr/bin/chromium'
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 /** A running browser: its one context over a fresh profile. */
 export interface TestBrowser {
@@ -24,7 +32,10 @@ export interface TestBrowser {
 }
 
 /** Launches Chromium for the whole file; closed (and its profile removed) at the end of `t`. */
-export async function launchBrowser(t: Test, options: { viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+export async function launchBrowser(
+  t: Test,
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'unobin-chromium-'))
   let context: BrowserContext
   try {

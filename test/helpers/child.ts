@@ -72,7 +72,8 @@ export class ChildScripts {
       for (const { fileName } of ts.preProcessFile(source, true, false).importedFiles) {
         if (!fileName.startsWith('.')) continue
         const target = resolve(dirname(file), fileName.replace(/\.js$/, '.ts'))
-        if (!existsSync(target)) throw new Error(`${relative(REPO, file)} imports ${fileName}, which is not a TypeScript file of the repo`)
+        if (!existsSync(target))
+          throw new Error(`${relative(REPO, file)} imports ${fileName}, which is not a TypeScript file of the repo`)
         pending.push(target)
       }
       const out = ts.transpileModule(source, {
@@ -143,7 +144,8 @@ export class Child {
    * the test instead of hanging it.
    */
   async line(prefix: string | RegExp): Promise<string> {
-    const matches = typeof prefix === 'string' ? (line: string) => line.startsWith(prefix) : (line: string) => prefix.test(line)
+    const matches =
+      typeof prefix === 'string' ? (line: string) => line.startsWith(prefix) : (line: string) => prefix.test(line)
     const deadline = Date.now() + LINE_GUARD_MS
     for (;;) {
       for (; this.#cursor < this.lines.length; this.#cursor++) {
@@ -154,10 +156,15 @@ export class Child {
         }
       }
       if (this.#exit !== undefined) {
-        throw new Error(`child ${this.#name} (pid ${this.pid}) ended (${JSON.stringify(this.#exit)}) without printing a line like ${String(prefix)}; stderr:\n${this.#stderr}`)
+        throw new Error(
+          `child ${this.#name} (pid ${this.pid}) ended (${JSON.stringify(this.#exit)}) without printing a line like ${String(prefix)}; stderr:\n${this.#stderr}`,
+        )
       }
       const remaining = deadline - Date.now()
-      if (remaining <= 0) throw new Error(`child ${this.#name} (pid ${this.pid}) printed no line like ${String(prefix)} in ${LINE_GUARD_MS} ms; stderr:\n${this.#stderr}`)
+      if (remaining <= 0)
+        throw new Error(
+          `child ${this.#name} (pid ${this.pid}) printed no line like ${String(prefix)} in ${LINE_GUARD_MS} ms; stderr:\n${this.#stderr}`,
+        )
       await new Promise<void>((wake) => {
         const done = () => {
           clearTimeout(timer)
@@ -182,7 +189,10 @@ export class Child {
   /** Waits for the child to exit on its own; rejects unless it exits with status 0. */
   async done(): Promise<void> {
     const exit = await this.closed
-    if (exit.code !== 0) throw new Error(`child ${this.#name} (pid ${this.pid}) exited with ${JSON.stringify(exit)}; stderr:\n${this.#stderr}`)
+    if (exit.code !== 0)
+      throw new Error(
+        `child ${this.#name} (pid ${this.pid}) exited with ${JSON.stringify(exit)}; stderr:\n${this.#stderr}`,
+      )
   }
 
   /** SIGKILLs the child unless it already ended, and waits until its output is read. */

@@ -54,7 +54,12 @@ export class ClientProcess {
     })
     this.exited = once(child, 'close').then(([code, signal]) => {
       this.#check()
-      return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout: this.stdout, stderr: this.stderr }
+      return {
+        code: code as number | null,
+        signal: signal as NodeJS.Signals | null,
+        stdout: this.stdout,
+        stderr: this.stderr,
+      }
     })
   }
 
@@ -63,8 +68,17 @@ export class ClientProcess {
     const test = () => pattern.test(this.stdout) || pattern.test(this.stderr)
     if (test()) return
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${GUARD_MS} ms; stdout: ${this.stdout}\nstderr: ${this.stderr}`)), GUARD_MS)
-      this.#waiters.push({ test, resolve: () => { clearTimeout(timer); resolve() } })
+      const timer = setTimeout(
+        () => reject(new Error(`no ${pattern} within ${GUARD_MS} ms; stdout: ${this.stdout}\nstderr: ${this.stderr}`)),
+        GUARD_MS,
+      )
+      this.#waiters.push({
+        test,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      })
     })
   }
 
@@ -79,7 +93,12 @@ export class ClientProcess {
 }
 
 /** Starts the client with `args` (killed in teardown if still running). */
-export function startClient(t: Test, args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string; stdin?: string | Buffer } = {}): ClientProcess {
+export function startClient(
+  t: Test,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { cwd?: string; stdin?: string | Buffer } = {},
+): ClientProcess {
   const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, CLIENT_JS, ...args], {
     env: clientEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -97,7 +116,12 @@ export function startClient(t: Test, args: readonly string[], env: NodeJS.Proces
 }
 
 /** Runs the client with `args` to its end. */
-export async function runClient(t: Test, args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string; stdin?: string | Buffer } = {}): Promise<ClientResult> {
+export async function runClient(
+  t: Test,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { cwd?: string; stdin?: string | Buffer } = {},
+): Promise<ClientResult> {
   return startClient(t, args, env, options).exited
 }
 
@@ -120,12 +144,16 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
 export async function runInProcess(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ClientResult> {
   let stdout = ''
   let stderr = ''
-  const sink = (append: (text: string) => void) => new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      append(chunk.toString())
-      callback()
-    },
+  const sink = (append: (text: string) => void) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        append(chunk.toString())
+        callback()
+      },
+    })
+  const code = await runCli(args, clientEnv(env), {
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
   })
-  const code = await runCli(args, clientEnv(env), { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) })
   return { code, signal: null, stdout, stderr }
 }

@@ -87,13 +87,19 @@ export class FaultyFs implements FsOps {
   #check(method: FaultyMethod, path: string): Error | undefined {
     this.calls.push({ method, path })
     const fault = this.#fault
-    if (fault === undefined || (fault.method !== 'any' && fault.method !== method) || !fault.match(path)) return undefined
+    if (fault === undefined || (fault.method !== 'any' && fault.method !== method) || !fault.match(path))
+      return undefined
     fault.seen++
     if (fault.seen !== fault.nth) return undefined
     this.#fired = { method, path }
     this.#fault = undefined
     if (fault.code === 'BUG') return new TypeError(`injected bug in ${method} '${path}'`)
-    return Object.assign(new Error(`${fault.code}: injected fault, ${method} '${path}'`), { code: fault.code, errno: ERRNO[fault.code], syscall: method, path })
+    return Object.assign(new Error(`${fault.code}: injected fault, ${method} '${path}'`), {
+      code: fault.code,
+      errno: ERRNO[fault.code],
+      syscall: method,
+      path,
+    })
   }
 
   #wrap<K extends Exclude<keyof FsOps, 'watch'>>(method: K): FsOps[K] {

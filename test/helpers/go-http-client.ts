@@ -61,7 +61,10 @@ const LOCK_FIELDS = ['ID', 'Operation', 'Info', 'Who', 'Version', 'Created', 'Pa
 
 /** Go's key folding for struct fields (bytes.EqualFold): ASCII case plus the two non-ASCII simple folds of s and k. */
 function foldKey(key: string): string {
-  return key.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').replace(/[A-Z]/g, (c) => c.toLowerCase())
+  return key
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .replace(/[A-Z]/g, (c) => c.toLowerCase())
 }
 
 /**
@@ -83,13 +86,18 @@ export function parseGoJson(body: Buffer | string): GoLockInfo {
   }
   const info: GoLockInfo = { ID: '', Operation: '', Info: '', Who: '', Version: '', Created: null, Path: '' }
   if (doc === null) return info // Go: unmarshalling null into a struct is a no-op
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new GoJsonError(`json: cannot unmarshal ${Array.isArray(doc) ? 'array' : typeof doc} into Go value of type statemgr.LockInfo`)
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new GoJsonError(
+      `json: cannot unmarshal ${Array.isArray(doc) ? 'array' : typeof doc} into Go value of type statemgr.LockInfo`,
+    )
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const field = LOCK_FIELDS.find((f) => f === key) ?? LOCK_FIELDS.find((f) => foldKey(f) === foldKey(key))
     if (field === undefined || value === null) continue
-    if (typeof value !== 'string') throw new GoJsonError(`json: cannot unmarshal ${typeof value} into Go struct field LockInfo.${field}`)
+    if (typeof value !== 'string')
+      throw new GoJsonError(`json: cannot unmarshal ${typeof value} into Go struct field LockInfo.${field}`)
     if (field === 'Created') {
-      if (!isGoRfc3339(value)) throw new GoJsonError(`parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05Z07:00": cannot parse`)
+      if (!isGoRfc3339(value))
+        throw new GoJsonError(`parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05Z07:00": cannot parse`)
       info.Created = value
     } else {
       info[field] = value
@@ -102,7 +110,14 @@ export function parseGoJson(body: Buffer | string): GoLockInfo {
 export function isGoRfc3339(s: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/.exec(s)
   if (m === null) return false
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
   const daysIn = new Date(Date.UTC(year, month, 0)).getUTCDate()
   if (month < 1 || month > 12 || day < 1 || day > daysIn || hour > 23 || minute > 59 || second > 59) return false
   if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false
@@ -172,13 +187,31 @@ function goJsonString(s: string): string {
 
 /** A LockInfo marshalled exactly as Go's json.Marshal writes it: compact, in field order; Created null → the zero time. */
 export function marshalLockInfo(info: Partial<GoLockInfo>): Buffer {
-  const full = { ID: '', Operation: '', Info: '', Who: '', Version: '', Path: '', ...info, Created: info.Created ?? '0001-01-01T00:00:00Z' }
+  const full = {
+    ID: '',
+    Operation: '',
+    Info: '',
+    Who: '',
+    Version: '',
+    Path: '',
+    ...info,
+    Created: info.Created ?? '0001-01-01T00:00:00Z',
+  }
   return Buffer.from(`{${LOCK_FIELDS.map((f) => `"${f}":${goJsonString(full[f])}`).join(',')}}`)
 }
 
 /** A LockInfo like statemgr.NewLockInfo(): a fresh UUID, user@host, a CLI version, Created with nanoseconds (fixed, for determinism). */
 export function newLockInfo(fields: Partial<GoLockInfo> = {}): GoLockInfo {
-  return { ID: randomUUID(), Operation: 'OperationTypeApply', Info: '', Who: 'tester@ci-host', Version: '1.9.0', Created: '2025-06-01T12:00:00.123456789Z', Path: '', ...fields }
+  return {
+    ID: randomUUID(),
+    Operation: 'OperationTypeApply',
+    Info: '',
+    Who: 'tester@ci-host',
+    Version: '1.9.0',
+    Created: '2025-06-01T12:00:00.123456789Z',
+    Path: '',
+    ...fields,
+  }
 }
 
 /** Methods Go probes for a body before framing (requestMethodUsuallyLacksBody). */
@@ -237,12 +270,20 @@ export class GoHttpClient {
   frame(method: string, target: string, body: Buffer | null, options: FrameOptions = {}): Buffer {
     const header = new Map<string, string>()
     if (this.#options.username !== undefined && this.#options.username !== '') {
-      header.set('Authorization', `Basic ${Buffer.from(`${this.#options.username}:${this.#options.password ?? ''}`).toString('base64')}`)
+      header.set(
+        'Authorization',
+        `Basic ${Buffer.from(`${this.#options.username}:${this.#options.password ?? ''}`).toString('base64')}`,
+      )
     }
     for (const [k, v] of Object.entries(this.#options.headers ?? {})) header.set(canonicalKey(k), v)
     if (body !== null) {
       header.set('Content-Type', 'application/json')
-      const md5 = options.contentMd5 !== undefined ? options.contentMd5 : this.style === 'terraform' || body.length > 0 ? md5Base64(body) : null
+      const md5 =
+        options.contentMd5 !== undefined
+          ? options.contentMd5
+          : this.style === 'terraform' || body.length > 0
+            ? md5Base64(body)
+            : null
       if (md5 !== null) header.set('Content-Md5', md5)
     }
     // net/http's transferWriter: a known length is sent as Content-Length; an empty non-nil body
@@ -258,7 +299,11 @@ export class GoHttpClient {
     } else if (method !== 'GET' && method !== 'HEAD') {
       transfer = 'Content-Length: 0'
     }
-    const lines = [`${method} ${target} HTTP/1.1`, `Host: ${this.#host}:${this.#port}`, 'User-Agent: Go-http-client/1.1']
+    const lines = [
+      `${method} ${target} HTTP/1.1`,
+      `Host: ${this.#host}:${this.#port}`,
+      'User-Agent: Go-http-client/1.1',
+    ]
     if (transfer !== undefined) lines.push(transfer)
     for (const key of [...header.keys()].sort()) lines.push(`${key}: ${header.get(key)}`)
     lines.push('Accept-Encoding: gzip')
@@ -367,7 +412,8 @@ export function parseResponse(bytes: Buffer, method: string, eof: boolean): GoRe
       body = decoded
     } else if (headers['content-length'] !== undefined) {
       const length = Number(headers['content-length'])
-      if (!Number.isSafeInteger(length) || length < 0) throw new GoTransportError(`bad Content-Length ${headers['content-length']}`)
+      if (!Number.isSafeInteger(length) || length < 0)
+        throw new GoTransportError(`bad Content-Length ${headers['content-length']}`)
       if (bytes.length < bodyStart + length) return undefined
       body = bytes.subarray(bodyStart, bodyStart + length)
     } else {
@@ -402,7 +448,8 @@ function dechunk(bytes: Buffer, offset: number): Buffer | undefined {
     }
     if (bytes.length < pos + size + 2) return undefined
     parts.push(bytes.subarray(pos, pos + size))
-    if (bytes.subarray(pos + size, pos + size + 2).toString('latin1') !== '\r\n') throw new GoTransportError('a chunk does not end with CRLF')
+    if (bytes.subarray(pos + size, pos + size + 2).toString('latin1') !== '\r\n')
+      throw new GoTransportError('a chunk does not end with CRLF')
     pos += size + 2
   }
 }
@@ -462,10 +509,15 @@ export class HttpBackend {
   async get(): Promise<GetOutcome> {
     const response = await this.client.get(this.config.address)
     if (response.status === 204 || response.status === 404) return { response, state: null }
-    if (response.status !== 200) throw new GoTransportError(`HTTP remote state endpoint invalid response code ${response.status}`)
+    if (response.status !== 200)
+      throw new GoTransportError(`HTTP remote state endpoint invalid response code ${response.status}`)
     if (response.body.length === 0) return { response, state: null }
     const md5 = response.headers['content-md5']
-    if (md5 !== undefined && md5 !== '' && !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(md5)) {
+    if (
+      md5 !== undefined &&
+      md5 !== '' &&
+      !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(md5)
+    ) {
       throw new GoTransportError(`Failed to decode Content-MD5 '${md5}'`)
     }
     return { response, state: response.body }
@@ -527,7 +579,9 @@ export function stateFile(serial: number, lineage = 'stub-lineage', extra: Recor
         type: 'null_resource',
         name: 'foo',
         provider: 'provider["registry.terraform.io/hashicorp/null"]',
-        instances: [{ schema_version: 0, attributes: { id: `id-${serial}`, triggers: null }, sensitive_attributes: [] }],
+        instances: [
+          { schema_version: 0, attributes: { id: `id-${serial}`, triggers: null }, sensitive_attributes: [] },
+        ],
       },
     ],
     check_results: null,

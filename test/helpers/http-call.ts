@@ -7,7 +7,12 @@ export interface Answer {
 }
 
 /** Sends one request over a real socket with the global fetch and reads its body. */
-export async function call(base: string, method: string, path: string, options: { json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  options: { json?: unknown; body?: Buffer; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers }
   let body: Buffer | string | undefined
   if (options.json !== undefined) {

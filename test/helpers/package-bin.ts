@@ -33,17 +33,28 @@ export function packageBin(pkg: string, bin: string): string {
  * waits for it to exit. tap's coverage and loader hooks are left out of the
  * child's environment: the tool is not under test, and they slow it down.
  */
-export function runBin(pkg: string, bin: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolRun> {
+export function runBin(
+  pkg: string,
+  bin: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ToolRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env }
   delete env.NODE_OPTIONS
   delete env.NODE_V8_COVERAGE
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [packageBin(pkg, bin), ...args], { cwd: options.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [packageBin(pkg, bin), ...args], {
+      cwd: options.cwd ?? REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
     child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
+    child.once('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    )
   })
 }

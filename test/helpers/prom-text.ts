@@ -30,7 +30,8 @@ export function parseExposition(text: string): Exposition {
     if (line.startsWith('# HELP ')) continue
     if (line.startsWith('# TYPE ')) {
       const [, , name, type] = line.split(' ')
-      if (name === undefined || !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(type ?? '')) throw new Error(`line ${i + 1}: bad TYPE: ${line}`)
+      if (name === undefined || !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(type ?? ''))
+        throw new Error(`line ${i + 1}: bad TYPE: ${line}`)
       types.set(name, type!)
       continue
     }
@@ -55,8 +56,14 @@ export function parseExposition(text: string): Exposition {
 }
 
 /** The value of the one sample named `name` whose labels include `labels`; undefined when none matches. */
-export function sampleValue(exposition: Exposition, name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = exposition.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+export function sampleValue(
+  exposition: Exposition,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  const found = exposition.samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`)
   return found[0]?.value
 }

@@ -36,7 +36,11 @@ export function openEvents(url: string, headers: Record<string, string> = {}): P
       if (res.statusCode !== 200) {
         let body = ''
         res.on('data', (c: Buffer) => (body += c.toString()))
-        res.on('end', () => reject(Object.assign(new Error(`events answered ${res.statusCode}: ${body}`), { status: res.statusCode, body })))
+        res.on('end', () =>
+          reject(
+            Object.assign(new Error(`events answered ${res.statusCode}: ${body}`), { status: res.statusCode, body }),
+          ),
+        )
         return
       }
       const events: SseEvent[] = []
@@ -65,30 +69,44 @@ export function openEvents(url: string, headers: Record<string, string> = {}): P
         res.on('end', () => done())
         res.on('close', () => done())
       })
-      const until = (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> => new Promise((ok, fail) => {
-        if (predicate()) return ok()
-        const check = () => {
-          if (!predicate()) return
-          clearTimeout(timer)
-          waiters.delete(check)
-          ok()
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(check)
-          fail(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.map((e) => e.type))}`))
-        }, timeoutMs)
-        waiters.add(check)
-      })
+      const until = (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
+        new Promise((ok, fail) => {
+          if (predicate()) return ok()
+          const check = () => {
+            if (!predicate()) return
+            clearTimeout(timer)
+            waiters.delete(check)
+            ok()
+          }
+          const timer = setTimeout(() => {
+            waiters.delete(check)
+            fail(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.map((e) => e.type))}`))
+          }, timeoutMs)
+          waiters.add(check)
+        })
       const next = async (type: string, timeoutMs?: number): Promise<SseEvent> => {
         let found = -1
-        await until(() => {
-          found = events.findIndex((e, i) => i >= taken && e.type === type)
-          return found >= 0
-        }, `event ${type}`, timeoutMs)
+        await until(
+          () => {
+            found = events.findIndex((e, i) => i >= taken && e.type === type)
+            return found >= 0
+          },
+          `event ${type}`,
+          timeoutMs,
+        )
         taken = found + 1
         return events[found]!
       }
-      resolve({ status: res.statusCode, headers: res.headers, events, comments, ended, next, until, close: () => req.destroy() })
+      resolve({
+        status: res.statusCode,
+        headers: res.headers,
+        events,
+        comments,
+        ended,
+        next,
+        until,
+        close: () => req.destroy(),
+      })
     })
     req.on('error', reject)
     req.end()

@@ -48,7 +48,13 @@ export function sampleSnapshot(marker: string | number = 1, stack = 'dev'): Buff
     stack,
     'generated-at': '2026-07-10T12:00:00Z',
     entries: [
-      { address: 'network.vpc', 'entry-kind': 'leaf', category: 'resource', binding: { alias: 'aws', kind: 'vpc' }, outputs: { id: `vpc-${marker}` } },
+      {
+        address: 'network.vpc',
+        'entry-kind': 'leaf',
+        category: 'resource',
+        binding: { alias: 'aws', kind: 'vpc' },
+        outputs: { id: `vpc-${marker}` },
+      },
     ],
     outputs: { marker: String(marker) },
   }

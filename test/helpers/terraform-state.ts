@@ -25,13 +25,23 @@ export interface InstanceSpec {
 }
 
 /** A state document (as text, 2-space indented like Terraform writes it). */
-export function tfState(options: { serial: number; lineage?: string; resources?: readonly ResourceSpec[]; outputs?: Record<string, { value: unknown; type?: unknown; sensitive?: boolean }> }): Buffer {
+export function tfState(options: {
+  serial: number
+  lineage?: string
+  resources?: readonly ResourceSpec[]
+  outputs?: Record<string, { value: unknown; type?: unknown; sensitive?: boolean }>
+}): Buffer {
   const doc = {
     version: 4,
     terraform_version: '1.9.0',
     serial: options.serial,
     lineage: options.lineage ?? '7b0c1e2a-0000-4000-8000-000000000001',
-    outputs: Object.fromEntries(Object.entries(options.outputs ?? {}).map(([k, o]) => [k, { value: o.value, type: o.type ?? 'string', ...(o.sensitive === true ? { sensitive: true } : {}) }])),
+    outputs: Object.fromEntries(
+      Object.entries(options.outputs ?? {}).map(([k, o]) => [
+        k,
+        { value: o.value, type: o.type ?? 'string', ...(o.sensitive === true ? { sensitive: true } : {}) },
+      ]),
+    ),
     resources: (options.resources ?? []).map((r) => ({
       ...(r.module === undefined ? {} : { module: r.module }),
       mode: r.mode ?? 'managed',
@@ -44,7 +54,13 @@ export function tfState(options: { serial: number; lineage?: string; resources?:
         ...(i.deposed === undefined ? {} : { deposed: i.deposed }),
         schema_version: 1,
         attributes: i.attributes,
-        sensitive_attributes: (i.sensitive ?? []).map((p) => (typeof p === 'string' ? [p] : p).map((s) => (typeof s === 'string' ? { type: 'get_attr', value: s } : { type: 'index', value: { value: s, type: 'number' } }))),
+        sensitive_attributes: (i.sensitive ?? []).map((p) =>
+          (typeof p === 'string' ? [p] : p).map((s) =>
+            typeof s === 'string'
+              ? { type: 'get_attr', value: s }
+              : { type: 'index', value: { value: s, type: 'number' } },
+          ),
+        ),
         ...(i.private === undefined ? {} : { private: i.private }),
       })),
     })),
@@ -55,5 +71,7 @@ export function tfState(options: { serial: number; lineage?: string; resources?:
 
 /** An OpenTofu client-side-encrypted state (lineage and serial in the clear, the rest sealed). */
 export function encryptedState(serial: number, payload = 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJ/w=='): Buffer {
-  return Buffer.from(`${JSON.stringify({ serial, lineage: 'enc-lineage', meta: { 'key_provider.pbkdf2.main': 'eyJzYWx0IjoiQUFBQSJ9' }, encrypted_data: payload, encryption_version: 'v0' }, null, 2)}\n`)
+  return Buffer.from(
+    `${JSON.stringify({ serial, lineage: 'enc-lineage', meta: { 'key_provider.pbkdf2.main': 'eyJzYWx0IjoiQUFBQSJ9' }, encrypted_data: payload, encryption_version: 'v0' }, null, 2)}\n`,
+  )
 }

@@ -23,7 +23,9 @@ export function sized<T>(short: T, long: T): T {
  * uses a fixed one, so `npm test` draws the same cases every time (only
  * timing varies), and the long mode a fresh one, to explore.
  */
-export const SEED = Number(process.env.UNOBIN_TORTURE_SEED ?? (MODE === 'long' ? Math.floor(Math.random() * 2 ** 31) : 20261125))
+export const SEED = Number(
+  process.env.UNOBIN_TORTURE_SEED ?? (MODE === 'long' ? Math.floor(Math.random() * 2 ** 31) : 20261125),
+)
 
 /** mulberry32: a small seeded generator, so random choices replay from the seed. */
 export function seeded(seed: number): () => number {
@@ -51,8 +53,11 @@ export type Figures = Record<string, number>
  * after the scenario's checks, so a failed run reports nothing as survived.
  */
 export function reportFigures(t: Test, scenario: string, figures: Figures): void {
-  const text = Object.entries(figures).map(([k, v]) => `${k} ${v}`).join(', ')
+  const text = Object.entries(figures)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')
   t.comment(`${scenario} (${MODE}, seed ${SEED}): ${text}`)
   const file = process.env.UNOBIN_TORTURE_REPORT
-  if (file !== undefined && file !== '') appendFileSync(file, `${JSON.stringify({ scenario, mode: MODE, seed: SEED, figures })}\n`)
+  if (file !== undefined && file !== '')
+    appendFileSync(file, `${JSON.stringify({ scenario, mode: MODE, seed: SEED, figures })}\n`)
 }

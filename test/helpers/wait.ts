@@ -18,7 +18,8 @@ export async function waitFor<T>(check: () => T | Promise<T>, guardMs: number, w
   const deadline = performance.now() + guardMs
   for (;;) {
     const value = await check()
-    if (value !== undefined && value !== null && value !== false && value !== 0 && value !== '') return value as NonNullable<T>
+    if (value !== undefined && value !== null && value !== false && value !== 0 && value !== '')
+      return value as NonNullable<T>
     if (performance.now() >= deadline) throw new Error(`waited ${guardMs} ms for ${what}, in vain`)
     await sleep(POLL_MS)
   }

@@ -17,8 +17,20 @@ const STACK = '/v1/factories/f1/stacks/s1'
 
 async function appWith(t: Test, log: CapturedLog, options: { token?: string; dir?: string } = {}) {
   const root = makeRoot(options.dir ?? t.testdir())
-  const auth = options.token === undefined ? undefined : authFromText(tokensFileText([{ name: 'ci-deployer', token: options.token, grants: [{ scope: '*/*', allow: ['*'] }] }]))
-  const { app } = await buildApp({ config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 }, root, audit: new MemoryAudit(), logger: log.logger, version: '0', auth })
+  const auth =
+    options.token === undefined
+      ? undefined
+      : authFromText(
+          tokensFileText([{ name: 'ci-deployer', token: options.token, grants: [{ scope: '*/*', allow: ['*'] }] }]),
+        )
+  const { app } = await buildApp({
+    config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 },
+    root,
+    audit: new MemoryAudit(),
+    logger: log.logger,
+    version: '0',
+    auth,
+  })
   t.teardown(async () => {
     await app.close()
     root.close()
@@ -32,19 +44,37 @@ function accessLines(log: CapturedLog) {
   return log.entries().filter((e) => 'status' in e && 'route' in e)
 }
 
-t.test('each request gives exactly one line with method, route, status, duration, principal, stack, request id and user agent', async (t) => {
-  const log = captureLog('info')
-  const token = newToken()
-  const app = await appWith(t, log, { token })
-  const res = await app.inject({ method: 'POST', url: `${STACK}/snapshots?current=true`, headers: { ...bearer(token), 'content-type': 'application/json', 'user-agent': 'terraform/1.9' }, payload: sampleSnapshot(1) })
-  t.equal(res.statusCode, 201)
-  const requestId = res.headers['x-request-id']
-  const lines = log.entries().filter((e) => e.reqId === requestId)
-  t.equal(lines.length, 1, `one line for the request: ${JSON.stringify(lines)}`)
-  t.match(lines[0], { level: 30, method: 'POST', route: '/v1/factories/:factory/stacks/:stack/snapshots', url: `${STACK}/snapshots?current=*`, status: 201, principal: 'ci-deployer', factory: 'f1', stack: 's1', ua: 'terraform/1.9' })
-  t.type(lines[0]!.ms, 'number')
-  t.notOk('code' in lines[0]!, 'a success carries no problem code')
-})
+t.test(
+  'each request gives exactly one line with method, route, status, duration, principal, stack, request id and user agent',
+  async (t) => {
+    const log = captureLog('info')
+    const token = newToken()
+    const app = await appWith(t, log, { token })
+    const res = await app.inject({
+      method: 'POST',
+      url: `${STACK}/snapshots?current=true`,
+      headers: { ...bearer(token), 'content-type': 'application/json', 'user-agent': 'terraform/1.9' },
+      payload: sampleSnapshot(1),
+    })
+    t.equal(res.statusCode, 201)
+    const requestId = res.headers['x-request-id']
+    const lines = log.entries().filter((e) => e.reqId === requestId)
+    t.equal(lines.length, 1, `one line for the request: ${JSON.stringify(lines)}`)
+    t.match(lines[0], {
+      level: 30,
+      method: 'POST',
+      route: '/v1/factories/:factory/stacks/:stack/snapshots',
+      url: `${STACK}/snapshots?current=*`,
+      status: 201,
+      principal: 'ci-deployer',
+      factory: 'f1',
+      stack: 's1',
+      ua: 'terraform/1.9',
+    })
+    t.type(lines[0]!.ms, 'number')
+    t.notOk('code' in lines[0]!, 'a success carries no problem code')
+  },
+)
 
 t.test('a refused request carries its problem code in its one line', async (t) => {
   const log = captureLog('info')
@@ -53,7 +83,12 @@ t.test('a refused request carries its problem code in its one line', async (t) =
   t.equal(res.statusCode, 401)
   const lines = log.entries().filter((e) => e.reqId === res.headers['x-request-id'])
   t.equal(lines.length, 1)
-  t.match(lines[0], { level: 30, status: 401, code: 'unauthenticated', route: '/v1/factories/:factory/stacks/:stack/current' })
+  t.match(lines[0], {
+    level: 30,
+    status: 401,
+    code: 'unauthenticated',
+    route: '/v1/factories/:factory/stacks/:stack/current',
+  })
 })
 
 t.test('a server fault logs at error with the error in the same line', async (t) => {
@@ -61,7 +96,12 @@ t.test('a server fault logs at error with the error in the same line', async (t)
   await writeFile(join(parent, 'plain-file'), 'not a directory')
   const log = captureLog('info')
   const app = await appWith(t, log, { dir: join(parent, 'plain-file', 'data') })
-  const res = await app.inject({ method: 'POST', url: `${STACK}/snapshots`, headers: { 'content-type': 'application/json' }, payload: sampleSnapshot(1) })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${STACK}/snapshots`,
+    headers: { 'content-type': 'application/json' },
+    payload: sampleSnapshot(1),
+  })
   t.equal(res.statusCode, 500)
   const lines = log.entries().filter((e) => e.reqId === res.headers['x-request-id'])
   t.equal(lines.length, 1)
@@ -71,7 +111,8 @@ t.test('a server fault logs at error with the error in the same line', async (t)
 t.test('health, readiness, metrics and the OpenAPI document log at debug, not at info', async (t) => {
   const quiet = captureLog('info')
   const app = await appWith(t, quiet)
-  for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/openapi.json']) t.equal((await app.inject({ url })).statusCode, 200, url)
+  for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/openapi.json'])
+    t.equal((await app.inject({ url })).statusCode, 200, url)
   t.strictSame(accessLines(quiet), [], 'no info line for probes')
   const verbose = captureLog('debug')
   const app2 = await appWith(t, verbose)
@@ -86,7 +127,10 @@ t.test('query values are redacted in logged URLs, names kept', async (t) => {
   await app.inject({ url: `${STACK}/current?access_token=${secret}&wait=5&flag` })
   await app.inject({ url: `/no/such/route?token=${secret}` })
   t.notOk(log.text().includes(secret), 'the value never reaches the log')
-  t.match(accessLines(log), [{ url: `${STACK}/current?access_token=*&wait=*&flag` }, { url: '/no/such/route?token=*', status: 404, code: 'route-not-found' }])
+  t.match(accessLines(log), [
+    { url: `${STACK}/current?access_token=*&wait=*&flag` },
+    { url: '/no/such/route?token=*', status: 404, code: 'route-not-found' },
+  ])
   t.equal(redactQuery('/a?b=c=d&&e'), '/a?b=*&&e')
   t.equal(redactQuery('/plain'), '/plain')
 })
@@ -97,7 +141,10 @@ t.test('a plausible incoming X-Request-Id is kept; anything else gets a UUID', a
   const kept = await app.inject({ url: `${STACK}/current`, headers: { 'x-request-id': 'gitlab-job-4711/step:plan' } })
   t.equal(kept.headers['x-request-id'], 'gitlab-job-4711/step:plan')
   t.equal(kept.json().requestId, 'gitlab-job-4711/step:plan', 'the problem body names it too')
-  t.ok(log.entries().some((e) => e.reqId === 'gitlab-job-4711/step:plan'), 'the log line carries it')
+  t.ok(
+    log.entries().some((e) => e.reqId === 'gitlab-job-4711/step:plan'),
+    'the log line carries it',
+  )
   for (const bad of ['has space', 'x'.repeat(129), 'line\u0001break', '']) {
     const res = await app.inject({ url: `${STACK}/current`, headers: { 'x-request-id': bad } })
     t.match(res.headers['x-request-id'], UUID, `${JSON.stringify(bad.slice(0, 20))} is replaced`)
@@ -110,7 +157,12 @@ t.test('every GET route answers HEAD, without a body', async (t) => {
   const health = await app.inject({ method: 'HEAD', url: '/healthz' })
   t.equal(health.statusCode, 200)
   t.equal(health.body, '')
-  await app.inject({ method: 'POST', url: `${STACK}/snapshots?current=true`, headers: { 'content-type': 'application/json' }, payload: sampleSnapshot(1) })
+  await app.inject({
+    method: 'POST',
+    url: `${STACK}/snapshots?current=true`,
+    headers: { 'content-type': 'application/json' },
+    payload: sampleSnapshot(1),
+  })
   const current = await app.inject({ method: 'HEAD', url: `${STACK}/current` })
   t.equal(current.statusCode, 200)
   t.ok(current.headers.etag, 'HEAD of current carries the ETag')

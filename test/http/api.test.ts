@@ -27,12 +27,18 @@ function assertProblem(t: Test, res: LightMyRequestResponse, status: number, cod
   t.equal(body.code, code, 'problem code')
   t.equal(body.status, status, 'status in body')
   for (const field of PROBLEM_FIELDS) t.ok(Object.hasOwn(body, field), `problem has ${field}`)
-  for (const field of ['type', 'title', 'detail', 'instance'] as const) t.type(body[field], 'string', `${field} is a string`)
+  for (const field of ['type', 'title', 'detail', 'instance'] as const)
+    t.type(body[field], 'string', `${field} is a string`)
   return body
 }
 
 /** POSTs a snapshot document to a stack. */
-function postSnapshot(app: App, url: string, body: Buffer, options: { query?: string; headers?: Record<string, string> } = {}): Promise<LightMyRequestResponse> {
+function postSnapshot(
+  app: App,
+  url: string,
+  body: Buffer,
+  options: { query?: string; headers?: Record<string, string> } = {},
+): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST',
     url: `${url}/snapshots${options.query ?? ''}`,
@@ -42,7 +48,12 @@ function postSnapshot(app: App, url: string, body: Buffer, options: { query?: st
 }
 
 /** Writes a snapshot and returns its rev; throws (failing the test) unless the write answered 201. */
-async function writeRev(app: App, url: string, marker: string | number, options: { query?: string; headers?: Record<string, string> } = {}): Promise<string> {
+async function writeRev(
+  app: App,
+  url: string,
+  marker: string | number,
+  options: { query?: string; headers?: Record<string, string> } = {},
+): Promise<string> {
   const res = await postSnapshot(app, url, sampleSnapshot(marker), options)
   if (res.statusCode !== 201) throw new Error(`seed write answered ${res.statusCode}: ${res.body}`)
   return (res.json() as { rev: string }).rev
@@ -89,7 +100,13 @@ let stacks = 0
  * more than a test, and stacks never see each other. Tests that need server
  * options, a clock or a whole data directory build their own app.
  */
-async function ownStack(): Promise<{ app: App; url: string; dir: string; stackDir: string; events: () => AuditEvent[] }> {
+async function ownStack(): Promise<{
+  app: App
+  url: string
+  dir: string
+  stackDir: string
+  events: () => AuditEvent[]
+}> {
   shared ??= buildTestApp(t)
   const built = await shared
   const stack = `s${++stacks}`
@@ -112,7 +129,13 @@ t.test('discovery lists factories with their stack counts, paged by limit and af
 
   const all = await app.inject({ method: 'GET', url: '/v1/factories' })
   t.equal(all.statusCode, 200)
-  t.strictSame(all.json(), { factories: [{ name: 'f1', stacks: 2 }, { name: 'f2', stacks: 1 }], next: null })
+  t.strictSame(all.json(), {
+    factories: [
+      { name: 'f1', stacks: 2 },
+      { name: 'f2', stacks: 1 },
+    ],
+    next: null,
+  })
 
   const first = await app.inject({ method: 'GET', url: '/v1/factories?limit=1' })
   t.strictSame(first.json(), { factories: [{ name: 'f1', stacks: 2 }], next: 'f1' })
@@ -137,10 +160,17 @@ t.test('discovery lists each stack with its current rev, rev count and lock hold
 
   const res = await app.inject({ method: 'GET', url: '/v1/factories/disco/stacks' })
   t.equal(res.statusCode, 200)
-  const body = res.json() as { factory: string; stacks: Array<{ name: string; current: string | null; revs: number; lock: Holder | null }>; next: string | null }
+  const body = res.json() as {
+    factory: string
+    stacks: Array<{ name: string; current: string | null; revs: number; lock: Holder | null }>
+    next: string | null
+  }
   t.equal(body.factory, 'disco')
   t.equal(body.next, null)
-  t.strictSame(body.stacks.map((s) => s.name), ['a', 'b'])
+  t.strictSame(
+    body.stacks.map((s) => s.name),
+    ['a', 'b'],
+  )
   t.strictSame(body.stacks[0], { name: 'a', current: currentA, revs: 2, lock: null, error: null })
   t.equal(body.stacks[1]?.current, null)
   t.equal(body.stacks[1]?.revs, 1)
@@ -149,11 +179,17 @@ t.test('discovery lists each stack with its current rev, rev count and lock hold
 
   const page1 = await app.inject({ method: 'GET', url: '/v1/factories/disco/stacks?limit=1' })
   const p1 = page1.json() as { stacks: Array<{ name: string }>; next: string | null }
-  t.strictSame(p1.stacks.map((s) => s.name), ['a'])
+  t.strictSame(
+    p1.stacks.map((s) => s.name),
+    ['a'],
+  )
   t.equal(p1.next, 'a')
   const page2 = await app.inject({ method: 'GET', url: `/v1/factories/disco/stacks?limit=1&after=${p1.next}` })
   const p2 = page2.json() as { stacks: Array<{ name: string }>; next: string | null }
-  t.strictSame(p2.stacks.map((s) => s.name), ['b'])
+  t.strictSame(
+    p2.stacks.map((s) => s.name),
+    ['b'],
+  )
   t.equal(p2.next, null)
 })
 
@@ -198,7 +234,11 @@ t.test('GET current with a matching If-None-Match answers 304 without a body', a
   const res = await app.inject({ method: 'GET', url: `${url}/current`, headers: { 'if-none-match': `"${rev}"` } })
   t.equal(res.statusCode, 304)
   t.equal(res.body, '')
-  const other = await app.inject({ method: 'GET', url: `${url}/current`, headers: { 'if-none-match': '"2020-01-01T00:00:00Z"' } })
+  const other = await app.inject({
+    method: 'GET',
+    url: `${url}/current`,
+    headers: { 'if-none-match': '"2020-01-01T00:00:00Z"' },
+  })
   t.equal(other.statusCode, 200)
 })
 
@@ -218,7 +258,12 @@ t.test('PUT current with a matching If-Match moves current', async (t) => {
   const { app, url } = await ownStack()
   const a = await writeRev(app, url, 'a', { query: '?current=true' })
   const b = await writeRev(app, url, 'b')
-  const res = await app.inject({ method: 'PUT', url: `${url}/current`, headers: { 'if-match': `"${a}"` }, payload: { rev: b } })
+  const res = await app.inject({
+    method: 'PUT',
+    url: `${url}/current`,
+    headers: { 'if-match': `"${a}"` },
+    payload: { rev: b },
+  })
   t.equal(res.statusCode, 200)
   t.equal(await currentRevOf(app, url), b)
 })
@@ -227,7 +272,12 @@ t.test('PUT current with a stale If-Match answers 412 current-mismatch and leave
   const { app, url } = await ownStack()
   const a = await writeRev(app, url, 'a')
   const b = await writeRev(app, url, 'b', { query: '?current=true' })
-  const res = await app.inject({ method: 'PUT', url: `${url}/current`, headers: { 'if-match': `"${a}"` }, payload: { rev: a } })
+  const res = await app.inject({
+    method: 'PUT',
+    url: `${url}/current`,
+    headers: { 'if-match': `"${a}"` },
+    payload: { rev: a },
+  })
   const problem = assertProblem(t, res, 412, 'current-mismatch')
   t.equal(problem.current, b, 'the problem names the actual current rev')
   t.equal(await currentRevOf(app, url), b)
@@ -239,7 +289,11 @@ t.test('PUT current to an unknown rev answers 404 rev-not-found', async (t) => {
   const res = await app.inject({ method: 'PUT', url: `${url}/current`, payload: { rev: '2020-01-01T00:00:00Z' } })
   assertProblem(t, res, 404, 'rev-not-found')
   t.equal(await currentRevOf(app, url), a)
-  const fresh = await app.inject({ method: 'PUT', url: `${url}-fresh/current`, payload: { rev: '2020-01-01T00:00:00Z' } })
+  const fresh = await app.inject({
+    method: 'PUT',
+    url: `${url}-fresh/current`,
+    payload: { rev: '2020-01-01T00:00:00Z' },
+  })
   assertProblem(t, fresh, 404, 'rev-not-found')
 })
 
@@ -273,7 +327,12 @@ t.test('POST snapshots refuses an invalid snapshot with 422 invalid-snapshot and
   const { app, url, stackDir } = await ownStack()
   const bad = Buffer.from(JSON.stringify({ 'format-version': 2, entries: [] }))
   assertProblem(t, await postSnapshot(app, url, bad), 422, 'invalid-snapshot')
-  const badEntry = Buffer.from(JSON.stringify({ 'format-version': 1, entries: [{ address: 'a', 'entry-kind': 'leaf', category: 'resource', binding: { alias: '', kind: 'k' } }] }))
+  const badEntry = Buffer.from(
+    JSON.stringify({
+      'format-version': 1,
+      entries: [{ address: 'a', 'entry-kind': 'leaf', category: 'resource', binding: { alias: '', kind: 'k' } }],
+    }),
+  )
   const problem = assertProblem(t, await postSnapshot(app, url, badEntry), 422, 'invalid-snapshot')
   t.equal(problem.entry, 'a', 'the problem names the entry')
   t.equal(problem.rule, 'binding', 'the problem names the rule')
@@ -282,7 +341,7 @@ t.test('POST snapshots refuses an invalid snapshot with 422 invalid-snapshot and
   t.strictSame(files, [], 'no file was written')
 })
 
-t.test('POST snapshots accepts curl\'s default form content type and stores the raw bytes', async (t) => {
+t.test("POST snapshots accepts curl's default form content type and stores the raw bytes", async (t) => {
   const { app, url } = await ownStack()
   const body = sampleSnapshot('curl')
   const res = await postSnapshot(app, url, body, { headers: { 'content-type': 'application/x-www-form-urlencoded' } })
@@ -340,7 +399,10 @@ t.test('GET snapshots pages long histories with limit, after and next', async (t
   let after: string | null = null
   let pages = 0
   do {
-    const res: LightMyRequestResponse = await app.inject({ method: 'GET', url: `${url}/snapshots?limit=2${after === null ? '' : `&after=${after}`}` })
+    const res: LightMyRequestResponse = await app.inject({
+      method: 'GET',
+      url: `${url}/snapshots?limit=2${after === null ? '' : `&after=${after}`}`,
+    })
     t.equal(res.statusCode, 200)
     const page = res.json() as { revs: string[]; next: string | null }
     t.ok(page.revs.length <= 2)
@@ -360,15 +422,29 @@ t.test('GET a rev serves it with immutable cache headers and its ETag', async (t
   t.match(String(res.headers['cache-control']), /immutable/)
   t.match(String(res.headers['cache-control']), /max-age=\d{6,}/)
   t.equal(res.headers.etag, `"${rev}"`)
-  const again = await app.inject({ method: 'GET', url: `${url}/snapshots/${rev}`, headers: { 'if-none-match': `"${rev}"` } })
+  const again = await app.inject({
+    method: 'GET',
+    url: `${url}/snapshots/${rev}`,
+    headers: { 'if-none-match': `"${rev}"` },
+  })
   t.equal(again.statusCode, 304)
 })
 
 t.test('GET an absent rev answers 404 rev-not-found', async (t) => {
   const { app, url } = await ownStack()
-  assertProblem(t, await app.inject({ method: 'GET', url: `${url}/snapshots/2020-01-01T00:00:00Z` }), 404, 'rev-not-found')
+  assertProblem(
+    t,
+    await app.inject({ method: 'GET', url: `${url}/snapshots/2020-01-01T00:00:00Z` }),
+    404,
+    'rev-not-found',
+  )
   await writeRev(app, url, 1)
-  assertProblem(t, await app.inject({ method: 'GET', url: `${url}/snapshots/2020-01-01T00:00:00Z_3` }), 404, 'rev-not-found')
+  assertProblem(
+    t,
+    await app.inject({ method: 'GET', url: `${url}/snapshots/2020-01-01T00:00:00Z_3` }),
+    404,
+    'rev-not-found',
+  )
 })
 
 t.test('GET an invalid rev answers 400 invalid-rev', async (t) => {
@@ -442,7 +518,12 @@ t.test('gc with dryRun reports what it would delete and changes nothing', async 
 t.test('gc without keep answers 400 invalid-request', async (t) => {
   const { app, url } = await ownStack()
   await writeRev(app, url, 1)
-  assertProblem(t, await app.inject({ method: 'POST', url: `${url}/snapshots:gc`, payload: {} }), 400, 'invalid-request')
+  assertProblem(
+    t,
+    await app.inject({ method: 'POST', url: `${url}/snapshots:gc`, payload: {} }),
+    400,
+    'invalid-request',
+  )
   assertProblem(t, await app.inject({ method: 'POST', url: `${url}/snapshots:gc` }), 400, 'invalid-request')
   t.equal((await revsOf(app, url)).length, 1)
 })
@@ -451,10 +532,26 @@ t.test('gc without keep answers 400 invalid-request', async (t) => {
 
 t.test('POST lock answers 201 with every holder field', async (t) => {
   const { app, url } = await ownStack()
-  const res = await app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'ci@runner-7', operation: 'apply', info: 'job 42' } })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${url}/lock`,
+    payload: { who: 'ci@runner-7', operation: 'apply', info: 'job 42' },
+  })
   t.equal(res.statusCode, 201)
   const holder = res.json() as Holder
-  for (const field of ['id', 'generation', 'who', 'operation', 'info', 'principal', 'remote', 'created', 'expires', 'pid', 'host']) {
+  for (const field of [
+    'id',
+    'generation',
+    'who',
+    'operation',
+    'info',
+    'principal',
+    'remote',
+    'created',
+    'expires',
+    'pid',
+    'host',
+  ]) {
     t.ok(Object.hasOwn(holder, field), `holder has ${field}`)
   }
   t.type(holder.id, 'string')
@@ -515,10 +612,20 @@ t.test('PUT lock renews the lease by id in the body or in Lock-Id', async (t) =>
   t.equal((byBody.json() as Holder).expires, '2026-07-10T12:02:30Z')
   t.equal((byBody.json() as Holder).id, holder.id)
   clock.advanceMs(60_000)
-  const byHeader = await app.inject({ method: 'PUT', url: `${url}/lock`, headers: { 'lock-id': holder.id }, payload: { ttl: 10 } })
+  const byHeader = await app.inject({
+    method: 'PUT',
+    url: `${url}/lock`,
+    headers: { 'lock-id': holder.id },
+    payload: { ttl: 10 },
+  })
   t.equal(byHeader.statusCode, 200)
   t.equal((byHeader.json() as Holder).expires, '2026-07-10T12:01:40Z')
-  const forever = await app.inject({ method: 'PUT', url: `${url}/lock`, headers: { 'lock-id': holder.id }, payload: {} })
+  const forever = await app.inject({
+    method: 'PUT',
+    url: `${url}/lock`,
+    headers: { 'lock-id': holder.id },
+    payload: {},
+  })
   t.equal(forever.statusCode, 200)
   t.equal((forever.json() as Holder).expires, null, 'renew without ttl: no lease')
   const got = await app.inject({ method: 'GET', url: `${url}/lock` })
@@ -528,15 +635,30 @@ t.test('PUT lock renews the lease by id in the body or in Lock-Id', async (t) =>
 t.test('PUT lock without an id answers 400 and with another id answers 423 locked', async (t) => {
   const { app, url } = await ownStack()
   const holder = await takeLock(app, url, { ttl: 60 })
-  assertProblem(t, await app.inject({ method: 'PUT', url: `${url}/lock`, payload: { ttl: 60 } }), 400, 'invalid-request')
-  const wrong = assertProblem(t, await app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: 'not-mine', ttl: 60 } }), 423, 'locked')
+  assertProblem(
+    t,
+    await app.inject({ method: 'PUT', url: `${url}/lock`, payload: { ttl: 60 } }),
+    400,
+    'invalid-request',
+  )
+  const wrong = assertProblem(
+    t,
+    await app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: 'not-mine', ttl: 60 } }),
+    423,
+    'locked',
+  )
   t.equal((wrong.holder as Holder).id, holder.id)
 })
 
 t.test('DELETE lock with a wrong id answers 423 locked with the holder and keeps the lock', async (t) => {
   const { app, url } = await ownStack()
   const holder = await takeLock(app, url)
-  const problem = assertProblem(t, await app.inject({ method: 'DELETE', url: `${url}/lock?id=not-mine` }), 423, 'locked')
+  const problem = assertProblem(
+    t,
+    await app.inject({ method: 'DELETE', url: `${url}/lock?id=not-mine` }),
+    423,
+    'locked',
+  )
   t.equal((problem.holder as Holder).id, holder.id)
   const still = await app.inject({ method: 'GET', url: `${url}/lock` })
   t.equal(still.statusCode, 200)
@@ -576,7 +698,10 @@ t.test('DELETE lock without an id and without force answers 400', async (t) => {
 t.test('force-unlock with a reason returns the removed holder and is audited with the reason', async (t) => {
   const { app, url, events } = await ownStack()
   const holder = await takeLock(app, url, { who: 'crashed-job' })
-  const res = await app.inject({ method: 'DELETE', url: `${url}/lock?force=true&reason=${encodeURIComponent('runner died')}` })
+  const res = await app.inject({
+    method: 'DELETE',
+    url: `${url}/lock?force=true&reason=${encodeURIComponent('runner died')}`,
+  })
   t.equal(res.statusCode, 200)
   const answer = res.json() as { released: Holder; forced: boolean }
   t.equal(answer.forced, true)
@@ -610,7 +735,7 @@ t.test('the generation grows at every acquisition and at every force-unlock', as
 
 // --- fencing --------------------------------------------------------------------
 
-t.test('a locked stack refuses every mutation without the holder\'s Lock-Id with 423 locked', async (t) => {
+t.test("a locked stack refuses every mutation without the holder's Lock-Id with 423 locked", async (t) => {
   const { app, url } = await ownStack()
   const r1 = await writeRev(app, url, 1, { query: '?current=true' })
   const r2 = await writeRev(app, url, 2)
@@ -629,7 +754,7 @@ t.test('a locked stack refuses every mutation without the holder\'s Lock-Id with
   t.equal(await currentRevOf(app, url), r1)
 })
 
-t.test('a locked stack accepts every mutation with the holder\'s Lock-Id', async (t) => {
+t.test("a locked stack accepts every mutation with the holder's Lock-Id", async (t) => {
   const { app, url } = await ownStack()
   const r1 = await writeRev(app, url, 1, { query: '?current=true' })
   const holder = await takeLock(app, url)
@@ -669,7 +794,7 @@ t.test('after a force-unlock the old lock id is refused with 423 lock-lost', asy
   t.strictSame(await revsOf(app, url), [r1])
 })
 
-t.test('an expired lease frees the stack and the old holder\'s writes are refused with 423 lock-lost', async (t) => {
+t.test("an expired lease frees the stack and the old holder's writes are refused with 423 lock-lost", async (t) => {
   const clock = new ManualClock('2026-07-10T12:00:00Z')
   const { app } = await buildTestApp(t, { clock })
   const url = stackUrl()
@@ -677,12 +802,27 @@ t.test('an expired lease frees the stack and the old holder\'s writes are refuse
   const before = await writeRev(app, url, 'in-lease', { headers: { 'lock-id': old.id } })
   clock.advanceMs(2000)
   assertProblem(t, await app.inject({ method: 'GET', url: `${url}/lock` }), 404, 'not-locked')
-  assertProblem(t, await postSnapshot(app, url, sampleSnapshot('late'), { headers: { 'lock-id': old.id } }), 423, 'lock-lost')
-  assertProblem(t, await app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: old.id, ttl: 60 } }), 423, 'lock-lost')
+  assertProblem(
+    t,
+    await postSnapshot(app, url, sampleSnapshot('late'), { headers: { 'lock-id': old.id } }),
+    423,
+    'lock-lost',
+  )
+  assertProblem(
+    t,
+    await app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: old.id, ttl: 60 } }),
+    423,
+    'lock-lost',
+  )
   t.strictSame(await revsOf(app, url), [before], 'the late write was not applied')
   const next = await takeLock(app, url, { who: 'next' })
   t.ok(next.generation > old.generation)
-  assertProblem(t, await postSnapshot(app, url, sampleSnapshot('later'), { headers: { 'lock-id': old.id } }), 423, 'lock-lost')
+  assertProblem(
+    t,
+    await postSnapshot(app, url, sampleSnapshot('later'), { headers: { 'lock-id': old.id } }),
+    423,
+    'lock-lost',
+  )
 })
 
 t.test('with requireLock a mutation without a lock answers 428 lock-required', async (t) => {
@@ -691,13 +831,26 @@ t.test('with requireLock a mutation without a lock answers 428 lock-required', a
   assertProblem(t, await postSnapshot(app, url, sampleSnapshot(1)), 428, 'lock-required')
   t.strictSame(await revsOf(app, url), [])
   const holder = await takeLock(app, url)
-  const res = await postSnapshot(app, url, sampleSnapshot(1), { headers: { 'lock-id': holder.id }, query: '?current=true' })
+  const res = await postSnapshot(app, url, sampleSnapshot(1), {
+    headers: { 'lock-id': holder.id },
+    query: '?current=true',
+  })
   t.equal(res.statusCode, 201)
   const rev = (res.json() as { rev: string }).rev
   await app.inject({ method: 'DELETE', url: `${url}/lock?id=${holder.id}` })
   assertProblem(t, await app.inject({ method: 'PUT', url: `${url}/current`, payload: { rev } }), 428, 'lock-required')
-  assertProblem(t, await app.inject({ method: 'DELETE', url: `${url}/snapshots/${rev}?force=true` }), 428, 'lock-required')
-  assertProblem(t, await app.inject({ method: 'POST', url: `${url}/snapshots:gc`, payload: { keep: 0 } }), 428, 'lock-required')
+  assertProblem(
+    t,
+    await app.inject({ method: 'DELETE', url: `${url}/snapshots/${rev}?force=true` }),
+    428,
+    'lock-required',
+  )
+  assertProblem(
+    t,
+    await app.inject({ method: 'POST', url: `${url}/snapshots:gc`, payload: { keep: 0 } }),
+    428,
+    'lock-required',
+  )
   t.strictSame(await revsOf(app, url), [rev])
 })
 
@@ -760,17 +913,33 @@ t.test('every mutation is audited with principal, remote and request id', async 
   const r1 = ((await record(postSnapshot(app, url, sampleSnapshot(1)))).json() as { rev: string }).rev
   const r2 = ((await record(postSnapshot(app, url, sampleSnapshot(2)))).json() as { rev: string }).rev
   await record(app.inject({ method: 'PUT', url: `${url}/current`, payload: { rev: r2 } }))
-  const holder = (await record(app.inject({ method: 'POST', url: `${url}/lock`, payload: { ttl: 60 } }))).json() as Holder
+  const holder = (
+    await record(app.inject({ method: 'POST', url: `${url}/lock`, payload: { ttl: 60 } }))
+  ).json() as Holder
   await record(app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: holder.id, ttl: 120 } }))
   await record(app.inject({ method: 'DELETE', url: `${url}/snapshots/${r1}`, headers: { 'lock-id': holder.id } }))
-  await record(app.inject({ method: 'POST', url: `${url}/snapshots:gc`, headers: { 'lock-id': holder.id }, payload: { keep: 5 } }))
+  await record(
+    app.inject({ method: 'POST', url: `${url}/snapshots:gc`, headers: { 'lock-id': holder.id }, payload: { keep: 5 } }),
+  )
   await record(app.inject({ method: 'DELETE', url: `${url}/lock?id=${holder.id}` }))
   await record(app.inject({ method: 'POST', url: `${url}/lock` }))
   await record(app.inject({ method: 'DELETE', url: `${url}/lock?force=true&reason=audit` }))
 
-  t.strictSame(events().map((e) => e.action), [
-    'snapshot.write', 'snapshot.write', 'current.set', 'lock.acquire', 'lock.renew', 'snapshot.delete', 'snapshot.gc', 'lock.release', 'lock.acquire', 'lock.force-unlock',
-  ])
+  t.strictSame(
+    events().map((e) => e.action),
+    [
+      'snapshot.write',
+      'snapshot.write',
+      'current.set',
+      'lock.acquire',
+      'lock.renew',
+      'snapshot.delete',
+      'snapshot.gc',
+      'lock.release',
+      'lock.acquire',
+      'lock.force-unlock',
+    ],
+  )
   t.equal(events().length, responses.length)
   events().forEach((event, i) => {
     t.equal(event.principal, 'anonymous', `${event.action} principal`)
@@ -789,7 +958,12 @@ t.test('refused mutations are not audited as done', async (t) => {
   await takeLock(app, url)
   const before = events().length
   assertProblem(t, await postSnapshot(app, url, sampleSnapshot(1)), 423, 'locked')
-  assertProblem(t, await postSnapshot(app, url, Buffer.from('{"format-version":2}'), { headers: {} }), 422, 'invalid-snapshot')
+  assertProblem(
+    t,
+    await postSnapshot(app, url, Buffer.from('{"format-version":2}'), { headers: {} }),
+    422,
+    'invalid-snapshot',
+  )
   t.equal(events().length, before)
 })
 
@@ -822,7 +996,11 @@ t.test('/readyz answers 200 when the data directory is writable', async (t) => {
   const res = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(res.statusCode, 200)
   t.equal((res.json() as { status: string }).status, 'ready')
-  t.strictSame((await readdir(dir)).filter((n) => n.startsWith('.tmp-')), [], 'the probe file is removed')
+  t.strictSame(
+    (await readdir(dir)).filter((n) => n.startsWith('.tmp-')),
+    [],
+    'the probe file is removed',
+  )
 })
 
 t.test('/readyz answers 503 when the data directory cannot be written', async (t) => {
@@ -835,25 +1013,48 @@ t.test('/readyz answers 503 when the data directory cannot be written', async (t
   t.equal(res.statusCode, 503)
   const body = res.json() as { status: string; checks?: Record<string, string> }
   t.not(body.status, 'ready')
-  t.equal(body.checks, undefined, 'the cause is for authenticated callers and the log (test/http/routes/health.test.ts)')
+  t.equal(
+    body.checks,
+    undefined,
+    'the cause is for authenticated callers and the log (test/http/routes/health.test.ts)',
+  )
 })
 
 t.test('discovery reports a broken stack with its error code instead of failing the whole list', async (t) => {
   const { app, dir } = await buildTestApp(t)
-  const good = await app.inject({ method: 'POST', url: `${stackUrl('disc', 'good')}/snapshots?current=true`, payload: sampleSnapshot(1) })
+  const good = await app.inject({
+    method: 'POST',
+    url: `${stackUrl('disc', 'good')}/snapshots?current=true`,
+    payload: sampleSnapshot(1),
+  })
   t.equal(good.statusCode, 201)
-  const bad = await app.inject({ method: 'POST', url: `${stackUrl('disc', 'bad')}/snapshots?current=true`, payload: sampleSnapshot(2) })
+  const bad = await app.inject({
+    method: 'POST',
+    url: `${stackUrl('disc', 'bad')}/snapshots?current=true`,
+    payload: sampleSnapshot(2),
+  })
   t.equal(bad.statusCode, 201)
   await writeFile(join(dir, 'disc', 'bad', 'current'), 'not a rev\n')
   const res = await app.inject({ method: 'GET', url: '/v1/factories/disc/stacks' })
   t.equal(res.statusCode, 200)
-  const stacks = (res.json() as { stacks: Array<{ name: string; error: string | null; current: string | null }> }).stacks
-  t.same(stacks.map((s) => [s.name, s.error]), [['bad', 'unreadable-snapshot'], ['good', null]])
+  const stacks = (res.json() as { stacks: Array<{ name: string; error: string | null; current: string | null }> })
+    .stacks
+  t.same(
+    stacks.map((s) => [s.name, s.error]),
+    [
+      ['bad', 'unreadable-snapshot'],
+      ['good', null],
+    ],
+  )
 })
 
 t.test('an unknown query parameter is refused instead of silently ignored', async (t) => {
   const { app } = await buildTestApp(t)
-  const res = await app.inject({ method: 'POST', url: `${stackUrl('typo', 's')}/snapshots?currnet=true`, payload: sampleSnapshot(1) })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${stackUrl('typo', 's')}/snapshots?currnet=true`,
+    payload: sampleSnapshot(1),
+  })
   t.equal(res.statusCode, 400)
   t.equal(res.json().code, 'invalid-request')
   const list = await app.inject({ method: 'GET', url: `${stackUrl('typo', 's')}/snapshots` })
@@ -865,7 +1066,12 @@ t.test('a 12 MB snapshot round-trips byte-exact (large envelopes are decoded lin
   const doc = JSON.parse(sampleSnapshot(1).toString()) as { outputs: Record<string, string> }
   doc.outputs.pad = 'x'.repeat(12 * 1024 * 1024)
   const body = Buffer.from(JSON.stringify(doc, null, 2))
-  const write = await app.inject({ method: 'POST', url: `${stackUrl('big', 's')}/snapshots?current=true`, payload: body, headers: { 'content-type': 'application/json' } })
+  const write = await app.inject({
+    method: 'POST',
+    url: `${stackUrl('big', 's')}/snapshots?current=true`,
+    payload: body,
+    headers: { 'content-type': 'application/json' },
+  })
   t.equal(write.statusCode, 201)
   const read = await app.inject({ method: 'GET', url: `${stackUrl('big', 's')}/current` })
   t.equal(read.statusCode, 200)

@@ -8,28 +8,58 @@ import { encryptedState, tfState } from '../helpers/terraform-state.js'
 type Built = Awaited<ReturnType<typeof buildTestApp>>
 
 async function tfWrite(b: Built, url: string, body: Buffer): Promise<string> {
-  const res = await b.app.inject({ method: 'POST', url: `${url}/terraform`, payload: body, headers: { 'content-type': 'application/json' } })
+  const res = await b.app.inject({
+    method: 'POST',
+    url: `${url}/terraform`,
+    payload: body,
+    headers: { 'content-type': 'application/json' },
+  })
   if (res.statusCode !== 200) throw new Error(`terraform write answered ${res.statusCode}: ${res.body}`)
   return (res.json() as { rev: string }).rev
 }
 
 async function nativeWrite(b: Built, url: string, body: Buffer): Promise<string> {
-  const res = await b.app.inject({ method: 'POST', url: `${url}/snapshots?current=true`, payload: body, headers: { 'content-type': 'application/json' } })
+  const res = await b.app.inject({
+    method: 'POST',
+    url: `${url}/snapshots?current=true`,
+    payload: body,
+    headers: { 'content-type': 'application/json' },
+  })
   if (res.statusCode !== 201) throw new Error(`write answered ${res.statusCode}: ${res.body}`)
   return (res.json() as { rev: string }).rev
 }
 
-const server = (ami: string, password: string) => tfState({
-  serial: 1,
-  resources: [{ type: 'aws_instance', name: 'web', instances: [{ attributes: { ami, password }, sensitive: ['password'] }] }],
-  outputs: { ip: { value: ami === 'ami-1' ? '10.0.0.1' : '10.0.0.2' }, secret: { value: `out-${password}`, sensitive: true } },
-})
+const server = (ami: string, password: string) =>
+  tfState({
+    serial: 1,
+    resources: [
+      { type: 'aws_instance', name: 'web', instances: [{ attributes: { ami, password }, sensitive: ['password'] }] },
+    ],
+    outputs: {
+      ip: { value: ami === 'ami-1' ? '10.0.0.1' : '10.0.0.2' },
+      secret: { value: `out-${password}`, sensitive: true },
+    },
+  })
 
 t.test('without from and to, current is diffed against the rev before it', async (t) => {
   const b = await buildTestApp(t)
   const url = stackUrl()
   const first = await tfWrite(b, url, server('ami-1', 'pw-one'))
-  const second = await tfWrite(b, url, tfState({ serial: 2, resources: [{ type: 'aws_instance', name: 'web', instances: [{ attributes: { ami: 'ami-2', password: 'pw-two' }, sensitive: ['password'] }] }], outputs: { ip: { value: '10.0.0.2' }, secret: { value: 'out-pw-two', sensitive: true } } }))
+  const second = await tfWrite(
+    b,
+    url,
+    tfState({
+      serial: 2,
+      resources: [
+        {
+          type: 'aws_instance',
+          name: 'web',
+          instances: [{ attributes: { ami: 'ami-2', password: 'pw-two' }, sensitive: ['password'] }],
+        },
+      ],
+      outputs: { ip: { value: '10.0.0.2' }, secret: { value: 'out-pw-two', sensitive: true } },
+    }),
+  )
   const res = await b.app.inject({ url: `${url}/diff` })
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^application\/json/)
@@ -42,7 +72,10 @@ t.test('without from and to, current is diffed against the rev before it', async
     { op: 'replace', path: '/attributes/ami', old: 'ami-1', new: 'ami-2' },
     { op: 'replace', path: '/attributes/password', old: SENSITIVE_MARKER, new: SENSITIVE_MARKER, sensitive: true },
   ])
-  t.strictSame(diff.outputs.find((o: { name: string }) => o.name === 'secret'), { name: 'secret', action: 'changed', old: SENSITIVE_MARKER, new: SENSITIVE_MARKER, sensitive: true })
+  t.strictSame(
+    diff.outputs.find((o: { name: string }) => o.name === 'secret'),
+    { name: 'secret', action: 'changed', old: SENSITIVE_MARKER, new: SENSITIVE_MARKER, sensitive: true },
+  )
   t.notMatch(res.body, /pw-one|pw-two/, 'no sensitive value leaves the server')
 })
 
@@ -56,7 +89,10 @@ t.test('explicit from and to answer an immutable diff; from equal to to is empty
   t.match(res.headers['cache-control'], /immutable/)
   const diff = res.json() as Record<string, any>
   t.equal(diff.kind, 'unobin')
-  t.strictSame(diff.entries.map((e: { address: string; action: string }) => [e.address, e.action]), [['network.vpc', 'changed']])
+  t.strictSame(
+    diff.entries.map((e: { address: string; action: string }) => [e.address, e.action]),
+    [['network.vpc', 'changed']],
+  )
   t.strictSame(diff.outputs, [{ name: 'marker', action: 'changed', old: '2', new: '1', sensitive: false }])
   const same = (await b.app.inject({ url: `${url}/diff?from=${one}&to=${one}` })).json() as Record<string, any>
   t.equal(same.identical, true)
@@ -76,7 +112,20 @@ t.test('Accept: text/plain answers the human diff', async (t) => {
   const b = await buildTestApp(t)
   const url = stackUrl()
   await tfWrite(b, url, server('ami-1', 'pw-one'))
-  await tfWrite(b, url, tfState({ serial: 2, resources: [{ type: 'aws_instance', name: 'web', instances: [{ attributes: { ami: 'ami-2', password: 'pw-one' }, sensitive: ['password'] }] }] }))
+  await tfWrite(
+    b,
+    url,
+    tfState({
+      serial: 2,
+      resources: [
+        {
+          type: 'aws_instance',
+          name: 'web',
+          instances: [{ attributes: { ami: 'ami-2', password: 'pw-one' }, sensitive: ['password'] }],
+        },
+      ],
+    }),
+  )
   const res = await b.app.inject({ url: `${url}/diff`, headers: { accept: 'text/plain' } })
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/plain/)
@@ -114,7 +163,8 @@ t.test('errors: unknown rev 404, no current 404, different kinds 409, malformed 
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'rev-not-found')
   t.equal((await b.app.inject({ url: `${url}/diff?to=2020-01-01T00:00:00Z` })).json().code, 'rev-not-found')
-  const terraform = (await b.root.stack('f1', 's1').write(tfState({ serial: 1 }), { payloadType: 'terraform-state' })).rev
+  const terraform = (await b.root.stack('f1', 's1').write(tfState({ serial: 1 }), { payloadType: 'terraform-state' }))
+    .rev
   const kinds = await b.app.inject({ url: `${url}/diff?from=${unobin}&to=${terraform}` })
   t.equal(kinds.statusCode, 409)
   t.equal(kinds.json().code, 'incomparable-revs')

@@ -36,7 +36,7 @@ t.test('every error code is kebab-case and documented', async (t) => {
   }
 })
 
-t.test('the Problem schema\'s code enum equals the error codes', async (t) => {
+t.test("the Problem schema's code enum equals the error codes", async (t) => {
   const codeSchema = (Problem as unknown as { properties: Record<string, Record<string, unknown>> }).properties.code!
   t.strictSame([...enumOf(codeSchema)].sort(), [...CODES].sort())
 })
@@ -46,7 +46,7 @@ t.test('the Problem schema requires every RFC 9457 field', async (t) => {
   for (const field of ['type', 'title', 'status', 'code', 'detail', 'instance']) t.ok(required.includes(field), field)
 })
 
-t.test('a problem body carries the code\'s own status', async (t) => {
+t.test("a problem body carries the code's own status", async (t) => {
   for (const code of CODES) {
     const body = problem(code, 'detail', '/x')
     t.equal(body.status, STATUS[code], code)
@@ -62,13 +62,37 @@ t.test('an error the server does not know is classified as internal', async (t) 
   t.equal(STATUS.internal, 500)
 })
 
-t.test('Fastify\'s client errors are classified with our codes', async (t) => {
+t.test("Fastify's client errors are classified with our codes", async (t) => {
   const fastifyError = (code: string, statusCode: number) => Object.assign(new Error(code), { code, statusCode })
   t.equal(classify(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413)).code, 'body-too-large')
   t.equal(classify(fastifyError('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415)).code, 'unsupported-media-type')
   t.equal(classify(fastifyError('FST_ERR_BAD_URL', 400)).code, 'invalid-request')
   t.equal(classify(fastifyError('FST_ERR_MAX_PARAM_LENGTH', 414)).code, 'uri-too-long')
-  t.equal(classify(Object.assign(fastifyError('FST_ERR_VALIDATION', 400), { validationContext: 'params', validation: [{ instancePath: '/rev' }] })).code, 'invalid-rev')
-  t.equal(classify(Object.assign(fastifyError('FST_ERR_VALIDATION', 400), { validationContext: 'params', validation: [{ instancePath: '/stack' }] })).code, 'invalid-name')
-  t.equal(classify(Object.assign(fastifyError('FST_ERR_VALIDATION', 400), { validationContext: 'body', validation: [{ instancePath: '/ttl' }] })).code, 'invalid-request')
+  t.equal(
+    classify(
+      Object.assign(fastifyError('FST_ERR_VALIDATION', 400), {
+        validationContext: 'params',
+        validation: [{ instancePath: '/rev' }],
+      }),
+    ).code,
+    'invalid-rev',
+  )
+  t.equal(
+    classify(
+      Object.assign(fastifyError('FST_ERR_VALIDATION', 400), {
+        validationContext: 'params',
+        validation: [{ instancePath: '/stack' }],
+      }),
+    ).code,
+    'invalid-name',
+  )
+  t.equal(
+    classify(
+      Object.assign(fastifyError('FST_ERR_VALIDATION', 400), {
+        validationContext: 'body',
+        validation: [{ instancePath: '/ttl' }],
+      }),
+    ).code,
+    'invalid-request',
+  )
 })

@@ -22,30 +22,59 @@ async function stream(t: Test, url: string, headers: Record<string, string> = {}
   return s
 }
 
-t.test('the stream starts with the stack as it is, then reports lock and rev events made through the API', async (t) => {
-  const b = await listening(t)
-  const url = stackUrl()
-  const first = await b.app.inject({ method: 'POST', url: `${url}/snapshots?current=true`, payload: sampleSnapshot(1), headers: { 'content-type': 'application/json' } })
-  const s = await stream(t, `${b.base}${url}/events`)
-  t.match(s.headers['content-type'], /^text\/event-stream/)
-  const hello = await s.next('hello')
-  t.match(hello.data, { factory: 'f1', stack: 's1', current: first.json().rev, lock: null, revs: 1, newest: first.json().rev })
+t.test(
+  'the stream starts with the stack as it is, then reports lock and rev events made through the API',
+  async (t) => {
+    const b = await listening(t)
+    const url = stackUrl()
+    const first = await b.app.inject({
+      method: 'POST',
+      url: `${url}/snapshots?current=true`,
+      payload: sampleSnapshot(1),
+      headers: { 'content-type': 'application/json' },
+    })
+    const s = await stream(t, `${b.base}${url}/events`)
+    t.match(s.headers['content-type'], /^text\/event-stream/)
+    const hello = await s.next('hello')
+    t.match(hello.data, {
+      factory: 'f1',
+      stack: 's1',
+      current: first.json().rev,
+      lock: null,
+      revs: 1,
+      newest: first.json().rev,
+    })
 
-  const lock = (await b.app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'alice', operation: 'apply', ttl: 600 } })).json() as { id: string }
-  t.match((await s.next('lock.acquired')).data, { holder: { id: lock.id, who: 'alice', operation: 'apply' } })
-  t.equal((await b.app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: lock.id, ttl: 1200 } })).statusCode, 200)
-  t.match((await s.next('lock.renewed')).data, { holder: { id: lock.id } })
-  const written = await b.app.inject({ method: 'POST', url: `${url}/snapshots?current=true`, payload: sampleSnapshot(2), headers: { 'content-type': 'application/json', 'lock-id': lock.id } })
-  t.strictSame((await s.next('rev.written')).data, { rev: written.json().rev })
-  t.strictSame((await s.next('current.moved')).data, { rev: written.json().rev, previous: first.json().rev })
-  t.equal((await b.app.inject({ method: 'DELETE', url: `${url}/lock?id=${lock.id}` })).statusCode, 200)
-  t.match((await s.next('lock.released')).data, { holder: { id: lock.id } })
+    const lock = (
+      await b.app.inject({
+        method: 'POST',
+        url: `${url}/lock`,
+        payload: { who: 'alice', operation: 'apply', ttl: 600 },
+      })
+    ).json() as { id: string }
+    t.match((await s.next('lock.acquired')).data, { holder: { id: lock.id, who: 'alice', operation: 'apply' } })
+    t.equal(
+      (await b.app.inject({ method: 'PUT', url: `${url}/lock`, payload: { id: lock.id, ttl: 1200 } })).statusCode,
+      200,
+    )
+    t.match((await s.next('lock.renewed')).data, { holder: { id: lock.id } })
+    const written = await b.app.inject({
+      method: 'POST',
+      url: `${url}/snapshots?current=true`,
+      payload: sampleSnapshot(2),
+      headers: { 'content-type': 'application/json', 'lock-id': lock.id },
+    })
+    t.strictSame((await s.next('rev.written')).data, { rev: written.json().rev })
+    t.strictSame((await s.next('current.moved')).data, { rev: written.json().rev, previous: first.json().rev })
+    t.equal((await b.app.inject({ method: 'DELETE', url: `${url}/lock?id=${lock.id}` })).statusCode, 200)
+    t.match((await s.next('lock.released')).data, { holder: { id: lock.id } })
 
-  await b.app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'ci' } })
-  await s.next('lock.acquired')
-  t.equal((await b.app.inject({ method: 'DELETE', url: `${url}/lock?force=true&reason=job%20died` })).statusCode, 200)
-  t.match((await s.next('lock.force-unlocked')).data, { holder: { who: 'ci' }, reason: 'job died' })
-})
+    await b.app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'ci' } })
+    await s.next('lock.acquired')
+    t.equal((await b.app.inject({ method: 'DELETE', url: `${url}/lock?force=true&reason=job%20died` })).statusCode, 200)
+    t.match((await s.next('lock.force-unlocked')).data, { holder: { who: 'ci' }, reason: 'job died' })
+  },
+)
 
 t.test('changes made by another store on the same volume show without any request to this server', async (t) => {
   const b = await listening(t)
@@ -54,9 +83,17 @@ t.test('changes made by another store on the same volume show without any reques
   const s = await stream(t, `${b.base}${stackUrl('f1', 'fresh')}/events`)
   t.match((await s.next('hello')).data, { current: null, lock: null, revs: 0 })
   const store = other.stack('f1', 'fresh')
-  const holder = await store.lock({ who: 'go-tool-like', operation: 'plan' }, { principal: 'elsewhere' }, { ttlMs: 60_000 })
+  const holder = await store.lock(
+    { who: 'go-tool-like', operation: 'plan' },
+    { principal: 'elsewhere' },
+    { ttlMs: 60_000 },
+  )
   t.match((await s.next('lock.acquired')).data, { holder: { id: holder.id, who: 'go-tool-like' } })
-  const { rev } = await store.write(sampleSnapshot(5), { payloadType: 'state', makeCurrent: true, fence: { lockId: holder.id } })
+  const { rev } = await store.write(sampleSnapshot(5), {
+    payloadType: 'state',
+    makeCurrent: true,
+    fence: { lockId: holder.id },
+  })
   t.strictSame((await s.next('rev.written')).data, { rev })
   t.strictSame((await s.next('current.moved')).data, { rev, previous: null })
   await store.forceUnlock({ principal: 'ops', reason: 'maintenance' })
@@ -81,11 +118,15 @@ t.test('heartbeats are comment lines', async (t) => {
 
 t.test('streams beyond the cap answer 503 too-many-streams, and the gauge counts open streams', async (t) => {
   const b = await listening(t, { events: { maxStreams: 1 } })
-  const gauge = async () => (await b.metrics.registry.getSingleMetric('unobin_state_event_streams')!.get()).values[0]?.value
+  const gauge = async () =>
+    (await b.metrics.registry.getSingleMetric('unobin_state_event_streams')!.get()).values[0]?.value
   const s = await stream(t, `${b.base}${stackUrl()}/events`)
   await s.next('hello')
   t.equal(await gauge(), 1)
-  const refused = await openEvents(`${b.base}${stackUrl('f1', 's2')}/events`).then(() => null, (err: { status: number; body: string }) => err)
+  const refused = await openEvents(`${b.base}${stackUrl('f1', 's2')}/events`).then(
+    () => null,
+    (err: { status: number; body: string }) => err,
+  )
   t.equal(refused?.status, 503)
   t.equal(JSON.parse(refused!.body).code, 'too-many-streams')
   s.close()
@@ -100,10 +141,14 @@ t.test('streams beyond the cap answer 503 too-many-streams, and the gauge counts
 t.test('the stream needs read: an outputs-only caller is refused', async (t) => {
   const reader = newToken()
   const downstream = newToken()
-  const b = await listening(t, { auth: authFromText(tokensFileText([
-    { name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] },
-    { name: 'downstream', token: downstream, grants: [{ scope: '*/*', allow: ['outputs'] }] },
-  ])) })
+  const b = await listening(t, {
+    auth: authFromText(
+      tokensFileText([
+        { name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] },
+        { name: 'downstream', token: downstream, grants: [{ scope: '*/*', allow: ['outputs'] }] },
+      ]),
+    ),
+  })
   const url = `${b.base}${stackUrl()}/events`
   t.equal((await openEvents(url).catch((e: { status: number }) => e)).status, 401)
   t.equal((await openEvents(url, bearer(downstream)).catch((e: { status: number }) => e)).status, 403)

@@ -44,17 +44,22 @@ function readOnly(name: 'env-key' | 'noop'): Promise<Built> {
 t.test('every env-key rev reads back as the exact plaintext Go sealed', async (t) => {
   const { app } = await readOnly('env-key')
   const url = stackUrl('cluster-deploy', 'prod-east')
-  const plaintexts = readdirSync(join(FIXTURES, 'env-key', 'plaintext', 'cluster-deploy', 'prod-east')).map((n) => n.replace(/\.json$/, '')).sort()
+  const plaintexts = readdirSync(join(FIXTURES, 'env-key', 'plaintext', 'cluster-deploy', 'prod-east'))
+    .map((n) => n.replace(/\.json$/, ''))
+    .sort()
   t.strictSame(plaintexts, [...ENV_KEY_REVS].sort(), 'one plaintext per rev')
   for (const rev of ENV_KEY_REVS) {
     const res = await app.inject({ method: 'GET', url: `${url}/snapshots/${rev}` })
     t.equal(res.statusCode, 200, rev)
     t.equal(res.headers.etag, `"${rev}"`)
-    t.ok(res.rawPayload.equals(fixture('env-key', 'plaintext', 'cluster-deploy', 'prod-east', `${rev}.json`)), `${rev}: bytes equal the plaintext`)
+    t.ok(
+      res.rawPayload.equals(fixture('env-key', 'plaintext', 'cluster-deploy', 'prod-east', `${rev}.json`)),
+      `${rev}: bytes equal the plaintext`,
+    )
   }
 })
 
-t.test('the env-key current reads back as its rev\'s plaintext', async (t) => {
+t.test("the env-key current reads back as its rev's plaintext", async (t) => {
   const { app } = await readOnly('env-key')
   const res = await app.inject({ method: 'GET', url: `${stackUrl('cluster-deploy', 'prod-east')}/current` })
   t.equal(res.statusCode, 200)
@@ -62,7 +67,7 @@ t.test('the env-key current reads back as its rev\'s plaintext', async (t) => {
   t.ok(res.rawPayload.equals(fixture('env-key', 'plaintext', 'cluster-deploy', 'prod-east', `${ENV_KEY_CURRENT}.json`)))
 })
 
-t.test('the env-key list is in Go\'s order with current marked', async (t) => {
+t.test("the env-key list is in Go's order with current marked", async (t) => {
   const { app } = await readOnly('env-key')
   const res = await app.inject({ method: 'GET', url: `${stackUrl('cluster-deploy', 'prod-east')}/snapshots` })
   t.equal(res.statusCode, 200)
@@ -74,14 +79,23 @@ t.test('discovery shows the Go-written stacks', async (t) => {
   const factories = await app.inject({ method: 'GET', url: '/v1/factories' })
   t.strictSame(factories.json(), { factories: [{ name: 'cluster-deploy', stacks: 1 }], next: null })
   const stacks = await app.inject({ method: 'GET', url: '/v1/factories/cluster-deploy/stacks' })
-  t.strictSame(stacks.json(), { factory: 'cluster-deploy', stacks: [{ name: 'prod-east', current: ENV_KEY_CURRENT, revs: 5, lock: null, error: null }], next: null })
+  t.strictSame(stacks.json(), {
+    factory: 'cluster-deploy',
+    stacks: [{ name: 'prod-east', current: ENV_KEY_CURRENT, revs: 5, lock: null, error: null }],
+    next: null,
+  })
 })
 
-t.test('a write next to Go\'s revs sorts after all of them and reads back', async (t) => {
+t.test("a write next to Go's revs sorts after all of them and reads back", async (t) => {
   const { app } = await buildTestApp(t, { dir: copyStore(t, 'env-key'), encrypter: fixtureKeyring() })
   const url = stackUrl('cluster-deploy', 'prod-east')
   const body = sampleSnapshot('after-go')
-  const res = await app.inject({ method: 'POST', url: `${url}/snapshots`, headers: { 'content-type': 'application/json' }, payload: body })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${url}/snapshots`,
+    headers: { 'content-type': 'application/json' },
+    payload: body,
+  })
   t.equal(res.statusCode, 201)
   const { rev } = res.json() as { rev: string }
   const list = await app.inject({ method: 'GET', url: `${url}/snapshots` })
@@ -98,13 +112,16 @@ t.test('every noop rev and current read back as the exact plaintext', async (t) 
   for (const rev of NOOP_REVS) {
     const res = await app.inject({ method: 'GET', url: `${url}/snapshots/${rev}` })
     t.equal(res.statusCode, 200, rev)
-    t.ok(res.rawPayload.equals(fixture('noop', 'plaintext', 'cluster-deploy', 'dev', `${rev}.json`)), `${rev}: bytes equal the plaintext`)
+    t.ok(
+      res.rawPayload.equals(fixture('noop', 'plaintext', 'cluster-deploy', 'dev', `${rev}.json`)),
+      `${rev}: bytes equal the plaintext`,
+    )
   }
   const current = await app.inject({ method: 'GET', url: `${url}/current` })
   t.ok(current.rawPayload.equals(fixture('noop', 'plaintext', 'cluster-deploy', 'dev', '2026-07-10T12:00:00Z_1.json')))
 })
 
-t.test('the Go tool\'s lock marker shows as a legacy holder with pid 4242', async (t) => {
+t.test("the Go tool's lock marker shows as a legacy holder with pid 4242", async (t) => {
   const { app } = await readOnly('noop')
   const url = stackUrl('cluster-deploy', 'dev')
   const res = await app.inject({ method: 'GET', url: `${url}/lock` })
@@ -117,11 +134,17 @@ t.test('the Go tool\'s lock marker shows as a legacy holder with pid 4242', asyn
   t.equal((stacks.json() as { stacks: Array<{ lock: { pid: number } | null }> }).stacks[0]?.lock?.pid, 4242)
 })
 
-t.test('the Go tool\'s lock blocks writes with 423 until force-unlocked', async (t) => {
+t.test("the Go tool's lock blocks writes with 423 until force-unlocked", async (t) => {
   const { app, audit } = await buildTestApp(t, { dir: copyStore(t, 'noop') })
   const url = stackUrl('cluster-deploy', 'dev')
   const legacy = (await app.inject({ method: 'GET', url: `${url}/lock` })).json() as { id: string }
-  const write = () => app.inject({ method: 'POST', url: `${url}/snapshots`, headers: { 'content-type': 'application/json' }, payload: sampleSnapshot('post-go') })
+  const write = () =>
+    app.inject({
+      method: 'POST',
+      url: `${url}/snapshots`,
+      headers: { 'content-type': 'application/json' },
+      payload: sampleSnapshot('post-go'),
+    })
 
   const refused = [
     await write(),
@@ -129,7 +152,12 @@ t.test('the Go tool\'s lock blocks writes with 423 until force-unlocked', async 
     await app.inject({ method: 'DELETE', url: `${url}/snapshots/${NOOP_REVS[0]}` }),
     await app.inject({ method: 'POST', url: `${url}/snapshots:gc`, payload: { keep: 0 } }),
     // Presenting the legacy holder's id does not make a Go lock ours.
-    await app.inject({ method: 'POST', url: `${url}/snapshots`, headers: { 'content-type': 'application/json', 'lock-id': legacy.id }, payload: sampleSnapshot('x') }),
+    await app.inject({
+      method: 'POST',
+      url: `${url}/snapshots`,
+      headers: { 'content-type': 'application/json', 'lock-id': legacy.id },
+      payload: sampleSnapshot('x'),
+    }),
   ]
   for (const res of refused) {
     t.equal(res.statusCode, 423)
@@ -139,7 +167,10 @@ t.test('the Go tool\'s lock blocks writes with 423 until force-unlocked', async 
   const taken = await app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'server' } })
   t.equal(taken.statusCode, 423, 'the lock cannot be taken over while Go holds it')
 
-  const forced = await app.inject({ method: 'DELETE', url: `${url}/lock?force=true&reason=${encodeURIComponent('go job gone')}` })
+  const forced = await app.inject({
+    method: 'DELETE',
+    url: `${url}/lock?force=true&reason=${encodeURIComponent('go job gone')}`,
+  })
   t.equal(forced.statusCode, 200)
   const answer = forced.json() as { released: { pid: number; legacy: boolean }; forced: boolean }
   t.equal(answer.forced, true)
@@ -153,7 +184,7 @@ t.test('the Go tool\'s lock blocks writes with 423 until force-unlocked', async 
   t.equal((list.json() as { revs: string[] }).revs.length, 3)
 })
 
-t.test('the Go tool\'s lock cannot be renewed into a server lock', async (t) => {
+t.test("the Go tool's lock cannot be renewed into a server lock", async (t) => {
   const dir = copyStore(t, 'noop')
   const { app } = await buildTestApp(t, { dir })
   const url = stackUrl('cluster-deploy', 'dev')
@@ -170,7 +201,12 @@ t.test('the Go tool\'s lock cannot be renewed into a server lock', async (t) => 
   t.equal(renew.statusCode, 423)
   t.equal((renew.json() as { code: string }).code, 'locked')
   t.equal(marker(), '4242\n', 'the Go marker is untouched')
-  const write = await app.inject({ method: 'POST', url: `${url}/snapshots`, headers: { 'content-type': 'application/json', 'lock-id': legacy.id }, payload: sampleSnapshot('adopted') })
+  const write = await app.inject({
+    method: 'POST',
+    url: `${url}/snapshots`,
+    headers: { 'content-type': 'application/json', 'lock-id': legacy.id },
+    payload: sampleSnapshot('adopted'),
+  })
   t.equal(write.statusCode, 423, 'the legacy id still does not pass the fence')
   const unlock = await app.inject({ method: 'DELETE', url: `${url}/lock?id=${legacy.id}` })
   t.equal(unlock.statusCode, 423, 'only force-unlock removes a Go lock')

@@ -44,7 +44,12 @@ t.test('a restore of a rev the trash does not hold says how to list the trash', 
 t.test('locked names the holder and says how to wait or force-unlock', async (t) => {
   const { app, root } = await buildTestApp(t)
   const holder = await root.stack('f1', 's1').lock({ who: 'ci-job' }, {})
-  const res = await app.inject({ method: 'POST', url: `${URL}/snapshots`, headers: { 'content-type': 'application/json' }, payload: sampleSnapshot(1) })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${URL}/snapshots`,
+    headers: { 'content-type': 'application/json' },
+    payload: sampleSnapshot(1),
+  })
   t.equal(res.statusCode, 423)
   const problem = res.json<Problem>()
   t.equal(problem.code, 'locked')
@@ -56,7 +61,12 @@ t.test('locked names the holder and says how to wait or force-unlock', async (t)
 
 t.test('lock-required says to send the lock id in the Lock-Id header', async (t) => {
   const { app } = await buildTestApp(t, { requireLock: true })
-  const res = await app.inject({ method: 'POST', url: `${URL}/snapshots`, headers: { 'content-type': 'application/json' }, payload: sampleSnapshot(1) })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${URL}/snapshots`,
+    headers: { 'content-type': 'application/json' },
+    payload: sampleSnapshot(1),
+  })
   t.equal(res.statusCode, 428)
   const problem = res.json<Problem>()
   t.equal(problem.code, 'lock-required')

@@ -46,16 +46,33 @@ export const op: keyof operations = 'noSuchOperation'
 `
 
 /** A tsconfig that compiles the generated types and one program. */
-const tsconfig = (program: string): string => JSON.stringify({
-  compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
-  files: ['api.ts', program],
-})
+const tsconfig = (program: string): string =>
+  JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: [],
+    },
+    files: ['api.ts', program],
+  })
 
 /** The generated types (from the committed openapi.yaml) with each program beside them; generated once for both tests. */
 const dir = t.testdir()
-const generated = await runBin('openapi-typescript', 'openapi-typescript', [join(REPO, 'openapi.yaml'), '--output', join(dir, 'api.ts')], { cwd: dir })
+const generated = await runBin(
+  'openapi-typescript',
+  'openapi-typescript',
+  [join(REPO, 'openapi.yaml'), '--output', join(dir, 'api.ts')],
+  { cwd: dir },
+)
 await writeFile(join(dir, 'package.json'), '{"type":"module"}\n')
-for (const [name, text] of [['usage', USAGE], ['misuse', MISUSE]] as const) {
+for (const [name, text] of [
+  ['usage', USAGE],
+  ['misuse', MISUSE],
+] as const) {
   await writeFile(join(dir, `${name}.ts`), text)
   await writeFile(join(dir, `tsconfig.${name}.json`), tsconfig(`${name}.ts`))
 }
@@ -75,5 +92,6 @@ t.test('the generated client types compile with a program that uses them', async
 t.test('the generated client types refuse a program that misuses them', async (t) => {
   const tsc = await compile('misuse')
   t.not(tsc.code, 0, 'tsc exits non-zero')
-  for (const line of [3, 4, 5]) t.match(tsc.stdout, new RegExp(`misuse\\.ts\\(${line},\\d+\\): error TS`), `an error on line ${line}`)
+  for (const line of [3, 4, 5])
+    t.match(tsc.stdout, new RegExp(`misuse\\.ts\\(${line},\\d+\\): error TS`), `an error on line ${line}`)
 })

@@ -6,17 +6,29 @@ import { authFromText, bearer, newToken, tokensFileText } from '../helpers/auth.
 import { sampleSnapshot } from '../helpers/store.js'
 import { encryptedState, tfState } from '../helpers/terraform-state.js'
 
-const state = tfState({ serial: 1, outputs: { vpc_id: { value: 'vpc-123' }, db_password: { value: 'hunter2', sensitive: true } } })
+const state = tfState({
+  serial: 1,
+  outputs: { vpc_id: { value: 'vpc-123' }, db_password: { value: 'hunter2', sensitive: true } },
+})
 
 t.test('an outputs-only caller reads outputs, sensitive ones redacted, and nothing else', async (t) => {
   const downstream = newToken()
   const admin = newToken()
-  const b = await buildTestApp(t, { auth: authFromText(tokensFileText([
-    { name: 'downstream', token: downstream, grants: [{ scope: 'f1/*', allow: ['outputs'] }] },
-    { name: 'admin', token: admin, grants: [{ scope: '*/*', allow: ['*'] }] },
-  ])) })
+  const b = await buildTestApp(t, {
+    auth: authFromText(
+      tokensFileText([
+        { name: 'downstream', token: downstream, grants: [{ scope: 'f1/*', allow: ['outputs'] }] },
+        { name: 'admin', token: admin, grants: [{ scope: '*/*', allow: ['*'] }] },
+      ]),
+    ),
+  })
   const url = stackUrl()
-  const written = await b.app.inject({ method: 'POST', url: `${url}/terraform`, payload: state, headers: { ...bearer(admin), 'content-type': 'application/json' } })
+  const written = await b.app.inject({
+    method: 'POST',
+    url: `${url}/terraform`,
+    payload: state,
+    headers: { ...bearer(admin), 'content-type': 'application/json' },
+  })
   t.equal(written.statusCode, 200)
   const rev = (written.json() as { rev: string }).rev
   const res = await b.app.inject({ url: `${url}/outputs`, headers: bearer(downstream) })
@@ -24,7 +36,10 @@ t.test('an outputs-only caller reads outputs, sensitive ones redacted, and nothi
   t.strictSame(res.json(), {
     rev,
     kind: 'terraform',
-    outputs: { vpc_id: { value: 'vpc-123', sensitive: false, type: 'string' }, db_password: { value: SENSITIVE_MARKER, sensitive: true, type: 'string' } },
+    outputs: {
+      vpc_id: { value: 'vpc-123', sensitive: false, type: 'string' },
+      db_password: { value: SENSITIVE_MARKER, sensitive: true, type: 'string' },
+    },
   })
   t.notMatch(res.body, /hunter2/)
   for (const path of ['current', 'terraform', `snapshots/${rev}`, 'snapshots', 'diff', 'lock']) {
@@ -32,12 +47,20 @@ t.test('an outputs-only caller reads outputs, sensitive ones redacted, and nothi
     t.equal(refused.statusCode, 403, `…/${path} needs more than outputs`)
     t.equal(refused.json().code, 'forbidden')
   }
-  t.equal((await b.app.inject({ url: `${stackUrl('f2', 's1')}/outputs`, headers: bearer(downstream) })).statusCode, 403, 'only where granted')
+  t.equal(
+    (await b.app.inject({ url: `${stackUrl('f2', 's1')}/outputs`, headers: bearer(downstream) })).statusCode,
+    403,
+    'only where granted',
+  )
 })
 
 t.test('read includes outputs', async (t) => {
   const reader = newToken()
-  const b = await buildTestApp(t, { auth: authFromText(tokensFileText([{ name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] }])) })
+  const b = await buildTestApp(t, {
+    auth: authFromText(
+      tokensFileText([{ name: 'reader', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] }]),
+    ),
+  })
   await b.root.stack('f1', 's1').write(sampleSnapshot(3), { payloadType: 'state', makeCurrent: true })
   const res = await b.app.inject({ url: `${stackUrl()}/outputs`, headers: bearer(reader) })
   t.equal(res.statusCode, 200)
@@ -52,7 +75,12 @@ t.test('?rev= reads an older rev; unknown rev, no current and encrypted states a
   t.equal(none.statusCode, 404)
   t.equal(none.json().code, 'no-current')
   const store = b.root.stack('f1', 's1')
-  const old = (await store.write(tfState({ serial: 1, outputs: { n: { value: 1, type: 'number' } } }), { payloadType: 'terraform-state', makeCurrent: true })).rev
+  const old = (
+    await store.write(tfState({ serial: 1, outputs: { n: { value: 1, type: 'number' } } }), {
+      payloadType: 'terraform-state',
+      makeCurrent: true,
+    })
+  ).rev
   await store.write(encryptedState(2), { payloadType: 'terraform-state', makeCurrent: true })
   const older = await b.app.inject({ url: `${url}/outputs?rev=${old}` })
   t.equal(older.statusCode, 200)

@@ -26,7 +26,6 @@ const GUARD_MS = 60_000
 const CLIENTS_PER_SERVER = 4
 const CYCLES_PER_CLIENT = 25
 
-
 /** Starts a server on `dir`; it is SIGKILLed in `t`'s teardown unless it already exited. */
 async function server(t: Test, dir: string): Promise<ServerProcess> {
   const s = await startServer(['--data-dir', dir, '--max-wait', '60'])
@@ -46,10 +45,17 @@ function servers(): Promise<[ServerProcess, ServerProcess]> {
   return pair
 }
 
-
 /** Runs the server binary to completion (for flags that make it exit); kills it after a guard, or in teardown. */
-async function runToExit(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SERVER_JS, ...args], { env: { PATH: process.env.PATH, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+async function runToExit(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SERVER_JS, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
@@ -74,80 +80,101 @@ interface Cycle {
   readonly released: number
 }
 
-t.test('clients on two server processes never hold the lock at once, and every write under the lock is kept', async (t) => {
-  const [a, b] = await servers()
-  const STACK = stackPath('exclusion')
+t.test(
+  'clients on two server processes never hold the lock at once, and every write under the lock is kept',
+  async (t) => {
+    const [a, b] = await servers()
+    const STACK = stackPath('exclusion')
 
-  const cycles: Cycle[] = []
-  const unexpected: string[] = []
-  let timeouts = 0
+    const cycles: Cycle[] = []
+    const unexpected: string[] = []
+    let timeouts = 0
 
-  const client = async (name: string, base: string): Promise<void> => {
-    for (let i = 0; i < CYCLES_PER_CLIENT; i++) {
-      let held: Answer
-      for (;;) {
-        held = await call(base, 'POST', `${STACK}/lock?wait=30`, { json: { who: name, operation: `cycle ${i}` } })
-        if (held.status === 423 && held.body?.code === 'wait-timeout') {
-          timeouts++ // starved for a whole wait: not an exclusion fault, ask again
-          continue
+    const client = async (name: string, base: string): Promise<void> => {
+      for (let i = 0; i < CYCLES_PER_CLIENT; i++) {
+        let held: Answer
+        for (;;) {
+          held = await call(base, 'POST', `${STACK}/lock?wait=30`, { json: { who: name, operation: `cycle ${i}` } })
+          if (held.status === 423 && held.body?.code === 'wait-timeout') {
+            timeouts++ // starved for a whole wait: not an exclusion fault, ask again
+            continue
+          }
+          break
         }
-        break
+        if (held.status !== 201) {
+          unexpected.push(`${name} lock ${i}: ${held.status} ${held.text}`)
+          return
+        }
+        const acquired = performance.now()
+        const lockId: string = held.body.id
+        const write = await call(base, 'POST', `${STACK}/snapshots`, {
+          body: sampleSnapshot(`${name}-${i}`),
+          headers: { 'lock-id': lockId },
+        })
+        if (write.status !== 201) unexpected.push(`${name} write ${i}: ${write.status} ${write.text}`)
+        const released = performance.now()
+        const unlock = await call(base, 'DELETE', `${STACK}/lock?id=${encodeURIComponent(lockId)}`)
+        if (unlock.status !== 200) unexpected.push(`${name} unlock ${i}: ${unlock.status} ${unlock.text}`)
+        cycles.push({ client: name, generation: held.body.generation, rev: write.body?.rev, acquired, released })
       }
-      if (held.status !== 201) {
-        unexpected.push(`${name} lock ${i}: ${held.status} ${held.text}`)
-        return
-      }
-      const acquired = performance.now()
-      const lockId: string = held.body.id
-      const write = await call(base, 'POST', `${STACK}/snapshots`, { body: sampleSnapshot(`${name}-${i}`), headers: { 'lock-id': lockId } })
-      if (write.status !== 201) unexpected.push(`${name} write ${i}: ${write.status} ${write.text}`)
-      const released = performance.now()
-      const unlock = await call(base, 'DELETE', `${STACK}/lock?id=${encodeURIComponent(lockId)}`)
-      if (unlock.status !== 200) unexpected.push(`${name} unlock ${i}: ${unlock.status} ${unlock.text}`)
-      cycles.push({ client: name, generation: held.body.generation, rev: write.body?.rev, acquired, released })
     }
-  }
 
-  const clients: Promise<void>[] = []
-  for (let k = 0; k < CLIENTS_PER_SERVER; k++) {
-    clients.push(client(`a${k}`, a.url), client(`b${k}`, b.url))
-  }
-  await Promise.all(clients)
+    const clients: Promise<void>[] = []
+    for (let k = 0; k < CLIENTS_PER_SERVER; k++) {
+      clients.push(client(`a${k}`, a.url), client(`b${k}`, b.url))
+    }
+    await Promise.all(clients)
 
-  t.same(unexpected, [], 'every lock, write and unlock succeeded')
-  const total = 2 * CLIENTS_PER_SERVER * CYCLES_PER_CLIENT
-  t.equal(cycles.length, total, `${total} cycles ran`)
-  t.comment(`${timeouts} waits timed out and were retried`)
+    t.same(unexpected, [], 'every lock, write and unlock succeeded')
+    const total = 2 * CLIENTS_PER_SERVER * CYCLES_PER_CLIENT
+    t.equal(cycles.length, total, `${total} cycles ran`)
+    t.comment(`${timeouts} waits timed out and were retried`)
 
-  const generations = cycles.map((c) => c.generation)
-  t.equal(new Set(generations).size, total, 'every acquisition has its own generation')
-  const byGeneration = [...cycles].sort((x, y) => x.generation - y.generation)
-  const first = byGeneration[0]!.generation
-  const gaps = byGeneration.flatMap((c, i) => (c.generation === first + i ? [] : [`position ${i}: generation ${c.generation} (${c.client}), expected ${first + i}`]))
-  t.same(gaps.slice(0, 5), [], 'generations grow by one at every acquisition')
+    const generations = cycles.map((c) => c.generation)
+    t.equal(new Set(generations).size, total, 'every acquisition has its own generation')
+    const byGeneration = [...cycles].sort((x, y) => x.generation - y.generation)
+    const first = byGeneration[0]!.generation
+    const gaps = byGeneration.flatMap((c, i) =>
+      c.generation === first + i
+        ? []
+        : [`position ${i}: generation ${c.generation} (${c.client}), expected ${first + i}`],
+    )
+    t.same(gaps.slice(0, 5), [], 'generations grow by one at every acquisition')
 
-  const overlaps: string[] = []
-  for (let i = 1; i < byGeneration.length; i++) {
-    const prev = byGeneration[i - 1]!
-    const next = byGeneration[i]!
-    if (next.acquired <= prev.released) overlaps.push(`generation ${next.generation} (${next.client}) was granted before generation ${prev.generation} (${prev.client}) asked to unlock`)
-  }
-  t.same(overlaps, [], 'no two holders overlap')
+    const overlaps: string[] = []
+    for (let i = 1; i < byGeneration.length; i++) {
+      const prev = byGeneration[i - 1]!
+      const next = byGeneration[i]!
+      if (next.acquired <= prev.released)
+        overlaps.push(
+          `generation ${next.generation} (${next.client}) was granted before generation ${prev.generation} (${prev.client}) asked to unlock`,
+        )
+    }
+    t.same(overlaps, [], 'no two holders overlap')
 
-  const listA = await call(a.url, 'GET', `${STACK}/snapshots?limit=10000`)
-  const listB = await call(b.url, 'GET', `${STACK}/snapshots?limit=10000`)
-  t.equal(listA.status, 200)
-  t.same(listB.body.revs, listA.body.revs, 'both processes list the same history')
-  const listed = new Set<string>(listA.body.revs)
-  t.same(byGeneration.filter((c) => !listed.has(c.rev)).map((c) => `${c.client} generation ${c.generation}: ${c.rev}`), [], 'every write is listed')
-  t.equal(listA.body.revs.length, total, 'and nothing else')
-  const misplaced = byGeneration.flatMap((c, i) => (listA.body.revs[i] === c.rev ? [] : [`position ${i}: listed ${listA.body.revs[i]}, generation ${c.generation} (${c.client}) wrote ${c.rev}`]))
-  t.same(misplaced.slice(0, 5), [], 'revs are listed in the order the lock was held')
+    const listA = await call(a.url, 'GET', `${STACK}/snapshots?limit=10000`)
+    const listB = await call(b.url, 'GET', `${STACK}/snapshots?limit=10000`)
+    t.equal(listA.status, 200)
+    t.same(listB.body.revs, listA.body.revs, 'both processes list the same history')
+    const listed = new Set<string>(listA.body.revs)
+    t.same(
+      byGeneration.filter((c) => !listed.has(c.rev)).map((c) => `${c.client} generation ${c.generation}: ${c.rev}`),
+      [],
+      'every write is listed',
+    )
+    t.equal(listA.body.revs.length, total, 'and nothing else')
+    const misplaced = byGeneration.flatMap((c, i) =>
+      listA.body.revs[i] === c.rev
+        ? []
+        : [`position ${i}: listed ${listA.body.revs[i]}, generation ${c.generation} (${c.client}) wrote ${c.rev}`],
+    )
+    t.same(misplaced.slice(0, 5), [], 'revs are listed in the order the lock was held')
 
-  const free = await call(b.url, 'GET', `${STACK}/lock`)
-  t.equal(free.status, 404, 'the stack is free at the end')
-  if (free.status !== 404) t.comment(`still held: ${free.text}`)
-})
+    const free = await call(b.url, 'GET', `${STACK}/lock`)
+    t.equal(free.status, 404, 'the stack is free at the end')
+    if (free.status !== 404) t.comment(`still held: ${free.text}`)
+  },
+)
 
 t.test('a waiter on one process gets the lock when the holder on another process unlocks', async (t) => {
   const [a, b] = await servers()
@@ -238,7 +265,9 @@ t.test('SIGTERM answers a pending waiter 503, exits 0, and the held lock survive
  * start-ups overlap; each test awaits its own run.
  */
 type Run = Awaited<ReturnType<typeof runToExit>>
-let cliRuns: { help: Promise<Run>; badEncryption: Promise<Run>; missingKey: Promise<Run>; publicUnauthenticated: Promise<Run> } | undefined
+let cliRuns:
+  | { help: Promise<Run>; badEncryption: Promise<Run>; missingKey: Promise<Run>; publicUnauthenticated: Promise<Run> }
+  | undefined
 function cli(): NonNullable<typeof cliRuns> {
   const dir = join(dataDir, '.cli')
   cliRuns ??= {
@@ -254,9 +283,29 @@ t.test('--help lists every setting and exits 0', async (t) => {
   const { code, stdout, stderr } = await cli().help
   t.equal(code, 0, 'exits 0', { stderr })
   t.match(stdout, /^Usage: unobin-state-server/)
-  const flags = ['data-dir', 'listen', 'encryption', 'key-env', 'key-file', 'log-level', 'max-wait', 'require-lock', 'audit-log', 'allow-unauthenticated', 'help', 'version']
+  const flags = [
+    'data-dir',
+    'listen',
+    'encryption',
+    'key-env',
+    'key-file',
+    'log-level',
+    'max-wait',
+    'require-lock',
+    'audit-log',
+    'allow-unauthenticated',
+    'help',
+    'version',
+  ]
   for (const flag of flags) t.match(stdout, new RegExp(`--${flag}\\b`), `names --${flag}`)
-  for (const env of ['UNOBIN_STATE_DATA_DIR', 'UNOBIN_STATE_LISTEN', 'UNOBIN_STATE_ENCRYPTION', 'UNOBIN_STATE_KEY_ENV', 'UNOBIN_STATE_KEY_FILE', 'UNOBIN_STATE_LOG_LEVEL']) {
+  for (const env of [
+    'UNOBIN_STATE_DATA_DIR',
+    'UNOBIN_STATE_LISTEN',
+    'UNOBIN_STATE_ENCRYPTION',
+    'UNOBIN_STATE_KEY_ENV',
+    'UNOBIN_STATE_KEY_FILE',
+    'UNOBIN_STATE_LOG_LEVEL',
+  ]) {
     t.match(stdout, env, `names ${env}`)
   }
 })

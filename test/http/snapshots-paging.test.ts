@@ -43,7 +43,10 @@ t.test('paging one rev at a time across suffixes visits every rev once, in order
   const seen: string[] = []
   let after: string | null = null
   for (let page = 0; page < 10; page++) {
-    const res = await app.inject({ method: 'GET', url: `${stackUrl()}/snapshots?limit=1${after === null ? '' : `&after=${after}`}` })
+    const res = await app.inject({
+      method: 'GET',
+      url: `${stackUrl()}/snapshots?limit=1${after === null ? '' : `&after=${after}`}`,
+    })
     t.equal(res.statusCode, 200, `page ${page} answers 200`)
     const body = res.json() as { revs: string[]; next: string | null }
     seen.push(...body.revs)

@@ -23,7 +23,6 @@ const STACK = stackUrl('f1', 's1')
 /** How long a helper waits for a file-system event before failing the test instead of hanging it (a guard, not an assertion). */
 const GUARD_MS = 15_000
 
-
 /** Listens on an ephemeral loopback port; returns the base URL. buildTestApp closes the app in teardown. */
 async function listen(app: App): Promise<string> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -31,9 +30,12 @@ async function listen(app: App): Promise<string> {
   return `http://127.0.0.1:${port}`
 }
 
-
 /** Takes the lock without waiting; fails the test unless it answers 201. */
-async function lock(t: Test, base: string, claims: Record<string, unknown> = {}): Promise<{ id: string; generation: number }> {
+async function lock(
+  t: Test,
+  base: string,
+  claims: Record<string, unknown> = {},
+): Promise<{ id: string; generation: number }> {
   const res = await call(base, 'POST', `${STACK}/lock`, { json: claims })
   t.equal(res.status, 201, `lock ${JSON.stringify(claims)} answers 201`)
   return res.body
@@ -98,12 +100,14 @@ t.test('a waiter that closes its connection while waiting never holds the lock',
     answered = true
   })
   req.on('error', () => {}) // destroyed on purpose
-  const clientPort = new Promise<number>((resolve) => req.on('socket', (socket) => socket.once('connect', () => resolve(socket.localPort!))))
+  const clientPort = new Promise<number>((resolve) =>
+    req.on('socket', (socket) => socket.once('connect', () => resolve(socket.localPort!))),
+  )
   req.end(body)
   await seen.done // the leaver has seen the lock held and is waiting
 
   const serverSide = serverSockets.get(await clientPort)
-  t.ok(serverSide, 'the server accepted the leaver\'s connection')
+  t.ok(serverSide, "the server accepted the leaver's connection")
   const serverClosed = new Promise<void>((resolve) => {
     if (serverSide!.destroyed) resolve()
     else serverSide!.once('close', () => resolve())
@@ -111,10 +115,14 @@ t.test('a waiter that closes its connection while waiting never holds the lock',
   req.destroy()
   await serverClosed // the server has seen the hang-up before the lock is released
   // And has ended the departed waiter's wait (no lock request waits any more): from then on it can never take the lock.
-  await waitFor(async () => {
-    const exposition = parseExposition((await app.inject({ method: 'GET', url: '/metrics' })).body)
-    return sampleValue(exposition, 'unobin_state_lock_waiters') === 0
-  }, GUARD_MS, 'the server to end the departed waiter\'s wait')
+  await waitFor(
+    async () => {
+      const exposition = parseExposition((await app.inject({ method: 'GET', url: '/metrics' })).body)
+      return sampleValue(exposition, 'unobin_state_lock_waiters') === 0
+    },
+    GUARD_MS,
+    "the server to end the departed waiter's wait",
+  )
 
   const unlocked = await call(base, 'DELETE', `${STACK}/lock?id=${holder.id}`)
   t.equal(unlocked.status, 200)
@@ -136,21 +144,30 @@ t.test('a holder whose lease expired is refused 423 lock-lost on write, and anot
   const base = await listen(app)
   const old = await lock(t, base, { who: 'old', ttl: 1 })
 
-  const before = await call(base, 'POST', `${STACK}/snapshots`, { body: sampleSnapshot('in-lease'), headers: { 'lock-id': old.id } })
+  const before = await call(base, 'POST', `${STACK}/snapshots`, {
+    body: sampleSnapshot('in-lease'),
+    headers: { 'lock-id': old.id },
+  })
   t.equal(before.status, 201, 'a write inside the lease is accepted')
 
   clock.advanceMs(1200)
   const free = await call(base, 'GET', `${STACK}/lock`)
   t.equal(free.status, 404, 'an expired lease frees the stack')
 
-  const late = await call(base, 'POST', `${STACK}/snapshots`, { body: sampleSnapshot('late'), headers: { 'lock-id': old.id } })
+  const late = await call(base, 'POST', `${STACK}/snapshots`, {
+    body: sampleSnapshot('late'),
+    headers: { 'lock-id': old.id },
+  })
   t.equal(late.status, 423)
   t.equal(late.body.code, 'lock-lost')
   t.equal(late.body.lockId, old.id)
 
   const next = await lock(t, base, { who: 'next' })
   t.equal(next.generation, old.generation + 1)
-  const later = await call(base, 'POST', `${STACK}/snapshots`, { body: sampleSnapshot('later'), headers: { 'lock-id': old.id } })
+  const later = await call(base, 'POST', `${STACK}/snapshots`, {
+    body: sampleSnapshot('later'),
+    headers: { 'lock-id': old.id },
+  })
   t.equal(later.status, 423, 'still refused once another client holds the lock')
   t.equal(later.body.code, 'lock-lost')
 

@@ -6,7 +6,12 @@ import { sampleSnapshot } from '../helpers/store.js'
 async function appWithStacks(t: Test, names: string[]) {
   const built = await buildTestApp(t)
   for (const name of names) {
-    const res = await built.app.inject({ method: 'POST', url: `${stackUrl('f', name)}/snapshots?current=true`, payload: sampleSnapshot(1, name), headers: { 'content-type': 'application/json' } })
+    const res = await built.app.inject({
+      method: 'POST',
+      url: `${stackUrl('f', name)}/snapshots?current=true`,
+      payload: sampleSnapshot(1, name),
+      headers: { 'content-type': 'application/json' },
+    })
     t.equal(res.statusCode, 201)
   }
   return built
@@ -16,17 +21,26 @@ t.test('match keeps the stacks whose name contains the text, ignoring case', asy
   const { app } = await appWithStacks(t, ['api-prod', 'api-dev', 'web-prod', 'API-staging'])
   const res = await app.inject({ url: '/v1/factories/f/stacks?match=api' })
   t.equal(res.statusCode, 200)
-  t.same(res.json().stacks.map((s: { name: string }) => s.name), ['API-staging', 'api-dev', 'api-prod'])
+  t.same(
+    res.json().stacks.map((s: { name: string }) => s.name),
+    ['API-staging', 'api-dev', 'api-prod'],
+  )
   t.equal(res.json().next, null)
 })
 
 t.test('paging with after runs over the matching names only', async (t) => {
   const { app } = await appWithStacks(t, ['a-prod', 'b-dev', 'c-prod', 'd-dev', 'e-prod'])
   const first = (await app.inject({ url: '/v1/factories/f/stacks?match=prod&limit=2' })).json()
-  t.same(first.stacks.map((s: { name: string }) => s.name), ['a-prod', 'c-prod'])
+  t.same(
+    first.stacks.map((s: { name: string }) => s.name),
+    ['a-prod', 'c-prod'],
+  )
   t.equal(first.next, 'c-prod')
   const second = (await app.inject({ url: `/v1/factories/f/stacks?match=prod&limit=2&after=${first.next}` })).json()
-  t.same(second.stacks.map((s: { name: string }) => s.name), ['e-prod'])
+  t.same(
+    second.stacks.map((s: { name: string }) => s.name),
+    ['e-prod'],
+  )
   t.equal(second.next, null)
 })
 

@@ -48,7 +48,12 @@ interface Case {
 const isRevFile = (path: string) => path.endsWith('.json.enc')
 
 async function write(app: App, url: string, marker: number, query = ''): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: `${url}/snapshots${query}`, headers: JSON_TYPE, payload: sampleSnapshot(marker) })
+  const res = await app.inject({
+    method: 'POST',
+    url: `${url}/snapshots${query}`,
+    headers: JSON_TYPE,
+    payload: sampleSnapshot(marker),
+  })
   if (res.statusCode !== 201) throw new Error(`seed write answered ${res.statusCode}: ${res.body}`)
   return res.json<{ rev: string }>().rev
 }
@@ -60,7 +65,9 @@ const CASES: readonly Case[] = [
       await write(app, url, 1, '?current=true')
       return { method: 'POST', url: `${url}/snapshots?current=true`, headers: JSON_TYPE, payload: sampleSnapshot(2) }
     },
-    method: 'link', nth: 1, operation: /writing a snapshot/,
+    method: 'link',
+    nth: 1,
+    operation: /writing a snapshot/,
   },
   {
     route: 'PUT …/current',
@@ -69,7 +76,9 @@ const CASES: readonly Case[] = [
       await write(app, url, 2, '?current=true')
       return { method: 'PUT', url: `${url}/current`, payload: { rev: first } }
     },
-    method: 'rename', nth: 1, operation: /setting current/,
+    method: 'rename',
+    nth: 1,
+    operation: /setting current/,
   },
   {
     route: 'DELETE …/snapshots/{rev}',
@@ -78,7 +87,10 @@ const CASES: readonly Case[] = [
       await write(app, url, 2, '?current=true')
       return { method: 'DELETE', url: `${url}/snapshots/${first}` }
     },
-    method: 'rename', nth: 1, match: isRevFile, operation: /deleting rev/,
+    method: 'rename',
+    nth: 1,
+    match: isRevFile,
+    operation: /deleting rev/,
   },
   {
     route: 'POST …/snapshots:gc',
@@ -86,7 +98,10 @@ const CASES: readonly Case[] = [
       for (let i = 0; i < 3; i++) await write(app, url, i, '?current=true')
       return { method: 'POST', url: `${url}/snapshots:gc`, payload: { keep: 1 } }
     },
-    method: 'rename', nth: 1, match: isRevFile, operation: /collecting garbage/,
+    method: 'rename',
+    nth: 1,
+    match: isRevFile,
+    operation: /collecting garbage/,
   },
   {
     route: 'POST …/lock',
@@ -94,16 +109,22 @@ const CASES: readonly Case[] = [
       await write(app, url, 1, '?current=true')
       return { method: 'POST', url: `${url}/lock`, payload: { who: 'ci' } }
     },
-    method: 'link', nth: 1, operation: /taking the lock/,
+    method: 'link',
+    nth: 1,
+    operation: /taking the lock/,
   },
   {
     route: 'DELETE …/lock',
     prepare: async (app, url) => {
       await write(app, url, 1, '?current=true')
-      const lock = (await app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'ci' } })).json<{ id: string }>()
+      const lock = (await app.inject({ method: 'POST', url: `${url}/lock`, payload: { who: 'ci' } })).json<{
+        id: string
+      }>()
       return { method: 'DELETE', url: `${url}/lock?id=${lock.id}` }
     },
-    method: 'rename', nth: 1, operation: /releasing the lock/,
+    method: 'rename',
+    nth: 1,
+    operation: /releasing the lock/,
   },
   {
     route: 'POST …/snapshots:prune',
@@ -112,7 +133,9 @@ const CASES: readonly Case[] = [
       return { method: 'POST', url: `${url}/snapshots:prune`, payload: { keep: 1 } }
     },
     // The second of two moves fails: the first is moved back.
-    method: 'rename', nth: 2, operation: /pruning revs/,
+    method: 'rename',
+    nth: 2,
+    operation: /pruning revs/,
   },
   {
     route: 'POST …/snapshots:restore',
@@ -122,18 +145,23 @@ const CASES: readonly Case[] = [
       await app.inject({ method: 'POST', url: `${url}/snapshots:prune`, payload: { keep: 1 } })
       return { method: 'POST', url: `${url}/snapshots:restore`, payload: { rev: first } }
     },
-    method: 'link', nth: 1, operation: /restoring rev/,
+    method: 'link',
+    nth: 1,
+    operation: /restoring rev/,
   },
   {
     route: 'POST …/snapshots:reseal',
     prepare: async (_app, url, dir) => {
       const old = makeRoot(dir, { encrypter: new Keyring(OLD), clock: new ManualClock() })
       const [, , , factory, , stack] = url.split('/')
-      for (let i = 0; i < 2; i++) await old.stack(factory!, stack!).write(sampleSnapshot(i), { payloadType: 'state', makeCurrent: true })
+      for (let i = 0; i < 2; i++)
+        await old.stack(factory!, stack!).write(sampleSnapshot(i), { payloadType: 'state', makeCurrent: true })
       old.close()
       return { method: 'POST', url: `${url}/snapshots:reseal` }
     },
-    method: 'rename', nth: 1, operation: /re-sealing rev/,
+    method: 'rename',
+    nth: 1,
+    operation: /re-sealing rev/,
   },
 ]
 
@@ -161,7 +189,12 @@ async function reads(app: App, url: string = S1): Promise<string[]> {
 }
 
 function send(app: App, call: Call): Promise<LightMyRequestResponse> {
-  return app.inject({ method: call.method, url: call.url, ...(call.headers ? { headers: call.headers } : {}), ...(call.payload === undefined ? {} : { payload: call.payload as string }) })
+  return app.inject({
+    method: call.method,
+    url: call.url,
+    ...(call.headers ? { headers: call.headers } : {}),
+    ...(call.payload === undefined ? {} : { payload: call.payload as string }),
+  })
 }
 
 const EXPECTED = { ENOSPC: { status: 507, code: 'no-space' }, EIO: { status: 500, code: 'storage-failure' } } as const
@@ -177,26 +210,36 @@ const shared = (async () => {
 
 for (const [i, c] of CASES.entries()) {
   for (const errno of ['ENOSPC', 'EIO'] as const) {
-    t.test(`${c.route} failed by ${errno} answers ${EXPECTED[errno].status} ${EXPECTED[errno].code} naming the stack and operation, changes nothing, and succeeds on retry`, async (t) => {
-      const { dir, fs, app } = await shared
-      const stack = `case-${i}-${errno}`
-      const url = stackUrl('f1', stack)
-      const call = await c.prepare(app, url, dir)
-      const before = { files: files(dir), reads: await reads(app, url) }
-      fs.failNth(c.method, c.nth, errno, c.match)
-      const res = await send(app, call)
-      t.ok(fs.fired, 'the fault was injected')
-      t.equal(res.statusCode, EXPECTED[errno].status)
-      t.match(String(res.headers['content-type']), /^application\/problem\+json/)
-      const body = res.json<Record<string, unknown>>()
-      t.match(body, { code: EXPECTED[errno].code, status: EXPECTED[errno].status, factory: 'f1', stack, operation: c.operation }, 'the problem names the stack and the operation')
-      t.match(String(body.detail), `f1/${stack}`, 'and so does the detail')
-      t.same(files(dir), before.files, 'every file is byte-identical')
-      t.same(await reads(app, url), before.reads, 'reads answer as before')
-      fs.clear()
-      const retry = await send(app, call)
-      t.ok(retry.statusCode >= 200 && retry.statusCode < 300, `the same request succeeds once the fault is gone (${retry.statusCode} ${retry.body})`)
-    })
+    t.test(
+      `${c.route} failed by ${errno} answers ${EXPECTED[errno].status} ${EXPECTED[errno].code} naming the stack and operation, changes nothing, and succeeds on retry`,
+      async (t) => {
+        const { dir, fs, app } = await shared
+        const stack = `case-${i}-${errno}`
+        const url = stackUrl('f1', stack)
+        const call = await c.prepare(app, url, dir)
+        const before = { files: files(dir), reads: await reads(app, url) }
+        fs.failNth(c.method, c.nth, errno, c.match)
+        const res = await send(app, call)
+        t.ok(fs.fired, 'the fault was injected')
+        t.equal(res.statusCode, EXPECTED[errno].status)
+        t.match(String(res.headers['content-type']), /^application\/problem\+json/)
+        const body = res.json<Record<string, unknown>>()
+        t.match(
+          body,
+          { code: EXPECTED[errno].code, status: EXPECTED[errno].status, factory: 'f1', stack, operation: c.operation },
+          'the problem names the stack and the operation',
+        )
+        t.match(String(body.detail), `f1/${stack}`, 'and so does the detail')
+        t.same(files(dir), before.files, 'every file is byte-identical')
+        t.same(await reads(app, url), before.reads, 'reads answer as before')
+        fs.clear()
+        const retry = await send(app, call)
+        t.ok(
+          retry.statusCode >= 200 && retry.statusCode < 300,
+          `the same request succeeds once the fault is gone (${retry.statusCode} ${retry.body})`,
+        )
+      },
+    )
   }
 }
 
@@ -222,7 +265,8 @@ class BrokenVolume implements FsOps {
     return nodeFs.rmdir(...args)
   }) as typeof fsp.rmdir
   readonly open = (async (path: Parameters<typeof fsp.open>[0], flags?: string | number, mode?: number) => {
-    const writes = typeof flags === 'number' && (flags & (constants.O_CREAT | constants.O_WRONLY | constants.O_RDWR)) !== 0
+    const writes =
+      typeof flags === 'number' && (flags & (constants.O_CREAT | constants.O_WRONLY | constants.O_RDWR)) !== 0
     if (writes) this.#fail('full', 'open', path)
     return nodeFs.open(path, flags, mode)
   }) as typeof fsp.open
@@ -247,7 +291,11 @@ class BrokenVolume implements FsOps {
   #fail(failsWhenFull: 'full' | 'read-only', syscall: string, path: unknown): void {
     if (this.mode === 'ok' || (this.mode === 'full' && failsWhenFull === 'read-only')) return
     const code = this.mode === 'full' ? 'ENOSPC' : 'EROFS'
-    throw Object.assign(new Error(`${code}: injected, ${syscall} '${String(path)}'`), { code, syscall, path: String(path) })
+    throw Object.assign(new Error(`${code}: injected, ${syscall} '${String(path)}'`), {
+      code,
+      syscall,
+      path: String(path),
+    })
   }
 }
 
@@ -279,15 +327,30 @@ async function outage(t: Test, mode: 'full' | 'read-only', expected: { status: n
   t.same(ready, { status: 503, body: 'unavailable' }, 'not ready')
   t.same(files(dir), before.files, 'nothing changed')
   volume.mode = 'ok'
-  t.same(await readiness(app), { status: 200, body: 'ready' }, 'ready again once the volume recovers, without a restart')
-  for (const call of calls) t.equal((await send(app, call)).statusCode, 201, `${call.method} ${call.url} succeeds again`)
-  t.not((await app.inject({ method: 'GET', url: `${S1}/current` })).headers.etag, `"${first}"`, 'the new write is current')
+  t.same(
+    await readiness(app),
+    { status: 200, body: 'ready' },
+    'ready again once the volume recovers, without a restart',
+  )
+  for (const call of calls)
+    t.equal((await send(app, call)).statusCode, 201, `${call.method} ${call.url} succeeds again`)
+  t.not(
+    (await app.inject({ method: 'GET', url: `${S1}/current` })).headers.etag,
+    `"${first}"`,
+    'the new write is current',
+  )
 }
 
-t.test('while the volume is full, reads are served and readiness is false; writes succeed again when space returns', async (t) => {
-  await outage(t, 'full', { status: 507, code: 'no-space' })
-})
+t.test(
+  'while the volume is full, reads are served and readiness is false; writes succeed again when space returns',
+  async (t) => {
+    await outage(t, 'full', { status: 507, code: 'no-space' })
+  },
+)
 
-t.test('while the data directory is read-only, reads are served and readiness is false; it recovers by itself', async (t) => {
-  await outage(t, 'read-only', { status: 500, code: 'storage-failure' })
-})
+t.test(
+  'while the data directory is read-only, reads are served and readiness is false; it recovers by itself',
+  async (t) => {
+    await outage(t, 'read-only', { status: 500, code: 'storage-failure' })
+  },
+)

@@ -15,20 +15,27 @@ const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
 
 /** GitHub's anchor of a heading. */
 function anchor(heading: string): string {
-  return heading.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')
+  return heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, '')
+    .replace(/ /g, '-')
 }
 
 /** Every .ts file under `dir`. */
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  )
 }
 
 t.test('the README links the guide, to headings that exist', async (t) => {
   const anchors = new Set([...guide.matchAll(/^#{2,3} (.+)$/gm)].map((m) => anchor(m[1]!)))
   const links = [...readme.matchAll(/\(docs\/operations\.md(?:#([a-z0-9-]+))?\)/g)]
   t.ok(links.length > 0, 'the README links docs/operations.md')
-  for (const link of links) if (link[1] !== undefined) t.ok(anchors.has(link[1]), `#${link[1]} is a heading of the guide`)
-  for (const link of guide.matchAll(/\]\(#([a-z0-9-]+)\)/g)) t.ok(anchors.has(link[1]!), `the guide's own link #${link[1]} resolves`)
+  for (const link of links)
+    if (link[1] !== undefined) t.ok(anchors.has(link[1]), `#${link[1]} is a heading of the guide`)
+  for (const link of guide.matchAll(/\]\(#([a-z0-9-]+)\)/g))
+    t.ok(anchors.has(link[1]!), `the guide's own link #${link[1]} resolves`)
 })
 
 t.test('the guide lists exactly the metrics the server exports', async (t) => {

@@ -61,24 +61,49 @@ t.test('request counters move by route pattern, method and status, never by raw 
   const { app } = await buildTestApp(t)
   const labels = { route: `${STATE_PATH}/current`, method: 'GET', status: '404' }
   const before = sampleValue(await scrape(t, app), 'unobin_state_http_requests_total', labels) ?? 0
-  for (let i = 0; i < 3; i++) await app.inject({ method: 'GET', url: `${stackUrl('secret-factory', 'secret-stack')}/current` })
+  for (let i = 0; i < 3; i++)
+    await app.inject({ method: 'GET', url: `${stackUrl('secret-factory', 'secret-stack')}/current` })
   await app.inject({ method: 'GET', url: '/no/such/route' })
   const after = await scrape(t, app)
   t.equal(sampleValue(after, 'unobin_state_http_requests_total', labels), before + 3, 'three more GET …/current 404')
-  t.equal(sampleValue(after, 'unobin_state_http_request_duration_seconds_count', labels), before + 3, 'and three latencies')
-  t.equal(sampleValue(after, 'unobin_state_http_requests_total', { route: 'unmatched', status: '404' }), 1, 'an unmatched path counts as route "unmatched"')
+  t.equal(
+    sampleValue(after, 'unobin_state_http_request_duration_seconds_count', labels),
+    before + 3,
+    'and three latencies',
+  )
+  t.equal(
+    sampleValue(after, 'unobin_state_http_requests_total', { route: 'unmatched', status: '404' }),
+    1,
+    'an unmatched path counts as route "unmatched"',
+  )
   const routes = samplesOf(after, 'unobin_state_http_requests_total').map((s) => s.labels.route ?? '')
-  t.notOk(routes.some((r) => r.includes('secret')), 'no route label carries a name from the URL')
+  t.notOk(
+    routes.some((r) => r.includes('secret')),
+    'no route label carries a name from the URL',
+  )
 })
 
 t.test('snapshot writes feed the write size and latency histograms (native and Terraform)', async (t) => {
   const { app } = await buildTestApp(t)
   const body = sampleSnapshot(1)
-  t.equal((await app.inject({ method: 'POST', url: `${stackUrl()}/snapshots`, headers: JSON_TYPE, payload: body })).statusCode, 201)
-  const refused = await app.inject({ method: 'POST', url: `${stackUrl()}/snapshots`, headers: JSON_TYPE, payload: '{"format-version": 2}' })
+  t.equal(
+    (await app.inject({ method: 'POST', url: `${stackUrl()}/snapshots`, headers: JSON_TYPE, payload: body }))
+      .statusCode,
+    201,
+  )
+  const refused = await app.inject({
+    method: 'POST',
+    url: `${stackUrl()}/snapshots`,
+    headers: JSON_TYPE,
+    payload: '{"format-version": 2}',
+  })
   t.equal(refused.statusCode, 422, 'a refused write is not a write')
   const tf = terraformState(1)
-  t.equal((await app.inject({ method: 'POST', url: `${stackUrl('f1', 'tf')}/terraform`, headers: JSON_TYPE, payload: tf })).statusCode, 200)
+  t.equal(
+    (await app.inject({ method: 'POST', url: `${stackUrl('f1', 'tf')}/terraform`, headers: JSON_TYPE, payload: tf }))
+      .statusCode,
+    200,
+  )
   const metrics = await scrape(t, app)
   t.equal(sampleValue(metrics, 'unobin_state_snapshot_write_bytes_count'), 2)
   t.equal(sampleValue(metrics, 'unobin_state_snapshot_write_bytes_sum'), body.length + Buffer.byteLength(tf))
@@ -95,15 +120,26 @@ t.test('locks held and lock age are read from disk, so another replica reports t
   const b = await buildTestApp(t, { dir, clock })
   t.equal(sampleValue(await scrape(t, b.app), 'unobin_state_locks_held'), 0)
   t.equal((await a.app.inject({ method: 'POST', url: `${stackUrl()}/lock`, payload: { who: 'ci' } })).statusCode, 201)
-  t.equal((await a.app.inject({ method: 'POST', url: `${stackUrl('f1', 's2')}/lock`, payload: { who: 'ci' } })).statusCode, 201)
+  t.equal(
+    (await a.app.inject({ method: 'POST', url: `${stackUrl('f1', 's2')}/lock`, payload: { who: 'ci' } })).statusCode,
+    201,
+  )
   clock.advanceMs(90_000)
   const seen = await scrape(t, b.app)
   t.equal(sampleValue(seen, 'unobin_state_locks_held'), 2, 'the other replica counts both locks')
-  t.equal(sampleValue(seen, 'unobin_state_lock_age_seconds', { factory: 'f1', stack: 's1' }), 90, 'age since the lock was taken')
+  t.equal(
+    sampleValue(seen, 'unobin_state_lock_age_seconds', { factory: 'f1', stack: 's1' }),
+    90,
+    'age since the lock was taken',
+  )
   t.equal((await a.app.inject({ method: 'DELETE', url: `${stackUrl()}/lock?force=true&reason=test` })).statusCode, 200)
   const after = await scrape(t, b.app)
   t.equal(sampleValue(after, 'unobin_state_locks_held'), 1)
-  t.equal(sampleValue(after, 'unobin_state_lock_age_seconds', { factory: 'f1', stack: 's1' }), undefined, 'a released lock has no age series')
+  t.equal(
+    sampleValue(after, 'unobin_state_lock_age_seconds', { factory: 'f1', stack: 's1' }),
+    undefined,
+    'a released lock has no age series',
+  )
 })
 
 t.test('force-unlocks count only when they remove a holder', async (t) => {
@@ -116,9 +152,15 @@ t.test('force-unlocks count only when they remove a holder', async (t) => {
 
 t.test('a waiting lock request shows as a waiter, then as a lock wait once acquired', async (t) => {
   const { app } = await buildTestApp(t, { pollMs: 5 })
-  const holder = (await app.inject({ method: 'POST', url: `${stackUrl()}/lock`, payload: { who: 'first' } })).json() as { id: string }
+  const holder = (
+    await app.inject({ method: 'POST', url: `${stackUrl()}/lock`, payload: { who: 'first' } })
+  ).json() as { id: string }
   const waiting = app.inject({ method: 'POST', url: `${stackUrl()}/lock?wait=30`, payload: { who: 'second' } })
-  const waiters = await waitFor(async () => sampleValue(await scrape(t, app), 'unobin_state_lock_waiters') ?? 0, 30_000, 'the waiter to show')
+  const waiters = await waitFor(
+    async () => sampleValue(await scrape(t, app), 'unobin_state_lock_waiters') ?? 0,
+    30_000,
+    'the waiter to show',
+  )
   t.equal(waiters, 1, 'one waiter')
   await app.inject({ method: 'DELETE', url: `${stackUrl()}/lock?id=${holder.id}` })
   t.equal((await waiting).statusCode, 201, 'the waiter got the lock')
@@ -131,7 +173,10 @@ t.test('a waiting lock request shows as a waiter, then as a lock wait once acqui
 t.test('a wait that times out is observed as a timeout', async (t) => {
   const { app } = await buildTestApp(t, { pollMs: 5, maxWaitSeconds: 1 })
   await app.inject({ method: 'POST', url: `${stackUrl()}/lock`, payload: { who: 'first' } })
-  t.equal((await app.inject({ method: 'POST', url: `${stackUrl()}/lock?wait=1`, payload: { who: 'second' } })).statusCode, 423)
+  t.equal(
+    (await app.inject({ method: 'POST', url: `${stackUrl()}/lock?wait=1`, payload: { who: 'second' } })).statusCode,
+    423,
+  )
   t.equal(sampleValue(await scrape(t, app), 'unobin_state_lock_wait_seconds_count', { outcome: 'timeout' }), 1)
 })
 
@@ -150,7 +195,13 @@ t.test('reading a rev sealed with a key the server lacks counts a decrypt failur
 t.test('above the stack bound, per-stack series are left out and the totals stay', async (t) => {
   const clock = new ManualClock('2026-07-10T12:00:00Z')
   const { app } = await buildTestApp(t, { clock, metrics: new Metrics({ maxStacks: 1 }) })
-  for (const stack of ['s1', 's2']) await app.inject({ method: 'POST', url: `${stackUrl('f1', stack)}/snapshots`, headers: JSON_TYPE, payload: sampleSnapshot(stack) })
+  for (const stack of ['s1', 's2'])
+    await app.inject({
+      method: 'POST',
+      url: `${stackUrl('f1', stack)}/snapshots`,
+      headers: JSON_TYPE,
+      payload: sampleSnapshot(stack),
+    })
   await app.inject({ method: 'POST', url: `${stackUrl('f1', 's2')}/lock`, payload: { who: 'ci' } })
   clock.advanceMs(30_000)
   const metrics = await scrape(t, app)
@@ -165,10 +216,12 @@ t.test('above the stack bound, per-stack series are left out and the totals stay
 t.test('with credentials, /metrics on the API listener needs read on every stack', async (t) => {
   const reader = newToken()
   const narrow = newToken()
-  const auth = authFromText(tokensFileText([
-    { name: 'prometheus', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] },
-    { name: 'ci', token: narrow, grants: [{ scope: 'f1/*', allow: ['read'] }] },
-  ]))
+  const auth = authFromText(
+    tokensFileText([
+      { name: 'prometheus', token: reader, grants: [{ scope: '*/*', allow: ['read'] }] },
+      { name: 'ci', token: narrow, grants: [{ scope: 'f1/*', allow: ['read'] }] },
+    ]),
+  )
   const { app } = await buildTestApp(t, { auth })
   t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401)
   t.equal((await app.inject({ method: 'GET', url: '/metrics', headers: bearer(narrow) })).statusCode, 403)
@@ -176,7 +229,9 @@ t.test('with credentials, /metrics on the API listener needs read on every stack
 })
 
 t.test('the separate listener serves the same metrics without credentials, and nothing else', async (t) => {
-  const auth = authFromText(tokensFileText([{ name: 'x', token: newToken(), grants: [{ scope: '*/*', allow: ['*'] }] }]))
+  const auth = authFromText(
+    tokensFileText([{ name: 'x', token: newToken(), grants: [{ scope: '*/*', allow: ['*'] }] }]),
+  )
   const { app, root, metrics } = await buildTestApp(t, { auth })
   const listener = await listenMetrics(metrics, root, '127.0.0.1', 0)
   t.teardown(() => listener.close())
@@ -184,7 +239,11 @@ t.test('the separate listener serves the same metrics without credentials, and n
   const res = await fetch(`${listener.url}/metrics`)
   t.equal(res.status, 200)
   const exposition = parseExposition(await res.text())
-  t.equal(sampleValue(exposition, 'unobin_state_http_requests_total', { route: '/v1/factories', status: '401' }), 1, 'the API listener\'s requests, through the shared registry')
+  t.equal(
+    sampleValue(exposition, 'unobin_state_http_requests_total', { route: '/v1/factories', status: '401' }),
+    1,
+    "the API listener's requests, through the shared registry",
+  )
   t.equal((await fetch(`${listener.url}/v1/factories`)).status, 404, 'the API is not served there')
   t.equal((await fetch(`${listener.url}/metrics`, { method: 'POST' })).status, 405)
 })

@@ -44,14 +44,23 @@ function rootOf(t: Test, dir: string, keyring: Keyring): StoreRoot {
 }
 
 /** Writes `count` revs per stack with `keyring`; returns rev -> marker, per stack. */
-async function seed(t: Test, dir: string, stacks: readonly string[], count: number, keyring: Keyring = oldOnly()): Promise<Map<string, Map<string, string>>> {
+async function seed(
+  t: Test,
+  dir: string,
+  stacks: readonly string[],
+  count: number,
+  keyring: Keyring = oldOnly(),
+): Promise<Map<string, Map<string, string>>> {
   const root = rootOf(t, dir, keyring)
   const out = new Map<string, Map<string, string>>()
   for (const stack of stacks) {
     const revs = new Map<string, string>()
     for (let i = 0; i < count; i++) {
       const marker = `${stack}.${i}`
-      revs.set((await root.stack('f1', stack).write(sampleSnapshot(marker), { ...STATE, makeCurrent: i === count - 1 })).rev, marker)
+      revs.set(
+        (await root.stack('f1', stack).write(sampleSnapshot(marker), { ...STATE, makeCurrent: i === count - 1 })).rev,
+        marker,
+      )
     }
     out.set(stack, revs)
   }
@@ -59,13 +68,17 @@ async function seed(t: Test, dir: string, stacks: readonly string[], count: numb
 }
 
 /** How many revs of `expected` open with `keyring` and hold their document; throws on any other fault. */
-async function opening(root: StoreRoot, expected: Map<string, Map<string, string>>): Promise<{ open: number; closed: number; wrong: string[] }> {
+async function opening(
+  root: StoreRoot,
+  expected: Map<string, Map<string, string>>,
+): Promise<{ open: number; closed: number; wrong: string[] }> {
   let open = 0
   let closed = 0
   const wrong: string[] = []
   for (const [stack, revs] of expected) {
     const store = root.stack('f1', stack)
-    if (JSON.stringify(await store.list()) !== JSON.stringify([...revs.keys()])) wrong.push(`${stack}: list ${JSON.stringify(await store.list())}`)
+    if (JSON.stringify(await store.list()) !== JSON.stringify([...revs.keys()]))
+      wrong.push(`${stack}: list ${JSON.stringify(await store.list())}`)
     for (const [rev, marker] of revs) {
       try {
         const snapshot = await store.get(rev)
@@ -83,20 +96,47 @@ async function opening(root: StoreRoot, expected: Map<string, Map<string, string
 t.test('revs sealed with the old key open with the new key alone only after re-sealing', async (t) => {
   const dir = t.testdir()
   const expected = await seed(t, dir, ['s1', 's2'], 3)
-  t.same(await opening(rootOf(t, dir, newOnly()), expected), { open: 0, closed: 6, wrong: [] }, 'before: the new key alone opens nothing')
+  t.same(
+    await opening(rootOf(t, dir, newOnly()), expected),
+    { open: 0, closed: 6, wrong: [] },
+    'before: the new key alone opens nothing',
+  )
   const steps: string[] = []
   const report = await resealTree(rootOf(t, dir, rotating()), {}, (step) => {
     steps.push(`${step.stack} ${step.outcome}`)
   })
-  t.same({ stacks: report.stacks, resealed: report.resealed, skipped: report.skipped, failed: report.failed }, { stacks: 2, resealed: 6, skipped: 0, failed: 0 })
-  t.same(steps, ['s1 resealed', 's1 resealed', 's1 resealed', 's2 resealed', 's2 resealed', 's2 resealed'], 'one progress step per rev')
-  t.same(await opening(rootOf(t, dir, newOnly()), expected), { open: 6, closed: 0, wrong: [] }, 'after: the new key alone opens every rev')
-  t.same(await opening(rootOf(t, dir, oldOnly()), expected), { open: 0, closed: 6, wrong: [] }, 'and the old key no longer does')
+  t.same(
+    { stacks: report.stacks, resealed: report.resealed, skipped: report.skipped, failed: report.failed },
+    { stacks: 2, resealed: 6, skipped: 0, failed: 0 },
+  )
+  t.same(
+    steps,
+    ['s1 resealed', 's1 resealed', 's1 resealed', 's2 resealed', 's2 resealed', 's2 resealed'],
+    'one progress step per rev',
+  )
+  t.same(
+    await opening(rootOf(t, dir, newOnly()), expected),
+    { open: 6, closed: 0, wrong: [] },
+    'after: the new key alone opens every rev',
+  )
+  t.same(
+    await opening(rootOf(t, dir, oldOnly()), expected),
+    { open: 0, closed: 6, wrong: [] },
+    'and the old key no longer does',
+  )
   const file = readdirSync(join(dir, 'f1/s1/snapshots'))[0]!
   const envelope = decodeEnvelope(readFileSync(join(dir, 'f1/s1/snapshots', file)))
-  t.same(envelope.encrypter, { name: 'env-key', body: { 'env-var': 'STATE_KEY_NEW' } }, 'the envelope names the new key')
+  t.same(
+    envelope.encrypter,
+    { name: 'env-key', body: { 'env-var': 'STATE_KEY_NEW' } },
+    'the envelope names the new key',
+  )
   t.equal(envelope.payloadType, 'state', 'the payload type is kept')
-  t.equal(await rootOf(t, dir, newOnly()).stack('f1', 's2').currentRev(), [...expected.get('s2')!.keys()][2], 'current is unchanged')
+  t.equal(
+    await rootOf(t, dir, newOnly()).stack('f1', 's2').currentRev(),
+    [...expected.get('s2')!.keys()][2],
+    'current is unchanged',
+  )
 })
 
 t.test('a rerun skips every rev already sealed with the sealing key and changes no file', async (t) => {
@@ -104,10 +144,18 @@ t.test('a rerun skips every rev already sealed with the sealing key and changes 
   await seed(t, dir, ['s1'], 4)
   const root = rootOf(t, dir, rotating())
   await resealTree(root)
-  const files = readdirSync(join(dir, 'f1/s1/snapshots')).map((n) => readFileSync(join(dir, 'f1/s1/snapshots', n)).toString('base64'))
+  const files = readdirSync(join(dir, 'f1/s1/snapshots')).map((n) =>
+    readFileSync(join(dir, 'f1/s1/snapshots', n)).toString('base64'),
+  )
   const again = await resealTree(root)
   t.same({ resealed: again.resealed, skipped: again.skipped }, { resealed: 0, skipped: 4 })
-  t.same(readdirSync(join(dir, 'f1/s1/snapshots')).map((n) => readFileSync(join(dir, 'f1/s1/snapshots', n)).toString('base64')), files, 'every file as it was')
+  t.same(
+    readdirSync(join(dir, 'f1/s1/snapshots')).map((n) =>
+      readFileSync(join(dir, 'f1/s1/snapshots', n)).toString('base64'),
+    ),
+    files,
+    'every file as it was',
+  )
 })
 
 t.test('a new key put in the variable the old key used is still re-sealed', async (t) => {
@@ -123,7 +171,9 @@ t.test('revs in the trash are re-sealed too, so they restore under the new key',
   const dir = t.testdir()
   const expected = await seed(t, dir, ['s1'], 3)
   const [first] = [...expected.get('s1')!.keys()]
-  const { trashed } = await rootOf(t, dir, oldOnly()).stack('f1', 's1').prune({ policy: { keep: 2, maxAgeMs: null } })
+  const { trashed } = await rootOf(t, dir, oldOnly())
+    .stack('f1', 's1')
+    .prune({ policy: { keep: 2, maxAgeMs: null } })
   t.same(trashed, [first])
   const steps: string[] = []
   await resealTree(rootOf(t, dir, rotating()), {}, (step) => {
@@ -138,7 +188,13 @@ t.test('revs in the trash are re-sealed too, so they restore under the new key',
 t.test('a rev no configured key opens is reported and left as it is; the others are re-sealed', async (t) => {
   const dir = t.testdir()
   await seed(t, dir, ['s1'], 2)
-  const { rev: stranger } = await rootOf(t, dir, new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64')))).stack('f1', 's1').write(sampleSnapshot('x'), STATE)
+  const { rev: stranger } = await rootOf(
+    t,
+    dir,
+    new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64'))),
+  )
+    .stack('f1', 's1')
+    .write(sampleSnapshot('x'), STATE)
   const path = join(dir, 'f1/s1/snapshots', `${stranger}.json.enc`)
   const bytes = readFileSync(path)
   const report = await resealTree(rootOf(t, dir, rotating()))
@@ -153,19 +209,46 @@ t.test('POST …/snapshots:reseal re-seals one stack, needs admin, and is audite
   const expected = await seed(t, dir, ['s1', 's2'], 2)
   const admin = newToken()
   const writer = newToken()
-  const auth = authFromText(tokensFileText([
-    { name: 'ops', token: admin, grants: [{ scope: '*/*', allow: ['admin', 'read'] }] },
-    { name: 'ci', token: writer, grants: [{ scope: '*/*', allow: ['read', 'write', 'lock', 'delete', 'force-unlock'] }] },
-  ]))
+  const auth = authFromText(
+    tokensFileText([
+      { name: 'ops', token: admin, grants: [{ scope: '*/*', allow: ['admin', 'read'] }] },
+      {
+        name: 'ci',
+        token: writer,
+        grants: [{ scope: '*/*', allow: ['read', 'write', 'lock', 'delete', 'force-unlock'] }],
+      },
+    ]),
+  )
   const { app, audit } = await buildTestApp(t, { dir, encrypter: rotating(), auth })
-  t.equal((await app.inject({ method: 'POST', url: `${stackUrl('f1', 's1')}/snapshots:reseal`, headers: bearer(writer) })).statusCode, 403, 'write, delete and lock are not enough')
-  const res = await app.inject({ method: 'POST', url: `${stackUrl('f1', 's1')}/snapshots:reseal`, headers: bearer(admin) })
+  t.equal(
+    (await app.inject({ method: 'POST', url: `${stackUrl('f1', 's1')}/snapshots:reseal`, headers: bearer(writer) }))
+      .statusCode,
+    403,
+    'write, delete and lock are not enough',
+  )
+  const res = await app.inject({
+    method: 'POST',
+    url: `${stackUrl('f1', 's1')}/snapshots:reseal`,
+    headers: bearer(admin),
+  })
   t.equal(res.statusCode, 200)
   t.same(res.json(), { resealed: 2, skipped: 0, failed: [], sealedWith: 'env-key env-var STATE_KEY_NEW' })
-  const again = await app.inject({ method: 'POST', url: `${stackUrl('f1', 's1')}/snapshots:reseal`, headers: bearer(admin) })
-  t.same(again.json(), { resealed: 0, skipped: 2, failed: [], sealedWith: 'env-key env-var STATE_KEY_NEW' }, 'a rerun skips both')
+  const again = await app.inject({
+    method: 'POST',
+    url: `${stackUrl('f1', 's1')}/snapshots:reseal`,
+    headers: bearer(admin),
+  })
+  t.same(
+    again.json(),
+    { resealed: 0, skipped: 2, failed: [], sealedWith: 'env-key env-var STATE_KEY_NEW' },
+    'a rerun skips both',
+  )
   const event = audit.events.find((e) => e.action === 'snapshot.reseal')
-  t.match(event, { principal: 'ops', factory: 'f1', stack: 's1', detail: { resealed: 2, skipped: 0, failed: 0 } }, 'audited with the principal')
+  t.match(
+    event,
+    { principal: 'ops', factory: 'f1', stack: 's1', detail: { resealed: 2, skipped: 0, failed: 0 } },
+    'audited with the principal',
+  )
   const after = await opening(rootOf(t, dir, newOnly()), expected)
   t.same(after, { open: 2, closed: 2, wrong: [] }, 'only s1 was re-sealed')
   const metrics = parseExposition((await app.inject({ method: 'GET', url: '/metrics', headers: bearer(admin) })).body)
@@ -183,7 +266,24 @@ t.test('POST …/snapshots:reseal re-seals one stack, needs admin, and is audite
  */
 function startReseal(t: Test, dir: string, extra: readonly string[] = []): Child {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, ...ENV }
-  const args = ['-u', 'NODE_OPTIONS', process.execPath, SERVER_JS, 'reseal', '--data-dir', dir, '--encryption', 'env-key', '--key-env', 'STATE_KEY_NEW', '--old-key-env', 'STATE_KEY_OLD', '--audit-log', join(dir, 'audit.jsonl'), ...extra]
+  const args = [
+    '-u',
+    'NODE_OPTIONS',
+    process.execPath,
+    SERVER_JS,
+    'reseal',
+    '--data-dir',
+    dir,
+    '--encryption',
+    'env-key',
+    '--key-env',
+    'STATE_KEY_NEW',
+    '--old-key-env',
+    'STATE_KEY_OLD',
+    '--audit-log',
+    join(dir, 'audit.jsonl'),
+    ...extra,
+  ]
   const child = new Child(spawn('env', args, { env, stdio: ['pipe', 'pipe', 'pipe'] }), 'reseal')
   t.teardown(() => child.kill())
   return child
@@ -197,18 +297,37 @@ t.test('the reseal command prints one line per rev and a total, audits each stac
   t.match(child.lines[0], /^re-sealing with env-key env-var STATE_KEY_NEW in /)
   t.equal(child.lines.filter((l) => /^resealed f1\/s[12] \S+$/.test(l)).length, 4, 'four progress lines')
   t.equal(child.lines.at(-1), 'done: 4 resealed, 0 skipped, 0 failed, in 2 stacks')
-  const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-  t.same(events.map((e) => [e.action, e.stack]), [['snapshot.reseal', 's1'], ['snapshot.reseal', 's2']], 'one audit event per stack')
+  const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.same(
+    events.map((e) => [e.action, e.stack]),
+    [
+      ['snapshot.reseal', 's1'],
+      ['snapshot.reseal', 's2'],
+    ],
+    'one audit event per stack',
+  )
   t.same(await opening(rootOf(t, dir, newOnly()), expected), { open: 4, closed: 0, wrong: [] })
 })
 
 t.test('the reseal command exits 1 naming the rev no key opens, and 2 for a bad key setting', async (t) => {
   const dir = t.testdir()
   await seed(t, dir, ['s1'], 1)
-  const { rev: stranger } = await rootOf(t, dir, new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64')))).stack('f1', 's1').write(sampleSnapshot('x'), STATE)
+  const { rev: stranger } = await rootOf(
+    t,
+    dir,
+    new Keyring(key('STATE_KEY_OTHER', Buffer.alloc(32, 'x').toString('base64'))),
+  )
+    .stack('f1', 's1')
+    .write(sampleSnapshot('x'), STATE)
   const failing = startReseal(t, dir)
   t.same(await failing.closed, { code: 1, signal: null })
-  t.ok(failing.lines.some((l) => l.startsWith(`failed f1/s1 ${stranger}: `) && l.includes('STATE_KEY_OTHER')), 'the failed line names the rev and its key')
+  t.ok(
+    failing.lines.some((l) => l.startsWith(`failed f1/s1 ${stranger}: `) && l.includes('STATE_KEY_OTHER')),
+    'the failed line names the rev and its key',
+  )
   t.equal(failing.lines.at(-1), 'done: 1 resealed, 0 skipped, 1 failed, in 1 stacks')
   const misconfigured = startReseal(t, dir, ['--old-key-env', 'NOT_SET_ANYWHERE'])
   t.same(await misconfigured.closed, { code: 2, signal: null })
@@ -228,7 +347,11 @@ t.test('SIGKILL in the middle of re-sealing leaves every rev readable, and a rer
     const exit = await child.kill()
     t.equal(exit.signal, 'SIGKILL', `cycle ${cycle}: killed while re-sealing`)
     // A kill inside a stack's mutex leaves it behind, naming the dead re-sealer: taken over at once.
-    t.same(await opening(both(), expected), { open: total, closed: 0, wrong: [] }, `cycle ${cycle}: every rev opens with the old and new keys and holds its document`)
+    t.same(
+      await opening(both(), expected),
+      { open: total, closed: 0, wrong: [] },
+      `cycle ${cycle}: every rev opens with the old and new keys and holds its document`,
+    )
     const done = (await opening(rootOf(t, dir, newOnly()), expected)).open
     t.ok(done >= resealedBefore + 20 && done < total, `cycle ${cycle}: ${done} of ${total} re-sealed so far`)
     resealedBefore = done
@@ -239,9 +362,17 @@ t.test('SIGKILL in the middle of re-sealing leaves every rev readable, and a rer
   t.ok(summary, `the rerun finished: ${rerun.lines.at(-1)}`)
   t.equal(Number(summary?.[2]), resealedBefore, 'it skipped exactly what the killed runs had done')
   t.equal(Number(summary?.[1]), total - resealedBefore, 'and re-sealed the rest')
-  t.same(await opening(rootOf(t, dir, newOnly()), expected), { open: total, closed: 0, wrong: [] }, 'the new key alone opens every rev')
+  t.same(
+    await opening(rootOf(t, dir, newOnly()), expected),
+    { open: total, closed: 0, wrong: [] },
+    'the new key alone opens every rev',
+  )
   for (const stack of stacks) {
     const names = readdirSync(join(dir, 'f1', stack, 'snapshots'))
-    t.equal(names.filter((n) => n.endsWith('.json.enc') && !n.startsWith('.')).length, 50, `${stack}: no rev lost or added`)
+    t.equal(
+      names.filter((n) => n.endsWith('.json.enc') && !n.startsWith('.')).length,
+      50,
+      `${stack}: no rev lost or added`,
+    )
   }
 })

@@ -16,21 +16,44 @@ const HEALTHCHECK = fileURLToPath(new URL('../../dist/src/tools/healthcheck.js',
 
 /** Waits until `find` returns a value; fails after a generous guard instead of hanging. */
 async function until<T>(find: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const box = await waitFor(async () => {
-    const found = await find()
-    return found === undefined ? undefined : { found }
-  }, 60_000, 'a condition of the running server')
+  const box = await waitFor(
+    async () => {
+      const found = await find()
+      return found === undefined ? undefined : { found }
+    },
+    60_000,
+    'a condition of the running server',
+  )
   return box.found
 }
 
 t.test('the server serves metrics on --metrics-listen, prunes on its schedule, and stops cleanly', async (t) => {
   const dir = t.testdir()
-  const server = await startServer(['--data-dir', `${dir}/data`, '--metrics-listen', '127.0.0.1:0', '--retention-keep', '1', '--retention-interval', '1s', '--trash-days', '1', '--log-level', 'info'])
+  const server = await startServer([
+    '--data-dir',
+    `${dir}/data`,
+    '--metrics-listen',
+    '127.0.0.1:0',
+    '--retention-keep',
+    '1',
+    '--retention-interval',
+    '1s',
+    '--trash-days',
+    '1',
+    '--log-level',
+    'info',
+  ])
   t.teardown(() => server.stop('SIGKILL'))
-  const metricsUrl = await until(() => server.lines.map((l) => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"/.exec(l)?.[1]).find((u) => u !== undefined))
+  const metricsUrl = await until(() =>
+    server.lines.map((l) => /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"/.exec(l)?.[1]).find((u) => u !== undefined),
+  )
   const base = `${server.url}/v1/factories/f1/stacks/s1`
   for (let i = 0; i < 3; i++) {
-    const res = await fetch(`${base}/snapshots?current=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleSnapshot(i) })
+    const res = await fetch(`${base}/snapshots?current=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: sampleSnapshot(i),
+    })
     t.equal(res.status, 201)
   }
   const revs = await until(async () => {
@@ -44,11 +67,20 @@ t.test('the server serves metrics on --metrics-listen, prunes on its schedule, a
   const res = await fetch(metricsUrl)
   t.equal(res.status, 200)
   const metrics = parseExposition(await res.text())
-  t.equal(sampleValue(metrics, 'unobin_state_retention_revs_total', { step: 'trashed' }), 2, 'the schedule\'s prune is counted')
+  t.equal(
+    sampleValue(metrics, 'unobin_state_retention_revs_total', { step: 'trashed' }),
+    2,
+    "the schedule's prune is counted",
+  )
   t.equal(sampleValue(metrics, 'unobin_state_revs', { factory: 'f1', stack: 's1' }), 1)
   t.ok((sampleValue(metrics, 'process_resident_memory_bytes') ?? 0) > 0, 'process metrics are exported')
 
-  const probe = await promisify(execFile)(process.execPath, [HEALTHCHECK, '/readyz'], { env: { PATH: process.env.PATH, UNOBIN_STATE_LISTEN: server.url.replace('http://', '') } }).then(() => 0, (err: { code?: number }) => err.code ?? 1)
+  const probe = await promisify(execFile)(process.execPath, [HEALTHCHECK, '/readyz'], {
+    env: { PATH: process.env.PATH, UNOBIN_STATE_LISTEN: server.url.replace('http://', '') },
+  }).then(
+    () => 0,
+    (err: { code?: number }) => err.code ?? 1,
+  )
   t.equal(probe, 0, 'the readiness probe command answers ready')
 
   t.equal(await server.stop('SIGTERM'), 0, 'SIGTERM exits 0 with the listener and the schedule running')

@@ -7,12 +7,15 @@ function machine(files: Record<string, string>, env: NodeJS.ProcessEnv = {}): Co
   return { exists: (p) => p in files, read: (p) => files[p], env }
 }
 
-t.test('a container is recognised by its runtime\'s marks', async (t) => {
+t.test("a container is recognised by its runtime's marks", async (t) => {
   t.equal(detectContainer(machine({ '/.dockerenv': '' })), '/.dockerenv')
   t.equal(detectContainer(machine({ '/run/.containerenv': '' })), '/run/.containerenv')
   t.equal(detectContainer(machine({}, { container: 'podman' })), 'container=podman')
   t.equal(detectContainer(machine({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })), 'KUBERNETES_SERVICE_HOST')
-  t.equal(detectContainer(machine({ '/proc/1/cgroup': '0::/kubepods/besteffort/pod1/abc\n' })), '/proc/1/cgroup (kubepods)')
+  t.equal(
+    detectContainer(machine({ '/proc/1/cgroup': '0::/kubepods/besteffort/pod1/abc\n' })),
+    '/proc/1/cgroup (kubepods)',
+  )
 })
 
 t.test('a plain host is not a container', async (t) => {

@@ -15,25 +15,36 @@ function build(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 t.test('an unreadable key file names --key-file and the errno', async (t) => {
   const dir = t.testdir()
-  t.throws(() => build(['--encryption', 'key-file', '--key-file', join(dir, 'missing.key')]), { name: 'ConfigError', message: /^--key-file: key file .*missing\.key cannot be read: ENOENT/ })
+  t.throws(() => build(['--encryption', 'key-file', '--key-file', join(dir, 'missing.key')]), {
+    name: 'ConfigError',
+    message: /^--key-file: key file .*missing\.key cannot be read: ENOENT/,
+  })
 })
 
 t.test('a key file named by the environment names the variable', async (t) => {
   const dir = t.testdir()
   writeFileSync(join(dir, 'short.key'), Buffer.alloc(16).toString('base64'))
-  t.throws(() => build([], { UNOBIN_STATE_ENCRYPTION: 'key-file', UNOBIN_STATE_KEY_FILE: join(dir, 'short.key') }), { message: /^UNOBIN_STATE_KEY_FILE \(environment; --key-file overrides it\): key file .* decodes to 16 bytes/ })
+  t.throws(() => build([], { UNOBIN_STATE_ENCRYPTION: 'key-file', UNOBIN_STATE_KEY_FILE: join(dir, 'short.key') }), {
+    message: /^UNOBIN_STATE_KEY_FILE \(environment; --key-file overrides it\): key file .* decodes to 16 bytes/,
+  })
 })
 
 t.test('a missing key variable names the setting that chose it, never a key', async (t) => {
-  t.throws(() => build(['--encryption', 'env-key']), { message: /^--key-env \(default UNOBIN_STATE_KEY\): environment variable UNOBIN_STATE_KEY is not set/ })
+  t.throws(() => build(['--encryption', 'env-key']), {
+    message: /^--key-env \(default UNOBIN_STATE_KEY\): environment variable UNOBIN_STATE_KEY is not set/,
+  })
   const err = t.throws(() => build(['--encryption', 'env-key'], { UNOBIN_STATE_KEY: 'not-a-key!' })) as Error
   t.notMatch(err.message, /not-a-key!/, 'the value is not echoed')
 })
 
 t.test('a valid configuration builds a keyring with its older keys', async (t) => {
   const dir = t.testdir({ 'old.key': Buffer.alloc(32, 4).toString('base64') })
-  const encrypter = build(['--encryption', 'env-key', '--old-key-file', join(dir, 'old.key')], { UNOBIN_STATE_KEY: KEY })
+  const encrypter = build(['--encryption', 'env-key', '--old-key-file', join(dir, 'old.key')], {
+    UNOBIN_STATE_KEY: KEY,
+  })
   t.match(encrypter.describe(), /env-key/)
   t.equal(build([]).describe().split(' ')[0], 'noop')
-  t.throws(() => build(['--old-key-env', 'OLD'], { OLD: KEY }), { message: /old keys were given but --encryption \(default noop\) is noop/ })
+  t.throws(() => build(['--old-key-env', 'OLD'], { OLD: KEY }), {
+    message: /old keys were given but --encryption \(default noop\) is noop/,
+  })
 })

@@ -16,8 +16,15 @@ import { SERVER_JS, startServer } from '../helpers/server-process.js'
 const TLS = fileURLToPath(new URL('../auth/fixtures/tls/', import.meta.url))
 
 /** Runs the server to its exit with `args` and `env`; stdin gets `input`. */
-async function runToExit(args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SERVER_JS, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+async function runToExit(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SERVER_JS, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -37,7 +44,9 @@ t.test('an address in use is one line naming --listen, exit 3', async (t) => {
   const port = (blocker.address() as { port: number }).port
   const run = await runToExit(['--listen', `127.0.0.1:${port}`, '--data-dir', t.testdir()])
   t.equal(run.code, 3)
-  t.strictSame(lines(run.stderr), [`unobin-state-server: cannot start: --listen 127.0.0.1:${port}: the address is in use (EADDRINUSE): another process listens there; stop it or choose another port`])
+  t.strictSame(lines(run.stderr), [
+    `unobin-state-server: cannot start: --listen 127.0.0.1:${port}: the address is in use (EADDRINUSE): another process listens there; stop it or choose another port`,
+  ])
   t.notMatch(run.stdout, /"level":60|stack/, 'no fatal line with a stack trace')
 })
 
@@ -45,29 +54,61 @@ t.test('a TLS key that does not belong to the certificate is one line naming --t
   const dir = t.testdir()
   const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })
   writeFileSync(join(dir, 'other.key'), other)
-  const run = await runToExit(['--listen', '127.0.0.1:0', '--data-dir', dir, '--tls-cert', join(TLS, 'cert.pem'), '--tls-key', join(dir, 'other.key')])
+  const run = await runToExit([
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    dir,
+    '--tls-cert',
+    join(TLS, 'cert.pem'),
+    '--tls-key',
+    join(dir, 'other.key'),
+  ])
   t.equal(run.code, 2)
   t.equal(lines(run.stderr).length, 1)
-  t.match(run.stderr, /^unobin-state-server: cannot start: --tls-key .*other\.key is not the private key of --tls-cert .*cert\.pem/)
-  const garbage = await runToExit(['--listen', '127.0.0.1:0', '--data-dir', dir, '--tls-cert', join(TLS, 'cert.pem')], { UNOBIN_STATE_TLS_KEY: join(TLS, 'cert.pem') })
+  t.match(
+    run.stderr,
+    /^unobin-state-server: cannot start: --tls-key .*other\.key is not the private key of --tls-cert .*cert\.pem/,
+  )
+  const garbage = await runToExit(['--listen', '127.0.0.1:0', '--data-dir', dir, '--tls-cert', join(TLS, 'cert.pem')], {
+    UNOBIN_STATE_TLS_KEY: join(TLS, 'cert.pem'),
+  })
   t.equal(garbage.code, 2)
-  t.match(garbage.stderr, /^unobin-state-server: cannot start: UNOBIN_STATE_TLS_KEY \(environment; --tls-key overrides it\) .* is not a usable PEM private key\n$/)
+  t.match(
+    garbage.stderr,
+    /^unobin-state-server: cannot start: UNOBIN_STATE_TLS_KEY \(environment; --tls-key overrides it\) .* is not a usable PEM private key\n$/,
+  )
 })
 
 t.test('an unreadable key file is one line naming --key-file, exit 2', async (t) => {
   const dir = t.testdir()
-  const run = await runToExit(['--listen', '127.0.0.1:0', '--data-dir', dir, '--encryption', 'key-file', '--key-file', join(dir, 'absent.key')])
+  const run = await runToExit([
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    dir,
+    '--encryption',
+    'key-file',
+    '--key-file',
+    join(dir, 'absent.key'),
+  ])
   t.equal(run.code, 2)
-  t.strictSame(lines(run.stderr), [`unobin-state-server: cannot start: --key-file: key file ${join(dir, 'absent.key')} cannot be read: ENOENT`])
+  t.strictSame(lines(run.stderr), [
+    `unobin-state-server: cannot start: --key-file: key file ${join(dir, 'absent.key')} cannot be read: ENOENT`,
+  ])
 })
 
 t.test('a bad value says whether it came from the flag or the environment variable, exit 2', async (t) => {
   const flag = await runToExit(['--max-wait', 'forever'])
   t.equal(flag.code, 2)
-  t.strictSame(lines(flag.stderr), ['unobin-state-server: cannot start: --max-wait must be a whole number from 0 to 3600, got "forever"'])
+  t.strictSame(lines(flag.stderr), [
+    'unobin-state-server: cannot start: --max-wait must be a whole number from 0 to 3600, got "forever"',
+  ])
   const env = await runToExit([], { UNOBIN_STATE_MAX_WAIT: 'forever' })
   t.equal(env.code, 2)
-  t.strictSame(lines(env.stderr), ['unobin-state-server: cannot start: UNOBIN_STATE_MAX_WAIT (environment; --max-wait overrides it) must be a whole number from 0 to 3600, got "forever"'])
+  t.strictSame(lines(env.stderr), [
+    'unobin-state-server: cannot start: UNOBIN_STATE_MAX_WAIT (environment; --max-wait overrides it) must be a whole number from 0 to 3600, got "forever"',
+  ])
 })
 
 t.test('a data directory that cannot be written is said loudly at start, and readiness fails', async (t) => {

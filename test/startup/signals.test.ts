@@ -19,23 +19,36 @@ t.test('a second SIGTERM during the graceful shutdown exits at once with 143', a
   t.teardown(() => socket.destroy())
   await once(socket, 'connect')
   // Expect: 100-continue makes the server say when it has parsed the headers: only then is the upload in flight.
-  socket.write('POST /v1/factories/f1/stacks/s1/snapshots HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n')
+  socket.write(
+    'POST /v1/factories/f1/stacks/s1/snapshots HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n',
+  )
   let heard = ''
-  socket.on('data', (chunk: Buffer) => { heard += chunk.toString('latin1') })
+  socket.on('data', (chunk: Buffer) => {
+    heard += chunk.toString('latin1')
+  })
   while (!heard.includes('100 Continue')) await new Promise((r) => setTimeout(r, 20))
   await new Promise<void>((resolve) => socket.write('{"a"', () => resolve()))
   server.child.kill('SIGTERM')
   while (!server.lines.some((l) => l.includes('shutting down'))) await new Promise((r) => setTimeout(r, 20))
   t.equal(server.child.exitCode, null, 'the first SIGTERM waits for the upload')
-  const [code] = (await Promise.all([once(server.child, 'exit'), Promise.resolve(server.child.kill('SIGTERM'))]))[0] as [number | null]
+  const [code] = (
+    await Promise.all([once(server.child, 'exit'), Promise.resolve(server.child.kill('SIGTERM'))])
+  )[0] as [number | null]
   t.equal(code, 143)
-  t.ok(server.lines.some((l) => l.includes('second signal during shutdown')), 'it says why it exits')
+  t.ok(
+    server.lines.some((l) => l.includes('second signal during shutdown')),
+    'it says why it exits',
+  )
 })
 
 t.test('an uncaught exception is logged and exits 1', async (t) => {
   // The preload throws from a signal handler: an exception nobody catches, in the running server.
   const dir = t.testdir({ 'crash.mjs': 'process.on("SIGUSR2", () => { throw new Error("injected crash") })\n' })
-  const child = spawn(process.execPath, ['--import', join(dir, 'crash.mjs'), SERVER_JS, '--listen', '127.0.0.1:0', '--data-dir', dir], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', join(dir, 'crash.mjs'), SERVER_JS, '--listen', '127.0.0.1:0', '--data-dir', dir],
+    { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   t.teardown(() => child.kill('SIGKILL'))
   let stdout = ''
   let stderr = ''
@@ -53,4 +66,3 @@ t.test('an uncaught exception is logged and exits 1', async (t) => {
   t.match(stdout, /"level":60.*"msg":"uncaught exception: exiting"/)
   t.match(stderr, /uncaught exception: injected crash/)
 })
-

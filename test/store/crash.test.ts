@@ -40,10 +40,22 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
   const random = seeded(SEED)
   t.comment(`seed ${SEED} (replay with CRASH_SEED=${SEED})`)
   const stacks: StackModel[] = []
-  const counts = { writes: 0, madeCurrent: 0, setCurrent: 0, landedWrites: 0, lostWrites: 0, landedSets: 0, killedInWrite: 0, killedInSet: 0, killedIdle: 0, mutexLeft: 0 }
+  const counts = {
+    writes: 0,
+    madeCurrent: 0,
+    setCurrent: 0,
+    landedWrites: 0,
+    lostWrites: 0,
+    landedSets: 0,
+    killedInWrite: 0,
+    killedInSet: 0,
+    killedIdle: 0,
+    mutexLeft: 0,
+  }
 
   const stackOf = (cycle: number) => `crash-${Math.floor(cycle / CYCLES_PER_STACK)}`
-  const start = (cycle: number): Child => children.spawn(t, 'crash-writer', [dir, FACTORY, stackOf(cycle), String(cycle)])
+  const start = (cycle: number): Child =>
+    children.spawn(t, 'crash-writer', [dir, FACTORY, stackOf(cycle), String(cycle)])
   // The next child loads while the parent checks what the last one left; it
   // touches the tree only after `go`.
   let next = start(0)
@@ -60,7 +72,8 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
     const problems: string[] = []
     if (exit.signal !== 'SIGKILL') problems.push(`child ended on its own: ${JSON.stringify(exit)} ${child.stderr}`)
 
-    if (stacks.at(-1)?.name !== stackOf(cycle)) stacks.push({ name: stackOf(cycle), order: [], markers: new Map(), current: null })
+    if (stacks.at(-1)?.name !== stackOf(cycle))
+      stacks.push({ name: stackOf(cycle), order: [], markers: new Map(), current: null })
     const model = stacks.at(-1)!
     const stackDir = join(dir, FACTORY, model.name)
 
@@ -71,7 +84,13 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
       if (word === 'ready') continue
       if (word === 'writing' && a !== undefined) inFlight = { kind: 'write', marker: a, makeCurrent: b === 'current' }
       else if (word === 'setting' && a !== undefined) inFlight = { kind: 'set', rev: a }
-      else if (word === 'wrote' && a !== undefined && b !== undefined && inFlight?.kind === 'write' && inFlight.marker === b) {
+      else if (
+        word === 'wrote' &&
+        a !== undefined &&
+        b !== undefined &&
+        inFlight?.kind === 'write' &&
+        inFlight.marker === b
+      ) {
         model.order.push(a)
         model.markers.set(a, b)
         counts.writes++
@@ -108,7 +127,8 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
       model.markers.set(landed, inFlight.marker)
       counts.landedWrites++
     } else if (inFlight?.kind === 'write') counts.lostWrites++
-    if (JSON.stringify(listed) !== JSON.stringify(model.order)) problems.push(`list ${JSON.stringify(listed)} is not the revs in write order ${JSON.stringify(model.order)}`)
+    if (JSON.stringify(listed) !== JSON.stringify(model.order))
+      problems.push(`list ${JSON.stringify(listed)} is not the revs in write order ${JSON.stringify(model.order)}`)
 
     // Every listed rev opens (full GCM tag checked) and holds exactly the document written under it.
     for (const rev of listed) {
@@ -116,7 +136,8 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
         const snapshot = await store.get(rev)
         const marker = model.markers.get(rev)
         if (marker === undefined) problems.push(`rev ${rev} was never written`)
-        else if (!snapshot.body.equals(sampleSnapshot(marker)) || snapshot.payloadType !== 'state') problems.push(`rev ${rev} does not hold the document of ${marker}`)
+        else if (!snapshot.body.equals(sampleSnapshot(marker)) || snapshot.payloadType !== 'state')
+          problems.push(`rev ${rev} does not hold the document of ${marker}`)
       } catch (err) {
         problems.push(`rev ${rev} does not open: ${String(err)}`)
       }
@@ -131,7 +152,8 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
     try {
       current = await store.currentRev()
       const snapshot = await store.current()
-      if (!snapshot.body.equals(sampleSnapshot(model.markers.get(current) ?? '?'))) problems.push(`current ${current} does not read back its document`)
+      if (!snapshot.body.equals(sampleSnapshot(model.markers.get(current) ?? '?')))
+        problems.push(`current ${current} does not read back its document`)
     } catch (err) {
       if (!isStateError(err, 'no-current')) problems.push(`current does not open: ${String(err)}`)
     }
@@ -147,16 +169,31 @@ t.test('SIGKILL at any instant leaves every acknowledged rev readable and curren
   const temps = () =>
     stacks.flatMap((s) => {
       const stackDir = join(dir, FACTORY, s.name)
-      return [...readdirSync(stackDir), ...readdirSync(join(stackDir, 'snapshots'))].filter((name) => name.startsWith('.tmp-'))
+      return [...readdirSync(stackDir), ...readdirSync(join(stackDir, 'snapshots'))].filter((name) =>
+        name.startsWith('.tmp-'),
+      )
     })
   const leftovers = temps().length
-  const restarted = new StoreRoot({ root: dir, encrypter: fixtureKeyring(), clock: new SystemClock(), identity: { pid: process.pid, host: 'test-host' }, tempMaxAgeMs: 0 })
-  for (const s of stacks) t.same(await restarted.stack(FACTORY, s.name).list(), s.order, `a restart lists the same revs in ${s.name}`)
+  const restarted = new StoreRoot({
+    root: dir,
+    encrypter: fixtureKeyring(),
+    clock: new SystemClock(),
+    identity: { pid: process.pid, host: 'test-host' },
+    tempMaxAgeMs: 0,
+  })
+  for (const s of stacks)
+    t.same(await restarted.stack(FACTORY, s.name).list(), s.order, `a restart lists the same revs in ${s.name}`)
   t.same(temps(), [], 'a restart removes leftover temp files')
   t.ok(counts.madeCurrent > 0 && counts.setCurrent > 0, 'the children moved current both ways')
 
   const revs = stacks.reduce((n, s) => n + s.order.length, 0)
-  t.comment(`cycles ${CYCLES} over ${stacks.length} stacks; acknowledged writes ${counts.writes} (${counts.madeCurrent} made current), setCurrent ${counts.setCurrent}`)
-  t.comment(`killed during a write ${counts.killedInWrite} (landed ${counts.landedWrites}, lost ${counts.lostWrites}), during setCurrent ${counts.killedInSet}, between steps ${counts.killedIdle}`)
-  t.comment(`current moved by an unacknowledged step ${counts.landedSets}; mutex left held ${counts.mutexLeft}; temp leftovers ${leftovers}; revs in the tree ${revs}`)
+  t.comment(
+    `cycles ${CYCLES} over ${stacks.length} stacks; acknowledged writes ${counts.writes} (${counts.madeCurrent} made current), setCurrent ${counts.setCurrent}`,
+  )
+  t.comment(
+    `killed during a write ${counts.killedInWrite} (landed ${counts.landedWrites}, lost ${counts.lostWrites}), during setCurrent ${counts.killedInSet}, between steps ${counts.killedIdle}`,
+  )
+  t.comment(
+    `current moved by an unacknowledged step ${counts.landedSets}; mutex left held ${counts.mutexLeft}; temp leftovers ${leftovers}; revs in the tree ${revs}`,
+  )
 })

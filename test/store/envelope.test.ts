@@ -36,7 +36,11 @@ t.test('re-encoding a decoded env-key envelope reproduces the Go bytes', async (
 })
 
 t.test('an envelope has its keys in Go order, a 2-space indent and a trailing newline', async (t) => {
-  const text = encodeEnvelope({ payloadType: 'state', encrypter: { name: 'env-key', body: { 'env-var': 'K' } }, ciphertext: Buffer.from('abc') }).toString('utf8')
+  const text = encodeEnvelope({
+    payloadType: 'state',
+    encrypter: { name: 'env-key', body: { 'env-var': 'K' } },
+    ciphertext: Buffer.from('abc'),
+  }).toString('utf8')
   t.same(Object.keys(JSON.parse(text) as object), ['envelope-version', 'payload-type', 'encrypter', 'ciphertext'])
   t.equal(
     text,
@@ -46,7 +50,9 @@ t.test('an envelope has its keys in Go order, a 2-space indent and a trailing ne
 
 t.test('an envelope omits the encrypter body when it is empty', async (t) => {
   for (const encrypter of [{ name: 'noop' }, { name: 'noop', body: {} }]) {
-    const doc = JSON.parse(encodeEnvelope({ payloadType: 'state', encrypter, ciphertext: Buffer.alloc(0) }).toString('utf8')) as { encrypter: object; ciphertext: string }
+    const doc = JSON.parse(
+      encodeEnvelope({ payloadType: 'state', encrypter, ciphertext: Buffer.alloc(0) }).toString('utf8'),
+    ) as { encrypter: object; ciphertext: string }
     t.same(doc.encrypter, { name: 'noop' })
     t.notOk('body' in doc.encrypter)
     t.equal(doc.ciphertext, '')
@@ -54,12 +60,20 @@ t.test('an envelope omits the encrypter body when it is empty', async (t) => {
 })
 
 t.test('an envelope writes the encrypter body keys sorted, as Go marshals a map', async (t) => {
-  const text = encodeEnvelope({ payloadType: 'state', encrypter: { name: 'x', body: { zeta: '1', alpha: '2' } }, ciphertext: Buffer.alloc(0) }).toString('utf8')
+  const text = encodeEnvelope({
+    payloadType: 'state',
+    encrypter: { name: 'x', body: { zeta: '1', alpha: '2' } },
+    ciphertext: Buffer.alloc(0),
+  }).toString('utf8')
   t.ok(text.indexOf('"alpha"') < text.indexOf('"zeta"'))
 })
 
 t.test('an envelope escapes <, > and & as Go does', async (t) => {
-  const text = encodeEnvelope({ payloadType: 'a<b>&c', encrypter: { name: 'noop' }, ciphertext: Buffer.alloc(0) }).toString('utf8')
+  const text = encodeEnvelope({
+    payloadType: 'a<b>&c',
+    encrypter: { name: 'noop' },
+    ciphertext: Buffer.alloc(0),
+  }).toString('utf8')
   t.match(text, '"payload-type": "a\\u003cb\\u003e\\u0026c"')
   t.notMatch(text, /[<>&]/)
   t.equal(decodeEnvelope(Buffer.from(text)).payloadType, 'a<b>&c')
@@ -72,7 +86,9 @@ t.test('goMarshalIndent escapes U+2028 and U+2029 and leaves other text alone', 
 
 t.test('an envelope writes standard base64 with padding', async (t) => {
   const bytes = Buffer.from([0xfb, 0xff, 0xbf, 0x00])
-  const doc = JSON.parse(encodeEnvelope({ payloadType: 'state', encrypter: { name: 'noop' }, ciphertext: bytes }).toString('utf8')) as { ciphertext: string }
+  const doc = JSON.parse(
+    encodeEnvelope({ payloadType: 'state', encrypter: { name: 'noop' }, ciphertext: bytes }).toString('utf8'),
+  ) as { ciphertext: string }
   t.equal(doc.ciphertext, '+/+/AA==')
 })
 
@@ -92,7 +108,10 @@ function envelopeWith(changes: Record<string, unknown>, drop: string[] = []): Bu
 const UNREADABLE: ReadonlyArray<readonly [string, Buffer]> = [
   ['an empty file', Buffer.alloc(0)],
   ['truncated JSON', fixture(NOOP_SNAPSHOTS, '2026-07-10T12:00:00Z.json.enc').subarray(0, 100)],
-  ['an envelope cut before its closing brace', fixture(ENV_KEY_SNAPSHOTS, '2026-07-10T12:00:00Z.json.enc').subarray(0, -3)],
+  [
+    'an envelope cut before its closing brace',
+    fixture(ENV_KEY_SNAPSHOTS, '2026-07-10T12:00:00Z.json.enc').subarray(0, -3),
+  ],
   ['not JSON at all', Buffer.from('4242\n')],
   ['a JSON array', Buffer.from('[]')],
   ['JSON null', Buffer.from('null')],
@@ -126,7 +145,9 @@ t.test('decodeEnvelope reads an absent payload-type as state', async (t) => {
 })
 
 t.test('decodeEnvelope keeps another payload type and the encrypter body', async (t) => {
-  const envelope = decodeEnvelope(envelopeWith({ 'payload-type': 'terraform-state', encrypter: { name: 'env-key', body: { 'env-var': 'K' } } }))
+  const envelope = decodeEnvelope(
+    envelopeWith({ 'payload-type': 'terraform-state', encrypter: { name: 'env-key', body: { 'env-var': 'K' } } }),
+  )
   t.equal(envelope.payloadType, 'terraform-state')
   t.same(envelope.encrypter, { name: 'env-key', body: { 'env-var': 'K' } })
 })
@@ -134,11 +155,24 @@ t.test('decodeEnvelope keeps another payload type and the encrypter body', async
 // --- large envelopes: encoded and decoded in slices, never as one string ------------------
 
 /** Ciphertext lengths around the slice size (3 MiB) and the size the slice path starts at (1 MiB of envelope). */
-const LARGE_SIZES = [786_432, 786_433, 786_434, 3 * 1024 * 1024 - 1, 3 * 1024 * 1024, 3 * 1024 * 1024 + 1, 7 * 1024 * 1024 + 2]
+const LARGE_SIZES = [
+  786_432,
+  786_433,
+  786_434,
+  3 * 1024 * 1024 - 1,
+  3 * 1024 * 1024,
+  3 * 1024 * 1024 + 1,
+  7 * 1024 * 1024 + 2,
+]
 
 /** The envelope by its definition: Go's MarshalIndent of the whole document. */
-function reference(ciphertext: Buffer, encrypter: { name: string; body?: Record<string, string> } = { name: 'env-key', body: { 'env-var': 'K' } }): Buffer {
-  return Buffer.from(`${goMarshalIndent({ 'envelope-version': 1, 'payload-type': 'state', encrypter, ciphertext: ciphertext.toString('base64') })}\n`)
+function reference(
+  ciphertext: Buffer,
+  encrypter: { name: string; body?: Record<string, string> } = { name: 'env-key', body: { 'env-var': 'K' } },
+): Buffer {
+  return Buffer.from(
+    `${goMarshalIndent({ 'envelope-version': 1, 'payload-type': 'state', encrypter, ciphertext: ciphertext.toString('base64') })}\n`,
+  )
 }
 
 /** Deterministic bytes of every value (no randomness in the suite). */
@@ -151,7 +185,11 @@ function pattern(length: number): Buffer {
 t.test('a large envelope is encoded byte for byte as Go marshals the whole document, and decodes back', async (t) => {
   for (const size of LARGE_SIZES) {
     const ciphertext = pattern(size)
-    const encoded = encodeEnvelope({ payloadType: 'state', encrypter: { name: 'env-key', body: { 'env-var': 'K' } }, ciphertext })
+    const encoded = encodeEnvelope({
+      payloadType: 'state',
+      encrypter: { name: 'env-key', body: { 'env-var': 'K' } },
+      ciphertext,
+    })
     t.ok(encoded.equals(reference(ciphertext)), `${size} bytes: identical to MarshalIndent`)
     t.ok(decodeEnvelope(encoded).ciphertext.equals(ciphertext), `${size} bytes: decodes back`)
   }
@@ -162,7 +200,8 @@ t.test('a large envelope the slice reader cannot take is judged by the JSON rule
   const good = reference(ciphertext)
   const text = good.toString('latin1')
   const at = text.indexOf('"ciphertext": "') + '"ciphertext": "'.length
-  const edit = (position: number, replacement: string, remove = 1): Buffer => Buffer.from(text.slice(0, position) + replacement + text.slice(position + remove), 'latin1')
+  const edit = (position: number, replacement: string, remove = 1): Buffer =>
+    Buffer.from(text.slice(0, position) + replacement + text.slice(position + remove), 'latin1')
   const unreadable: ReadonlyArray<readonly [string, Buffer]> = [
     ['a character outside the alphabet early', edit(at + 10, '!')],
     ['a character outside the alphabet in the last slice', edit(good.length - 20, '*')],
@@ -171,14 +210,28 @@ t.test('a large envelope the slice reader cannot take is judged by the JSON rule
     ['a raw newline inside the string', edit(at + 4000, '\n')],
     ['one character missing', edit(at + 4000, '', 1)],
     ['the closing brace missing', good.subarray(0, -2)],
-    ['a ciphertext nested in the encrypter body, none at the top', Buffer.from(text.replace('"encrypter": {', `"encrypter": { "body": { "ciphertext": "${'A'.repeat(8)}" },`).replace(/,\n {2}"ciphertext": "[^"]*"/, ''), 'latin1')],
+    [
+      'a ciphertext nested in the encrypter body, none at the top',
+      Buffer.from(
+        text
+          .replace('"encrypter": {', `"encrypter": { "body": { "ciphertext": "${'A'.repeat(8)}" },`)
+          .replace(/,\n {2}"ciphertext": "[^"]*"/, ''),
+        'latin1',
+      ),
+    ],
   ]
   for (const [why, bytes] of unreadable) t.throws(() => decodeEnvelope(bytes), { code: 'unreadable-snapshot' }, why)
 
   // What JSON allows and Go reads is read: an escaped slash, and a later duplicate member wins.
   const slash = text.indexOf('/', at)
   t.ok(slash > 0, 'the pattern has a / to escape')
-  t.ok(decodeEnvelope(edit(slash, '\\/')).ciphertext.equals(ciphertext), 'an escaped / in the base64 is read as JSON reads it')
+  t.ok(
+    decodeEnvelope(edit(slash, '\\/')).ciphertext.equals(ciphertext),
+    'an escaped / in the base64 is read as JSON reads it',
+  )
   const duplicated = Buffer.from(text.replace('"encrypter":', '"ciphertext": "QUJD",\n  "encrypter":'), 'latin1')
-  t.ok(decodeEnvelope(duplicated).ciphertext.equals(ciphertext), 'with two ciphertext members the last one counts, as in Go')
+  t.ok(
+    decodeEnvelope(duplicated).ciphertext.equals(ciphertext),
+    'with two ciphertext members the last one counts, as in Go',
+  )
 })

@@ -1,6 +1,19 @@
 import t from 'tap'
 import { createDecipheriv } from 'node:crypto'
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { type Clock, SystemClock } from '../../src/clock.js'
@@ -108,7 +121,9 @@ function fileTree(dir: string): Record<string, string> {
 
 /** Temp files left in the stack directory or its snapshots. */
 function temps(ctx: Ctx): string[] {
-  return [ctx.stackDir, ctx.snapshots].flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => n.startsWith('.tmp-')) : []))
+  return [ctx.stackDir, ctx.snapshots].flatMap((d) =>
+    existsSync(d) ? readdirSync(d).filter((n) => n.startsWith('.tmp-')) : [],
+  )
 }
 
 /** What a client sees of a stack: revs, current (or its error code) and the lock holder's id. */
@@ -131,7 +146,13 @@ async function writeRevs(store: LocalStore, count: number): Promise<string[]> {
 
 // --- Go fixture trees ------------------------------------------------------
 
-const ENV_KEY_REVS = ['2026-07-10T12:00:00Z', '2026-07-10T12:00:00Z_1', '2026-07-10T12:00:00.1Z', '2026-07-10T12:00:01.00012Z', '2026-07-10T12:00:02.000000005Z']
+const ENV_KEY_REVS = [
+  '2026-07-10T12:00:00Z',
+  '2026-07-10T12:00:00Z_1',
+  '2026-07-10T12:00:00.1Z',
+  '2026-07-10T12:00:01.00012Z',
+  '2026-07-10T12:00:02.000000005Z',
+]
 
 t.test('every rev of the Go env-key tree reads back as its plaintext fixture', async (t) => {
   const { store } = setup(t, { tree: 'env-key' })
@@ -157,9 +178,14 @@ t.test('every rev of the Go noop tree reads back as its plaintext fixture, in re
   const { store } = setup(t, { tree: 'noop' })
   const revs = await store.list()
   t.same(revs, ['2026-07-10T12:00:00Z', '2026-07-10T12:00:00Z_1'])
-  for (const rev of revs) t.ok((await store.get(rev)).body.equals(fixture('noop/plaintext/cluster-deploy/dev', `${rev}.json`)), rev)
+  for (const rev of revs)
+    t.ok((await store.get(rev)).body.equals(fixture('noop/plaintext/cluster-deploy/dev', `${rev}.json`)), rev)
   t.equal(`${await store.currentRev()}\n`, fixture('noop/store/cluster-deploy/dev/current').toString('utf8'))
-  t.ok((await store.current()).body.equals(fixture('noop/plaintext/cluster-deploy/dev', `${await store.currentRev()}.json`)))
+  t.ok(
+    (await store.current()).body.equals(
+      fixture('noop/plaintext/cluster-deploy/dev', `${await store.currentRev()}.json`),
+    ),
+  )
 })
 
 t.test('a write into a Go tree sorts after the Go revs even with an earlier clock', async (t) => {
@@ -229,7 +255,12 @@ t.test('what write produced has exactly the Go envelope shape and opens with the
   const rev = (await store.write(body, STATE)).rev
   const path = join(snapshots, `${rev}.json.enc`)
   const text = readFileSync(path, 'utf8')
-  const doc = JSON.parse(text) as { 'envelope-version': number; 'payload-type': string; encrypter: unknown; ciphertext: string }
+  const doc = JSON.parse(text) as {
+    'envelope-version': number
+    'payload-type': string
+    encrypter: unknown
+    ciphertext: string
+  }
   t.same(Object.keys(doc), ['envelope-version', 'payload-type', 'encrypter', 'ciphertext'])
   t.equal(doc['envelope-version'], 1)
   t.equal(doc['payload-type'], 'state')
@@ -240,7 +271,9 @@ t.test('what write produced has exactly the Go envelope shape and opens with the
   const raw = Buffer.from(doc.ciphertext, 'base64')
   t.equal(raw.toString('base64'), doc.ciphertext)
   t.equal(raw.length, body.length + 12 + 16, 'nonce 12 and tag 16')
-  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(FIXTURE_KEY, 'base64'), raw.subarray(0, 12), { authTagLength: 16 })
+  const decipher = createDecipheriv('aes-256-gcm', Buffer.from(FIXTURE_KEY, 'base64'), raw.subarray(0, 12), {
+    authTagLength: 16,
+  })
   decipher.setAuthTag(raw.subarray(raw.length - 16))
   t.ok(Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).equals(body))
   t.equal(statSync(path).mode & 0o777, 0o600, 'readable by the owner only, as Go writes it')
@@ -283,7 +316,10 @@ t.test('current naming a rev that is not stored is dangling-current', async (t) 
   await store.write(sampleSnapshot(), STATE)
   writeFileSync(join(stackDir, 'current'), '2026-07-10T13:00:00Z\n')
   t.equal(await codeOf(store.current()), 'dangling-current')
-  await t.rejects(store.current(), { code: 'dangling-current', details: { factory: FACTORY, stack: 'dev', rev: '2026-07-10T13:00:00Z' } })
+  await t.rejects(store.current(), {
+    code: 'dangling-current',
+    details: { factory: FACTORY, stack: 'dev', rev: '2026-07-10T13:00:00Z' },
+  })
 })
 
 t.test('current naming a rev whose snapshots directory is gone is dangling-current', async (t) => {
@@ -320,10 +356,15 @@ t.test('a bit-flipped ciphertext is unreadable-snapshot', async (t) => {
 })
 
 t.test('a Go tree opened with another key is unreadable-snapshot naming the sealing key', async (t) => {
-  const wrong = new Keyring(keyFromEnv({ UNOBIN_STATE_KEY: Buffer.alloc(32, 'w').toString('base64') }, 'UNOBIN_STATE_KEY'))
+  const wrong = new Keyring(
+    keyFromEnv({ UNOBIN_STATE_KEY: Buffer.alloc(32, 'w').toString('base64') }, 'UNOBIN_STATE_KEY'),
+  )
   const { store } = setup(t, { tree: 'env-key', encrypter: wrong })
   t.equal(await codeOf(store.current()), 'unreadable-snapshot')
-  await t.rejects(store.get(ENV_KEY_REVS[0]!), { code: 'unreadable-snapshot', details: { sealedWith: 'env-key env-var UNOBIN_STATE_KEY', rev: ENV_KEY_REVS[0] } })
+  await t.rejects(store.get(ENV_KEY_REVS[0]!), {
+    code: 'unreadable-snapshot',
+    details: { sealedWith: 'env-key env-var UNOBIN_STATE_KEY', rev: ENV_KEY_REVS[0] },
+  })
 })
 
 t.test('a noop store refuses env-key envelopes as unreadable-snapshot', async (t) => {
@@ -366,7 +407,11 @@ t.test('setCurrent refuses a rev that cannot be opened', async (t) => {
 t.test('setCurrent with a mismatching ifMatch is current-mismatch and leaves current', async (t) => {
   const { store } = setup(t)
   const [a, b, c] = await writeRevs(store, 3)
-  t.equal(await codeOf(store.setCurrent(a!, { ifMatch: b! })), 'current-mismatch', 'expects a current on a stack without one')
+  t.equal(
+    await codeOf(store.setCurrent(a!, { ifMatch: b! })),
+    'current-mismatch',
+    'expects a current on a stack without one',
+  )
   t.same(await store.setCurrent(a!, { ifMatch: null }), { previous: null }, 'null matches a stack without current')
   t.equal(await codeOf(store.setCurrent(b!, { ifMatch: c! })), 'current-mismatch')
   t.equal(await codeOf(store.setCurrent(b!, { ifMatch: null })), 'current-mismatch')
@@ -505,7 +550,11 @@ t.test('old temp leftovers are removed on first use and never listed', async (t)
   const { dir, stackDir, snapshots } = setup(t)
   const rev = (await makeRoot(dir).stack(FACTORY, 'dev').write(sampleSnapshot(), STATE)).rev
   const old = new Date(Date.now() - 2 * 3_600_000)
-  for (const path of [join(snapshots, '.tmp-crashed'), join(snapshots, '.tmp-crashed2.json.enc'), join(stackDir, '.tmp-lock-crashed')]) {
+  for (const path of [
+    join(snapshots, '.tmp-crashed'),
+    join(snapshots, '.tmp-crashed2.json.enc'),
+    join(stackDir, '.tmp-lock-crashed'),
+  ]) {
     writeFileSync(path, 'torn')
     utimesSync(path, old, old)
   }
@@ -519,7 +568,8 @@ t.test('old temp leftovers are removed on first use and never listed', async (t)
 t.test('a dot file in snapshots is never listed as a rev', async (t) => {
   const { store, snapshots } = setup(t)
   const rev = (await store.write(sampleSnapshot(), STATE)).rev
-  for (const name of ['.tmp-x', '.tmp-x.json.enc', `.${rev}.json.enc`, `.tmp-${T0}_5.json.enc`]) writeFileSync(join(snapshots, name), 'x')
+  for (const name of ['.tmp-x', '.tmp-x.json.enc', `.${rev}.json.enc`, `.tmp-${T0}_5.json.enc`])
+    writeFileSync(join(snapshots, name), 'x')
   mkdirSync(join(snapshots, `${T0}_7.json.enc`))
   t.same(await store.list(), [rev])
   t.equal((await store.write(sampleSnapshot(2), STATE)).rev, `${T0}_1`, 'dot files do not take part in naming either')
@@ -610,19 +660,45 @@ t.test('a symlinked lock marker is not followed', async (t) => {
 
 t.test('lock excludes a second holder', async (t) => {
   const { store } = setup(t)
-  const holder = await store.lock({ who: 'ci-42', operation: 'apply', info: 'run 7' }, { principal: 'token:ci', remote: '10.0.0.7' })
-  t.match(holder, { who: 'ci-42', operation: 'apply', info: 'run 7', principal: 'token:ci', remote: '10.0.0.7', created: T0, expires: null, pid: process.pid, host: 'test-host', generation: 1, legacy: false })
+  const holder = await store.lock(
+    { who: 'ci-42', operation: 'apply', info: 'run 7' },
+    { principal: 'token:ci', remote: '10.0.0.7' },
+  )
+  t.match(holder, {
+    who: 'ci-42',
+    operation: 'apply',
+    info: 'run 7',
+    principal: 'token:ci',
+    remote: '10.0.0.7',
+    created: T0,
+    expires: null,
+    pid: process.pid,
+    host: 'test-host',
+    generation: 1,
+    legacy: false,
+  })
   t.type(holder.id, 'string')
   await t.rejects(store.lock({ who: 'other' }, {}), {
     code: 'locked',
-    details: { factory: FACTORY, stack: 'dev', holder: { id: holder.id, who: 'ci-42', operation: 'apply', created: T0, generation: 1 } },
+    details: {
+      factory: FACTORY,
+      stack: 'dev',
+      holder: { id: holder.id, who: 'ci-42', operation: 'apply', created: T0, generation: 1 },
+    },
   })
   t.same(await store.inspectLock(), holder)
 })
 
 t.test('a holder keeps the client facts it claimed', async (t) => {
   const { store } = setup(t)
-  const client = { ID: 'tf-1', Operation: 'OperationTypeApply', Who: 'me@host', Version: '1.9.0', Created: '2026-07-10T12:00:00Z', Path: '' }
+  const client = {
+    ID: 'tf-1',
+    Operation: 'OperationTypeApply',
+    Who: 'me@host',
+    Version: '1.9.0',
+    Created: '2026-07-10T12:00:00Z',
+    Path: '',
+  }
   const holder = await store.lock({ id: 'tf-1', client }, {})
   t.equal(holder.id, 'tf-1')
   t.same((await store.inspectLock())?.client, client)
@@ -634,7 +710,11 @@ t.test('a legacy Go marker reads as its pid and blocks until force-unlocked', as
   t.match(holder, { pid: 4242, legacy: true, created: null, expires: null })
   await t.rejects(store.lock({ who: 'me' }, {}), { code: 'locked', details: { holder: { pid: 4242, legacy: true } } })
   t.equal(await codeOf(store.unlock(holder!.id)), 'locked', 'a legacy marker cannot be unlocked by id')
-  t.equal(await codeOf(store.write(sampleSnapshot(), { ...STATE, fence: { lockId: holder!.id } })), 'locked', 'nor used as a fence')
+  t.equal(
+    await codeOf(store.write(sampleSnapshot(), { ...STATE, fence: { lockId: holder!.id } })),
+    'locked',
+    'nor used as a fence',
+  )
   t.equal(await codeOf(store.write(sampleSnapshot(), STATE)), 'locked')
   const removed = await store.forceUnlock({ principal: 'ops', reason: 'Go run crashed' })
   t.equal(removed?.pid, 4242)
@@ -734,7 +814,11 @@ t.test('while locked, every mutation must present the holder lock id', async (t)
   await store.setCurrent(a!)
   const holder = await store.lock({ who: 'a' }, {})
   for (const fence of [undefined, { lockId: 'wrong' }]) {
-    t.equal(await codeOf(store.write(sampleSnapshot(), { ...STATE, fence })), 'locked', `write ${JSON.stringify(fence)}`)
+    t.equal(
+      await codeOf(store.write(sampleSnapshot(), { ...STATE, fence })),
+      'locked',
+      `write ${JSON.stringify(fence)}`,
+    )
     t.equal(await codeOf(store.setCurrent(b!, { fence })), 'locked', 'setCurrent')
     t.equal(await codeOf(store.delete(b!, { fence })), 'locked', 'delete')
     t.equal(await codeOf(store.gc({ keep: 0, fence })), 'locked', 'gc')
@@ -758,7 +842,11 @@ t.test('current moved by another process is seen at the next read, however fast 
     await b.setCurrent(revs[i % 2]!)
     seen.push(await a.currentRev())
   }
-  t.same(seen, Array.from({ length: 50 }, (_, i) => revs[i % 2]), 'every move seen by the other store at once')
+  t.same(
+    seen,
+    Array.from({ length: 50 }, (_, i) => revs[i % 2]),
+    'every move seen by the other store at once',
+  )
   await b.clearCurrent()
   t.equal(await codeOf(a.currentRev()), 'no-current', 'and so is a cleared current')
 })
@@ -772,10 +860,13 @@ t.test('a lock taken while a write is being published never leaves a refused rev
   const dir = t.testdir()
   const other = makeRoot(dir).stack(FACTORY, 'dev')
   let rival: Promise<unknown> | undefined
-  const racing: FsOps = { ...nodeFs, link: async (from, to) => {
-    await nodeFs.link(from, to)
-    rival ??= other.lock({ who: 'rival' }, {})
-  } }
+  const racing: FsOps = {
+    ...nodeFs,
+    link: async (from, to) => {
+      await nodeFs.link(from, to)
+      rival ??= other.lock({ who: 'rival' }, {})
+    },
+  }
   const store = makeRoot(dir, { fs: racing }).stack(FACTORY, 'dev')
   const rev = (await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev
   t.ok(rival, 'the rival asked for the lock mid-publish')
@@ -794,7 +885,10 @@ t.test('requireLock refuses a mutation of an unlocked stack as lock-required', a
   t.equal(await codeOf(store.gc({ keep: 0, fence })), 'lock-required')
   t.same(await store.list(), [rev])
   const holder = await store.lock({}, {})
-  t.type((await store.write(sampleSnapshot(), { ...STATE, fence: { requireLock: true, lockId: holder.id } })).rev, 'string')
+  t.type(
+    (await store.write(sampleSnapshot(), { ...STATE, fence: { requireLock: true, lockId: holder.id } })).rev,
+    'string',
+  )
 })
 
 t.test('a lock id on an unlocked stack that never held it is lock-not-held', async (t) => {
@@ -829,10 +923,18 @@ t.test('a lost lock is still reported lost after later holders came and went', a
   const forced = await store.lock({ who: 'forced' }, {})
   await store.forceUnlock({ principal: 'ops', reason: 'stuck runner' })
   await store.unlock((await store.lock({ who: 'later' }, {})).id)
-  t.equal(await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: old.id } })), 'lock-lost', 'the expired holder writes')
+  t.equal(
+    await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: old.id } })),
+    'lock-lost',
+    'the expired holder writes',
+  )
   t.equal(await codeOf(store.renew(old.id, 1_000)), 'lock-lost', 'and renews')
   t.equal(await codeOf(store.unlock(forced.id)), 'lock-lost', 'the force-unlocked holder unlocks')
-  t.equal(await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: next.id } })), 'lock-not-held', 'a holder that unlocked itself is simply not holding')
+  t.equal(
+    await codeOf(store.write(sampleSnapshot(2), { ...STATE, fence: { lockId: next.id } })),
+    'lock-not-held',
+    'a holder that unlocked itself is simply not holding',
+  )
   t.same(await store.list(), [], 'nothing was written')
 })
 
@@ -875,15 +977,28 @@ t.test('after force-unlock the old holder is lock-lost', async (t) => {
   const old = await store.lock({ who: 'stuck' }, {})
   const removed = await store.forceUnlock({ principal: 'ops', reason: 'runner died' })
   t.same(removed, old)
-  t.match(await store.lastRelease(), { event: 'force-unlock', by: 'ops', reason: 'runner died', generation: old.generation + 1, holder: { id: old.id } })
+  t.match(await store.lastRelease(), {
+    event: 'force-unlock',
+    by: 'ops',
+    reason: 'runner died',
+    generation: old.generation + 1,
+    holder: { id: old.id },
+  })
   const fence = { lockId: old.id }
-  await t.rejects(store.write(sampleSnapshot(2), { ...STATE, fence }), { code: 'lock-lost', details: { lockId: old.id, event: 'force-unlock' } })
+  await t.rejects(store.write(sampleSnapshot(2), { ...STATE, fence }), {
+    code: 'lock-lost',
+    details: { lockId: old.id, event: 'force-unlock' },
+  })
   t.equal(await codeOf(store.delete(rev, { fence, force: true })), 'lock-lost')
   t.equal(await codeOf(store.renew(old.id, 1000)), 'lock-lost')
   t.equal(await codeOf(store.unlock(old.id)), 'lock-lost')
   t.same(await store.list(), [rev])
   const next = await store.lock({ who: 'next' }, {})
-  t.equal(await codeOf(store.write(sampleSnapshot(3), { ...STATE, fence })), 'lock-lost', 'also once someone else holds the lock')
+  t.equal(
+    await codeOf(store.write(sampleSnapshot(3), { ...STATE, fence })),
+    'lock-lost',
+    'also once someone else holds the lock',
+  )
   t.equal(next.generation, old.generation + 2)
 })
 
@@ -969,7 +1084,12 @@ interface FaultOp {
   readonly prepare: (store: LocalStore) => Promise<{ revs: string[]; lockId?: string }>
   readonly run: (store: LocalStore, prepared: { revs: string[]; lockId?: string }) => Promise<unknown>
   readonly operation: RegExp
-  readonly points: ReadonlyArray<{ readonly what: string; readonly method: FaultyMethod; readonly nth: number; readonly match?: (ctx: Ctx, path: string) => boolean }>
+  readonly points: ReadonlyArray<{
+    readonly what: string
+    readonly method: FaultyMethod
+    readonly nth: number
+    readonly match?: (ctx: Ctx, path: string) => boolean
+  }>
 }
 
 const isTemp = (_ctx: Ctx, path: string) => /\/\.tmp-[^/]*$/.test(path)
@@ -984,7 +1104,12 @@ const FAULT_OPS: readonly FaultOp[] = [
       { what: 'writing the temp file', method: 'writeFile', nth: 1, match: isTemp },
       { what: 'fsyncing the temp file', method: 'sync', nth: 1, match: isTemp },
       { what: 'linking the rev', method: 'link', nth: 1 },
-      { what: 'fsyncing the snapshots directory', method: 'sync', nth: 1, match: (ctx, path) => path === ctx.snapshots },
+      {
+        what: 'fsyncing the snapshots directory',
+        method: 'sync',
+        nth: 1,
+        match: (ctx, path) => path === ctx.snapshots,
+      },
     ],
   },
   {
@@ -1045,25 +1170,40 @@ const FAULT_OPS: readonly FaultOp[] = [
   },
 ]
 
-const EXPECTED: Record<Exclude<FaultCode, 'BUG'>, string> = { ENOSPC: 'no-space', EIO: 'storage-failure', EACCES: 'storage-failure' }
+const EXPECTED: Record<Exclude<FaultCode, 'BUG'>, string> = {
+  ENOSPC: 'no-space',
+  EIO: 'storage-failure',
+  EACCES: 'storage-failure',
+}
 
 for (const op of FAULT_OPS) {
   for (const point of op.points) {
     for (const errno of ['ENOSPC', 'EIO', 'EACCES'] as const) {
-      t.test(`${op.name} failing with ${errno} at ${point.what} is ${EXPECTED[errno]}, changes nothing, and succeeds once the fault clears`, async (t) => {
-        const ctx = setup(t)
-        const prepared = await op.prepare(ctx.store)
-        const before = { visible: await visible(ctx.store), files: fileTree(ctx.stackDir) }
-        ctx.fs.failNth(point.method, point.nth, errno, point.match === undefined ? undefined : (path) => point.match!(ctx, path))
-        await t.rejects(op.run(ctx.store, prepared), { code: EXPECTED[errno], details: { factory: FACTORY, stack: 'dev', operation: op.operation, errno } })
-        t.ok(ctx.fs.fired, 'the fault was injected')
-        t.same(await visible(ctx.store), before.visible, 'list, current and lock are as before')
-        t.same(fileTree(ctx.stackDir), before.files, 'every file is as before')
-        t.same(temps(ctx), [], 'no temp file is left')
-        ctx.fs.clear()
-        await t.resolves(op.run(ctx.store, prepared))
-        t.notSame(await visible(ctx.store), before.visible, 'the retry did its work')
-      })
+      t.test(
+        `${op.name} failing with ${errno} at ${point.what} is ${EXPECTED[errno]}, changes nothing, and succeeds once the fault clears`,
+        async (t) => {
+          const ctx = setup(t)
+          const prepared = await op.prepare(ctx.store)
+          const before = { visible: await visible(ctx.store), files: fileTree(ctx.stackDir) }
+          ctx.fs.failNth(
+            point.method,
+            point.nth,
+            errno,
+            point.match === undefined ? undefined : (path) => point.match!(ctx, path),
+          )
+          await t.rejects(op.run(ctx.store, prepared), {
+            code: EXPECTED[errno],
+            details: { factory: FACTORY, stack: 'dev', operation: op.operation, errno },
+          })
+          t.ok(ctx.fs.fired, 'the fault was injected')
+          t.same(await visible(ctx.store), before.visible, 'list, current and lock are as before')
+          t.same(fileTree(ctx.stackDir), before.files, 'every file is as before')
+          t.same(temps(ctx), [], 'no temp file is left')
+          ctx.fs.clear()
+          await t.resolves(op.run(ctx.store, prepared))
+          t.notSame(await visible(ctx.store), before.visible, 'the retry did its work')
+        },
+      )
     }
   }
 }
@@ -1071,7 +1211,10 @@ for (const op of FAULT_OPS) {
 t.test('a fault while creating the stack directories is storage-failure and leaves no rev', async (t) => {
   const ctx = setup(t)
   ctx.fs.failNth('mkdir', 2, 'EACCES')
-  await t.rejects(ctx.store.write(sampleSnapshot(), STATE), { code: 'storage-failure', details: { factory: FACTORY, stack: 'dev', errno: 'EACCES' } })
+  await t.rejects(ctx.store.write(sampleSnapshot(), STATE), {
+    code: 'storage-failure',
+    details: { factory: FACTORY, stack: 'dev', errno: 'EACCES' },
+  })
   ctx.fs.clear()
   t.same(await ctx.store.list(), [])
   t.equal((await ctx.store.write(sampleSnapshot(), STATE)).rev, T0)

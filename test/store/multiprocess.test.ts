@@ -37,13 +37,17 @@ async function misread(dir: string, stack: string, expected: Map<string, string>
 
 /** Everything but the stored revs in a stack's snapshots folder (temp files would show here). */
 function strays(dir: string, stack: string): string[] {
-  return readdirSync(join(dir, 'cluster-deploy', stack, 'snapshots')).filter((name) => !name.endsWith('.json.enc') || name.startsWith('.'))
+  return readdirSync(join(dir, 'cluster-deploy', stack, 'snapshots')).filter(
+    (name) => !name.endsWith('.json.enc') || name.startsWith('.'),
+  )
 }
 
 t.test('writers in three processes starting at once get distinct revs and lose none', async (t) => {
   const dir = t.testdir()
   const perChild = 40
-  const writers = ['a', 'b', 'c'].map((id) => children.spawn(t, 'multi-writer', [dir, 'race', id, String(perChild), 'system']))
+  const writers = ['a', 'b', 'c'].map((id) =>
+    children.spawn(t, 'multi-writer', [dir, 'race', id, String(perChild), 'system']),
+  )
   await startTogether(writers)
   await Promise.all(writers.map((w) => w.done()))
 
@@ -57,7 +61,10 @@ t.test('writers in three processes starting at once get distinct revs and lose n
   const store = makeRoot(dir, { encrypter: fixtureKeyring() }).stack('cluster-deploy', 'race')
   const listed = await store.list()
   t.same([...listed].sort(), [...all.keys()].sort(), 'the stack holds exactly the acknowledged revs')
-  t.ok(listed.every((rev) => parseRev(rev) !== undefined), 'every rev is canonical')
+  t.ok(
+    listed.every((rev) => parseRev(rev) !== undefined),
+    'every rev is canonical',
+  )
   t.same(await misread(dir, 'race', all), [], 'every rev reads back the document written under it')
   t.same(strays(dir, 'race'), [], 'no temp file is left behind')
 })
@@ -86,7 +93,8 @@ t.test('the lock excludes holders in two processes and generations grow in acqui
         open = { owner, generation: Number(generation), acquired: BigInt(at!), released: -1n }
         intervals.push(open)
       } else if (word === 'release') {
-        if (open?.generation !== Number(generation)) unpaired.push(`child ${c.pid}: released ${generation} while holding ${open?.generation}`)
+        if (open?.generation !== Number(generation))
+          unpaired.push(`child ${c.pid}: released ${generation} while holding ${open?.generation}`)
         else open.released = BigInt(at!)
         open = undefined
       }
@@ -102,7 +110,8 @@ t.test('the lock excludes holders in two processes and generations grow in acqui
   for (let i = 1; i < intervals.length; i++) {
     const prev = intervals[i - 1]!
     const cur = intervals[i]!
-    if (cur.acquired <= prev.released) overlaps.push(`generation ${cur.generation} acquired before generation ${prev.generation} released`)
+    if (cur.acquired <= prev.released)
+      overlaps.push(`generation ${cur.generation} acquired before generation ${prev.generation} released`)
     if (cur.owner !== prev.owner) switches++
   }
   t.same(overlaps, [], 'no two holders overlap')
@@ -141,7 +150,10 @@ t.test('a waiter in one process is woken when the holder in another unlocks', as
   await Promise.all([holder.done(), waiter.done()])
 
   t.equal(Number(generation), Number(heldGeneration) + 1, 'the waiter took the next generation')
-  t.ok(BigInt(acquiredAt!) > BigInt(releasedAt!) && BigInt(releasedAt!) > BigInt(heldAt!), 'the waiter acquired only after the holder released')
+  t.ok(
+    BigInt(acquiredAt!) > BigInt(releasedAt!) && BigInt(releasedAt!) > BigInt(heldAt!),
+    'the waiter acquired only after the holder released',
+  )
   const store = makeRoot(dir).stack('cluster-deploy', 'handover')
   t.equal(await store.inspectLock(), undefined, 'the stack ends unlocked')
   t.equal(await store.generation(), 2, 'two acquisitions in all')
@@ -151,14 +163,20 @@ t.test('two processes whose clocks stand at the same instant get distinct _N rev
   const dir = t.testdir()
   const perChild = 10
   const instant = '2026-07-10T12:00:00Z'
-  const writers = ['a', 'b'].map((id) => children.spawn(t, 'multi-writer', [dir, 'frozen', id, String(perChild), instant]))
+  const writers = ['a', 'b'].map((id) =>
+    children.spawn(t, 'multi-writer', [dir, 'frozen', id, String(perChild), instant]),
+  )
   await startTogether(writers)
   await Promise.all(writers.map((w) => w.done()))
 
   const all = new Map([...writes(writers[0]!), ...writes(writers[1]!)])
   const expected = [instant, ...Array.from({ length: 2 * perChild - 1 }, (_, i) => `${instant}_${i + 1}`)]
   t.equal(all.size, 2 * perChild, 'every write got its own rev')
-  t.same(await makeRoot(dir, { encrypter: fixtureKeyring() }).stack('cluster-deploy', 'frozen').list(), expected, 'the revs are the instant and its suffixes _1.._19, in order')
+  t.same(
+    await makeRoot(dir, { encrypter: fixtureKeyring() }).stack('cluster-deploy', 'frozen').list(),
+    expected,
+    'the revs are the instant and its suffixes _1.._19, in order',
+  )
   t.same([...all.keys()].sort(), [...expected].sort(), 'the children acknowledged exactly those revs')
   t.same(await misread(dir, 'frozen', all), [], 'every rev reads back the document written under it')
   t.same(strays(dir, 'frozen'), [], 'no temp file is left behind')

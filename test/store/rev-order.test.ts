@@ -15,7 +15,10 @@ t.test('suffixes order numerically after their instant: Z < Z_1 < Z_2 < Z_10', a
   t.same(sortRevs([...ordered].reverse()), ordered)
   for (let i = 1; i < ordered.length; i++) {
     t.ok(compareRevs(ordered[i - 1]!, ordered[i]!) < 0, `${ordered[i - 1]} before ${ordered[i]}`)
-    t.ok(compareParsedRevs(parseRev(ordered[i]!)!, parseRev(ordered[i - 1]!)!) > 0, `${ordered[i]} after ${ordered[i - 1]} when parsed`)
+    t.ok(
+      compareParsedRevs(parseRev(ordered[i]!)!, parseRev(ordered[i - 1]!)!) > 0,
+      `${ordered[i]} after ${ordered[i - 1]} when parsed`,
+    )
   }
 })
 

@@ -20,12 +20,20 @@ t.test('parseRev round-trips every Go RFC3339Nano fixture', async (t) => {
 })
 
 t.test('parseRev reads the collision suffix', async (t) => {
-  t.same(parseRev('2026-07-10T12:00:00Z_2'), { nanos: BigInt(Date.parse('2026-07-10T12:00:00Z')) * 1_000_000n, suffix: 2 })
+  t.same(parseRev('2026-07-10T12:00:00Z_2'), {
+    nanos: BigInt(Date.parse('2026-07-10T12:00:00Z')) * 1_000_000n,
+    suffix: 2,
+  })
   t.equal(formatRev({ nanos: 0n, suffix: 10 }), '1970-01-01T00:00:00Z_10')
 })
 
 t.test('parseRev accepts the first and last instants RFC 3339 can write', async (t) => {
-  for (const rev of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1969-12-31T23:59:59.999999999Z', '9999-12-31T23:59:59.999999999Z_999999999']) {
+  for (const rev of [
+    '0000-01-01T00:00:00Z',
+    '0001-01-01T00:00:00Z',
+    '1969-12-31T23:59:59.999999999Z',
+    '9999-12-31T23:59:59.999999999Z_999999999',
+  ]) {
     const parsed = parseRev(rev)
     t.not(parsed, undefined, rev)
     t.equal(formatRev(parsed!), rev)
@@ -50,7 +58,11 @@ t.test('sortRevs of nothing is an empty array', async (t) => {
 })
 
 t.test('sortRevs never throws on names that look like revs of impossible years', async (t) => {
-  t.same(sortRevs(['2026-07-10T12:00:00Z', '0000-01-01T00:00:00Z', 'zz']), ['0000-01-01T00:00:00Z', '2026-07-10T12:00:00Z', 'zz'])
+  t.same(sortRevs(['2026-07-10T12:00:00Z', '0000-01-01T00:00:00Z', 'zz']), [
+    '0000-01-01T00:00:00Z',
+    '2026-07-10T12:00:00Z',
+    'zz',
+  ])
 })
 
 const NON_CANONICAL: ReadonlyArray<readonly [string, string]> = [
@@ -135,7 +147,15 @@ t.test('nextRev with a later clock uses the instant itself', async (t) => {
 
 t.test('fields out of range are not revs, even where Date would roll them past year 9999', async (t) => {
   // Found by fuzzing: these rolled over and made formatting throw (500) instead of invalid-rev.
-  for (const name of ['9999-13-01T00:00:00Z', '9999-12-32T00:00:00Z_1', '0000-00-01T00:00:00Z', '0000-01-00T00:00:00Z', '2026-07-10T24:00:00Z', '2026-07-10T12:60:00Z', '2026-07-10T12:00:60Z']) {
+  for (const name of [
+    '9999-13-01T00:00:00Z',
+    '9999-12-32T00:00:00Z_1',
+    '0000-00-01T00:00:00Z',
+    '0000-01-00T00:00:00Z',
+    '2026-07-10T24:00:00Z',
+    '2026-07-10T12:60:00Z',
+    '2026-07-10T12:00:60Z',
+  ]) {
     t.equal(parseRev(name), undefined, name)
     t.throws(() => assertRev(name), { code: 'invalid-rev' }, `${name} is invalid-rev`)
   }

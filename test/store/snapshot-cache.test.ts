@@ -10,7 +10,14 @@ import { FaultyFs } from '../helpers/faulty-fs.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
 function cachedRoot(dir: string, fs: FaultyFs, bytes = 1024 * 1024): StoreRoot {
-  return new StoreRoot({ root: dir, encrypter: new NoopEncrypter(), clock: new SystemClock(), identity: { pid: 1, host: 'h' }, fs, cache: new SnapshotCache(bytes) })
+  return new StoreRoot({
+    root: dir,
+    encrypter: new NoopEncrypter(),
+    clock: new SystemClock(),
+    identity: { pid: 1, host: 'h' },
+    fs,
+    cache: new SnapshotCache(bytes),
+  })
 }
 
 t.test('a cached rev is read again with one lstat and no open', async (t) => {
@@ -21,7 +28,10 @@ t.test('a cached rev is read again with one lstat and no open', async (t) => {
   const before = fs.calls.length
   const second = await store.get(rev)
   t.same(second.body, first.body)
-  t.same(fs.calls.slice(before).map((c) => c.method), ['lstat'])
+  t.same(
+    fs.calls.slice(before).map((c) => c.method),
+    ['lstat'],
+  )
 })
 
 t.test('a rev replaced by a new file under the same name (key rotation) is read again', async (t) => {
@@ -31,7 +41,10 @@ t.test('a rev replaced by a new file under the same name (key rotation) is read 
   const rev = (await store.write(sampleSnapshot(1), { payloadType: 'state' })).rev
   t.same((await store.get(rev)).body, sampleSnapshot(1))
   const path = join(dir, 'f', 's', 'snapshots', `${rev}.json.enc`)
-  writeFileSync(`${path}.new`, encodeEnvelope({ payloadType: 'state', encrypter: { name: 'noop' }, ciphertext: sampleSnapshot(2) }))
+  writeFileSync(
+    `${path}.new`,
+    encodeEnvelope({ payloadType: 'state', encrypter: { name: 'noop' }, ciphertext: sampleSnapshot(2) }),
+  )
   renameSync(`${path}.new`, path)
   t.same((await store.get(rev)).body, sampleSnapshot(2))
 })

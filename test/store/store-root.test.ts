@@ -9,7 +9,15 @@ import { makeRoot, sampleSnapshot } from '../helpers/store.js'
 function populatedRoot(t: { testdir(): string }): string {
   const top = t.testdir()
   const dir = join(top, 'data')
-  for (const path of ['alpha/one/snapshots', 'alpha/two', 'alpha/.hidden-stack', 'beta/only', '.hidden-factory/s', 'Gamma.2_x-y']) mkdirSync(join(dir, path), { recursive: true })
+  for (const path of [
+    'alpha/one/snapshots',
+    'alpha/two',
+    'alpha/.hidden-stack',
+    'beta/only',
+    '.hidden-factory/s',
+    'Gamma.2_x-y',
+  ])
+    mkdirSync(join(dir, path), { recursive: true })
   mkdirSync(join(top, 'outside/stolen'), { recursive: true })
   writeFileSync(join(dir, 'README'), 'a file, not a factory')
   writeFileSync(join(dir, 'alpha', 'notes.txt'), 'a file, not a stack')
@@ -72,7 +80,11 @@ const HOSTILE_NAMES: ReadonlyArray<readonly [string, string]> = [
 t.test('stack() refuses every hostile factory or stack name as invalid-name', async (t) => {
   const root = makeRoot(t.testdir())
   for (const [why, name] of HOSTILE_NAMES) {
-    t.throws(() => root.stack(name, 'dev'), { code: 'invalid-name', details: { factory: String } }, `factory with ${why}`)
+    t.throws(
+      () => root.stack(name, 'dev'),
+      { code: 'invalid-name', details: { factory: String } },
+      `factory with ${why}`,
+    )
     t.throws(() => root.stack('alpha', name), { code: 'invalid-name', details: { stack: String } }, `stack with ${why}`)
   }
   await t.rejects(root.stacks('..'), { code: 'invalid-name' })
@@ -81,7 +93,8 @@ t.test('stack() refuses every hostile factory or stack name as invalid-name', as
 
 t.test('stack() accepts names at the edges of the pattern', async (t) => {
   const root = makeRoot(t.testdir())
-  for (const name of ['a', '0', 'A.b_c-d', `a${'b'.repeat(127)}`, 'x..y']) t.same(root.stack(name, name).stack(), { factory: name, stack: name }, name)
+  for (const name of ['a', '0', 'A.b_c-d', `a${'b'.repeat(127)}`, 'x..y'])
+    t.same(root.stack(name, name).stack(), { factory: name, stack: name }, name)
 })
 
 t.test('stack() returns the same store every time', async (t) => {
@@ -110,16 +123,37 @@ t.test('summary counts revs and shows current and the lock holder', async (t) =>
   const current = (await store.write(sampleSnapshot(2), { payloadType: 'state', makeCurrent: true })).rev
   await store.write(sampleSnapshot(3), { payloadType: 'state' })
   const holder = await store.lock({ who: 'ci', operation: 'apply' }, {})
-  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: holder, error: null })
+  t.same(await root.summary('alpha', 'one'), {
+    factory: 'alpha',
+    stack: 'one',
+    current,
+    revs: 3,
+    lock: holder,
+    error: null,
+  })
   await store.unlock(holder.id)
-  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current, revs: 3, lock: null, error: null })
+  t.same(await root.summary('alpha', 'one'), {
+    factory: 'alpha',
+    stack: 'one',
+    current,
+    revs: 3,
+    lock: null,
+    error: null,
+  })
   t.same(await root.factories(), ['alpha'])
   t.same(await root.stacks('alpha'), ['one'])
 })
 
 t.test('summary of a stack without current or revs shows nulls and zero', async (t) => {
   const root = makeRoot(t.testdir())
-  t.same(await root.summary('alpha', 'empty'), { factory: 'alpha', stack: 'empty', current: null, revs: 0, lock: null, error: null })
+  t.same(await root.summary('alpha', 'empty'), {
+    factory: 'alpha',
+    stack: 'empty',
+    current: null,
+    revs: 0,
+    lock: null,
+    error: null,
+  })
 })
 
 t.test('summary of a stack with an unreadable current reports the error, not "no current"', async (t) => {
@@ -128,7 +162,14 @@ t.test('summary of a stack with an unreadable current reports the error, not "no
   await root.stack('alpha', 'one').write(sampleSnapshot(), { payloadType: 'state' })
   writeFileSync(join(dir, 'alpha', 'one', 'current'), 'garbage\n')
   // Reported in the summary (discovery must still list the other stacks), never as "no current".
-  t.same(await root.summary('alpha', 'one'), { factory: 'alpha', stack: 'one', current: null, revs: 1, lock: null, error: 'unreadable-snapshot' })
+  t.same(await root.summary('alpha', 'one'), {
+    factory: 'alpha',
+    stack: 'one',
+    current: null,
+    revs: 1,
+    lock: null,
+    error: 'unreadable-snapshot',
+  })
 })
 
 t.test('a StoreRoot exposes its encrypter and clock', async (t) => {

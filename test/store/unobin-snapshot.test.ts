@@ -8,11 +8,27 @@ import { FIXTURES, fixture, sampleSnapshot } from '../helpers/store.js'
 type Doc = Record<string, unknown>
 
 function entry(fields: Doc = {}): Doc {
-  return { address: 'network.vpc', 'entry-kind': 'leaf', category: 'resource', binding: { alias: 'aws', kind: 'vpc' }, ...fields }
+  return {
+    address: 'network.vpc',
+    'entry-kind': 'leaf',
+    category: 'resource',
+    binding: { alias: 'aws', kind: 'vpc' },
+    ...fields,
+  }
 }
 
 function snapshot(entries: unknown[], fields: Doc = {}): Buffer {
-  return Buffer.from(JSON.stringify({ 'format-version': 1, factory: { name: 'f', version: '1', 'content-revision': 'r' }, stack: 'dev', 'generated-at': '2026-07-10T12:00:00Z', entries, outputs: {}, ...fields }))
+  return Buffer.from(
+    JSON.stringify({
+      'format-version': 1,
+      factory: { name: 'f', version: '1', 'content-revision': 'r' },
+      stack: 'dev',
+      'generated-at': '2026-07-10T12:00:00Z',
+      entries,
+      outputs: {},
+      ...fields,
+    }),
+  )
 }
 
 /** The code and details of what validating `bytes` throws (undefined when it passes). */
@@ -49,16 +65,33 @@ t.test('a snapshot without entries passes', async (t) => {
 
 t.test('format-version other than 1 is refused with rule format-version', async (t) => {
   for (const version of [0, 2, '1', null, 1.5]) {
-    t.match(refusal(snapshot([entry()], { 'format-version': version })), { code: 'invalid-snapshot', details: { rule: 'format-version' } }, JSON.stringify(version))
+    t.match(
+      refusal(snapshot([entry()], { 'format-version': version })),
+      { code: 'invalid-snapshot', details: { rule: 'format-version' } },
+      JSON.stringify(version),
+    )
   }
-  t.match(refusal(Buffer.from('{"entries":[]}')), { code: 'invalid-snapshot', details: { rule: 'format-version' } }, 'missing')
+  t.match(
+    refusal(Buffer.from('{"entries":[]}')),
+    { code: 'invalid-snapshot', details: { rule: 'format-version' } },
+    'missing',
+  )
 })
 
 t.test('a missing or empty address is refused with rule address naming the entry index', async (t) => {
   const { address: _address, ...noAddress } = entry()
-  t.match(refusal(snapshot([entry({ address: 'a' }), noAddress])), { code: 'invalid-snapshot', details: { rule: 'address', entry: 1 } })
-  t.match(refusal(snapshot([entry({ address: '' })])), { code: 'invalid-snapshot', details: { rule: 'address', entry: 0 } })
-  t.match(refusal(snapshot([entry({ address: 7 })])), { code: 'invalid-snapshot', details: { rule: 'address', entry: 0 } })
+  t.match(refusal(snapshot([entry({ address: 'a' }), noAddress])), {
+    code: 'invalid-snapshot',
+    details: { rule: 'address', entry: 1 },
+  })
+  t.match(refusal(snapshot([entry({ address: '' })])), {
+    code: 'invalid-snapshot',
+    details: { rule: 'address', entry: 0 },
+  })
+  t.match(refusal(snapshot([entry({ address: 7 })])), {
+    code: 'invalid-snapshot',
+    details: { rule: 'address', entry: 0 },
+  })
 })
 
 t.test('a duplicate address is refused with rule unique-address naming the address', async (t) => {
@@ -81,19 +114,36 @@ t.test('each entry-kind accepts exactly its categories', async (t) => {
     for (const category of [...CATEGORIES, 'other', '']) {
       const r = refusal(snapshot([entry({ address: 'e.1', 'entry-kind': kind, category })]))
       if (ALLOWED[kind].includes(category)) t.equal(r, undefined, `${kind} with ${category}`)
-      else t.match(r, { code: 'invalid-snapshot', details: { rule: 'category', entry: 'e.1' } }, `${kind} with ${category || 'empty category'}`)
+      else
+        t.match(
+          r,
+          { code: 'invalid-snapshot', details: { rule: 'category', entry: 'e.1' } },
+          `${kind} with ${category || 'empty category'}`,
+        )
     }
     const { category: _category, ...noCategory } = entry({ address: 'e.1', 'entry-kind': kind })
-    t.match(refusal(snapshot([noCategory])), { code: 'invalid-snapshot', details: { rule: 'category', entry: 'e.1' } }, `${kind} without category`)
+    t.match(
+      refusal(snapshot([noCategory])),
+      { code: 'invalid-snapshot', details: { rule: 'category', entry: 'e.1' } },
+      `${kind} without category`,
+    )
   }
 })
 
 t.test('an unknown or missing entry-kind is refused with rule entry-kind', async (t) => {
   for (const kind of ['resource', 'Leaf', '', 'toString', '__proto__', 3]) {
-    t.match(refusal(snapshot([entry({ address: 'e.1', 'entry-kind': kind })])), { code: 'invalid-snapshot', details: { rule: 'entry-kind', entry: 'e.1' } }, String(kind))
+    t.match(
+      refusal(snapshot([entry({ address: 'e.1', 'entry-kind': kind })])),
+      { code: 'invalid-snapshot', details: { rule: 'entry-kind', entry: 'e.1' } },
+      String(kind),
+    )
   }
   const { 'entry-kind': _kind, ...noKind } = entry({ address: 'e.1' })
-  t.match(refusal(snapshot([noKind])), { code: 'invalid-snapshot', details: { rule: 'entry-kind', entry: 'e.1' } }, 'missing')
+  t.match(
+    refusal(snapshot([noKind])),
+    { code: 'invalid-snapshot', details: { rule: 'entry-kind', entry: 'e.1' } },
+    'missing',
+  )
 })
 
 t.test('a missing binding, empty alias or empty kind is refused with rule binding', async (t) => {
@@ -109,7 +159,11 @@ t.test('a missing binding, empty alias or empty kind is refused with rule bindin
     ['numeric kind', entry({ address: 'e.1', binding: { alias: 'aws', kind: 1 } })],
   ]
   for (const [why, e] of cases) {
-    t.match(refusal(snapshot([entry({ address: 'ok.1' }), e])), { code: 'invalid-snapshot', details: { rule: 'binding', entry: 'e.1' } }, why)
+    t.match(
+      refusal(snapshot([entry({ address: 'ok.1' }), e])),
+      { code: 'invalid-snapshot', details: { rule: 'binding', entry: 'e.1' } },
+      why,
+    )
   }
 })
 
@@ -133,18 +187,25 @@ t.test('bytes that are not JSON are malformed-json', async (t) => {
   }
 })
 
-t.test('a value nested thousands deep is refused as invalid-snapshot with a short detail, never a stack overflow', async (t) => {
-  // Found by fuzzing: the detail used to serialise the value (RangeError -> 500) and echo it back whole.
-  for (const field of ['format-version', 'entry-kind'] as const) {
-    const deep = `${'{"x":'.repeat(6000)}1${'}'.repeat(6000)}`
-    const doc = field === 'format-version'
-      ? `{"format-version":${deep}}`
-      : `{"format-version":1,"entries":[{"address":"a.b","entry-kind":${deep},"category":"resource"}]}`
-    t.throws(() => validateUnobinSnapshot(Buffer.from(doc)), { code: 'invalid-snapshot' }, field)
-    try {
-      validateUnobinSnapshot(Buffer.from(doc))
-    } catch (err) {
-      t.ok((err as Error).message.length < 300, `${field}: the detail stays short (${(err as Error).message.length} characters)`)
+t.test(
+  'a value nested thousands deep is refused as invalid-snapshot with a short detail, never a stack overflow',
+  async (t) => {
+    // Found by fuzzing: the detail used to serialise the value (RangeError -> 500) and echo it back whole.
+    for (const field of ['format-version', 'entry-kind'] as const) {
+      const deep = `${'{"x":'.repeat(6000)}1${'}'.repeat(6000)}`
+      const doc =
+        field === 'format-version'
+          ? `{"format-version":${deep}}`
+          : `{"format-version":1,"entries":[{"address":"a.b","entry-kind":${deep},"category":"resource"}]}`
+      t.throws(() => validateUnobinSnapshot(Buffer.from(doc)), { code: 'invalid-snapshot' }, field)
+      try {
+        validateUnobinSnapshot(Buffer.from(doc))
+      } catch (err) {
+        t.ok(
+          (err as Error).message.length < 300,
+          `${field}: the detail stays short (${(err as Error).message.length} characters)`,
+        )
+      }
     }
-  }
-})
+  },
+)

@@ -17,7 +17,10 @@ t.test('two concurrent writes: the second rule sees the first write as current',
     seen.push(current?.rev)
     return 'write'
   }
-  const [a, b] = await Promise.all([store.write(sampleSnapshot(1), { ...STATE, admit }), store.write(sampleSnapshot(2), { ...STATE, admit })])
+  const [a, b] = await Promise.all([
+    store.write(sampleSnapshot(1), { ...STATE, admit }),
+    store.write(sampleSnapshot(2), { ...STATE, admit }),
+  ])
   const [first, second] = [a, b].sort((x, y) => (x.rev < y.rev ? -1 : 1))
   t.same(seen, [undefined, first!.rev], 'the first rule saw no current, the second saw the first write')
   t.equal(second!.current, true)
@@ -30,7 +33,9 @@ t.test('a rule that refuses what is now current refuses the racing write, and no
     if (current !== undefined) throw Object.assign(new Error('not the first write'), { code: 'refused' })
     return 'write'
   }
-  const results = await Promise.allSettled([1, 2, 3, 4].map((i) => store.write(sampleSnapshot(i), { ...STATE, admit: firstOnly })))
+  const results = await Promise.allSettled(
+    [1, 2, 3, 4].map((i) => store.write(sampleSnapshot(i), { ...STATE, admit: firstOnly })),
+  )
   t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one write passed')
   t.equal(results.filter((r) => r.status === 'rejected').length, 3, 'the others were refused')
   t.equal((await store.list()).length, 1, 'and only one rev is stored')
@@ -48,8 +53,20 @@ t.test('a refused rule leaves no rev and no temp file behind', async (t) => {
   const dir = t.testdir()
   const store = makeRoot(dir).stack('f1', 's1')
   await store.write(sampleSnapshot(1), STATE)
-  await t.rejects(store.write(sampleSnapshot(2), { ...STATE, admit: () => { throw new Error('refused') } }), /refused/)
+  await t.rejects(
+    store.write(sampleSnapshot(2), {
+      ...STATE,
+      admit: () => {
+        throw new Error('refused')
+      },
+    }),
+    /refused/,
+  )
   t.equal((await store.list()).length, 1)
   const { readdirSync } = await import('node:fs')
-  t.same(readdirSync(`${dir}/f1/s1/snapshots`).filter((n) => n.startsWith('.')), [], 'no temp file left')
+  t.same(
+    readdirSync(`${dir}/f1/s1/snapshots`).filter((n) => n.startsWith('.')),
+    [],
+    'no temp file left',
+  )
 })

@@ -10,8 +10,18 @@ import t, { type Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import { buildTestApp } from '../helpers/app.js'
 import {
-  GoHttpClient, type GoClientStyle, type GoResponse, type HttpBackendConfig, HttpBackend,
-  marshalLockInfo, md5Base64, newLockInfo, parseGoJson, retryablePolicy, stateFile, withLockId,
+  GoHttpClient,
+  type GoClientStyle,
+  type GoResponse,
+  type HttpBackendConfig,
+  HttpBackend,
+  marshalLockInfo,
+  md5Base64,
+  newLockInfo,
+  parseGoJson,
+  retryablePolicy,
+  stateFile,
+  withLockId,
 } from '../helpers/go-http-client.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
@@ -31,12 +41,22 @@ function freshStack(): { address: string; native: string } {
 }
 
 /** A fresh client process's backend. */
-function backend(address: string, style: GoClientStyle = 'terraform', config: Omit<HttpBackendConfig, 'address'> = {}): HttpBackend {
+function backend(
+  address: string,
+  style: GoClientStyle = 'terraform',
+  config: Omit<HttpBackendConfig, 'address'> = {},
+): HttpBackend {
   return new HttpBackend(new GoHttpClient({ port, style }), { address, ...config })
 }
 
 /** Calls a native route with fetch; `bytes` is the raw body. */
-async function native(path: string, method = 'GET', json?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; bytes: Buffer }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function native(
+  path: string,
+  method = 'GET',
+  json?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; bytes: Buffer }> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
     headers: { ...headers, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -59,10 +79,18 @@ async function revsOf(base: string): Promise<string[]> {
 }
 
 /** The problem body of a refusal, after checking the Go clients can decode it (they json.Unmarshal every 409/423). */
-function refusal(t: Test, response: GoResponse, statuses: number[]): { code?: string; detail?: string; [key: string]: unknown } {
-  t.ok(statuses.includes(response.status), `answered ${statuses.join(' or ')} (got ${response.status}: ${response.body.toString()})`)
+function refusal(
+  t: Test,
+  response: GoResponse,
+  statuses: number[],
+): { code?: string; detail?: string; [key: string]: unknown } {
+  t.ok(
+    statuses.includes(response.status),
+    `answered ${statuses.join(' or ')} (got ${response.status}: ${response.body.toString()})`,
+  )
   t.equal(retryablePolicy(response.status), false, 'a final answer: go-retryablehttp does not resend it')
-  if (response.status === 409 || response.status === 423) t.doesNotThrow(() => parseGoJson(response.body), 'the body decodes under Go rules')
+  if (response.status === 409 || response.status === 423)
+    t.doesNotThrow(() => parseGoJson(response.body), 'the body decodes under Go rules')
   return JSON.parse(response.body.toString('utf8'))
 }
 
@@ -118,7 +146,11 @@ t.test('a force-unlock retried after success answers 200', async (t) => {
     t.equal((await fresh.unlock(locked.id!)).status, 200, `${style}: force-unlock`)
     const retried = await fresh.unlock(locked.id!) // go-retryablehttp resends the same bytes
     t.ok(fresh.client.sent[1]!.equals(fresh.client.sent[0]!), `${style}: the retry is byte-identical`)
-    t.equal(retried.status, 200, `${style}: the retried force-unlock answers 200 (got ${retried.status}: ${retried.body.toString()})`)
+    t.equal(
+      retried.status,
+      200,
+      `${style}: the retried force-unlock answers 200 (got ${retried.status}: ${retried.body.toString()})`,
+    )
     t.equal((await native(`${base}/lock`)).status, 404, `${style}: the stack is free`)
   }
 })
@@ -135,7 +167,11 @@ t.test('an UNLOCK with a wrong id while held answers 423 with the holder and kee
   t.equal(holder.Who, 'clientA')
   const idOnly = await b.client.unlock(address, marshalLockInfo({ ID: 'not-the-holder' }))
   refusal(t, idOnly, [409, 423])
-  t.equal(parseGoJson(idOnly.body).ID, locked.id, "an OpenTofu force-unlock naming another id gets the holder's LockInfo too")
+  t.equal(
+    parseGoJson(idOnly.body).ID,
+    locked.id,
+    "an OpenTofu force-unlock naming another id gets the holder's LockInfo too",
+  )
   t.equal((await native(`${base}/lock`)).body.id, locked.id, 'the lock stays')
 })
 
@@ -158,7 +194,10 @@ t.test("a write carrying the holder's ?ID is accepted while locked", async (t) =
   const data = stateFile(2)
   const written = await a.put(data)
   t.equal(written.status, 200)
-  t.ok(a.client.sent.at(-1)!.toString('latin1').startsWith(`POST ${address}?ID=${locked.id} HTTP/1.1\r\n`), 'the client added ?ID=')
+  t.ok(
+    a.client.sent.at(-1)!.toString('latin1').startsWith(`POST ${address}?ID=${locked.id} HTTP/1.1\r\n`),
+    'the client added ?ID=',
+  )
   t.ok((await a.get()).state?.equals(data))
 })
 
@@ -169,7 +208,13 @@ t.test('a write through an address with its own query carries ?ID re-encoded the
   t.equal(locked.response.status, 200, 'LOCK on an address with a query')
   const written = await a.put(stateFile(2))
   t.equal(written.status, 200)
-  t.ok(a.client.sent.at(-1)!.toString('latin1').startsWith(`POST ${address}?ID=${locked.id}&also=x%2Fy&note=a+b HTTP/1.1\r\n`), 'sorted, QueryEscaped')
+  t.ok(
+    a.client.sent
+      .at(-1)!
+      .toString('latin1')
+      .startsWith(`POST ${address}?ID=${locked.id}&also=x%2Fy&note=a+b HTTP/1.1\r\n`),
+    'sorted, QueryEscaped',
+  )
   t.equal(withLockId(`${address}?note=a%20b&also=x/y`, locked.id!), `${address}?ID=${locked.id}&also=x%2Fy&note=a+b`)
 })
 
@@ -251,7 +296,11 @@ t.test('a write with a lower serial is refused with 409 state-conflict', async (
   t.equal(problem.code, 'state-conflict')
   t.match(problem.detail, /\b4\b/)
   t.match(problem.detail, /\b5\b/)
-  t.equal((await a.put(stateFile(5, 'stub-lineage', { outputs: {} }))).status, 200, 'the same serial with other content is not lower')
+  t.equal(
+    (await a.put(stateFile(5, 'stub-lineage', { outputs: {} }))).status,
+    200,
+    'the same serial with other content is not lower',
+  )
   t.equal((await revsOf(base)).length, 2)
 })
 
@@ -265,7 +314,12 @@ t.test('?force=true on the address accepts another lineage and a lower serial', 
   t.equal((await forced.lock(newLockInfo())).response.status, 200, 'LOCK on the forced address')
   const lower = stateFile(1, 'other-lineage')
   t.equal((await forced.put(lower)).status, 200, 'a lower serial, forced, under the lock')
-  t.ok(forced.client.sent.at(-1)!.toString('latin1').startsWith(`POST ${address}?ID=${forced.lockId}&force=true HTTP/1.1\r\n`))
+  t.ok(
+    forced.client.sent
+      .at(-1)!
+      .toString('latin1')
+      .startsWith(`POST ${address}?ID=${forced.lockId}&force=true HTTP/1.1\r\n`),
+  )
   t.ok((await backend(address).get()).state?.equals(lower))
   t.equal((await revsOf(base)).length, 3)
 })
@@ -274,13 +328,22 @@ t.test('an OpenTofu client-side-encrypted state is stored and returned byte-exac
   const { address, native: base } = freshStack()
   const tofu = backend(address, 'opentofu')
   t.equal((await tofu.put(stateFile(2))).status, 200)
-  const encrypted = Buffer.from(`${JSON.stringify({
-    serial: 3,
-    lineage: 'stub-lineage',
-    meta: { 'key_provider.pbkdf2.main': 'eyJzYWx0IjoiQUFBQSIsIml0ZXJhdGlvbnMiOjYwMDAwMCwiaGFzaF9mdW5jdGlvbiI6InNoYTUxMiIsImtleV9sZW5ndGgiOjMyfQ==' },
-    encrypted_data: 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWeJ/w==',
-    encryption_version: 'v0',
-  }, null, 2)}\n`)
+  const encrypted = Buffer.from(
+    `${JSON.stringify(
+      {
+        serial: 3,
+        lineage: 'stub-lineage',
+        meta: {
+          'key_provider.pbkdf2.main':
+            'eyJzYWx0IjoiQUFBQSIsIml0ZXJhdGlvbnMiOjYwMDAwMCwiaGFzaF9mdW5jdGlvbiI6InNoYTUxMiIsImtleV9sZW5ndGgiOjMyfQ==',
+        },
+        encrypted_data: 'q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWeJ/w==',
+        encryption_version: 'v0',
+      },
+      null,
+      2,
+    )}\n`,
+  )
   t.equal((await tofu.put(encrypted)).status, 200)
   t.ok((await tofu.get()).state?.equals(encrypted), 'the encrypted document comes back byte-exact')
   const revs = await revsOf(base)
@@ -315,30 +378,43 @@ t.test('rolling current back through the native route makes the Terraform GET re
   t.ok((await a.get()).state?.equals(older), 'the Terraform GET returns the older bytes')
 })
 
-t.test('a stack holding a unobin snapshot answers the Terraform GET and write with 409 payload-type-mismatch', async (t) => {
-  const { address, native: base } = freshStack()
-  const written = await native(`${base}/snapshots?current=true`, 'POST', sampleSnapshot(1))
-  t.equal(written.status, 201)
-  const a = backend(address)
-  const read = await a.client.get(address)
-  t.equal(read.status, 409)
-  t.equal(JSON.parse(read.body.toString()).code, 'payload-type-mismatch')
-  const problem = refusal(t, await a.put(stateFile(2)), [409])
-  t.equal(problem.code, 'payload-type-mismatch')
-  t.equal((await revsOf(base)).length, 1, 'nothing stored')
-})
+t.test(
+  'a stack holding a unobin snapshot answers the Terraform GET and write with 409 payload-type-mismatch',
+  async (t) => {
+    const { address, native: base } = freshStack()
+    const written = await native(`${base}/snapshots?current=true`, 'POST', sampleSnapshot(1))
+    t.equal(written.status, 201)
+    const a = backend(address)
+    const read = await a.client.get(address)
+    t.equal(read.status, 409)
+    t.equal(JSON.parse(read.body.toString()).code, 'payload-type-mismatch')
+    const problem = refusal(t, await a.put(stateFile(2)), [409])
+    t.equal(problem.code, 'payload-type-mismatch')
+    t.equal((await revsOf(base)).length, 1, 'nothing stored')
+  },
+)
 
 t.test('every LOCK, UNLOCK and DELETE success the clients see is exactly 200', async (t) => {
   for (const style of ['terraform', 'opentofu'] as const) {
     for (const gitlab of [false, true]) {
       const { address } = freshStack()
-      const config = gitlab ? { lockAddress: `${address}/lock`, lockMethod: 'POST', unlockAddress: `${address}/lock`, unlockMethod: 'DELETE' } : {}
+      const config = gitlab
+        ? {
+            lockAddress: `${address}/lock`,
+            lockMethod: 'POST',
+            unlockAddress: `${address}/lock`,
+            unlockMethod: 'DELETE',
+          }
+        : {}
       const where = `${style}, ${gitlab ? 'GitLab routes' : 'LOCK/UNLOCK'}`
       const a = backend(address, style, config)
       const statuses: Array<[string, number]> = []
       const locked = await a.lock(newLockInfo())
       statuses.push(['lock', locked.response.status])
-      statuses.push(['lock retried', (await a.client.send(a.config.lockMethod, a.config.lockAddress, a.jsonLockInfo!)).status])
+      statuses.push([
+        'lock retried',
+        (await a.client.send(a.config.lockMethod, a.config.lockAddress, a.jsonLockInfo!)).status,
+      ])
       statuses.push(['write', (await a.put(stateFile(2))).status])
       statuses.push(['unlock', (await a.unlock(locked.id!)).status])
       statuses.push(['unlock retried', (await a.unlock(locked.id!)).status])

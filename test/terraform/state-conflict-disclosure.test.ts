@@ -14,14 +14,27 @@ const OTHER = '99999999-2222-4333-8444-555555555555'
 t.test('a state-conflict names the current lineage and serial only to a caller with read', async (t) => {
   const owner = newToken()
   const writer = newToken()
-  const { app } = await buildTestApp(t, { auth: authFromText(tokensFileText([
-    { name: 'owner', token: owner, grants: [{ scope: '*/*', allow: ['read', 'write'] }] },
-    { name: 'writer', token: writer, grants: [{ scope: '*/*', allow: ['write'] }] },
-  ])) })
-  const post = (token: string, body: string) => app.inject({ method: 'POST', url: `${STACK}/terraform`, headers: { ...bearer(token), 'content-type': 'application/json' }, payload: body })
+  const { app } = await buildTestApp(t, {
+    auth: authFromText(
+      tokensFileText([
+        { name: 'owner', token: owner, grants: [{ scope: '*/*', allow: ['read', 'write'] }] },
+        { name: 'writer', token: writer, grants: [{ scope: '*/*', allow: ['write'] }] },
+      ]),
+    ),
+  })
+  const post = (token: string, body: string) =>
+    app.inject({
+      method: 'POST',
+      url: `${STACK}/terraform`,
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      payload: body,
+    })
   t.equal((await post(owner, terraformState(7, LINEAGE))).statusCode, 200)
 
-  for (const [label, body, rule] of [['another lineage', terraformState(8, OTHER), 'lineage'], ['a lower serial', terraformState(3, LINEAGE), 'serial']] as const) {
+  for (const [label, body, rule] of [
+    ['another lineage', terraformState(8, OTHER), 'lineage'],
+    ['a lower serial', terraformState(3, LINEAGE), 'serial'],
+  ] as const) {
     const blind = await post(writer, body)
     t.equal(blind.statusCode, 409, label)
     t.equal(blind.json().code, 'state-conflict', label)

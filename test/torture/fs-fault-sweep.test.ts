@@ -75,7 +75,17 @@ function codesFor(n: number): readonly SweptCode[] {
 
 /** A Terraform LockInfo as the clients send it. */
 function lockInfo(): Buffer {
-  return Buffer.from(JSON.stringify({ ID: TF_LOCK_ID, Operation: 'OperationTypeApply', Info: '', Who: 'ci@runner', Version: '1.9.0', Created: '2026-07-10T12:00:00Z', Path: '' }))
+  return Buffer.from(
+    JSON.stringify({
+      ID: TF_LOCK_ID,
+      Operation: 'OperationTypeApply',
+      Info: '',
+      Who: 'ci@runner',
+      Version: '1.9.0',
+      Created: '2026-07-10T12:00:00Z',
+      Path: '',
+    }),
+  )
 }
 
 // --- seeds -------------------------------------------------------------------
@@ -100,7 +110,10 @@ interface Call {
 }
 
 /** The answer of a seeding request, which must succeed. */
-async function ok(res: LightMyRequestResponse | Promise<LightMyRequestResponse>, what: string): Promise<LightMyRequestResponse> {
+async function ok(
+  res: LightMyRequestResponse | Promise<LightMyRequestResponse>,
+  what: string,
+): Promise<LightMyRequestResponse> {
   const r = await res
   if (r.statusCode >= 300) throw new Error(`seeding: ${what} answered ${r.statusCode}: ${r.body}`)
   return r
@@ -117,7 +130,15 @@ async function seed(ctx: Ctx, shape: Shape, stack: string): Promise<Facts> {
   const bodies = new Map<string, Buffer>()
   const write = async (body: Buffer, current: boolean) => {
     clock.advanceMs(1000)
-    const res = await ok(app.inject({ method: 'POST', url: `${base}/snapshots${current ? '?current=true' : ''}`, headers: JSON_TYPE, payload: body }), 'a seed write')
+    const res = await ok(
+      app.inject({
+        method: 'POST',
+        url: `${base}/snapshots${current ? '?current=true' : ''}`,
+        headers: JSON_TYPE,
+        payload: body,
+      }),
+      'a seed write',
+    )
     const rev = res.json<{ rev: string }>().rev
     revs.push(rev)
     bodies.set(rev, body)
@@ -125,18 +146,24 @@ async function seed(ctx: Ctx, shape: Shape, stack: string): Promise<Facts> {
   const tfWrite = async (serial: number) => {
     clock.advanceMs(1000)
     const body = stateFile(serial, LINEAGE)
-    const res = await ok(app.inject({ method: 'POST', url: `${base}/terraform`, headers: JSON_TYPE, payload: body }), 'a seed Terraform write')
+    const res = await ok(
+      app.inject({ method: 'POST', url: `${base}/terraform`, headers: JSON_TYPE, payload: body }),
+      'a seed Terraform write',
+    )
     const rev = res.json<{ rev: string }>().rev
     revs.push(rev)
     bodies.set(rev, body)
   }
-  const lock = async (body: Record<string, unknown>) => (await ok(app.inject({ method: 'POST', url: `${base}/lock`, payload: body }), 'a seed lock')).json<{ id: string }>().id
+  const lock = async (body: Record<string, unknown>) =>
+    (await ok(app.inject({ method: 'POST', url: `${base}/lock`, payload: body }), 'a seed lock')).json<{ id: string }>()
+      .id
   switch (shape) {
     case 'history':
     case 'locked':
     case 'expired': {
       for (let i = 0; i < 3; i++) await write(sampleSnapshot(`${stack}-${i}`), true)
-      if (shape === 'locked') return { revs, bodies, lockId: await lock({ who: 'holder', operation: 'apply', info: 'seeded' }) }
+      if (shape === 'locked')
+        return { revs, bodies, lockId: await lock({ who: 'holder', operation: 'apply', info: 'seeded' }) }
       // The lease runs out when the clock jumps after seeding (at the end of this file).
       if (shape === 'expired') return { revs, bodies, lockId: await lock({ who: 'gone', operation: 'apply', ttl: 1 }) }
       return { revs, bodies }
@@ -152,7 +179,10 @@ async function seed(ctx: Ctx, shape: Shape, stack: string): Promise<Facts> {
       await tfWrite(1)
       await tfWrite(2)
       if (shape === 'terraform') return { revs, bodies }
-      await ok(app.inject({ method: 'LOCK', url: `${base}/terraform`, headers: JSON_TYPE, payload: lockInfo() }), 'a seed Terraform LOCK')
+      await ok(
+        app.inject({ method: 'LOCK', url: `${base}/terraform`, headers: JSON_TYPE, payload: lockInfo() }),
+        'a seed Terraform LOCK',
+      )
       return { revs, bodies, lockId: TF_LOCK_ID }
     }
     case 'sealed-old': {
@@ -186,7 +216,13 @@ const lockIdOf = (f: Facts): string => {
   return f.lockId
 }
 const rev = (f: Facts, i: number): string => f.revs.at(i)!
-const snapshotWrite = (path: string, body: Buffer, headers: Record<string, string> = {}): Call => ({ method: 'POST', path, headers: { ...JSON_TYPE, ...headers }, payload: body, writes: body })
+const snapshotWrite = (path: string, body: Buffer, headers: Record<string, string> = {}): Call => ({
+  method: 'POST',
+  path,
+  headers: { ...JSON_TYPE, ...headers },
+  payload: body,
+  writes: body,
+})
 const tfWrite = (path: string, serial: number): Call => {
   const body = stateFile(serial, LINEAGE)
   return { method: 'POST', path, headers: JSON_TYPE, payload: body, writes: body }
@@ -194,37 +230,172 @@ const tfWrite = (path: string, serial: number): Call => {
 
 const PATHS: readonly MutationPath[] = [
   // Writes: a new rev (leaving current), a new current, and the holder's fenced write.
-  { name: 'POST snapshots', shape: 'history', success: 201, request: () => snapshotWrite('/snapshots', sampleSnapshot('sweep')) },
-  { name: 'POST snapshots?current=true', shape: 'history', success: 201, request: () => snapshotWrite('/snapshots?current=true', sampleSnapshot('sweep')) },
-  { name: 'POST snapshots?current=true fenced by Lock-Id', shape: 'locked', success: 201, request: (f) => snapshotWrite('/snapshots?current=true', sampleSnapshot('sweep'), { 'lock-id': lockIdOf(f) }) },
+  {
+    name: 'POST snapshots',
+    shape: 'history',
+    success: 201,
+    request: () => snapshotWrite('/snapshots', sampleSnapshot('sweep')),
+  },
+  {
+    name: 'POST snapshots?current=true',
+    shape: 'history',
+    success: 201,
+    request: () => snapshotWrite('/snapshots?current=true', sampleSnapshot('sweep')),
+  },
+  {
+    name: 'POST snapshots?current=true fenced by Lock-Id',
+    shape: 'locked',
+    success: 201,
+    request: (f) => snapshotWrite('/snapshots?current=true', sampleSnapshot('sweep'), { 'lock-id': lockIdOf(f) }),
+  },
   // The current pointer: rollback, and a CAS rollback by the holder.
-  { name: 'PUT current (rollback)', shape: 'history', success: 200, request: (f) => ({ method: 'PUT', path: '/current', payload: { rev: rev(f, 0) } }) },
-  { name: 'PUT current (If-Match, fenced by Lock-Id)', shape: 'locked', success: 200, request: (f) => ({ method: 'PUT', path: '/current', headers: { 'if-match': `"${rev(f, -1)}"`, 'lock-id': lockIdOf(f) }, payload: { rev: rev(f, 1) } }) },
+  {
+    name: 'PUT current (rollback)',
+    shape: 'history',
+    success: 200,
+    request: (f) => ({ method: 'PUT', path: '/current', payload: { rev: rev(f, 0) } }),
+  },
+  {
+    name: 'PUT current (If-Match, fenced by Lock-Id)',
+    shape: 'locked',
+    success: 200,
+    request: (f) => ({
+      method: 'PUT',
+      path: '/current',
+      headers: { 'if-match': `"${rev(f, -1)}"`, 'lock-id': lockIdOf(f) },
+      payload: { rev: rev(f, 1) },
+    }),
+  },
   // History: delete an old rev, force-delete the current one, gc, prune (with a purge), restore.
-  { name: 'DELETE snapshots/{rev}', shape: 'history', success: 200, request: (f) => ({ method: 'DELETE', path: `/snapshots/${rev(f, 0)}` }) },
-  { name: 'DELETE snapshots/{rev} fenced by Lock-Id', shape: 'locked', success: 200, request: (f) => ({ method: 'DELETE', path: `/snapshots/${rev(f, 1)}`, headers: { 'lock-id': lockIdOf(f) } }) },
-  { name: 'DELETE snapshots/{current}?force=true', shape: 'history', success: 200, request: (f) => ({ method: 'DELETE', path: `/snapshots/${rev(f, -1)}?force=true` }) },
-  { name: 'POST snapshots:gc', shape: 'history', success: 200, request: () => ({ method: 'POST', path: '/snapshots:gc', payload: { keep: 1 } }) },
-  { name: 'POST snapshots:gc fenced by Lock-Id', shape: 'locked', success: 200, request: (f) => ({ method: 'POST', path: '/snapshots:gc', headers: { 'lock-id': lockIdOf(f) }, payload: { keep: 1 } }) },
-  { name: 'POST snapshots:prune (and purge)', shape: 'pruned', success: 200, request: () => ({ method: 'POST', path: '/snapshots:prune', payload: { keep: 1 } }) },
-  { name: 'POST snapshots:restore', shape: 'pruned', success: 200, request: (f) => ({ method: 'POST', path: '/snapshots:restore', payload: { rev: rev(f, 1) } }) },
+  {
+    name: 'DELETE snapshots/{rev}',
+    shape: 'history',
+    success: 200,
+    request: (f) => ({ method: 'DELETE', path: `/snapshots/${rev(f, 0)}` }),
+  },
+  {
+    name: 'DELETE snapshots/{rev} fenced by Lock-Id',
+    shape: 'locked',
+    success: 200,
+    request: (f) => ({ method: 'DELETE', path: `/snapshots/${rev(f, 1)}`, headers: { 'lock-id': lockIdOf(f) } }),
+  },
+  {
+    name: 'DELETE snapshots/{current}?force=true',
+    shape: 'history',
+    success: 200,
+    request: (f) => ({ method: 'DELETE', path: `/snapshots/${rev(f, -1)}?force=true` }),
+  },
+  {
+    name: 'POST snapshots:gc',
+    shape: 'history',
+    success: 200,
+    request: () => ({ method: 'POST', path: '/snapshots:gc', payload: { keep: 1 } }),
+  },
+  {
+    name: 'POST snapshots:gc fenced by Lock-Id',
+    shape: 'locked',
+    success: 200,
+    request: (f) => ({
+      method: 'POST',
+      path: '/snapshots:gc',
+      headers: { 'lock-id': lockIdOf(f) },
+      payload: { keep: 1 },
+    }),
+  },
+  {
+    name: 'POST snapshots:prune (and purge)',
+    shape: 'pruned',
+    success: 200,
+    request: () => ({ method: 'POST', path: '/snapshots:prune', payload: { keep: 1 } }),
+  },
+  {
+    name: 'POST snapshots:restore',
+    shape: 'pruned',
+    success: 200,
+    request: (f) => ({ method: 'POST', path: '/snapshots:restore', payload: { rev: rev(f, 1) } }),
+  },
   // The lock: take (free, and over an expired lease), renew, unlock, force-unlock.
-  { name: 'POST lock', shape: 'history', success: 201, request: () => ({ method: 'POST', path: '/lock', payload: { who: 'sweep', operation: 'apply' } }) },
-  { name: 'POST lock over an expired lease', shape: 'expired', success: 201, request: () => ({ method: 'POST', path: '/lock', payload: { who: 'sweep', operation: 'apply' } }) },
-  { name: 'PUT lock (renew)', shape: 'locked', success: 200, request: (f) => ({ method: 'PUT', path: '/lock', payload: { id: lockIdOf(f), ttl: 600 } }) },
-  { name: 'DELETE lock?id=', shape: 'locked', success: 200, request: (f) => ({ method: 'DELETE', path: `/lock?id=${lockIdOf(f)}` }) },
-  { name: 'DELETE lock?force=true', shape: 'locked', success: 200, request: () => ({ method: 'DELETE', path: '/lock?force=true&reason=sweep' }) },
+  {
+    name: 'POST lock',
+    shape: 'history',
+    success: 201,
+    request: () => ({ method: 'POST', path: '/lock', payload: { who: 'sweep', operation: 'apply' } }),
+  },
+  {
+    name: 'POST lock over an expired lease',
+    shape: 'expired',
+    success: 201,
+    request: () => ({ method: 'POST', path: '/lock', payload: { who: 'sweep', operation: 'apply' } }),
+  },
+  {
+    name: 'PUT lock (renew)',
+    shape: 'locked',
+    success: 200,
+    request: (f) => ({ method: 'PUT', path: '/lock', payload: { id: lockIdOf(f), ttl: 600 } }),
+  },
+  {
+    name: 'DELETE lock?id=',
+    shape: 'locked',
+    success: 200,
+    request: (f) => ({ method: 'DELETE', path: `/lock?id=${lockIdOf(f)}` }),
+  },
+  {
+    name: 'DELETE lock?force=true',
+    shape: 'locked',
+    success: 200,
+    request: () => ({ method: 'DELETE', path: '/lock?force=true&reason=sweep' }),
+  },
   // Terraform: writes (free and fenced by ?ID=), LOCK/UNLOCK on both addresses, force-unlock, DELETE.
   { name: 'Terraform POST state', shape: 'terraform', success: 200, request: () => tfWrite('/terraform', 3) },
-  { name: 'Terraform POST state?ID=', shape: 'terraform-locked', success: 200, request: (f) => tfWrite(`/terraform?ID=${lockIdOf(f)}`, 3) },
-  { name: 'Terraform LOCK', shape: 'terraform', success: 200, request: () => ({ method: 'LOCK', path: '/terraform', headers: JSON_TYPE, payload: lockInfo() }) },
-  { name: 'Terraform POST terraform/lock', shape: 'terraform', success: 200, request: () => ({ method: 'POST', path: '/terraform/lock', headers: JSON_TYPE, payload: lockInfo() }) },
-  { name: 'Terraform UNLOCK', shape: 'terraform-locked', success: 200, request: () => ({ method: 'UNLOCK', path: '/terraform', headers: JSON_TYPE, payload: lockInfo() }) },
-  { name: 'Terraform DELETE terraform/lock', shape: 'terraform-locked', success: 200, request: () => ({ method: 'DELETE', path: '/terraform/lock', headers: JSON_TYPE, payload: lockInfo() }) },
-  { name: 'Terraform force-unlock (UNLOCK, empty body)', shape: 'terraform-locked', success: 200, request: () => ({ method: 'UNLOCK', path: '/terraform' }) },
-  { name: 'Terraform DELETE state', shape: 'terraform', success: 200, request: () => ({ method: 'DELETE', path: '/terraform' }) },
+  {
+    name: 'Terraform POST state?ID=',
+    shape: 'terraform-locked',
+    success: 200,
+    request: (f) => tfWrite(`/terraform?ID=${lockIdOf(f)}`, 3),
+  },
+  {
+    name: 'Terraform LOCK',
+    shape: 'terraform',
+    success: 200,
+    request: () => ({ method: 'LOCK', path: '/terraform', headers: JSON_TYPE, payload: lockInfo() }),
+  },
+  {
+    name: 'Terraform POST terraform/lock',
+    shape: 'terraform',
+    success: 200,
+    request: () => ({ method: 'POST', path: '/terraform/lock', headers: JSON_TYPE, payload: lockInfo() }),
+  },
+  {
+    name: 'Terraform UNLOCK',
+    shape: 'terraform-locked',
+    success: 200,
+    request: () => ({ method: 'UNLOCK', path: '/terraform', headers: JSON_TYPE, payload: lockInfo() }),
+  },
+  {
+    name: 'Terraform DELETE terraform/lock',
+    shape: 'terraform-locked',
+    success: 200,
+    request: () => ({ method: 'DELETE', path: '/terraform/lock', headers: JSON_TYPE, payload: lockInfo() }),
+  },
+  {
+    name: 'Terraform force-unlock (UNLOCK, empty body)',
+    shape: 'terraform-locked',
+    success: 200,
+    request: () => ({ method: 'UNLOCK', path: '/terraform' }),
+  },
+  {
+    name: 'Terraform DELETE state',
+    shape: 'terraform',
+    success: 200,
+    request: () => ({ method: 'DELETE', path: '/terraform' }),
+  },
   // Key rotation: re-seal every rev (no client sees a change; the envelopes on disk name the new key).
-  { name: 'POST snapshots:reseal', shape: 'sealed-old', success: 200, request: () => ({ method: 'POST', path: '/snapshots:reseal' }) },
+  {
+    name: 'POST snapshots:reseal',
+    shape: 'sealed-old',
+    success: 200,
+    request: () => ({ method: 'POST', path: '/snapshots:reseal' }),
+  },
 ]
 
 // --- observing a stack -------------------------------------------------------
@@ -253,7 +424,16 @@ function send(app: App, base: string, call: Call): Promise<LightMyRequestRespons
 }
 
 /** Names of the stack layout (see src/store/stack/layout.ts); `.tmp-` names are leftovers, never read as data. */
-const STACK_FILES = new Set(['current', 'lock', '.lock-released', '.lock-lost', 'snapshots', '.trash', '.mutex', '.lock-ids'])
+const STACK_FILES = new Set([
+  'current',
+  'lock',
+  '.lock-released',
+  '.lock-lost',
+  'snapshots',
+  '.trash',
+  '.mutex',
+  '.lock-ids',
+])
 
 /** Files on disk that are not part of the layout, and how many temp leftovers there are. */
 function diskDefects(stackDir: string): { defects: string[]; temps: number } {
@@ -267,7 +447,10 @@ function diskDefects(stackDir: string): { defects: string[]; temps: number } {
     }
   }
   scan(stackDir, (name) => STACK_FILES.has(name))
-  scan(join(stackDir, 'snapshots'), (name) => name.endsWith('.json.enc') && parseRev(name.slice(0, -'.json.enc'.length)) !== undefined)
+  scan(
+    join(stackDir, 'snapshots'),
+    (name) => name.endsWith('.json.enc') && parseRev(name.slice(0, -'.json.enc'.length)) !== undefined,
+  )
   scan(join(stackDir, '.trash'), (name) => /^[^@]+@[^@]+\.json\.enc$/.test(name))
   return { defects, temps }
 }
@@ -287,7 +470,9 @@ function sealedWith(stackDir: string): string {
       if (!name.endsWith('.json.enc')) continue
       let key = 'unreadable'
       try {
-        const envelope = JSON.parse(readFileSync(join(at, name), 'utf8')) as { encrypter?: { body?: Record<string, unknown> } }
+        const envelope = JSON.parse(readFileSync(join(at, name), 'utf8')) as {
+          encrypter?: { body?: Record<string, unknown> }
+        }
         key = String(envelope.encrypter?.body?.['env-var'] ?? 'none')
       } catch {
         // an envelope that does not parse is reported by the reads as torn
@@ -306,10 +491,22 @@ function sealedWith(stackDir: string): string {
  * that reads as a torn marker, files outside the layout. Reads run in
  * parallel: nothing changes the stack meanwhile.
  */
-async function observe(app: App, base: string, stackDir: string, facts: Facts, written: Buffer | undefined, knownIds: ReadonlySet<string>): Promise<{ state: Observed; defects: string[]; temps: number; sealed: string }> {
+async function observe(
+  app: App,
+  base: string,
+  stackDir: string,
+  facts: Facts,
+  written: Buffer | undefined,
+  knownIds: ReadonlySet<string>,
+): Promise<{ state: Observed; defects: string[]; temps: number; sealed: string }> {
   const defects: string[] = []
   const get = (path: string) => app.inject({ method: 'GET', url: `${base}${path}` })
-  const [list, cur, held, trashRes] = await Promise.all([get('/snapshots'), get('/current'), get('/lock'), get('/trash')])
+  const [list, cur, held, trashRes] = await Promise.all([
+    get('/snapshots'),
+    get('/current'),
+    get('/lock'),
+    get('/trash'),
+  ])
   let revs: string[] = []
   if (list.statusCode === 200) revs = list.json<{ revs: string[] }>().revs
   else defects.push(`list answered ${list.statusCode} ${list.body}`)
@@ -322,7 +519,8 @@ async function observe(app: App, base: string, stackDir: string, facts: Facts, w
       return `unreadable ${got.statusCode}`
     }
     const expected = facts.bodies.get(name) ?? written
-    if (expected === undefined || !got.rawPayload.equals(expected)) defects.push(`rev ${name} does not read back what was written to it`)
+    if (expected === undefined || !got.rawPayload.equals(expected))
+      defects.push(`rev ${name} does not read back what was written to it`)
     return digest(got.rawPayload)
   })
   let current = 'none'
@@ -337,7 +535,14 @@ async function observe(app: App, base: string, stackDir: string, facts: Facts, w
   }
   let lock = 'free'
   if (held.statusCode === 200) {
-    const h = held.json<{ id: string; generation: number; who: string; operation: string; expires: string | null; legacy: boolean }>()
+    const h = held.json<{
+      id: string
+      generation: number
+      who: string
+      operation: string
+      expires: string | null
+      legacy: boolean
+    }>()
     if (h.legacy) defects.push(`the lock reads as a torn or foreign marker (${h.id})`)
     lock = `${knownIds.has(h.id) ? h.id.slice(0, 8) : 'new'} gen ${h.generation} who ${h.who} op ${h.operation} expires ${h.expires}`
   } else if (!(held.statusCode === 404 && held.json<{ code: string }>().code === 'not-locked')) {
@@ -345,7 +550,10 @@ async function observe(app: App, base: string, stackDir: string, facts: Facts, w
     lock = `broken ${held.statusCode}`
   }
   let trash: string[] = []
-  if (trashRes.statusCode === 200) trash = trashRes.json<{ revs: Array<{ rev: string; deletedAt: string }> }>().revs.map((e) => `${e.rev}@${e.deletedAt}`)
+  if (trashRes.statusCode === 200)
+    trash = trashRes
+      .json<{ revs: Array<{ rev: string; deletedAt: string }> }>()
+      .revs.map((e) => `${e.rev}@${e.deletedAt}`)
   else defects.push(`trash answered ${trashRes.statusCode} ${trashRes.body}`)
   const disk = diskDefects(stackDir)
   defects.push(...disk.defects)
@@ -360,7 +568,9 @@ function render(s: Observed): string {
 /** A success body with ids the sweep cannot predict (a fresh lock's) replaced, for comparing answers. */
 function normalized(res: LightMyRequestResponse, knownIds: ReadonlySet<string>): string {
   if (res.body === '') return ''
-  return JSON.stringify(res.json(), (key, value: unknown) => (key === 'id' && typeof value === 'string' && !knownIds.has(value) ? '<new>' : value))
+  return JSON.stringify(res.json(), (key, value: unknown) =>
+    key === 'id' && typeof value === 'string' && !knownIds.has(value) ? '<new>' : value,
+  )
 }
 
 // --- the sweep -----------------------------------------------------------------
@@ -381,7 +591,16 @@ let leftoverTemps = 0
 /** A call as `method name`, the name relative to the stack with uuids and revs generalised, to tell kinds of calls apart. */
 function describeCall(call: FsCall, dir: string): string {
   const parts = call.path.startsWith(`${dir}/`) ? call.path.slice(dir.length + 1).split('/') : []
-  const name = call.path === dir ? '<data dir>' : parts.length === 1 ? '<factory dir>' : parts.length === 2 ? '<stack dir>' : parts.length === 0 ? call.path : parts.slice(2).join('/')
+  const name =
+    call.path === dir
+      ? '<data dir>'
+      : parts.length === 1
+        ? '<factory dir>'
+        : parts.length === 2
+          ? '<stack dir>'
+          : parts.length === 0
+            ? call.path
+            : parts.slice(2).join('/')
   return `${call.method} ${name.replace(/\.tmp-[0-9a-z-]+/, '.tmp-*').replace(/\d{4}-\d\d-\d\dT[0-9:.]+Z(_\d+)?/g, '<rev>')}`
 }
 
@@ -399,7 +618,12 @@ function cloneTree(from: string, to: string): void {
 }
 
 /** File names a server reads (never directories: opening one is the first half of a directory fsync). */
-const isDataFile = (name: string): boolean => name === 'current' || name === 'lock' || name === '.lock-released' || name === '.lock-lost' || name.endsWith('.json.enc')
+const isDataFile = (name: string): boolean =>
+  name === 'current' ||
+  name === 'lock' ||
+  name === '.lock-released' ||
+  name === '.lock-lost' ||
+  name.endsWith('.json.enc')
 
 /**
  * The calls a server may survive failing and still answer success: removing
@@ -412,10 +636,16 @@ function mayTolerate(call: FsCall): boolean {
   const name = basename(call.path)
   switch (call.method) {
     // Its own temp files, and the release of the internal mutex (retried once; the change it guarded is done).
-    case 'unlink': return name.startsWith('.tmp-') || name === '.mutex'
-    case 'readFile': case 'lstat': case 'readdir': return true
-    case 'open': return isDataFile(name)
-    default: return false
+    case 'unlink':
+      return name.startsWith('.tmp-') || name === '.mutex'
+    case 'readFile':
+    case 'lstat':
+    case 'readdir':
+      return true
+    case 'open':
+      return isDataFile(name)
+    default:
+      return false
   }
 }
 
@@ -437,7 +667,8 @@ async function sweep(t: Test, ctx: Ctx, path: MutationPath, index: number, facts
     cloneTree(seedDir, stackDir)
     return { base: stackUrl(FACTORY, stack), stackDir }
   }
-  const look = (copy: { base: string; stackDir: string }) => observe(app, copy.base, copy.stackDir, facts, call.writes, knownIds)
+  const look = (copy: { base: string; stackDir: string }) =>
+    observe(app, copy.base, copy.stackDir, facts, call.writes, knownIds)
 
   // The state before, read on a copy of its own: reading readies a store (it checks its directories
   // once), and every faulted copy is sent the request unread, so the fault-free run must be too.
@@ -451,7 +682,11 @@ async function sweep(t: Test, ctx: Ctx, path: MutationPath, index: number, facts
   t.equal(reference.statusCode, path.success, `without faults it answers ${path.success} (${reference.body})`)
   const after = await look(clean)
   t.same(after.defects, [], 'and leaves a whole stack')
-  t.not(`${render(after.state)} ${after.sealed}`, `${render(before.state)} ${before.sealed}`, 'and changes something (or the sweep could not tell before from after)')
+  t.not(
+    `${render(after.state)} ${after.sealed}`,
+    `${render(before.state)} ${before.sealed}`,
+    'and changes something (or the sweep could not tell before from after)',
+  )
   t.ok(k > 0, `it makes filesystem calls (k = ${k})`)
   const expectedAnswer = normalized(reference, knownIds)
   const expected = { before: render(before.state), after: render(after.state) }
@@ -464,7 +699,9 @@ async function sweep(t: Test, ctx: Ctx, path: MutationPath, index: number, facts
       const failed = fs.firedCall
       fs.clear()
       if (failed === undefined) {
-        t.fail(`N=${n} ${code}: the fault was never injected (the request made fewer calls than without faults: ${res.statusCode} ${res.body})`)
+        t.fail(
+          `N=${n} ${code}: the fault was never injected (the request made fewer calls than without faults: ${res.statusCode} ${res.body})`,
+        )
         continue
       }
       figures.faultsInjected++
@@ -478,29 +715,46 @@ async function sweep(t: Test, ctx: Ctx, path: MutationPath, index: number, facts
         // Answered as if nothing failed: only a call the server may do without, with the fault-free answer and state.
         figures.toleratedAsSuccess++
         tolerated.set(describeCall(failed, dir), (tolerated.get(describeCall(failed, dir)) ?? 0) + 1)
-        if (!mayTolerate(failed)) problems.push(`answered ${res.statusCode} though the failed call (${failed.method} ${failed.path}) is not one a server may ignore`)
+        if (!mayTolerate(failed))
+          problems.push(
+            `answered ${res.statusCode} though the failed call (${failed.method} ${failed.path}) is not one a server may ignore`,
+          )
         const answer = normalized(res, knownIds)
         if (answer !== expectedAnswer) problems.push(`answered ${answer}, the fault-free run ${expectedAnswer}`)
         if (state !== expected.after) problems.push(`left ${state}, the fault-free run ${expected.after}`)
-        if (seen.sealed !== after.sealed) problems.push(`left envelopes sealed ${seen.sealed}, the fault-free run ${after.sealed}`)
+        if (seen.sealed !== after.sealed)
+          problems.push(`left envelopes sealed ${seen.sealed}, the fault-free run ${after.sealed}`)
       } else {
         const want = EXPECTED[code]
-        const body = res.headers['content-type']?.toString().startsWith('application/problem+json') === true ? res.json<{ code?: string; status?: number }>() : {}
-        if (res.statusCode !== want.status || body.code !== want.code || body.status !== want.status) problems.push(`answered ${res.statusCode} ${res.body}, not ${want.status} ${want.code}`)
+        const body =
+          res.headers['content-type']?.toString().startsWith('application/problem+json') === true
+            ? res.json<{ code?: string; status?: number }>()
+            : {}
+        if (res.statusCode !== want.status || body.code !== want.code || body.status !== want.status)
+          problems.push(`answered ${res.statusCode} ${res.body}, not ${want.status} ${want.code}`)
         if (res.statusCode >= 500) figures.answered5xx++
-        if (state !== expected.before && state !== expected.after) problems.push(`left ${state}, neither the state before (${expected.before}) nor after (${expected.after})`)
+        if (state !== expected.before && state !== expected.after)
+          problems.push(`left ${state}, neither the state before (${expected.before}) nor after (${expected.after})`)
         const retry = await send(app, copy.base, call)
         const settled = await look(copy)
         const retryProblems = [
           ...(retry.statusCode === path.success ? [] : [`the retry answered ${retry.statusCode} ${retry.body}`]),
           ...settled.defects.map((d) => `torn after the retry: ${d}`),
-          ...(render(settled.state) === expected.after ? [] : [`the retry left ${render(settled.state)}, the fault-free run ${expected.after}`]),
-          ...(settled.sealed === after.sealed ? [] : [`the retry left envelopes sealed ${settled.sealed}, the fault-free run ${after.sealed}`]),
+          ...(render(settled.state) === expected.after
+            ? []
+            : [`the retry left ${render(settled.state)}, the fault-free run ${expected.after}`]),
+          ...(settled.sealed === after.sealed
+            ? []
+            : [`the retry left envelopes sealed ${settled.sealed}, the fault-free run ${after.sealed}`]),
         ]
         if (retryProblems.length === 0) figures.retriesSucceeded++
         problems.push(...retryProblems)
       }
-      t.same(problems, [], `${where}: answered ${res.statusCode}, nothing torn${res.statusCode === path.success ? '' : ', the retry succeeds'}`)
+      t.same(
+        problems,
+        [],
+        `${where}: answered ${res.statusCode}, nothing torn${res.statusCode === path.success ? '' : ', the retry succeeds'}`,
+      )
     }
   }
 }
@@ -518,15 +772,20 @@ for (const [i, path] of PATHS.entries()) seeded.push(await seed(ctx, path.shape,
 clock.advanceMs(8 * 24 * 3600 * 1000)
 
 for (const [i, path] of PATHS.entries()) {
-  t.test(`${path.name}: every fs call failed in turn answers the right 5xx (or is tolerated), tears nothing, and the retry succeeds`, async (t) => {
-    await sweep(t, ctx, path, i, seeded[i]!)
-    figures.paths++
-  })
+  t.test(
+    `${path.name}: every fs call failed in turn answers the right 5xx (or is tolerated), tears nothing, and the retry succeeds`,
+    async (t) => {
+      await sweep(t, ctx, path, i, seeded[i]!)
+      figures.paths++
+    },
+  )
 }
 
 t.test('figures', async (t) => {
   t.equal(figures.paths, PATHS.length, 'every mutation path was swept')
   t.ok(figures.faultsInjected > 0, 'faults were injected')
-  t.comment(`tolerated calls: ${[...tolerated].map(([k, v]) => `${k} ×${v}`).join('; ') || 'none'}; temp leftovers on disk: ${leftoverTemps}; mode ${MODE}`)
+  t.comment(
+    `tolerated calls: ${[...tolerated].map(([k, v]) => `${k} ×${v}`).join('; ') || 'none'}; temp leftovers on disk: ${leftoverTemps}; mode ${MODE}`,
+  )
   reportFigures(t, 'fs-fault sweep', figures)
 })

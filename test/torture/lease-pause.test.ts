@@ -119,16 +119,38 @@ function parseRecord(lines: readonly string[]): { writes: OldWrite[]; renewals: 
       const sent = writeSent.get(f[1]!)
       if (sent === undefined) throw new Error(`write outcome without a send: ${line}`)
       writeSent.delete(f[1]!)
-      writes.push({ marker: f[1]!, sent, status: Number(f[2]), rev: dash(f[3]), code: dash(f[4]), holderGeneration: dash(f[5]) === undefined ? undefined : Number(f[5]), answered: BigInt(f[6]!) })
+      writes.push({
+        marker: f[1]!,
+        sent,
+        status: Number(f[2]),
+        rev: dash(f[3]),
+        code: dash(f[4]),
+        holderGeneration: dash(f[5]) === undefined ? undefined : Number(f[5]),
+        answered: BigInt(f[6]!),
+      })
     } else if (f[0] === 'renew') {
       const seq = Number(f[1])
       const sent = renewSent.get(seq)
       if (sent === undefined) throw new Error(`renewal outcome without a send: ${line}`)
       renewSent.delete(seq)
-      renewals.push({ seq, sent, status: f[2]!, code: dash(f[3]), expires: dash(f[4]), holderGeneration: dash(f[5]) === undefined ? undefined : Number(f[5]) })
+      renewals.push({
+        seq,
+        sent,
+        status: f[2]!,
+        code: dash(f[3]),
+        expires: dash(f[4]),
+        holderGeneration: dash(f[5]) === undefined ? undefined : Number(f[5]),
+      })
     }
   }
-  return { writes, renewals, unanswered: [...[...writeSent.keys()].map((m) => `write ${m}`), ...[...renewSent.keys()].map((s) => `renewal ${s}`)] }
+  return {
+    writes,
+    renewals,
+    unanswered: [
+      ...[...writeSent.keys()].map((m) => `write ${m}`),
+      ...[...renewSent.keys()].map((s) => `renewal ${s}`),
+    ],
+  }
 }
 
 /** Every rev of the stack, following `next` through pages of `limit`. */
@@ -137,7 +159,11 @@ async function listAll(base: string, limit: number): Promise<{ revs: string[]; c
   let after: string | null = null
   let current: string | null = null
   for (;;) {
-    const page: Answer = await call(base, 'GET', `${STACK}/snapshots?limit=${limit}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`)
+    const page: Answer = await call(
+      base,
+      'GET',
+      `${STACK}/snapshots?limit=${limit}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`,
+    )
     if (page.status !== 200) throw new Error(`listing answered ${page.status}: ${page.text}`)
     revs.push(...(page.body.revs as string[]))
     current = page.body.current
@@ -163,7 +189,14 @@ t.test('a holder frozen past its lease cannot write after another client took th
 
   for (let cycle = 0; cycle < CYCLES; cycle++) {
     const name = `old-${cycle}`
-    const holder: Child = children.spawn(t, 'lease-holder', [server.url, STACK, name, String(TTL_S), String(RENEW_MS), String(PAUSE_MS)])
+    const holder: Child = children.spawn(t, 'lease-holder', [
+      server.url,
+      STACK,
+      name,
+      String(TTL_S),
+      String(RENEW_MS),
+      String(PAUSE_MS),
+    ])
     const [, oldId, oldGenText, oldExpires] = (await holder.line('locked ')).split(' ')
     const oldGeneration = Number(oldGenText)
     t.equal(oldGeneration, lastGeneration + 1, `cycle ${cycle}: the holder's lock has the next generation`)
@@ -191,9 +224,13 @@ t.test('a holder frozen past its lease cannot write after another client took th
       t.same(polled, [], `cycle ${cycle}: until it frees, the lock reads as the frozen holder's`)
       taken = await call(server.url, 'POST', `${STACK}/lock`, { json: { who: `new-${cycle}`, operation: 'takeover' } })
     } else {
-      taken = await call(server.url, 'POST', `${STACK}/lock?wait=30`, { json: { who: `new-${cycle}`, operation: 'takeover' } })
+      taken = await call(server.url, 'POST', `${STACK}/lock?wait=30`, {
+        json: { who: `new-${cycle}`, operation: 'takeover' },
+      })
     }
-    t.equal(taken.status, 201, `cycle ${cycle}: another client takes the lock once the lease expired`, { body: taken.body })
+    t.equal(taken.status, 201, `cycle ${cycle}: another client takes the lock once the lease expired`, {
+      body: taken.body,
+    })
     if (taken.status !== 201) break
     const newId: string = taken.body.id
     const newGeneration: number = taken.body.generation
@@ -203,7 +240,10 @@ t.test('a holder frozen past its lease cannot write after another client took th
     const newRevs: string[] = []
     const newWrite = async (i: number): Promise<void> => {
       const marker = `new-${cycle}.${i}`
-      const w = await call(server.url, 'POST', `${STACK}/snapshots?current=true`, { body: sampleSnapshot(marker), headers: { 'lock-id': newId } })
+      const w = await call(server.url, 'POST', `${STACK}/snapshots?current=true`, {
+        body: sampleSnapshot(marker),
+        headers: { 'lock-id': newId },
+      })
       writesChecked++
       t.equal(w.status, 201, `cycle ${cycle}: new holder's write ${i} lands`, { body: w.body })
       if (w.status === 201) {
@@ -237,40 +277,76 @@ t.test('a holder frozen past its lease cannot write after another client took th
     t.same(frozen, [], `cycle ${cycle}: nothing was sent while the holder was stopped`)
     const before = writes.filter((w) => w.sent < stoppedAt)
     const odd = before.filter((w) => !(w.status === 201 || (w.status === 423 && w.code === 'lock-lost')))
-    t.same(odd.map((w) => `${w.marker} ${w.status} ${w.code}`), [], `cycle ${cycle}: writes before the freeze were acknowledged, or refused as lock-lost (lease lapsed)`)
+    t.same(
+      odd.map((w) => `${w.marker} ${w.status} ${w.code}`),
+      [],
+      `cycle ${cycle}: writes before the freeze were acknowledged, or refused as lock-lost (lease lapsed)`,
+    )
     const acked = before.filter((w) => w.status === 201)
-    t.same(acked.filter((w) => w.rev === undefined).map((w) => w.marker), [], `cycle ${cycle}: every acknowledged write names its rev`)
+    t.same(
+      acked.filter((w) => w.rev === undefined).map((w) => w.marker),
+      [],
+      `cycle ${cycle}: every acknowledged write names its rev`,
+    )
     for (const w of acked) {
       expected.push(w.rev!)
       writer.set(w.rev!, w.marker)
     }
     oldHolderWritesAcked += acked.length
     // The write in flight at SIGSTOP (sent before it, answered after SIGCONT): either outcome, checked by the history.
-    inFlight.push(...before.filter((w) => w.answered > contAt).map((w) => `${w.status}${w.code === undefined ? '' : ` ${w.code}`}`))
+    inFlight.push(
+      ...before.filter((w) => w.answered > contAt).map((w) => `${w.status}${w.code === undefined ? '' : ` ${w.code}`}`),
+    )
 
     // After the thaw: every write and renewal is refused as lock-lost, naming the new holder.
     const after = writes.filter((w) => w.sent > contAt)
     const applied = after.filter((w) => !(w.status === 423 && w.code === 'lock-lost' && w.rev === undefined))
-    t.same(applied.map((w) => `${w.marker} ${w.status} ${w.code ?? ''} ${w.rev ?? ''}`), [], `cycle ${cycle}: every old-holder write after SIGCONT is refused with 423 lock-lost`)
-    t.same(after.filter((w) => w.holderGeneration !== newGeneration).map((w) => `${w.marker}: holder generation ${w.holderGeneration}`), [], `cycle ${cycle}: each refusal names the new holder (generation ${newGeneration})`)
+    t.same(
+      applied.map((w) => `${w.marker} ${w.status} ${w.code ?? ''} ${w.rev ?? ''}`),
+      [],
+      `cycle ${cycle}: every old-holder write after SIGCONT is refused with 423 lock-lost`,
+    )
+    t.same(
+      after
+        .filter((w) => w.holderGeneration !== newGeneration)
+        .map((w) => `${w.marker}: holder generation ${w.holderGeneration}`),
+      [],
+      `cycle ${cycle}: each refusal names the new holder (generation ${newGeneration})`,
+    )
     oldHolderWritesRefused += after.length - applied.length
     const renewedAfter = renewals.filter((r) => r.sent > contAt)
-    t.same(renewedAfter.filter((r) => !(r.status === '423' && r.code === 'lock-lost')).map((r) => `renewal ${r.seq}: ${r.status} ${r.code ?? ''} ${r.expires ?? ''}`), [], `cycle ${cycle}: every renewal after SIGCONT is refused with 423 lock-lost`)
+    t.same(
+      renewedAfter
+        .filter((r) => !(r.status === '423' && r.code === 'lock-lost'))
+        .map((r) => `renewal ${r.seq}: ${r.status} ${r.code ?? ''} ${r.expires ?? ''}`),
+      [],
+      `cycle ${cycle}: every renewal after SIGCONT is refused with 423 lock-lost`,
+    )
     writesChecked += writes.length
 
     // The takeover came after the end of the last lease the old holder was granted (server timestamps).
-    const granted = [oldExpires!, ...renewals.filter((r) => r.status === '200' && r.expires !== undefined).map((r) => r.expires!)]
+    const granted = [
+      oldExpires!,
+      ...renewals.filter((r) => r.status === '200' && r.expires !== undefined).map((r) => r.expires!),
+    ]
     // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max refuses
     const leaseEnd = granted.map(instantNs).reduce((a, b) => (a > b ? a : b))
     const leaseEndMs = (leaseEnd / 1_000_000n) * 1_000_000n // the server compares leases at millisecond precision
     const created = instantNs(taken.body.created)
-    t.ok(created >= leaseEndMs, `cycle ${cycle}: the lock was taken over (${taken.body.created}) only after the old lease ended (${granted.length} leases granted, the last until ${new Date(Number(leaseEnd / 1_000_000n)).toISOString()})`)
+    t.ok(
+      created >= leaseEndMs,
+      `cycle ${cycle}: the lock was taken over (${taken.body.created}) only after the old lease ended (${granted.length} leases granted, the last until ${new Date(Number(leaseEnd / 1_000_000n)).toISOString()})`,
+    )
 
     // The new holder still holds the lock, and current is its last write.
     const lock = await call(server.url, 'GET', `${STACK}/lock`)
     t.equal(lock.body?.id, newId, `cycle ${cycle}: the new holder still holds the lock`)
     const current = await call(server.url, 'GET', `${STACK}/current`)
-    t.equal(current.headers.get('etag'), `"${newRevs.at(-1)}"`, `cycle ${cycle}: current is the new holder's last write`)
+    t.equal(
+      current.headers.get('etag'),
+      `"${newRevs.at(-1)}"`,
+      `cycle ${cycle}: current is the new holder's last write`,
+    )
     expected.push(...newRevs)
 
     // The history so far is exactly the acknowledged writes, in order.
@@ -285,9 +361,19 @@ t.test('a holder frozen past its lease cannot write after another client took th
     t.same(extra, [], `cycle ${cycle}: no write the holders were refused (or never told about) is in the history`)
     const lastOld = Math.max(-1, ...acked.map((w) => revs.indexOf(w.rev!)))
     const firstNew = revs.indexOf(newRevs[0]!)
-    t.ok(acked.every((w) => revs.includes(w.rev!)), `cycle ${cycle}: every write the old holder saw acknowledged is in the history`)
+    t.ok(
+      acked.every((w) => revs.includes(w.rev!)),
+      `cycle ${cycle}: every write the old holder saw acknowledged is in the history`,
+    )
     t.ok(lastOld < firstNew, `cycle ${cycle}: all of them before the new holder's first write`)
-    t.same(revs.slice(firstNew).filter((r) => markerOfRev.get(r)?.startsWith('old-') === true).map((r) => `${r}: ${markerOfRev.get(r)}`), [], `cycle ${cycle}: no old-holder rev after the takeover`)
+    t.same(
+      revs
+        .slice(firstNew)
+        .filter((r) => markerOfRev.get(r)?.startsWith('old-') === true)
+        .map((r) => `${r}: ${markerOfRev.get(r)}`),
+      [],
+      `cycle ${cycle}: no old-holder rev after the takeover`,
+    )
     t.same(revs, expected, `cycle ${cycle}: the history is exactly the acknowledged writes in order`)
     t.equal(listedCurrent, newRevs.at(-1), `cycle ${cycle}: the listing names the new holder's last write as current`)
 

@@ -93,7 +93,15 @@ function counterDoc(stack: Stack, value: number, writer: string, lockId: string)
     factory: { name: FACTORY, version: '1.0.0', 'content-revision': 'sha256:torture' },
     stack,
     'generated-at': '2026-07-10T12:00:00Z',
-    entries: [{ address: 'counter.value', 'entry-kind': 'leaf', category: 'resource', binding: { alias: 'local', kind: 'counter' }, outputs: { value: String(value) } }],
+    entries: [
+      {
+        address: 'counter.value',
+        'entry-kind': 'leaf',
+        category: 'resource',
+        binding: { alias: 'local', kind: 'counter' },
+        outputs: { value: String(value) },
+      },
+    ],
     outputs: { value: String(value), writer, 'lock-id': lockId },
   }
   return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`)
@@ -138,7 +146,12 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
 
   /** Sends one request through server `server`, recording it with the facts `facts` draws from the answer. */
   const timed = async (
-    client: string, server: number, stack: Stack, op: Op, method: string, path: string,
+    client: string,
+    server: number,
+    stack: Stack,
+    op: Op,
+    method: string,
+    path: string,
     options: Parameters<typeof call>[3] = {},
   ): Promise<{ rec: Rec; answer: Answer }> => {
     const inv = performance.now()
@@ -149,10 +162,31 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
     const etag = answer.headers.get('etag')
     const counter = op === 'read' || op === 'get-current' ? counterOf(answer) : { value: undefined, writer: undefined }
     const rec: Rec = {
-      client, server, stack, op, inv, comp, status: answer.status, code: body?.code,
+      client,
+      server,
+      stack,
+      op,
+      inv,
+      comp,
+      status: answer.status,
+      code: body?.code,
       rev: op === 'write' ? body?.rev : etag !== null ? etag.replace(/^"|"$/g, '') : undefined,
-      generation: lockAnswer ? (answer.status < 300 ? body?.generation : body?.holder?.generation) : op === 'unlock' ? body?.released?.generation : undefined,
-      lockId: lockAnswer ? (answer.status < 300 ? body?.id : body?.holder?.id) : op === 'unlock' ? body?.released?.id : op === 'intrude' ? body?.holder?.id : undefined,
+      generation: lockAnswer
+        ? answer.status < 300
+          ? body?.generation
+          : body?.holder?.generation
+        : op === 'unlock'
+          ? body?.released?.generation
+          : undefined,
+      lockId: lockAnswer
+        ? answer.status < 300
+          ? body?.id
+          : body?.holder?.id
+        : op === 'unlock'
+          ? body?.released?.id
+          : op === 'intrude'
+            ? body?.holder?.id
+            : undefined,
       who: lockAnswer && answer.status < 300 ? body?.who : undefined,
       value: answer.status === 404 && body?.code === 'no-current' ? 0 : counter.value,
       writer: counter.writer,
@@ -169,7 +203,9 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       let lock: Rec
       let lockAnswer: Answer
       for (;;) {
-        ;({ rec: lock, answer: lockAnswer } = await timed(name, home, stack, 'lock', 'POST', `/lock?wait=${WAIT_S}`, { json: { who: name, operation: `cycle ${c}`, ...(withLease ? { ttl: TTL_S } : {}) } }))
+        ;({ rec: lock, answer: lockAnswer } = await timed(name, home, stack, 'lock', 'POST', `/lock?wait=${WAIT_S}`, {
+          json: { who: name, operation: `cycle ${c}`, ...(withLease ? { ttl: TTL_S } : {}) },
+        }))
         if (lock.status === 423 && lock.code === 'wait-timeout') {
           waitTimeouts++ // starved for a whole wait: not an exclusion fault, ask again
           continue
@@ -181,7 +217,10 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
         return
       }
       const id = lock.lockId
-      if ((lockAnswer.body.expires === null) === withLease) unexpected.push(`${name} lock ${c}: expires ${lockAnswer.body.expires} ${withLease ? 'with' : 'without'} a lease`)
+      if ((lockAnswer.body.expires === null) === withLease)
+        unexpected.push(
+          `${name} lock ${c}: expires ${lockAnswer.body.expires} ${withLease ? 'with' : 'without'} a lease`,
+        )
 
       const { rec: read, answer: readAnswer } = await timed(name, pick(), stack, 'read', 'GET', '/current')
       if (!(read.status === 200 || (read.status === 404 && read.code === 'no-current')) || read.value === undefined) {
@@ -189,26 +228,65 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       }
 
       if (withLease) {
-        const { rec: renew, answer } = await timed(name, pick(), stack, 'renew', 'PUT', '/lock', { json: { id, ttl: TTL_S } })
-        if (renew.status !== 200 || renew.lockId !== id || renew.generation !== lock.generation || typeof answer.body?.expires !== 'string') {
+        const { rec: renew, answer } = await timed(name, pick(), stack, 'renew', 'PUT', '/lock', {
+          json: { id, ttl: TTL_S },
+        })
+        if (
+          renew.status !== 200 ||
+          renew.lockId !== id ||
+          renew.generation !== lock.generation ||
+          typeof answer.body?.expires !== 'string'
+        ) {
           unexpected.push(`${name} renew ${c}: ${renew.status} ${answer.text}`)
         }
       }
 
       if (random() < 0.3) {
         // An unlocked writer while the lock is surely held (between our 201 and our unlock): refused, naming us.
-        const { rec: intrude, answer } = await timed(`intruder-${name}`, pick(), stack, 'intrude', 'POST', '/snapshots?current=true', { body: counterDoc(stack, -1, 'intruder', '') })
-        if (intrude.status !== 423 || intrude.code !== 'locked' || intrude.lockId !== id || answer.body?.holder?.generation !== lock.generation) {
-          unexpected.push(`${name} intruder ${c}: expected 423 locked naming ${id}, got ${intrude.status} ${answer.text.slice(0, 300)}`)
+        const { rec: intrude, answer } = await timed(
+          `intruder-${name}`,
+          pick(),
+          stack,
+          'intrude',
+          'POST',
+          '/snapshots?current=true',
+          { body: counterDoc(stack, -1, 'intruder', '') },
+        )
+        if (
+          intrude.status !== 423 ||
+          intrude.code !== 'locked' ||
+          intrude.lockId !== id ||
+          answer.body?.holder?.generation !== lock.generation
+        ) {
+          unexpected.push(
+            `${name} intruder ${c}: expected 423 locked naming ${id}, got ${intrude.status} ${answer.text.slice(0, 300)}`,
+          )
         }
       }
 
       const value = (read.value ?? -100) + 1
-      const { rec: write, answer: writeAnswer } = await timed(name, pick(), stack, 'write', 'POST', '/snapshots?current=true', { body: counterDoc(stack, value, name, id), headers: { 'lock-id': id } })
-      if (write.status !== 201 || write.rev === undefined || writeAnswer.body?.current !== true) unexpected.push(`${name} write ${c}: ${write.status} ${writeAnswer.text}`)
+      const { rec: write, answer: writeAnswer } = await timed(
+        name,
+        pick(),
+        stack,
+        'write',
+        'POST',
+        '/snapshots?current=true',
+        { body: counterDoc(stack, value, name, id), headers: { 'lock-id': id } },
+      )
+      if (write.status !== 201 || write.rev === undefined || writeAnswer.body?.current !== true)
+        unexpected.push(`${name} write ${c}: ${write.status} ${writeAnswer.text}`)
 
-      const { rec: unlock, answer: unlockAnswer } = await timed(name, pick(), stack, 'unlock', 'DELETE', `/lock?id=${encodeURIComponent(id)}`)
-      if (unlock.status !== 200 || unlock.lockId !== id) unexpected.push(`${name} unlock ${c}: ${unlock.status} ${unlockAnswer.text}`)
+      const { rec: unlock, answer: unlockAnswer } = await timed(
+        name,
+        pick(),
+        stack,
+        'unlock',
+        'DELETE',
+        `/lock?id=${encodeURIComponent(id)}`,
+      )
+      if (unlock.status !== 200 || unlock.lockId !== id)
+        unexpected.push(`${name} unlock ${c}: ${unlock.status} ${unlockAnswer.text}`)
       cycles.push({ stack, client: name, lock, read, write, unlock, value })
     }
   }
@@ -219,12 +297,19 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
     while (!lockersDone) {
       if (random() < 0.5) {
         const { rec, answer } = await timed(name, home, stack, 'get-current', 'GET', '/current')
-        if (!((rec.status === 200 && rec.value !== undefined && rec.rev !== undefined) || (rec.status === 404 && rec.code === 'no-current'))) {
+        if (
+          !(
+            (rec.status === 200 && rec.value !== undefined && rec.rev !== undefined) ||
+            (rec.status === 404 && rec.code === 'no-current')
+          )
+        ) {
           unexpected.push(`${name} GET current: ${rec.status} ${answer.text.slice(0, 200)}`)
         }
       } else {
         const { rec, answer } = await timed(name, home, stack, 'get-lock', 'GET', '/lock')
-        if (!((rec.status === 200 && rec.generation !== undefined) || (rec.status === 404 && rec.code === 'not-locked'))) {
+        if (
+          !((rec.status === 200 && rec.generation !== undefined) || (rec.status === 404 && rec.code === 'not-locked'))
+        ) {
           unexpected.push(`${name} GET lock: ${rec.status} ${answer.text.slice(0, 200)}`)
         }
       }
@@ -255,24 +340,61 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
     const byGeneration = [...mine].sort((a, b) => a.lock.generation! - b.lock.generation!)
 
     // --- exclusion ---
-    t.equal(new Set(mine.map((c) => c.lock.generation)).size, mine.length, `${stack}: every acquisition has its own generation`)
+    t.equal(
+      new Set(mine.map((c) => c.lock.generation)).size,
+      mine.length,
+      `${stack}: every acquisition has its own generation`,
+    )
     const first = byGeneration[0]?.lock.generation ?? 1
-    t.same(byGeneration.flatMap((c, i) => (c.lock.generation === first + i ? [] : [`position ${i}: generation ${c.lock.generation} (${c.client})`])).slice(0, 5), [], `${stack}: generations grow by one at every acquisition`)
+    t.same(
+      byGeneration
+        .flatMap((c, i) =>
+          c.lock.generation === first + i ? [] : [`position ${i}: generation ${c.lock.generation} (${c.client})`],
+        )
+        .slice(0, 5),
+      [],
+      `${stack}: generations grow by one at every acquisition`,
+    )
     const overlaps: string[] = []
     for (let i = 1; i < byGeneration.length; i++) {
       const prev = byGeneration[i - 1]!
       const next = byGeneration[i]!
-      if (!(next.lock.comp > prev.lock.comp)) overlaps.push(`generation ${next.lock.generation} (${next.client}) was answered before generation ${prev.lock.generation} (${prev.client})`)
-      if (!(next.lock.comp > prev.unlock.inv)) overlaps.push(`generation ${next.lock.generation} (${next.client} via server ${next.lock.server}) was granted at ${next.lock.comp.toFixed(1)} ms, before generation ${prev.lock.generation} (${prev.client}) sent its unlock at ${prev.unlock.inv.toFixed(1)} ms`)
+      if (!(next.lock.comp > prev.lock.comp))
+        overlaps.push(
+          `generation ${next.lock.generation} (${next.client}) was answered before generation ${prev.lock.generation} (${prev.client})`,
+        )
+      if (!(next.lock.comp > prev.unlock.inv))
+        overlaps.push(
+          `generation ${next.lock.generation} (${next.client} via server ${next.lock.server}) was granted at ${next.lock.comp.toFixed(1)} ms, before generation ${prev.lock.generation} (${prev.client}) sent its unlock at ${prev.unlock.inv.toFixed(1)} ms`,
+        )
     }
     t.same(overlaps.slice(0, 10), [], `${stack}: generations increase with acquisition time and no two holders overlap`)
-    t.same(byGeneration.filter((c) => c.unlock.generation !== c.lock.generation).map((c) => `${c.client}: locked ${c.lock.generation}, released ${c.unlock.generation}`), [], `${stack}: each unlock released its own generation`)
+    t.same(
+      byGeneration
+        .filter((c) => c.unlock.generation !== c.lock.generation)
+        .map((c) => `${c.client}: locked ${c.lock.generation}, released ${c.unlock.generation}`),
+      [],
+      `${stack}: each unlock released its own generation`,
+    )
 
     // --- history: no lost update ---
-    t.same(byGeneration.map((c) => c.value), byGeneration.map((_, i) => i + 1), `${stack}: values written in generation order are 1..${perStack}, without gap or repeat`)
     t.same(
-      byGeneration.flatMap((c, i) => (c.read.value === i ? [] : [`generation ${c.lock.generation} (${c.client}) read ${c.read.value} under the lock, the last write before it was ${i}`])).slice(0, 5),
-      [], `${stack}: each holder read the previous holder's value under the lock`,
+      byGeneration.map((c) => c.value),
+      byGeneration.map((_, i) => i + 1),
+      `${stack}: values written in generation order are 1..${perStack}, without gap or repeat`,
+    )
+    t.same(
+      byGeneration
+        .flatMap((c, i) =>
+          c.read.value === i
+            ? []
+            : [
+                `generation ${c.lock.generation} (${c.client}) read ${c.read.value} under the lock, the last write before it was ${i}`,
+              ],
+        )
+        .slice(0, 5),
+      [],
+      `${stack}: each holder read the previous holder's value under the lock`,
     )
     const acked = byGeneration.map((c) => c.write.rev)
     const listings: string[][] = []
@@ -281,7 +403,11 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       let after: string | null = null
       let current: string | null = null
       for (let page = 0; page < 10_000; page++) {
-        const listed: Answer = await call(servers[s]!.url, 'GET', `${stackPath(stack)}/snapshots?limit=${3 + s * 4}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`)
+        const listed: Answer = await call(
+          servers[s]!.url,
+          'GET',
+          `${stackPath(stack)}/snapshots?limit=${3 + s * 4}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`,
+        )
         if (listed.status !== 200) {
           t.fail(`${stack}: listing page ${page} through server ${s} answered ${listed.status}`, { body: listed.text })
           break
@@ -301,7 +427,8 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       if (c.write.rev === undefined) continue
       const rev = await call(servers[i % SERVERS]!.url, 'GET', `${stackPath(stack)}/snapshots/${c.write.rev}`)
       const { value, writer } = counterOf(rev)
-      if (rev.status !== 200 || value !== c.value || writer !== c.client) content.push(`${c.write.rev}: ${rev.status} value ${value} by ${writer}, written ${c.value} by ${c.client}`)
+      if (rev.status !== 200 || value !== c.value || writer !== c.client)
+        content.push(`${c.write.rev}: ${rev.status} value ${value} by ${writer}, written ${c.value} by ${c.client}`)
     }
     t.same(content.slice(0, 5), [], `${stack}: every rev holds the value and writer that wrote it`)
     for (let s = 0; s < SERVERS; s++) {
@@ -316,7 +443,9 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
     // is under the lock, invoked after the previous one completed) ---
     const writes = byGeneration.map((c) => c.write) // value i + 1 at index i; inv and comp both increase
     const revOfValue = new Map(byGeneration.map((c) => [c.value, c.write.rev]))
-    const reads = records.filter((r) => r.stack === stack && (r.op === 'get-current' || r.op === 'read') && r.value !== undefined)
+    const reads = records.filter(
+      (r) => r.stack === stack && (r.op === 'get-current' || r.op === 'read') && r.value !== undefined,
+    )
     readsChecked += reads.length
     const stale: string[] = []
     const future: string[] = []
@@ -325,11 +454,22 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       const lower = lastBefore(writes, (w) => w.comp, r.inv) + 1 // the last value whose write completed before the read began
       const upper = lastBefore(writes, (w) => w.inv, r.comp) + 1 // the last value whose write began before the read completed
       const v = r.value!
-      if (v < lower) stale.push(`${r.client} via server ${r.server} read ${v} in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms, but write ${lower} completed at ${writes[lower - 1]!.comp.toFixed(1)} ms`)
-      if (v > upper) future.push(`${r.client} via server ${r.server} read ${v} in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms, before write ${v} began`)
-      if (v > 0 && r.rev !== revOfValue.get(v)) mismatched.push(`${r.client} read value ${v} with ETag ${r.rev}, written as ${revOfValue.get(v)}`)
+      if (v < lower)
+        stale.push(
+          `${r.client} via server ${r.server} read ${v} in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms, but write ${lower} completed at ${writes[lower - 1]!.comp.toFixed(1)} ms`,
+        )
+      if (v > upper)
+        future.push(
+          `${r.client} via server ${r.server} read ${v} in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms, before write ${v} began`,
+        )
+      if (v > 0 && r.rev !== revOfValue.get(v))
+        mismatched.push(`${r.client} read value ${v} with ETag ${r.rev}, written as ${revOfValue.get(v)}`)
     }
-    t.same(stale.slice(0, 5), [], `${stack}: no read of current missed a write that completed before it began (${reads.length} reads)`)
+    t.same(
+      stale.slice(0, 5),
+      [],
+      `${stack}: no read of current missed a write that completed before it began (${reads.length} reads)`,
+    )
     t.same(future.slice(0, 5), [], `${stack}: no read of current saw a write that had not begun`)
     t.same(mismatched.slice(0, 5), [], `${stack}: every read's ETag is the rev of the value it read`)
     const byComp = [...reads].sort((a, b) => a.comp - b.comp)
@@ -341,14 +481,23 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       for (; seen < byComp.length && byComp[seen]!.comp < r.inv; seen++) {
         if (highest === undefined || byComp[seen]!.value! > highest.value!) highest = byComp[seen]
       }
-      if (highest !== undefined && r.value! < highest.value!) inversions.push(`${r.client} via server ${r.server} read ${r.value} at [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms after ${highest.client} via server ${highest.server} had read ${highest.value} (done at ${highest.comp.toFixed(1)} ms)`)
+      if (highest !== undefined && r.value! < highest.value!)
+        inversions.push(
+          `${r.client} via server ${r.server} read ${r.value} at [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms after ${highest.client} via server ${highest.server} had read ${highest.value} (done at ${highest.comp.toFixed(1)} ms)`,
+        )
     }
-    t.same(inversions.slice(0, 5), [], `${stack}: no read of current returned an older value than a read that completed before it began`)
+    t.same(
+      inversions.slice(0, 5),
+      [],
+      `${stack}: no read of current returned an older value than a read that completed before it began`,
+    )
 
     // --- linearizable reads of the lock ---
     const byAcquired = [...byGeneration] // lock.comp increases with generation (checked above)
     const cycleOf = new Map(byGeneration.map((c) => [c.lock.generation!, c]))
-    const lockReads = records.filter((r) => r.stack === stack && r.op === 'get-lock' && (r.status === 200 || r.status === 404))
+    const lockReads = records.filter(
+      (r) => r.stack === stack && r.op === 'get-lock' && (r.status === 200 || r.status === 404),
+    )
     readsChecked += lockReads.length
     const badLockReads: string[] = []
     for (const r of lockReads) {
@@ -356,19 +505,40 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
       if (r.status === 200) {
         const c = cycleOf.get(r.generation!)
         if (c === undefined) {
-          badLockReads.push(`${r.client} via server ${r.server} saw generation ${r.generation} (${r.who}), which no locker acquired`)
+          badLockReads.push(
+            `${r.client} via server ${r.server} saw generation ${r.generation} (${r.who}), which no locker acquired`,
+          )
           continue
         }
-        if (r.lockId !== c.lock.lockId || r.who !== c.client) badLockReads.push(`${r.client} saw generation ${r.generation} held by ${r.who} (${r.lockId}), acquired by ${c.client} (${c.lock.lockId})`)
-        if (!(c.lock.inv < r.comp)) badLockReads.push(`${r.client} via server ${r.server} saw generation ${r.generation} before ${c.client} asked for it`)
-        if (c.unlock.comp < r.inv) badLockReads.push(`${r.client} via server ${r.server} saw generation ${r.generation} at ${r.inv.toFixed(1)} ms, after its unlock completed at ${c.unlock.comp.toFixed(1)} ms`)
-        if (latest >= 0 && r.generation! < byAcquired[latest]!.lock.generation!) badLockReads.push(`${r.client} via server ${r.server} saw generation ${r.generation} after generation ${byAcquired[latest]!.lock.generation} had been granted`)
+        if (r.lockId !== c.lock.lockId || r.who !== c.client)
+          badLockReads.push(
+            `${r.client} saw generation ${r.generation} held by ${r.who} (${r.lockId}), acquired by ${c.client} (${c.lock.lockId})`,
+          )
+        if (!(c.lock.inv < r.comp))
+          badLockReads.push(
+            `${r.client} via server ${r.server} saw generation ${r.generation} before ${c.client} asked for it`,
+          )
+        if (c.unlock.comp < r.inv)
+          badLockReads.push(
+            `${r.client} via server ${r.server} saw generation ${r.generation} at ${r.inv.toFixed(1)} ms, after its unlock completed at ${c.unlock.comp.toFixed(1)} ms`,
+          )
+        if (latest >= 0 && r.generation! < byAcquired[latest]!.lock.generation!)
+          badLockReads.push(
+            `${r.client} via server ${r.server} saw generation ${r.generation} after generation ${byAcquired[latest]!.lock.generation} had been granted`,
+          )
       } else if (latest >= 0) {
         const c = byAcquired[latest]!
-        if (c.unlock.inv > r.comp) badLockReads.push(`${r.client} via server ${r.server} read the lock free in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms while generation ${c.lock.generation} (${c.client}) held it from ${c.lock.comp.toFixed(1)} to ${c.unlock.inv.toFixed(1)} ms`)
+        if (c.unlock.inv > r.comp)
+          badLockReads.push(
+            `${r.client} via server ${r.server} read the lock free in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms while generation ${c.lock.generation} (${c.client}) held it from ${c.lock.comp.toFixed(1)} to ${c.unlock.inv.toFixed(1)} ms`,
+          )
       }
     }
-    t.same(badLockReads.slice(0, 5), [], `${stack}: every GET lock answer is consistent with the acquisitions and releases (${lockReads.length} reads)`)
+    t.same(
+      badLockReads.slice(0, 5),
+      [],
+      `${stack}: every GET lock answer is consistent with the acquisitions and releases (${lockReads.length} reads)`,
+    )
   }
 
   const lockCycles = cycles.length

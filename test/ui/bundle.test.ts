@@ -15,7 +15,10 @@ const BUDGET = 150 * 1024
 
 t.test('the shipped JavaScript and CSS weigh at most 150 KB gzipped', async (t) => {
   const files = (await readdir(join(UI, 'assets'))).filter((f) => /\.(js|css)$/.test(f))
-  t.ok(files.some((f) => f.endsWith('.js')) && files.some((f) => f.endsWith('.css')), `a script and a stylesheet are built: ${files.join(', ')}`)
+  t.ok(
+    files.some((f) => f.endsWith('.js')) && files.some((f) => f.endsWith('.css')),
+    `a script and a stylesheet are built: ${files.join(', ')}`,
+  )
   let total = 0
   for (const f of files) total += gzipSync(await readFile(join(UI, 'assets', f)), { level: 9 }).length
   t.comment(`console: ${files.length} files, ${(total / 1024).toFixed(1)} KB gzipped`)

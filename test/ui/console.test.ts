@@ -13,24 +13,43 @@ import { type ServerProcess, startServer } from '../helpers/server-process.js'
 const OPS = newToken()
 const READER = newToken()
 const dir = t.testdir()
-writeFileSync(join(dir, 'tokens.yaml'), tokensFileText([
-  { name: 'ops', token: OPS, grants: [{ scope: '*/*', allow: ['*'] }] },
-  { name: 'reader', token: READER, grants: [{ scope: '*/*', allow: ['read'] }] },
-]))
+writeFileSync(
+  join(dir, 'tokens.yaml'),
+  tokensFileText([
+    { name: 'ops', token: OPS, grants: [{ scope: '*/*', allow: ['*'] }] },
+    { name: 'reader', token: READER, grants: [{ scope: '*/*', allow: ['read'] }] },
+  ]),
+)
 let server: ServerProcess
 let browser: TestBrowser
 
 /** A Terraform state with one resource whose attribute differs by `size`. */
 function state(serial: number, size: string): string {
   return JSON.stringify({
-    version: 4, terraform_version: '1.9.0', serial, lineage: '7b0c1e2a-0000-4000-8000-000000000001', outputs: { vpc: { value: 'vpc-1', type: 'string' } },
-    resources: [{ mode: 'managed', type: 'aws_instance', name: 'web', provider: 'provider["registry.terraform.io/hashicorp/aws"]', instances: [{ schema_version: 1, attributes: { id: 'i-1', instance_type: size }, sensitive_attributes: [] }] }],
+    version: 4,
+    terraform_version: '1.9.0',
+    serial,
+    lineage: '7b0c1e2a-0000-4000-8000-000000000001',
+    outputs: { vpc: { value: 'vpc-1', type: 'string' } },
+    resources: [
+      {
+        mode: 'managed',
+        type: 'aws_instance',
+        name: 'web',
+        provider: 'provider["registry.terraform.io/hashicorp/aws"]',
+        instances: [{ schema_version: 1, attributes: { id: 'i-1', instance_type: size }, sensitive_attributes: [] }],
+      },
+    ],
     check_results: null,
   })
 }
 
 async function api(method: string, path: string, body?: string): Promise<Response> {
-  return fetch(`${server.url}${path}`, { method, headers: { ...bearer(OPS), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body }) })
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...bearer(OPS), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body }),
+  })
 }
 
 /** Must answer `status`, or the setup fails loudly. */
@@ -40,11 +59,25 @@ async function expect(pending: Promise<Response>, status: number): Promise<void>
 }
 
 t.before(async () => {
-  server = await startServer(['--data-dir', join(dir, 'data'), '--encryption', 'noop', '--tokens-file', join(dir, 'tokens.yaml')])
+  server = await startServer([
+    '--data-dir',
+    join(dir, 'data'),
+    '--encryption',
+    'noop',
+    '--tokens-file',
+    join(dir, 'tokens.yaml'),
+  ])
   const tf = '/v1/factories/prod/stacks/network/terraform'
   await expect(api('POST', tf, state(1, 't3.small')), 200)
   await expect(api('POST', tf, state(2, 't3.large')), 200)
-  await expect(api('POST', '/v1/factories/prod/stacks/db/lock', JSON.stringify({ who: 'ci-job-42', operation: 'apply', ttl: 3600 })), 201)
+  await expect(
+    api(
+      'POST',
+      '/v1/factories/prod/stacks/db/lock',
+      JSON.stringify({ who: 'ci-job-42', operation: 'apply', ttl: 3600 }),
+    ),
+    201,
+  )
   browser = await launchBrowser(t)
 })
 t.teardown(async () => {
@@ -70,7 +103,7 @@ t.test('an operator signs in with a token and sees the stacks with the lock hold
   t.match((await page.getByRole('row', { name: /network/ }).textContent()) ?? '', /free/)
 })
 
-t.test('a wrong token brings the sign-in box back with the server\'s refusal', async (t) => {
+t.test("a wrong token brings the sign-in box back with the server's refusal", async (t) => {
   const page = await browser.newPage(t)
   t.teardown(() => page.close())
   await page.goto(`${server.url}/ui/`)
@@ -94,12 +127,17 @@ t.test('an operator compares two Terraform revs and sees the changed resource, t
   t.match((await entry.textContent()) ?? '', /changed[\s\S]*instance_type[\s\S]*t3\.small[\s\S]*t3\.large/)
   await page.getByRole('link', { name: 'Back to history' }).click()
 
-  const older = (await page.getByRole('checkbox', { name: /Pick .* to compare/ }).nth(1).getAttribute('aria-label'))!.replace(/^Pick (.*) to compare$/, '$1')
+  const older = (await page
+    .getByRole('checkbox', { name: /Pick .* to compare/ })
+    .nth(1)
+    .getAttribute('aria-label'))!.replace(/^Pick (.*) to compare$/, '$1')
   await page.getByRole('button', { name: `Roll back to ${older}` }).click()
   const dialog = page.getByRole('dialog', { name: 'Roll back prod/network?' })
   await dialog.getByRole('button', { name: 'Roll back' }).click()
   await page.getByText(`Rolled back prod/network: current is now ${older}`).waitFor()
-  const current = await (await api('GET', '/v1/factories/prod/stacks/network/snapshots')).json() as { current: string }
+  const current = (await (await api('GET', '/v1/factories/prod/stacks/network/snapshots')).json()) as {
+    current: string
+  }
   t.equal(current.current, older, 'the server moved current')
 })
 
@@ -119,7 +157,11 @@ t.test('an operator force-unlocks with a reason; the holder is gone', async (t) 
 })
 
 t.test('a caller without force-unlock sees no force-unlock button', async (t) => {
-  t.equal((await api('POST', '/v1/factories/prod/stacks/db/lock', JSON.stringify({ who: 'ci-job-43', operation: 'plan' }))).status, 201)
+  t.equal(
+    (await api('POST', '/v1/factories/prod/stacks/db/lock', JSON.stringify({ who: 'ci-job-43', operation: 'plan' })))
+      .status,
+    201,
+  )
   const page = await signedIn(READER)
   t.teardown(() => page.close())
   await page.getByRole('link', { name: 'db' }).click()
@@ -127,5 +169,9 @@ t.test('a caller without force-unlock sees no force-unlock button', async (t) =>
   await page.getByRole('heading', { name: 'History' }).waitFor()
   t.equal(await page.getByRole('button', { name: /Force-unlock/ }).count(), 0)
   t.equal(await page.getByRole('button', { name: /Roll back/ }).count(), 0, 'nor a rollback (no write permission)')
-  t.equal(await page.getByRole('button', { name: /maintenance lock/ }).count(), 0, 'nor a maintenance lock (no lock permission)')
+  t.equal(
+    await page.getByRole('button', { name: /maintenance lock/ }).count(),
+    0,
+    'nor a maintenance lock (no lock permission)',
+  )
 })

@@ -9,7 +9,10 @@ import type { Problem } from './types.js'
 
 /** A refused or failed call: the status, the problem's stable code and what the server said to do. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly problem: Problem) {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
     super(problem.detail ?? `the server answered ${status}`)
   }
   get code(): string | undefined {
@@ -52,7 +55,10 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
     })
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err
-    throw new ApiError(0, { code: 'unreachable', detail: 'the server cannot be reached: check that it runs, then retry' })
+    throw new ApiError(0, {
+      code: 'unreachable',
+      detail: 'the server cannot be reached: check that it runs, then retry',
+    })
   }
   if (res.ok) return res
   let problem: Problem = {}

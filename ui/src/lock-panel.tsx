@@ -37,23 +37,57 @@ export function LockPanel({ factory, stack, lock, me, permissions, now, onDone }
     <section class="lock" aria-labelledby="lock-title">
       <h2 id="lock-title">Lock</h2>
       {lock === null ? (
-        <p><span class="badge free">free</span> Nobody holds the lock of {name}.</p>
+        <p>
+          <span class="badge free">free</span> Nobody holds the lock of {name}.
+        </p>
       ) : (
         <dl class="holder">
-          <dt>Held by</dt><dd><span class="badge locked">locked</span> <strong>{holderName(lock)}</strong></dd>
-          <dt>Principal</dt><dd>{lock.principal ?? 'unknown'}{lock.remote !== null && <span class="muted"> from {lock.remote}</span>}</dd>
-          <dt>Since</dt><dd><Time date={instant(lock.created)} now={now} /> {heldFor(lock, now) !== null && <span class="muted">(held for {heldFor(lock, now)})</span>}</dd>
-          <dt>Lease left</dt><dd>{leaseLeft(lock, now)}</dd>
-          {lock.info !== '' && <><dt>Info</dt><dd>{lock.info}</dd></>}
-          <dt>Generation</dt><dd>{lock.generation}</dd>
+          <dt>Held by</dt>
+          <dd>
+            <span class="badge locked">locked</span> <strong>{holderName(lock)}</strong>
+          </dd>
+          <dt>Principal</dt>
+          <dd>
+            {lock.principal ?? 'unknown'}
+            {lock.remote !== null && <span class="muted"> from {lock.remote}</span>}
+          </dd>
+          <dt>Since</dt>
+          <dd>
+            <Time date={instant(lock.created)} now={now} />{' '}
+            {heldFor(lock, now) !== null && <span class="muted">(held for {heldFor(lock, now)})</span>}
+          </dd>
+          <dt>Lease left</dt>
+          <dd>{leaseLeft(lock, now)}</dd>
+          {lock.info !== '' && (
+            <>
+              <dt>Info</dt>
+              <dd>{lock.info}</dd>
+            </>
+          )}
+          <dt>Generation</dt>
+          <dd>{lock.generation}</dd>
         </dl>
       )}
       <div class="buttons left">
-        {lock === null && permissions.has('lock') && <button type="button" onClick={() => setDialog('take')}>Take maintenance lock…</button>}
-        {isMine(lock, me) && permissions.has('lock') && <button type="button" onClick={() => setDialog('release')}>Release maintenance lock…</button>}
-        {lock !== null && !isMine(lock, me) && permissions.has('force-unlock') && <button type="button" class="danger" onClick={() => setDialog('force')}>Force-unlock…</button>}
+        {lock === null && permissions.has('lock') && (
+          <button type="button" onClick={() => setDialog('take')}>
+            Take maintenance lock…
+          </button>
+        )}
+        {isMine(lock, me) && permissions.has('lock') && (
+          <button type="button" onClick={() => setDialog('release')}>
+            Release maintenance lock…
+          </button>
+        )}
+        {lock !== null && !isMine(lock, me) && permissions.has('force-unlock') && (
+          <button type="button" class="danger" onClick={() => setDialog('force')}>
+            Force-unlock…
+          </button>
+        )}
       </div>
-      {dialog === 'take' && <TakeDialog factory={factory} stack={stack} me={me} onClose={() => setDialog(null)} onDone={onDone} />}
+      {dialog === 'take' && (
+        <TakeDialog factory={factory} stack={stack} me={me} onClose={() => setDialog(null)} onDone={onDone} />
+      )}
       {dialog === 'release' && lock !== null && (
         <ConfirmDialog
           title={`Release the maintenance lock of ${name}?`}
@@ -67,12 +101,26 @@ export function LockPanel({ factory, stack, lock, me, permissions, now, onDone }
           <p>Others can take the lock of {name} again.</p>
         </ConfirmDialog>
       )}
-      {dialog === 'force' && lock !== null && <ForceDialog factory={factory} stack={stack} lock={lock} onClose={() => setDialog(null)} onDone={onDone} />}
+      {dialog === 'force' && lock !== null && (
+        <ForceDialog factory={factory} stack={stack} lock={lock} onClose={() => setDialog(null)} onDone={onDone} />
+      )}
     </section>
   )
 }
 
-function TakeDialog({ factory, stack, me, onClose, onDone }: { factory: string; stack: string; me: Me; onClose: () => void; onDone: (m: string) => void }) {
+function TakeDialog({
+  factory,
+  stack,
+  me,
+  onClose,
+  onDone,
+}: {
+  factory: string
+  stack: string
+  me: Me
+  onClose: () => void
+  onDone: (m: string) => void
+}) {
   const [ttl, setTtl] = useState('3600')
   const [info, setInfo] = useState('')
   const name = `${factory}/${stack}`
@@ -82,7 +130,11 @@ function TakeDialog({ factory, stack, me, onClose, onDone }: { factory: string; 
       confirmLabel="Take lock"
       onClose={onClose}
       onConfirm={async () => {
-        const body: Record<string, unknown> = { who: me.principal, operation: MAINTENANCE, info: info.trim() === '' ? 'taken from the console' : info.trim() }
+        const body: Record<string, unknown> = {
+          who: me.principal,
+          operation: MAINTENANCE,
+          info: info.trim() === '' ? 'taken from the console' : info.trim(),
+        }
         if (ttl !== '') body.ttl = Number(ttl)
         await call(`${stackPath(factory, stack)}/lock`, { method: 'POST', json: body })
         onDone(`You hold a maintenance lock on ${name}: pipelines wait or fail until you release it.`)
@@ -102,7 +154,19 @@ function TakeDialog({ factory, stack, me, onClose, onDone }: { factory: string; 
   )
 }
 
-function ForceDialog({ factory, stack, lock, onClose, onDone }: { factory: string; stack: string; lock: Holder; onClose: () => void; onDone: (m: string) => void }) {
+function ForceDialog({
+  factory,
+  stack,
+  lock,
+  onClose,
+  onDone,
+}: {
+  factory: string
+  stack: string
+  lock: Holder
+  onClose: () => void
+  onDone: (m: string) => void
+}) {
   const [reason, setReason] = useState('')
   const name = `${factory}/${stack}`
   return (
@@ -118,7 +182,11 @@ function ForceDialog({ factory, stack, lock, onClose, onDone }: { factory: strin
         onDone(`Force-unlocked ${name} (was held by ${holderName(lock)}).`)
       }}
     >
-      <p>The holder, <strong>{holderName(lock)}</strong>{lock.principal !== null && <> ({lock.principal})</>}, loses the lock: its later writes are refused. Use this only for a lock left by a job that is gone.</p>
+      <p>
+        The holder, <strong>{holderName(lock)}</strong>
+        {lock.principal !== null && <> ({lock.principal})</>}, loses the lock: its later writes are refused. Use this
+        only for a lock left by a job that is gone.
+      </p>
       <label for="force-reason">Reason (required, kept in the audit log)</label>
       <textarea id="force-reason" required rows={3} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
     </ConfirmDialog>

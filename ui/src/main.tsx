@@ -37,10 +37,14 @@ function App() {
     setError(null)
   }, [])
 
-  useEffect(() => onSignInNeeded((reason) => {
-    setMe(null)
-    setSignIn(reason === 'refused' ? 'refused' : 'ask')
-  }), [])
+  useEffect(
+    () =>
+      onSignInNeeded((reason) => {
+        setMe(null)
+        setSignIn(reason === 'refused' ? 'refused' : 'ask')
+      }),
+    [],
+  )
   useEffect(() => {
     check().catch((err: unknown) => {
       if (err instanceof ApiError && err.status === 401) setSignIn('ask')
@@ -49,18 +53,43 @@ function App() {
   }, [check])
 
   if (signIn !== 'no') return <SignIn onSignedIn={check} refused={signIn === 'refused'} />
-  if (me === null) return <main><ErrorLine error={error} />{error === null && <p aria-busy="true">Loading…</p>}</main>
+  if (me === null)
+    return (
+      <main>
+        <ErrorLine error={error} />
+        {error === null && <p aria-busy="true">Loading…</p>}
+      </main>
+    )
   return (
     <>
       <header class="top">
-        <a href="#/" class="brand">unobin state</a>
+        <a href="#/" class="brand">
+          unobin state
+        </a>
         <span class="who">
-          {me.authenticated ? <>Signed in as <strong>{me.principal}</strong> <button type="button" class="link" onClick={() => signOut()}>Sign out</button></> : <>No credentials configured: every caller has every permission</>}
+          {me.authenticated ? (
+            <>
+              Signed in as <strong>{me.principal}</strong>{' '}
+              <button type="button" class="link" onClick={() => signOut()}>
+                Sign out
+              </button>
+            </>
+          ) : (
+            <>No credentials configured: every caller has every permission</>
+          )}
         </span>
       </header>
-      {route.page === 'stacks'
-        ? <StacksPage factory={route.factory} />
-        : <StackPage key={`${route.factory}/${route.stack}`} factory={route.factory} stack={route.stack} view={route.view} me={me} />}
+      {route.page === 'stacks' ? (
+        <StacksPage factory={route.factory} />
+      ) : (
+        <StackPage
+          key={`${route.factory}/${route.stack}`}
+          factory={route.factory}
+          stack={route.stack}
+          view={route.view}
+          me={me}
+        />
+      )}
     </>
   )
 }

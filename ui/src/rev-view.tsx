@@ -10,14 +10,27 @@ import { pretty } from './diff-view.js'
 import { href } from './route.js'
 import { ErrorLine } from './widgets.js'
 
-export function RevView({ factory, stack, rev, canRead }: { factory: string; stack: string; rev: string; canRead: boolean }) {
+export function RevView({
+  factory,
+  stack,
+  rev,
+  canRead,
+}: {
+  factory: string
+  stack: string
+  rev: string
+  canRead: boolean
+}) {
   const path = `${stackPath(factory, stack)}/snapshots/${encodeURIComponent(rev)}`
   const [text, setText] = useState<string | null>(null)
   const [error, setError] = useState<unknown>(null)
   useEffect(() => {
     setText(null)
     setError(null)
-    call(`${stackPath(factory, stack)}/outputs?rev=${encodeURIComponent(rev)}`).then(async (res) => setText(pretty(await res.json())), setError)
+    call(`${stackPath(factory, stack)}/outputs?rev=${encodeURIComponent(rev)}`).then(
+      async (res) => setText(pretty(await res.json())),
+      setError,
+    )
   }, [path])
   const download = async () => {
     setError(null)
@@ -38,11 +51,20 @@ export function RevView({ factory, stack, rev, canRead }: { factory: string; sta
   return (
     <section class="rev-view" aria-labelledby="rev-title">
       <div class="toolbar">
-        <h2 id="rev-title">Rev <code class="rev">{rev}</code></h2>
-        {canRead && <button type="button" onClick={download}>Download as stored</button>}
+        <h2 id="rev-title">
+          Rev <code class="rev">{rev}</code>
+        </h2>
+        {canRead && (
+          <button type="button" onClick={download}>
+            Download as stored
+          </button>
+        )}
         <a href={href({ page: 'stack', factory, stack, view: { kind: 'history' } })}>Back to history</a>
       </div>
-      <p class="muted">The outputs of this rev; sensitive values are replaced by the server before they reach this page. The download is the whole rev exactly as stored.</p>
+      <p class="muted">
+        The outputs of this rev; sensitive values are replaced by the server before they reach this page. The download
+        is the whole rev exactly as stored.
+      </p>
       <ErrorLine error={error} />
       {text === null && error === null && <p aria-busy="true">Loading…</p>}
       {text !== null && <pre class="document">{text}</pre>}

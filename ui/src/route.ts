@@ -17,17 +17,22 @@ export type StackView =
 
 /** Parses a fragment ("#/s/f/s/diff/a/b"). Unknown fragments are the stacks page. */
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter((p) => p !== '').map((p) => {
-    try {
-      return decodeURIComponent(p)
-    } catch {
-      return p
-    }
-  })
+  const parts = hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter((p) => p !== '')
+    .map((p) => {
+      try {
+        return decodeURIComponent(p)
+      } catch {
+        return p
+      }
+    })
   if (parts[0] === 'f' && parts[1] !== undefined) return { page: 'stacks', factory: parts[1] }
   if (parts[0] === 's' && parts[1] !== undefined && parts[2] !== undefined) {
     const [, factory, stack, kind, a, b] = parts
-    if (kind === 'diff' && a !== undefined && b !== undefined) return { page: 'stack', factory, stack, view: { kind: 'diff', from: a, to: b } }
+    if (kind === 'diff' && a !== undefined && b !== undefined)
+      return { page: 'stack', factory, stack, view: { kind: 'diff', from: a, to: b } }
     if (kind === 'rev' && a !== undefined) return { page: 'stack', factory, stack, view: { kind: 'rev', rev: a } }
     return { page: 'stack', factory, stack, view: { kind: 'history' } }
   }

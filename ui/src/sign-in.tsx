@@ -29,13 +29,30 @@ export function SignIn({ onSignedIn, refused }: { onSignedIn: () => Promise<void
     <main class="sign-in">
       <form onSubmit={submit} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Sign in to the state console</h1>
-        <p>This server needs a token. It stays in this browser tab only (sessionStorage) and is sent as a Bearer header, never as a cookie.</p>
-        {refused && error === null && <p class="error" role="alert">The server refused the token of this tab: sign in again.</p>}
+        <p>
+          This server needs a token. It stays in this browser tab only (sessionStorage) and is sent as a Bearer header,
+          never as a cookie.
+        </p>
+        {refused && error === null && (
+          <p class="error" role="alert">
+            The server refused the token of this tab: sign in again.
+          </p>
+        )}
         <label for="token">Token</label>
-        <input id="token" type="password" autoComplete="off" spellcheck={false} value={value} onInput={(e) => setValue(e.currentTarget.value)} required />
+        <input
+          id="token"
+          type="password"
+          autoComplete="off"
+          spellcheck={false}
+          value={value}
+          onInput={(e) => setValue(e.currentTarget.value)}
+          required
+        />
         <ErrorLine error={error} />
         <div class="buttons">
-          <button type="submit" class="primary" disabled={busy || value.trim() === ''}>{busy ? 'Checking…' : 'Sign in'}</button>
+          <button type="submit" class="primary" disabled={busy || value.trim() === ''}>
+            {busy ? 'Checking…' : 'Sign in'}
+          </button>
         </div>
       </form>
     </main>

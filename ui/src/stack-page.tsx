@@ -29,8 +29,13 @@ async function readHistory(base: string, limit: number): Promise<HistoryPage> {
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 400)) throw err
   }
-  const plain = await json<{ revs: string[]; current: string | null; next: string | null }>(`${base}/snapshots?limit=10000`)
-  const revs = plain.revs.slice(-limit).reverse().map((rev) => ({ rev, current: rev === plain.current, meta: null }))
+  const plain = await json<{ revs: string[]; current: string | null; next: string | null }>(
+    `${base}/snapshots?limit=10000`,
+  )
+  const revs = plain.revs
+    .slice(-limit)
+    .reverse()
+    .map((rev) => ({ rev, current: rev === plain.current, meta: null }))
   return { revs, current: plain.current, next: plain.revs.length > limit ? (revs[revs.length - 1]?.rev ?? null) : null }
 }
 
@@ -78,15 +83,19 @@ export function StackPage({ factory, stack, view, me }: { factory: string; stack
       setError,
     )
   }, [factory, stack])
-  useEffect(() => followEvents(`${base}/events`, {
-    onEvent: (e) => {
-      if (e.event !== 'hello') void reload()
-    },
-    onState: (open) => {
-      setLive(open)
-      if (open) void reload() // changes made while the stream was down
-    },
-  }), [base, reload])
+  useEffect(
+    () =>
+      followEvents(`${base}/events`, {
+        onEvent: (e) => {
+          if (e.event !== 'hello') void reload()
+        },
+        onState: (open) => {
+          setLive(open)
+          if (open) void reload() // changes made while the stream was down
+        },
+      }),
+    [base, reload],
+  )
 
   const done = (message: string) => {
     setNotice(message)
@@ -96,26 +105,63 @@ export function StackPage({ factory, stack, view, me }: { factory: string; stack
   return (
     <main class="stack-page">
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="#/">Stacks</a> › <a href={href({ page: 'stacks', factory })}>{factory}</a> › <span aria-current="page">{stack}</span>
+        <a href="#/">Stacks</a> › <a href={href({ page: 'stacks', factory })}>{factory}</a> ›{' '}
+        <span aria-current="page">{stack}</span>
       </nav>
       <div class="toolbar">
-        <h1>{factory}/{stack}</h1>
-        <span class={live ? 'live on' : 'live'} role="status">{live ? 'Live' : 'Connecting…'}</span>
+        <h1>
+          {factory}/{stack}
+        </h1>
+        <span class={live ? 'live on' : 'live'} role="status">
+          {live ? 'Live' : 'Connecting…'}
+        </span>
       </div>
       <ErrorLine error={error} />
-      {notice !== null && <p class="notice" role="status">{notice} <button type="button" class="link" onClick={() => setNotice(null)}>Dismiss</button></p>}
+      {notice !== null && (
+        <p class="notice" role="status">
+          {notice}{' '}
+          <button type="button" class="link" onClick={() => setNotice(null)}>
+            Dismiss
+          </button>
+        </p>
+      )}
       {state !== null && (
         <>
           <section class="summary" aria-label="Current rev">
             <h2>Current rev</h2>
-            {current === null ? <p class="muted">This stack has no current rev.</p> : <p><code class="rev">{current}</code> <Time date={revTime(current)} now={now} /></p>}
+            {current === null ? (
+              <p class="muted">This stack has no current rev.</p>
+            ) : (
+              <p>
+                <code class="rev">{current}</code> <Time date={revTime(current)} now={now} />
+              </p>
+            )}
           </section>
-          <LockPanel factory={factory} stack={stack} lock={state.lock} me={me} permissions={permissions} now={now} onDone={done} />
+          <LockPanel
+            factory={factory}
+            stack={stack}
+            lock={state.lock}
+            me={me}
+            permissions={permissions}
+            now={now}
+            onDone={done}
+          />
           {view.kind === 'history' && (
-            <History factory={factory} stack={stack} state={state} me={me} permissions={permissions} now={now} onDone={done} onMore={() => setShown(shown + HISTORY_PAGE)} />
+            <History
+              factory={factory}
+              stack={stack}
+              state={state}
+              me={me}
+              permissions={permissions}
+              now={now}
+              onDone={done}
+              onMore={() => setShown(shown + HISTORY_PAGE)}
+            />
           )}
           {view.kind === 'diff' && <DiffView factory={factory} stack={stack} from={view.from} to={view.to} />}
-          {view.kind === 'rev' && <RevView factory={factory} stack={stack} rev={view.rev} canRead={permissions.has('read')} />}
+          {view.kind === 'rev' && (
+            <RevView factory={factory} stack={stack} rev={view.rev} canRead={permissions.has('read')} />
+          )}
         </>
       )}
     </main>

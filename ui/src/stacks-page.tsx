@@ -33,11 +33,16 @@ export function StacksPage({ factory }: { factory: string | null }) {
       <nav class="factories" aria-label="Factories">
         <h2>Factories</h2>
         <ErrorLine error={error} />
-        {factories !== null && factories.length === 0 && <p class="muted">No stacks yet: the first write to /v1/factories/F/stacks/S creates one.</p>}
+        {factories !== null && factories.length === 0 && (
+          <p class="muted">No stacks yet: the first write to /v1/factories/F/stacks/S creates one.</p>
+        )}
         <ul>
           {factories?.map((f) => (
             <li key={f.name}>
-              <a href={href({ page: 'stacks', factory: f.name })} aria-current={f.name === factory ? 'page' : undefined}>
+              <a
+                href={href({ page: 'stacks', factory: f.name })}
+                aria-current={f.name === factory ? 'page' : undefined}
+              >
                 {f.name} <span class="count">{f.stacks}</span>
               </a>
             </li>
@@ -94,7 +99,12 @@ function StackTable({ factory }: { factory: string }) {
         <h1 id="stacks-title">Stacks of {factory}</h1>
         <label class="filter">
           <span>Filter by name</span>
-          <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="part of a stack name" />
+          <input
+            type="search"
+            value={filter}
+            onInput={(e) => setFilter(e.currentTarget.value)}
+            placeholder="part of a stack name"
+          />
         </label>
       </div>
       <ErrorLine error={error} />
@@ -103,23 +113,39 @@ function StackTable({ factory }: { factory: string }) {
           <tr>
             <th scope="col">Stack</th>
             <th scope="col">Current rev</th>
-            <th scope="col" class="num">Revs</th>
+            <th scope="col" class="num">
+              Revs
+            </th>
             <th scope="col">Lock</th>
             <th scope="col">Held for</th>
             <th scope="col">Lease left</th>
           </tr>
         </thead>
         <tbody>
-          {page?.stacks.map((s) => <StackRow key={s.name} factory={factory} s={s} now={now} />)}
+          {page?.stacks.map((s) => (
+            <StackRow key={s.name} factory={factory} s={s} now={now} />
+          ))}
           {page !== null && page.stacks.length === 0 && (
-            <tr><td colSpan={6} class="muted">{query === '' ? 'No stacks.' : `No stack name contains "${query}".`}</td></tr>
+            <tr>
+              <td colSpan={6} class="muted">
+                {query === '' ? 'No stacks.' : `No stack name contains "${query}".`}
+              </td>
+            </tr>
           )}
         </tbody>
       </table>
       <div class="pager">
-        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>Previous page</button>
+        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Previous page
+        </button>
         <span class="muted">Page {cursors.length}</span>
-        <button type="button" disabled={page?.next == null} onClick={() => page?.next != null && setCursors([...cursors, page.next])}>Next page</button>
+        <button
+          type="button"
+          disabled={page?.next == null}
+          onClick={() => page?.next != null && setCursors([...cursors, page.next])}
+        >
+          Next page
+        </button>
       </div>
     </section>
   )
@@ -129,11 +155,36 @@ function StackRow({ factory, s, now }: { factory: string; s: StackSummary; now: 
   const target = { page: 'stack', factory, stack: s.name, view: { kind: 'history' } } as const
   return (
     <tr>
-      <th scope="row"><a href={href(target)}>{s.name}</a>{s.error !== null && <span class="badge bad" title="reading this stack failed">{s.error}</span>}</th>
-      <td>{s.current === null ? <span class="muted">none</span> : <><code class="rev">{s.current}</code><Time date={revTime(s.current)} now={now} /></>}</td>
+      <th scope="row">
+        <a href={href(target)}>{s.name}</a>
+        {s.error !== null && (
+          <span class="badge bad" title="reading this stack failed">
+            {s.error}
+          </span>
+        )}
+      </th>
+      <td>
+        {s.current === null ? (
+          <span class="muted">none</span>
+        ) : (
+          <>
+            <code class="rev">{s.current}</code>
+            <Time date={revTime(s.current)} now={now} />
+          </>
+        )}
+      </td>
       <td class="num">{s.revs}</td>
-      <td>{s.lock === null ? <span class="badge free">free</span> : <><span class="badge locked">locked</span> {holderName(s.lock)}{s.lock.principal !== null && <span class="muted"> by {s.lock.principal}</span>}</>}</td>
-      <td>{s.lock === null ? '' : heldFor(s.lock, now) ?? 'unknown'}</td>
+      <td>
+        {s.lock === null ? (
+          <span class="badge free">free</span>
+        ) : (
+          <>
+            <span class="badge locked">locked</span> {holderName(s.lock)}
+            {s.lock.principal !== null && <span class="muted"> by {s.lock.principal}</span>}
+          </>
+        )}
+      </td>
+      <td>{s.lock === null ? '' : (heldFor(s.lock, now) ?? 'unknown')}</td>
       <td>{s.lock === null ? '' : leaseLeft(s.lock, now)}</td>
     </tr>
   )

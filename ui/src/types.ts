@@ -111,8 +111,25 @@ export interface Diff {
   readonly comparable: boolean
   readonly detail: string | null
   readonly identical: boolean
-  readonly summary: { readonly added: number; readonly removed: number; readonly changed: number; readonly unchanged: number; readonly outputs: number }
+  readonly summary: {
+    readonly added: number
+    readonly removed: number
+    readonly changed: number
+    readonly unchanged: number
+    readonly outputs: number
+  }
   readonly header: readonly FieldChange[]
-  readonly entries: ReadonlyArray<{ readonly address: string; readonly action: 'added' | 'removed' | 'changed'; readonly changes: readonly FieldChange[]; readonly value?: unknown }>
-  readonly outputs: ReadonlyArray<{ readonly name: string; readonly action: 'added' | 'removed' | 'changed'; readonly old?: unknown; readonly new?: unknown; readonly sensitive: boolean }>
+  readonly entries: ReadonlyArray<{
+    readonly address: string
+    readonly action: 'added' | 'removed' | 'changed'
+    readonly changes: readonly FieldChange[]
+    readonly value?: unknown
+  }>
+  readonly outputs: ReadonlyArray<{
+    readonly name: string
+    readonly action: 'added' | 'removed' | 'changed'
+    readonly old?: unknown
+    readonly new?: unknown
+    readonly sensitive: boolean
+  }>
 }

@@ -23,7 +23,9 @@ export function Time({ date, now }: { date: Date | null; now: number }) {
   if (date === null) return <span class="muted">unknown</span>
   return (
     <span class="time">
-      <time dateTime={date.toISOString()} title={absolute(date)}>{relative(date, now)}</time>
+      <time dateTime={date.toISOString()} title={absolute(date)}>
+        {relative(date, now)}
+      </time>
       <span class="abs">{absolute(date)}</span>
     </span>
   )
@@ -38,7 +40,11 @@ export function errorText(err: unknown): string {
 /** An error line (announced to screen readers). */
 export function ErrorLine({ error }: { error: unknown }) {
   if (error === null || error === undefined) return null
-  return <p class="error" role="alert">{errorText(error)}</p>
+  return (
+    <p class="error" role="alert">
+      {errorText(error)}
+    </p>
+  )
 }
 
 export interface DialogProps {
@@ -77,14 +83,27 @@ export function ConfirmDialog(props: DialogProps) {
     }
   }
   return (
-    <dialog ref={ref} aria-labelledby="dialog-title" onCancel={(e) => { e.preventDefault(); props.onClose() }}>
+    <dialog
+      ref={ref}
+      aria-labelledby="dialog-title"
+      onCancel={(e) => {
+        e.preventDefault()
+        props.onClose()
+      }}
+    >
       <form onSubmit={submit}>
         <h2 id="dialog-title">{props.title}</h2>
         {props.children}
         <ErrorLine error={error} />
         <div class="buttons">
-          <button type="button" onClick={props.onClose}>Cancel</button>
-          <button type="submit" class={props.danger === true ? 'danger' : 'primary'} disabled={busy || props.canConfirm === false}>
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            class={props.danger === true ? 'danger' : 'primary'}
+            disabled={busy || props.canConfirm === false}
+          >
             {busy ? 'Working…' : props.confirmLabel}
           </button>
         </div>

@@ -14,39 +14,48 @@ import { loadDocument, revBefore, revOrCurrent } from './document-load.js'
 
 /** Registers GET /v1/factories/:factory/stacks/:stack/diff. */
 export function diffRoutes(app: App, deps: RouteDeps): void {
-  app.get('/v1/factories/:factory/stacks/:stack/diff', {
-    config: { permission: 'read' },
-    schema: {
-      operationId: 'getDiff',
-      summary: 'Diff two revs',
-      description: 'Compares rev `from` with rev `to` (defaults: `to` = current, `from` = the rev before `to`; the first rev diffs against nothing). unobin snapshots compare entries by address; Terraform states compare resource instances by module, mode, type, name and key, attribute by attribute, plus outputs, serial and lineage. Sensitive outputs and attributes (`sensitive_attributes`) show "(sensitive)". A state encrypted by its client answers comparable=false with both sizes. `Accept: text/plain` answers a human diff (+, -, ~ lines grouped by address). 404 rev-not-found for an unknown rev, 404 no-current without `to` on a stack without current, 409 incomparable-revs for an unobin snapshot against a Terraform state.',
-      tags: ['snapshots'],
-      params: StackParams,
-      querystring: DiffQuery,
-      response: {
-        200: {
-          description: 'the diff',
-          content: {
-            'application/json': { schema: DiffResponse },
-            'text/plain': { schema: { type: 'string', description: 'the human diff' } },
+  app.get(
+    '/v1/factories/:factory/stacks/:stack/diff',
+    {
+      config: { permission: 'read' },
+      schema: {
+        operationId: 'getDiff',
+        summary: 'Diff two revs',
+        description:
+          'Compares rev `from` with rev `to` (defaults: `to` = current, `from` = the rev before `to`; the first rev diffs against nothing). unobin snapshots compare entries by address; Terraform states compare resource instances by module, mode, type, name and key, attribute by attribute, plus outputs, serial and lineage. Sensitive outputs and attributes (`sensitive_attributes`) show "(sensitive)". A state encrypted by its client answers comparable=false with both sizes. `Accept: text/plain` answers a human diff (+, -, ~ lines grouped by address). 404 rev-not-found for an unknown rev, 404 no-current without `to` on a stack without current, 409 incomparable-revs for an unobin snapshot against a Terraform state.',
+        tags: ['snapshots'],
+        params: StackParams,
+        querystring: DiffQuery,
+        response: {
+          200: {
+            description: 'the diff',
+            content: {
+              'application/json': { schema: DiffResponse },
+              'text/plain': { schema: { type: 'string', description: 'the human diff' } },
+            },
           },
+          ...problems(400, 404, 409, 500),
         },
-        ...problems(400, 404, 409, 500),
       },
     },
-  }, async (request, reply) => {
-    const store = storeOf(deps, request)
-    const toRev = await revOrCurrent(store, request.query.to)
-    const to = await loadDocument(store, toRev)
-    const fromRev = request.query.from ?? (await revBefore(store, toRev))
-    const from = fromRev === null ? null : fromRev === toRev ? to : await loadDocument(store, fromRev)
-    const diff = diffDocuments(from, to)
-    const pinned = request.query.from !== undefined && request.query.to !== undefined
-    reply.header('cache-control', pinned ? 'private, max-age=31536000, immutable' : 'private, no-cache')
-    reply.header('vary', 'accept')
-    if (prefersText(request.headers.accept)) return reply.code(200).type('text/plain; charset=utf-8').send(renderDiffText(diff))
-    return reply.code(200).type('application/json; charset=utf-8').send(diff as never) // readonly arrays of the same shape as DiffResponse
-  })
+    async (request, reply) => {
+      const store = storeOf(deps, request)
+      const toRev = await revOrCurrent(store, request.query.to)
+      const to = await loadDocument(store, toRev)
+      const fromRev = request.query.from ?? (await revBefore(store, toRev))
+      const from = fromRev === null ? null : fromRev === toRev ? to : await loadDocument(store, fromRev)
+      const diff = diffDocuments(from, to)
+      const pinned = request.query.from !== undefined && request.query.to !== undefined
+      reply.header('cache-control', pinned ? 'private, max-age=31536000, immutable' : 'private, no-cache')
+      reply.header('vary', 'accept')
+      if (prefersText(request.headers.accept))
+        return reply.code(200).type('text/plain; charset=utf-8').send(renderDiffText(diff))
+      return reply
+        .code(200)
+        .type('application/json; charset=utf-8')
+        .send(diff as never) // readonly arrays of the same shape as DiffResponse
+    },
+  )
 }
 
 /**
@@ -58,7 +67,11 @@ export function prefersText(accept: string | undefined): boolean {
   let text = -1
   let json = -1
   for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.trim().toLowerCase().split(';').map((s) => s.trim())
+    const [type = '', ...params] = part
+      .trim()
+      .toLowerCase()
+      .split(';')
+      .map((s) => s.trim())
     const qParam = params.find((p) => p.startsWith('q='))
     const q = qParam === undefined ? 1 : Number(qParam.slice(2))
     if (!Number.isFinite(q)) continue

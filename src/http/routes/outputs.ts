@@ -13,24 +13,32 @@ import { loadDocument, revOrCurrent } from './document-load.js'
 
 /** Registers GET /v1/factories/:factory/stacks/:stack/outputs. */
 export function outputsRoutes(app: App, deps: RouteDeps): void {
-  app.get('/v1/factories/:factory/stacks/:stack/outputs', {
-    config: { permission: 'outputs' },
-    schema: {
-      operationId: 'getOutputs',
-      summary: 'Read the outputs of a rev',
-      description: 'The outputs of the current rev (or ?rev=) of an unobin snapshot or a Terraform state, by name, each with its value, whether it is sensitive and its Terraform type. Sensitive outputs show "(sensitive)". Needs the `outputs` permission (or `read`, which includes it). 404 no-current or rev-not-found; 409 opaque-state for a state encrypted by its client.',
-      tags: ['snapshots'],
-      params: StackParams,
-      querystring: OutputsQuery,
-      response: { 200: OutputsResponse, ...problems(400, 404, 409, 500) },
+  app.get(
+    '/v1/factories/:factory/stacks/:stack/outputs',
+    {
+      config: { permission: 'outputs' },
+      schema: {
+        operationId: 'getOutputs',
+        summary: 'Read the outputs of a rev',
+        description:
+          'The outputs of the current rev (or ?rev=) of an unobin snapshot or a Terraform state, by name, each with its value, whether it is sensitive and its Terraform type. Sensitive outputs show "(sensitive)". Needs the `outputs` permission (or `read`, which includes it). 404 no-current or rev-not-found; 409 opaque-state for a state encrypted by its client.',
+        tags: ['snapshots'],
+        params: StackParams,
+        querystring: OutputsQuery,
+        response: { 200: OutputsResponse, ...problems(400, 404, 409, 500) },
+      },
     },
-  }, async (request, reply) => {
-    const store = storeOf(deps, request)
-    const doc = await loadDocument(store, await revOrCurrent(store, request.query.rev))
-    const { factory, stack } = request.params
-    const outputs = outputsOf(doc, `${factory}/${stack}`)
-    reply.header('cache-control', request.query.rev === undefined ? 'private, no-cache' : 'private, max-age=31536000, immutable')
-    reply.header('etag', `"${doc.rev}"`)
-    return { rev: doc.rev, kind: doc.kind === 'terraform' ? 'terraform' as const : 'unobin' as const, outputs }
-  })
+    async (request, reply) => {
+      const store = storeOf(deps, request)
+      const doc = await loadDocument(store, await revOrCurrent(store, request.query.rev))
+      const { factory, stack } = request.params
+      const outputs = outputsOf(doc, `${factory}/${stack}`)
+      reply.header(
+        'cache-control',
+        request.query.rev === undefined ? 'private, no-cache' : 'private, max-age=31536000, immutable',
+      )
+      reply.header('etag', `"${doc.rev}"`)
+      return { rev: doc.rev, kind: doc.kind === 'terraform' ? ('terraform' as const) : ('unobin' as const), outputs }
+    },
+  )
 }

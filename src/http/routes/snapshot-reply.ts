@@ -6,7 +6,12 @@ import type { Snapshot } from '../../store/store.js'
  * Sends `snapshot` as the response body. `immutable` marks rev URLs (their
  * content never changes) for long caching; `current` must always revalidate.
  */
-export function sendSnapshot(request: FastifyRequest, reply: FastifyReply, snapshot: Snapshot, immutable: boolean): FastifyReply {
+export function sendSnapshot(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  snapshot: Snapshot,
+  immutable: boolean,
+): FastifyReply {
   const etag = `"${snapshot.rev}"`
   reply.header('etag', etag)
   reply.header('unobin-rev', snapshot.rev)

@@ -28,51 +28,83 @@ export const UI_CSP = [
 
 /** Registers the console routes; `assets` null (not built) answers 404 with what to run. */
 export function uiRoutes(app: App, assets: UiAssets | null): void {
-  app.get('/', {
-    config: { permission: 'public' },
-    schema: {
-      operationId: 'openConsole',
-      summary: 'Go to the console',
-      description: 'Redirects (302) to the operator console at /ui/.',
-      tags: ['console'],
-      response: { 302: { type: 'null', description: 'Location: /ui/' } },
+  app.get(
+    '/',
+    {
+      config: { permission: 'public' },
+      schema: {
+        operationId: 'openConsole',
+        summary: 'Go to the console',
+        description: 'Redirects (302) to the operator console at /ui/.',
+        tags: ['console'],
+        response: { 302: { type: 'null', description: 'Location: /ui/' } },
+      },
     },
-  }, async (_request, reply) => reply.redirect('/ui/', 302))
+    async (_request, reply) => reply.redirect('/ui/', 302),
+  )
 
-  app.get('/ui/', {
-    config: { permission: 'public' },
-    schema: {
-      operationId: 'getConsolePage',
-      summary: 'The operator console',
-      description: 'The page shell (HTML): stacks, locks, history, diffs and actions, read through this API with the token the page asks for. Public: it carries no data. ETag and If-None-Match (304); 404 when the server was built without the console.',
-      tags: ['console'],
-      response: { 200: { type: 'string', description: 'the page shell' }, 304: { type: 'null', description: 'not modified' }, ...problems(404) },
+  app.get(
+    '/ui/',
+    {
+      config: { permission: 'public' },
+      schema: {
+        operationId: 'getConsolePage',
+        summary: 'The operator console',
+        description:
+          'The page shell (HTML): stacks, locks, history, diffs and actions, read through this API with the token the page asks for. Public: it carries no data. ETag and If-None-Match (304); 404 when the server was built without the console.',
+        tags: ['console'],
+        response: {
+          200: { type: 'string', description: 'the page shell' },
+          304: { type: 'null', description: 'not modified' },
+          ...problems(404),
+        },
+      },
     },
-  }, async (request, reply) => {
-    if (assets === null) throw notBuilt()
-    return send(request, reply, assets.index, 'no-cache')
-  })
+    async (request, reply) => {
+      if (assets === null) throw notBuilt()
+      return send(request, reply, assets.index, 'no-cache')
+    },
+  )
 
-  app.get('/ui/assets/:file', {
-    config: { permission: 'public' },
-    schema: {
-      operationId: 'getConsoleAsset',
-      summary: 'A script or stylesheet of the console',
-      description: 'Content-hashed names, cached as immutable; gzip when accepted. 404 for a name the running server does not have (reload /ui/).',
-      tags: ['console'],
-      params: Type.Object({ file: Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }) }, { additionalProperties: false }),
-      response: { 200: { type: 'string', description: 'the asset' }, 304: { type: 'null', description: 'not modified' }, ...problems(400, 404) },
+  app.get(
+    '/ui/assets/:file',
+    {
+      config: { permission: 'public' },
+      schema: {
+        operationId: 'getConsoleAsset',
+        summary: 'A script or stylesheet of the console',
+        description:
+          'Content-hashed names, cached as immutable; gzip when accepted. 404 for a name the running server does not have (reload /ui/).',
+        tags: ['console'],
+        params: Type.Object(
+          { file: Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: { type: 'string', description: 'the asset' },
+          304: { type: 'null', description: 'not modified' },
+          ...problems(400, 404),
+        },
+      },
     },
-  }, async (request, reply) => {
-    const { file } = request.params
-    const found = assets?.assets.get(file)
-    if (found === undefined) throw new StateError('asset-not-found', `the console has no asset ${JSON.stringify(file)}: reload /ui/ to get the current page`)
-    return send(request, reply, found, 'public, max-age=31536000, immutable')
-  })
+    async (request, reply) => {
+      const { file } = request.params
+      const found = assets?.assets.get(file)
+      if (found === undefined)
+        throw new StateError(
+          'asset-not-found',
+          `the console has no asset ${JSON.stringify(file)}: reload /ui/ to get the current page`,
+        )
+      return send(request, reply, found, 'public, max-age=31536000, immutable')
+    },
+  )
 }
 
 function notBuilt(): StateError {
-  return new StateError('console-not-built', 'the console is not built into this server: run "npm run build" (the image builds it)')
+  return new StateError(
+    'console-not-built',
+    'the console is not built into this server: run "npm run build" (the image builds it)',
+  )
 }
 
 /** Sends `file` with the console's security headers, answering 304 to a matching If-None-Match. */

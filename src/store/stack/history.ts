@@ -52,12 +52,20 @@ export class History {
     if (bytes === undefined) throw this.revNotFound(rev)
     try {
       const envelope = decodeEnvelope(bytes)
-      const snapshot = { rev, payloadType: envelope.payloadType, body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter) }
+      const snapshot = {
+        rev,
+        payloadType: envelope.payloadType,
+        body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter),
+      }
       this.#cache?.set(key, snapshot)
       return snapshot
     } catch (err) {
       if (isStateError(err, 'unreadable-snapshot')) {
-        throw new StateError('unreadable-snapshot', `rev ${rev} of ${this.#dir.name} cannot be read: ${err.message}`, { ...this.#dir.where(), rev, ...err.details })
+        throw new StateError('unreadable-snapshot', `rev ${rev} of ${this.#dir.name} cannot be read: ${err.message}`, {
+          ...this.#dir.where(),
+          rev,
+          ...err.details,
+        })
       }
       throw err
     }
@@ -80,7 +88,10 @@ export class History {
 
   /** The error for a current pointer naming a rev that is not stored. */
   dangling(rev: string): StateError {
-    return new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored`, { ...this.#dir.where(), rev })
+    return new StateError('dangling-current', `current of ${this.#dir.name} names rev ${rev}, which is not stored`, {
+      ...this.#dir.where(),
+      rev,
+    })
   }
 
   /** Caches what was just written (a write is usually read back next, e.g. as current). */
@@ -102,7 +113,11 @@ export class History {
    * changed. When `check` returns an outcome, nothing is written and that
    * outcome is the answer.
    */
-  async publish(sealed: Buffer, makeCurrent: boolean, check: () => Promise<WriteOutcome | undefined>): Promise<WriteOutcome> {
+  async publish(
+    sealed: Buffer,
+    makeCurrent: boolean,
+    check: () => Promise<WriteOutcome | undefined>,
+  ): Promise<WriteOutcome> {
     const fs = this.#dir.fs
     const snapshots = this.#dir.snapshots
     let temp = await writeTemp(fs, snapshots, sealed)
@@ -150,7 +165,9 @@ export class History {
   /** The names under `snapshots/` that may be revs (regular `*.json.enc` files, no dot-files), unsorted. */
   async revNames(): Promise<string[]> {
     const entries = await this.#dir.fs.readdir(this.#dir.snapshots, { withFileTypes: true })
-    return entries.filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.')).map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
+    return entries
+      .filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.'))
+      .map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
   }
 
   /**
@@ -175,7 +192,11 @@ export class History {
     const bytes = await readNoFollow(this.#dir.fs, path)
     const text = bytes?.toString('utf8').trim() ?? ''
     if (text !== '' && parseRev(text) === undefined) {
-      throw new StateError('unreadable-snapshot', `current of ${this.#dir.name} does not hold a rev (it holds ${JSON.stringify(text.slice(0, 80))}): point current at a stored rev`, this.#dir.where())
+      throw new StateError(
+        'unreadable-snapshot',
+        `current of ${this.#dir.name} does not hold a rev (it holds ${JSON.stringify(text.slice(0, 80))}): point current at a stored rev`,
+        this.#dir.where(),
+      )
     }
     const rev = text === '' ? null : text
     // Remembered under the stat taken before the read: if the file was replaced in between, the next stat differs.
@@ -194,7 +215,9 @@ export class History {
       await replaceAtomic(this.#dir.fs, this.#dir.path, CURRENT_FILE, Buffer.from(`${rev}\n`))
     } catch (err) {
       if (isRenamed(err)) {
-        this.#dir.warn(`${this.#dir.name}: current could not be put back to ${previous ?? 'unset'} after a failed fsync; it names ${rev}, which may not be durable`)
+        this.#dir.warn(
+          `${this.#dir.name}: current could not be put back to ${previous ?? 'unset'} after a failed fsync; it names ${rev}, which may not be durable`,
+        )
         throw Object.assign(err as Error, { currentMoved: true })
       }
       throw err
@@ -215,7 +238,12 @@ export class History {
    */
   async deleteRev(rev: string, force: boolean, log: UndoLog): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
     const isCurrent = (await this.readCurrent()) === rev
-    if (isCurrent && !force) throw new StateError('rev-is-current', `rev ${rev} is the current one of ${this.#dir.name}: point current elsewhere first, or delete with force (which leaves the stack without current)`, { ...this.#dir.where(), rev })
+    if (isCurrent && !force)
+      throw new StateError(
+        'rev-is-current',
+        `rev ${rev} is the current one of ${this.#dir.name}: point current elsewhere first, or delete with force (which leaves the stack without current)`,
+        { ...this.#dir.where(), rev },
+      )
     const deleted = await log.hide(this.#dir.snapshots, revFile(rev)) // removing what is absent is not an error
     const clearedCurrent = isCurrent && (await this.hideCurrent(log))
     return { deleted, clearedCurrent }
@@ -239,7 +267,10 @@ export class History {
 
   /** The error for a rev that is not stored. */
   revNotFound(rev: string): StateError {
-    return new StateError('rev-not-found', `rev ${rev} is not stored in ${this.#dir.name}`, { ...this.#dir.where(), rev })
+    return new StateError('rev-not-found', `rev ${rev} is not stored in ${this.#dir.name}`, {
+      ...this.#dir.where(),
+      rev,
+    })
   }
 }
 

@@ -24,8 +24,22 @@ import { assertName } from '../names.js'
 import { assertRev, sortRevs } from '../rev.js'
 import type { SnapshotCache } from '../snapshot-cache.js'
 import type {
-  Fence, GcOptions, GcResult, LockClaims, LockContext, LockHolder, LockOptions, ManagedStore, PruneOptions, PruneResult,
-  ReleasedLock, ResealOutcome, Snapshot, TrashEntry, WriteOptions, WriteOutcome,
+  Fence,
+  GcOptions,
+  GcResult,
+  LockClaims,
+  LockContext,
+  LockHolder,
+  LockOptions,
+  ManagedStore,
+  PruneOptions,
+  PruneResult,
+  ReleasedLock,
+  ResealOutcome,
+  Snapshot,
+  TrashEntry,
+  WriteOptions,
+  WriteOutcome,
 } from '../store.js'
 import { validateUnobinSnapshot } from '../unobin-snapshot.js'
 import { History } from './history.js'
@@ -128,7 +142,11 @@ export class LocalStore implements ManagedStore {
 
   async write(body: Buffer, options: WriteOptions): Promise<WriteOutcome> {
     if (options.payloadType === UNOBIN_PAYLOAD) validateUnobinSnapshot(body)
-    const sealed = encodeEnvelope({ payloadType: options.payloadType, encrypter: this.#encrypter.ref, ciphertext: this.#encrypter.seal(body) })
+    const sealed = encodeEnvelope({
+      payloadType: options.payloadType,
+      encrypter: this.#encrypter.ref,
+      ciphertext: this.#encrypter.seal(body),
+    })
     return this.#dir.io('writing a snapshot', async () => {
       // Fenced before the directories are made: a refused write leaves no trace (not even a new stack).
       await this.#dir.ensure(false)
@@ -138,14 +156,20 @@ export class LocalStore implements ManagedStore {
         await this.#lock.assertFence(options.fence)
         if (options.admit === undefined) return undefined
         const current = await this.#history.currentSnapshot()
-        return options.admit(current) === 'unchanged' && current !== undefined ? { rev: current.rev, current: true, written: false } : undefined
+        return options.admit(current) === 'unchanged' && current !== undefined
+          ? { rev: current.rev, current: true, written: false }
+          : undefined
       })
-      if (outcome.written) await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
+      if (outcome.written)
+        await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
       return outcome
     })
   }
 
-  async setCurrent(rev: string, options: { fence?: Fence; ifMatch?: string | null } = {}): Promise<{ previous: string | null }> {
+  async setCurrent(
+    rev: string,
+    options: { fence?: Fence; ifMatch?: string | null } = {},
+  ): Promise<{ previous: string | null }> {
     assertRev(rev)
     return this.#dir.io(`setting current to ${rev}`, async () => {
       if (!(await this.#dir.ensure(false))) throw this.#history.revNotFound(rev)
@@ -153,7 +177,11 @@ export class LocalStore implements ManagedStore {
         await this.#lock.assertFence(options.fence)
         const previous = await this.#history.readCurrent()
         if (options.ifMatch !== undefined && options.ifMatch !== previous) {
-          throw new StateError('current-mismatch', `current of ${this.#dir.name} is ${previous ?? 'unset'}, not ${options.ifMatch ?? 'unset'}: re-read it and retry`, { ...this.#dir.where(), current: previous })
+          throw new StateError(
+            'current-mismatch',
+            `current of ${this.#dir.name} is ${previous ?? 'unset'}, not ${options.ifMatch ?? 'unset'}: re-read it and retry`,
+            { ...this.#dir.where(), current: previous },
+          )
         }
         await this.#history.read(rev) // must exist and open: never point current at an unreadable rev
         await this.#history.movePointer(rev, previous)
@@ -191,7 +219,10 @@ export class LocalStore implements ManagedStore {
     })
   }
 
-  async delete(rev: string, options: { fence?: Fence; force?: boolean } = {}): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
+  async delete(
+    rev: string,
+    options: { fence?: Fence; force?: boolean } = {},
+  ): Promise<{ deleted: boolean; clearedCurrent: boolean }> {
     assertRev(rev)
     return this.#dir.io(`deleting rev ${rev}`, async () => {
       if (!(await this.#dir.ensure(false))) return { deleted: false, clearedCurrent: false }
@@ -302,11 +333,15 @@ export class LocalStore implements ManagedStore {
   }
 
   async lastRelease(): Promise<ReleasedLock | undefined> {
-    return this.#dir.io('reading the last release', async () => ((await this.#dir.ensure(false)) ? this.#lock.lastRelease() : undefined))
+    return this.#dir.io('reading the last release', async () =>
+      (await this.#dir.ensure(false)) ? this.#lock.lastRelease() : undefined,
+    )
   }
 
   async generation(): Promise<number> {
-    return this.#dir.io('reading the generation', async () => ((await this.#dir.ensure(false)) ? this.#lock.generation() : 0))
+    return this.#dir.io('reading the generation', async () =>
+      (await this.#dir.ensure(false)) ? this.#lock.generation() : 0,
+    )
   }
 
   /** Stops watching the stack directory (waiters fall back to polling). */

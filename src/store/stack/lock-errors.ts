@@ -13,7 +13,9 @@ export function describeHolder(holder: LockHolder): string {
   const parts = [`held by ${who}`]
   if (holder.operation !== '') parts.push(`for ${holder.operation}`)
   if (holder.created !== null) parts.push(`since ${holder.created}`)
-  parts.push(`(lock id ${holder.id}, generation ${holder.generation}${holder.expires !== null ? `, lease until ${holder.expires}` : ''})`)
+  parts.push(
+    `(lock id ${holder.id}, generation ${holder.generation}${holder.expires !== null ? `, lease until ${holder.expires}` : ''})`,
+  )
   return parts.join(' ')
 }
 
@@ -29,26 +31,49 @@ export function locked(dir: StackDir, holder: LockHolder): StateError {
 
 /** `lock-lost`: the caller's lock expired or was force-unlocked (and `holder` holds it now, if anyone). */
 export function lost(dir: StackDir, release: ReleasedLock, holder?: LockHolder): StateError {
-  const how = release.event === 'expired' ? `its lease expired at ${release.holder.expires ?? release.at}` : `it was force-unlocked at ${release.at}${release.by ? ` by ${release.by}` : ''}${release.reason ? ` (${release.reason})` : ''}`
-  return new StateError('lock-lost', `lock ${release.holder.id} on ${dir.name} is no longer held: ${how}. Nothing was changed; take the lock again and re-read the state before writing`, { ...dir.where(), lockId: release.holder.id, event: release.event, ...(holder ? { holder } : {}) })
+  const how =
+    release.event === 'expired'
+      ? `its lease expired at ${release.holder.expires ?? release.at}`
+      : `it was force-unlocked at ${release.at}${release.by ? ` by ${release.by}` : ''}${release.reason ? ` (${release.reason})` : ''}`
+  return new StateError(
+    'lock-lost',
+    `lock ${release.holder.id} on ${dir.name} is no longer held: ${how}. Nothing was changed; take the lock again and re-read the state before writing`,
+    { ...dir.where(), lockId: release.holder.id, event: release.event, ...(holder ? { holder } : {}) },
+  )
 }
 
 /** `wait-timeout`: the lock stayed held for the whole wait. */
 export function waitTimeout(dir: StackDir, waitMs: number, holder: LockHolder): StateError {
-  return new StateError('wait-timeout', `${dir.name} stayed locked for the whole wait of ${Math.round(waitMs / 1000)} s: ${describeHolder(holder)}`, { ...dir.where(), holder })
+  return new StateError(
+    'wait-timeout',
+    `${dir.name} stayed locked for the whole wait of ${Math.round(waitMs / 1000)} s: ${describeHolder(holder)}`,
+    { ...dir.where(), holder },
+  )
 }
 
 /** `lock-not-held` for a fenced change: the id presented does not hold the lock. */
 export function fenceNotHeld(dir: StackDir, lockId: string): StateError {
-  return new StateError('lock-not-held', `${dir.name} is not locked with id ${lockId}: take the lock again before writing`, { ...dir.where(), lockId })
+  return new StateError(
+    'lock-not-held',
+    `${dir.name} is not locked with id ${lockId}: take the lock again before writing`,
+    { ...dir.where(), lockId },
+  )
 }
 
 /** `lock-required`: the server requires the lock for every change and none was presented. */
 export function lockRequired(dir: StackDir): StateError {
-  return new StateError('lock-required', `this server requires holding the lock of ${dir.name} for every change, and no lock id was presented`, dir.where())
+  return new StateError(
+    'lock-required',
+    `this server requires holding the lock of ${dir.name} for every change, and no lock id was presented`,
+    dir.where(),
+  )
 }
 
 /** `lock-id-reused`: a client-chosen lock id that this stack granted before (released, expired or force-unlocked since). */
 export function idReused(dir: StackDir, id: string, event: string | null): StateError {
-  return new StateError('lock-id-reused', `lock id ${id} was already granted on ${dir.name}${event === null ? '' : ` and ended (${event})`}: a lock id is granted once, so an old holder's writes cannot come back. Lock again with a new id`, { ...dir.where(), lockId: id, ...(event === null ? {} : { event }) })
+  return new StateError(
+    'lock-id-reused',
+    `lock id ${id} was already granted on ${dir.name}${event === null ? '' : ` and ended (${event})`}: a lock id is granted once, so an old holder's writes cannot come back. Lock again with a new id`,
+    { ...dir.where(), lockId: id, ...(event === null ? {} : { event }) },
+  )
 }

@@ -59,7 +59,11 @@ export class LockRecords {
     }
     const taken = await readNoFollow(fs, aside)
     if (taken !== undefined && decodeHolder(taken).id !== id) {
-      await fs.link(aside, join(this.#dir.path, LOCK_FILE)).catch((err: unknown) => this.#dir.warn(`could not restore the lock marker of ${this.#dir.name}: ${errnoCode(err) ?? String(err)}`))
+      await fs
+        .link(aside, join(this.#dir.path, LOCK_FILE))
+        .catch((err: unknown) =>
+          this.#dir.warn(`could not restore the lock marker of ${this.#dir.name}: ${errnoCode(err) ?? String(err)}`),
+        )
       await fs.unlink(aside).catch(() => {})
       return false
     }
@@ -78,7 +82,12 @@ export class LockRecords {
   async recordRelease(release: ReleasedLock): Promise<void> {
     if (release.event !== 'unlock') {
       const lost = [...(await this.#readLost()), release].slice(-LOST_KEPT)
-      await replaceAtomic(this.#dir.fs, this.#dir.path, LOST_FILE, Buffer.from(`[\n${lost.map((r) => encodeRelease(r).toString('utf8').trim()).join(',\n')}\n]\n`))
+      await replaceAtomic(
+        this.#dir.fs,
+        this.#dir.path,
+        LOST_FILE,
+        Buffer.from(`[\n${lost.map((r) => encodeRelease(r).toString('utf8').trim()).join(',\n')}\n]\n`),
+      )
     }
     await replaceAtomic(this.#dir.fs, this.#dir.path, RELEASE_FILE, encodeRelease(release))
   }
@@ -103,7 +112,9 @@ export class LockRecords {
     try {
       const docs: unknown = JSON.parse(bytes.toString('utf8'))
       if (!Array.isArray(docs)) return []
-      return docs.map((d) => decodeRelease(Buffer.from(JSON.stringify(d)))).filter((r): r is ReleasedLock => r !== undefined && r.event !== 'unlock')
+      return docs
+        .map((d) => decodeRelease(Buffer.from(JSON.stringify(d))))
+        .filter((r): r is ReleasedLock => r !== undefined && r.event !== 'unlock')
     } catch {
       return []
     }

@@ -22,7 +22,13 @@ import type { StackDir } from './stack-dir.js'
  * so that a rev being deleted is never brought back. Throws
  * `unreadable-snapshot` when no configured key opens the rev.
  */
-export async function resealRev(dir: StackDir, encrypter: Encrypter, mutex: Mutex, rev: string, trashedAt: string | undefined): Promise<ResealOutcome> {
+export async function resealRev(
+  dir: StackDir,
+  encrypter: Encrypter,
+  mutex: Mutex,
+  rev: string,
+  trashedAt: string | undefined,
+): Promise<ResealOutcome> {
   const where = trashedAt === undefined ? `rev ${rev}` : `rev ${rev} in the trash`
   const parent = trashedAt === undefined ? dir.snapshots : dir.trash
   const name = trashedAt === undefined ? revFile(rev) : trashName(rev, trashedAt)
@@ -34,10 +40,18 @@ export async function resealRev(dir: StackDir, encrypter: Encrypter, mutex: Mute
       const envelope = decodeEnvelope(bytes)
       if (encrypter.isSealedWithSealingKey(envelope.ciphertext, envelope.encrypter)) return 'skipped'
       const body = encrypter.open(envelope.ciphertext, envelope.encrypter)
-      resealed = encodeEnvelope({ payloadType: envelope.payloadType, encrypter: encrypter.ref, ciphertext: encrypter.seal(body) })
+      resealed = encodeEnvelope({
+        payloadType: envelope.payloadType,
+        encrypter: encrypter.ref,
+        ciphertext: encrypter.seal(body),
+      })
     } catch (err) {
       if (isStateError(err, 'unreadable-snapshot')) {
-        throw new StateError('unreadable-snapshot', `${where} of ${dir.name} cannot be re-sealed: ${err.message}`, { ...dir.where(), rev, ...err.details })
+        throw new StateError('unreadable-snapshot', `${where} of ${dir.name} cannot be re-sealed: ${err.message}`, {
+          ...dir.where(),
+          rev,
+          ...err.details,
+        })
       }
       throw err
     }

@@ -119,7 +119,11 @@ export class StackDir {
       st = await this.fs.lstat(dir)
     }
     if (st.isSymbolicLink() || !st.isDirectory()) {
-      throw new StateError('unsafe-path', `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`, this.where())
+      throw new StateError(
+        'unsafe-path',
+        `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; the server never follows links out of its data directory`,
+        this.where(),
+      )
     }
     return true
   }
@@ -137,22 +141,47 @@ export class StackDir {
       const code = errnoCode(err)
       if (code === 'ELOOP') {
         // O_NOFOLLOW met a symlink where a stack file should be: never follow it out of the data directory.
-        throw new StateError('unsafe-path', `a file of ${this.name} is a symlink while ${operation}; the server never follows links out of its data directory`, { ...this.where(), operation }, { cause: err })
+        throw new StateError(
+          'unsafe-path',
+          `a file of ${this.name} is a symlink while ${operation}; the server never follows links out of its data directory`,
+          { ...this.where(), operation },
+          { cause: err },
+        )
       }
       if (code === 'ENOSPC' || code === 'EDQUOT') {
-        throw new StateError('no-space', `no space left on the data volume while ${operation} in ${this.name}: nothing was changed; free space and retry`, { ...this.where(), operation, errno: code }, { cause: err })
+        throw new StateError(
+          'no-space',
+          `no space left on the data volume while ${operation} in ${this.name}: nothing was changed; free space and retry`,
+          { ...this.where(), operation, errno: code },
+          { cause: err },
+        )
       }
       if (code === 'ENOENT') {
         // A directory of the stack was removed under the running server: look at it afresh next time.
         this.#ready = false
-        throw new StateError('storage-failure', `a file or directory of ${this.name} disappeared while ${operation} (ENOENT): something outside the server removed it; nothing was changed, retry`, { ...this.where(), operation, errno: code }, { cause: err })
+        throw new StateError(
+          'storage-failure',
+          `a file or directory of ${this.name} disappeared while ${operation} (ENOENT): something outside the server removed it; nothing was changed, retry`,
+          { ...this.where(), operation, errno: code },
+          { cause: err },
+        )
       }
       if (code !== undefined && isRenamed(err)) {
         // The fsync after a rename failed and the old file could not be put back: say what readers now see.
-        throw new StateError('storage-failure', `the data directory could not confirm ${operation} in ${this.name} as durable (${code}): the change was made and is visible, but may not survive a crash of the volume; check the volume, then re-read the state before retrying`, { ...this.where(), operation, errno: code, changed: 'true' }, { cause: err })
+        throw new StateError(
+          'storage-failure',
+          `the data directory could not confirm ${operation} in ${this.name} as durable (${code}): the change was made and is visible, but may not survive a crash of the volume; check the volume, then re-read the state before retrying`,
+          { ...this.where(), operation, errno: code, changed: 'true' },
+          { cause: err },
+        )
       }
       if (code !== undefined) {
-        throw new StateError('storage-failure', `the data directory refused ${operation} in ${this.name} (${code}): nothing was changed; check permissions and the volume, then retry`, { ...this.where(), operation, errno: code }, { cause: err })
+        throw new StateError(
+          'storage-failure',
+          `the data directory refused ${operation} in ${this.name} (${code}): nothing was changed; check permissions and the volume, then retry`,
+          { ...this.where(), operation, errno: code },
+          { cause: err },
+        )
       }
       throw err
     }

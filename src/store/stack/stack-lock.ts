@@ -92,7 +92,8 @@ export class StackLock {
         if (live !== undefined) throw locked(this.#dir, live)
         throw notHeld(this.#dir, id)
       }
-      if (this.#expired(holder)) throw lost(this.#dir, { event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
+      if (this.#expired(holder))
+        throw lost(this.#dir, { event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
       const renewed: LockHolder = { ...holder, expires: this.#expiry(ttlMs) }
       await this.#records.replaceMarker(renewed)
       return renewed
@@ -124,7 +125,14 @@ export class StackLock {
       const holder = await this.#records.readMarker()
       if (holder === undefined) return undefined
       const before = await this.#records.generation(holder)
-      await this.#records.recordRelease({ event: 'force-unlock', holder, generation: before + 1, at: this.#dir.now(), by: by.principal ?? null, reason: by.reason ?? null })
+      await this.#records.recordRelease({
+        event: 'force-unlock',
+        holder,
+        generation: before + 1,
+        at: this.#dir.now(),
+        by: by.principal ?? null,
+        reason: by.reason ?? null,
+      })
       await this.#records.removeMarker(holder.id)
       return holder
     })
@@ -160,7 +168,8 @@ export class StackLock {
       throw locked(this.#dir, holder)
     }
     if (lockId !== undefined) {
-      if (holder !== undefined && holder.id === lockId) throw lost(this.#dir, { event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
+      if (holder !== undefined && holder.id === lockId)
+        throw lost(this.#dir, { event: 'expired', holder, generation: holder.generation, at: holder.expires ?? '' })
       const lostRecord = await this.#records.lostRecord(lockId)
       if (lostRecord !== undefined) throw lost(this.#dir, lostRecord)
       throw fenceNotHeld(this.#dir, lockId)
@@ -168,15 +177,25 @@ export class StackLock {
     if (fence?.requireLock === true) throw lockRequired(this.#dir)
   }
 
-  async #tryAcquire(claims: LockClaims, context: LockContext, ttlMs: number | undefined): Promise<{ acquired: boolean; holder: LockHolder }> {
+  async #tryAcquire(
+    claims: LockClaims,
+    context: LockContext,
+    ttlMs: number | undefined,
+  ): Promise<{ acquired: boolean; holder: LockHolder }> {
     const marker = await this.#records.readMarker()
     if (marker !== undefined) {
       if (!this.#expired(marker)) {
         // The same client retrying its lock (Terraform retries LOCK on 5xx) gets it again.
-        if (claims.id !== undefined && marker.id === claims.id && !marker.legacy) return { acquired: true, holder: marker }
+        if (claims.id !== undefined && marker.id === claims.id && !marker.legacy)
+          return { acquired: true, holder: marker }
         return { acquired: false, holder: marker }
       }
-      await this.#records.recordRelease({ event: 'expired', holder: marker, generation: await this.#records.generation(marker), at: this.#dir.now() })
+      await this.#records.recordRelease({
+        event: 'expired',
+        holder: marker,
+        generation: await this.#records.generation(marker),
+        at: this.#dir.now(),
+      })
       if (!(await this.#records.removeMarker(marker.id))) {
         const now = await this.#records.readMarker()
         if (now !== undefined) return { acquired: false, holder: now }
@@ -194,7 +213,12 @@ export class StackLock {
   }
 
   /** Creates the marker for a new holder; on a lost race, frees the claimed id and reports the winner. */
-  async #grant(claims: LockClaims, context: LockContext, ttlMs: number | undefined, claimed: string | undefined): Promise<{ acquired: boolean; holder: LockHolder }> {
+  async #grant(
+    claims: LockClaims,
+    context: LockContext,
+    ttlMs: number | undefined,
+    claimed: string | undefined,
+  ): Promise<{ acquired: boolean; holder: LockHolder }> {
     const holder: LockHolder = {
       id: claims.id ?? randomUUID(),
       generation: (await this.#records.generation(undefined)) + 1,
@@ -240,6 +264,8 @@ export class StackLock {
   }
 
   #expiry(ttlMs: number | undefined): string | null {
-    return ttlMs === undefined ? null : formatInstant(this.#dir.clock.nowNanos() + BigInt(Math.round(ttlMs)) * 1_000_000n)
+    return ttlMs === undefined
+      ? null
+      : formatInstant(this.#dir.clock.nowNanos() + BigInt(Math.round(ttlMs)) * 1_000_000n)
   }
 }

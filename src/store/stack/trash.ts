@@ -33,7 +33,12 @@ export class Trash {
    * `dryRun` only reports them. Call under the mutex, after the fence check.
    */
   async prune(policy: RetentionPolicy, purgeWindowMs: number | undefined, dryRun: boolean): Promise<PruneResult> {
-    const { prune, keep } = selectPrunable(await this.#history.revNames(), await this.#history.readCurrent(), policy, this.#dir.clock.nowNanos())
+    const { prune, keep } = selectPrunable(
+      await this.#history.revNames(),
+      await this.#history.readCurrent(),
+      policy,
+      this.#dir.clock.nowNanos(),
+    )
     const purge = purgeWindowMs === undefined ? [] : await this.#expired(purgeWindowMs)
     if (dryRun || (prune.length === 0 && purge.length === 0)) return { trashed: prune, kept: keep, purged: purge }
     const trash = (await this.#trashDir(true))!
@@ -41,7 +46,8 @@ export class Trash {
     // One undoable change: expired trash entries hidden, pruned revs moved in; an error puts everything back.
     await this.#dir.undoable(async (log) => {
       for (const e of purge) await log.hide(trash, trashName(e.rev, e.deletedAt))
-      for (const rev of prune) await log.move(join(this.#dir.snapshots, revFile(rev)), join(trash, trashName(rev, deletedAt)))
+      for (const rev of prune)
+        await log.move(join(this.#dir.snapshots, revFile(rev)), join(trash, trashName(rev, deletedAt)))
       await syncDir(this.#dir.fs, trash)
       if (prune.length > 0) await syncDir(this.#dir.fs, this.#dir.snapshots)
     })
@@ -61,7 +67,8 @@ export class Trash {
     const trash = this.#dir.trash
     await this.#dir.undoable(async (log) => {
       // Exclusive: never replaces a rev (already back after a restore that crashed half-way: same name, same snapshot).
-      if (await log.link(join(trash, trashName(entry.rev, entry.deletedAt)), join(this.#dir.snapshots, revFile(rev)))) await syncDir(this.#dir.fs, this.#dir.snapshots)
+      if (await log.link(join(trash, trashName(entry.rev, entry.deletedAt)), join(this.#dir.snapshots, revFile(rev))))
+        await syncDir(this.#dir.fs, this.#dir.snapshots)
       await log.hide(trash, trashName(entry.rev, entry.deletedAt))
       await syncDir(this.#dir.fs, trash)
     })
@@ -100,16 +107,31 @@ export class Trash {
     for (const e of entries) {
       if (!e.isFile() || e.name.startsWith('.') || !e.name.endsWith(SNAPSHOT_SUFFIX)) continue
       const [rev, deletedAt, extra] = e.name.slice(0, -SNAPSHOT_SUFFIX.length).split('@')
-      if (rev === undefined || deletedAt === undefined || extra !== undefined || parseRev(rev) === undefined || parseRev(deletedAt) === undefined) continue
+      if (
+        rev === undefined ||
+        deletedAt === undefined ||
+        extra !== undefined ||
+        parseRev(rev) === undefined ||
+        parseRev(deletedAt) === undefined
+      )
+        continue
       parsed.push({ rev, deletedAt })
     }
     const position = new Map(sortRevs(parsed.map((e) => e.rev)).map((rev, i) => [rev, i]))
-    return parsed.sort((a, b) => position.get(a.rev)! - position.get(b.rev)! || (a.deletedAt < b.deletedAt ? -1 : a.deletedAt > b.deletedAt ? 1 : 0))
+    return parsed.sort(
+      (a, b) =>
+        position.get(a.rev)! - position.get(b.rev)! ||
+        (a.deletedAt < b.deletedAt ? -1 : a.deletedAt > b.deletedAt ? 1 : 0),
+    )
   }
 
   /** The error for a rev the trash does not hold. */
   notInTrash(rev: string): StateError {
-    return new StateError('rev-not-found', `rev ${rev} is not in the trash of ${this.#dir.name}`, { ...this.#dir.where(), rev, place: 'trash' })
+    return new StateError('rev-not-found', `rev ${rev} is not in the trash of ${this.#dir.name}`, {
+      ...this.#dir.where(),
+      rev,
+      place: 'trash',
+    })
   }
 
   /** Entries pruned more than `windowMs` ago. */

@@ -14,8 +14,20 @@ import { makeRoot } from '../../helpers/store.js'
 
 async function appWith(t: Test, dir: string, log: CapturedLog, token?: string) {
   const root = makeRoot(dir)
-  const auth = token === undefined ? undefined : authFromText(tokensFileText([{ name: 'reader', token, grants: [{ scope: 'f1/*', allow: ['read'] }] }]), { rateLimit: { perMinute: 60, burst: 3 } })
-  const built = await buildApp({ config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 }, root, audit: new MemoryAudit(), logger: log.logger, version: '0', auth })
+  const auth =
+    token === undefined
+      ? undefined
+      : authFromText(tokensFileText([{ name: 'reader', token, grants: [{ scope: 'f1/*', allow: ['read'] }] }]), {
+          rateLimit: { perMinute: 60, burst: 3 },
+        })
+  const built = await buildApp({
+    config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 },
+    root,
+    audit: new MemoryAudit(),
+    logger: log.logger,
+    version: '0',
+    auth,
+  })
   t.teardown(async () => {
     await built.app.close()
     root.close()
@@ -42,7 +54,10 @@ t.test('an authenticated caller sees the checks; a wrong token is anonymous', as
   const { app } = await appWith(t, await brokenDir(t), captureLog('silent'), token)
   const detailed = await app.inject({ url: '/readyz', headers: bearer(token) })
   t.equal(detailed.statusCode, 503)
-  t.strictSame(detailed.json(), { status: 'unavailable', checks: { encryption: 'noop', dataDir: 'not writable (ENOTDIR)' } })
+  t.strictSame(detailed.json(), {
+    status: 'unavailable',
+    checks: { encryption: 'noop', dataDir: 'not writable (ENOTDIR)' },
+  })
   const anonymous = await app.inject({ url: '/readyz', headers: bearer(newToken()) })
   t.equal(anonymous.statusCode, 503)
   t.strictSame(anonymous.json(), { status: 'unavailable' })
@@ -73,5 +88,8 @@ t.test('shutting down turns readiness off and says why in the log', async (t) =>
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
   beginShutdown()
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 503)
-  t.match(log.entries().find((e) => e.msg === 'not ready: /readyz answers 503'), { checks: { server: 'shutting down' } })
+  t.match(
+    log.entries().find((e) => e.msg === 'not ready: /readyz answers 503'),
+    { checks: { server: 'shutting down' } },
+  )
 })

@@ -57,16 +57,19 @@ t.test('hashed assets are immutable and sent gzipped to clients that accept it',
   t.equal(gz.headers.vary, 'accept-encoding')
 })
 
-t.test('an unknown asset and a file of no asset type answer 404 asset-not-found; a name with a slash 400', async (t) => {
-  const { app } = await buildTestApp(t, { ui: await fakeBuild(t.testdir()) })
-  for (const url of ['/ui/assets/app-OLD.js', '/ui/assets/notes.txt']) {
-    const res = await app.inject({ url })
-    t.equal(res.statusCode, 404, url)
-    t.equal(res.json().code, 'asset-not-found', url)
-  }
-  const traversal = await app.inject({ url: '/ui/assets/..%2findex.html' })
-  t.equal(traversal.statusCode, 400)
-})
+t.test(
+  'an unknown asset and a file of no asset type answer 404 asset-not-found; a name with a slash 400',
+  async (t) => {
+    const { app } = await buildTestApp(t, { ui: await fakeBuild(t.testdir()) })
+    for (const url of ['/ui/assets/app-OLD.js', '/ui/assets/notes.txt']) {
+      const res = await app.inject({ url })
+      t.equal(res.statusCode, 404, url)
+      t.equal(res.json().code, 'asset-not-found', url)
+    }
+    const traversal = await app.inject({ url: '/ui/assets/..%2findex.html' })
+    t.equal(traversal.statusCode, 400)
+  },
+)
 
 t.test('a server whose console is not built says how to build it', async (t) => {
   t.equal(await loadUiAssets(join(t.testdir(), 'absent')), null)
@@ -78,7 +81,9 @@ t.test('a server whose console is not built says how to build it', async (t) => 
 })
 
 t.test('with credentials configured the page is public and the API still needs a token', async (t) => {
-  const auth = authFromText(tokensFileText([{ name: 'ops', token: newToken(), grants: [{ scope: '*/*', allow: ['read'] }] }]))
+  const auth = authFromText(
+    tokensFileText([{ name: 'ops', token: newToken(), grants: [{ scope: '*/*', allow: ['read'] }] }]),
+  )
   const { app } = await buildTestApp(t, { auth, ui: await fakeBuild(t.testdir()) })
   t.equal((await app.inject({ url: '/ui/' })).statusCode, 200)
   t.equal((await app.inject({ url: '/ui/assets/app-ABC.js' })).statusCode, 200)
