@@ -8,7 +8,7 @@ import { StateError } from '../errors.js'
 import type { Permission } from './app-type.js'
 import type { AuditSink } from '../audit.js'
 import type { Config } from '../config.js'
-import type { Fence, ManagedStore, StoreCatalog } from '../store/store.js'
+import type { Fence, ManagedStore, PayloadKind, StoreCatalog, WriteRecord } from '../store/store.js'
 
 /** Everything routes are given by `buildApp`. */
 export interface RouteDeps {
@@ -35,6 +35,21 @@ export function fenceOf(deps: RouteDeps, request: FastifyRequest, lockId?: strin
 /** The authenticated principal of the request ("anonymous" when no credentials are configured). */
 export function principalOf(request: FastifyRequest): string {
   return (request as FastifyRequest & { principal?: string | null }).principal ?? 'anonymous'
+}
+
+/** What the store records with a rev this request writes (its history metadata): the caller and the document's kind. */
+export function writeRecordOf(
+  request: FastifyRequest,
+  document: { kind: PayloadKind; serial?: number | null; lineage?: string | null },
+): WriteRecord {
+  return {
+    principal: principalOf(request),
+    remote: request.ip,
+    requestId: request.id,
+    kind: document.kind,
+    serial: document.serial ?? null,
+    lineage: document.lineage ?? null,
+  }
 }
 
 /** Audit fields common to every event of a request. */

@@ -102,6 +102,57 @@ export interface WriteOptions {
    * current. Throws `dangling-current` when current names a missing rev.
    */
   readonly admit?: ((current: Snapshot | undefined) => 'write' | 'unchanged') | undefined
+  /**
+   * Who caused the write and what the document is, recorded durably with
+   * the new rev as its history metadata (see `RevMeta`). Without it the rev
+   * gets no metadata, like a rev the Go tool wrote.
+   */
+  readonly record?: WriteRecord | undefined
+}
+
+/** What a stored document is: an unobin snapshot, a Terraform/OpenTofu state, or a state its client encrypted itself. */
+export type PayloadKind = 'unobin' | 'terraform' | 'opaque'
+
+/**
+ * What the front end (the HTTP layer, a tool) knows about a write: the
+ * caller and the document's kind, which it already read to validate it. The
+ * store adds the lock held at the write, the size and the digest. Neutral:
+ * no request object, no HTTP words.
+ */
+export interface WriteRecord {
+  /** The authenticated principal, or null when the front end has none. */
+  readonly principal: string | null
+  /** The caller's network address, or null. */
+  readonly remote: string | null
+  /** The id the front end gave the request (correlates with its logs and audit records), or null. */
+  readonly requestId: string | null
+  readonly kind: PayloadKind
+  /** Terraform serial and lineage (also kept in the clear by OpenTofu-encrypted states); null otherwise. */
+  readonly serial: number | null
+  readonly lineage: string | null
+}
+
+/** The lock a rev was written under: the holder's id and what it claimed. */
+export interface RevLock {
+  readonly id: string
+  readonly who: string
+  readonly operation: string
+  readonly principal: string | null
+}
+
+/**
+ * A rev's history metadata, written durably before the rev is published and
+ * removed, trashed and restored with it. A rev without metadata was written
+ * by another tool (the Go tool) or before the server recorded it.
+ */
+export interface RevMeta extends WriteRecord {
+  readonly rev: string
+  /** The lock the writer held, or null when the stack was not locked. */
+  readonly lock: RevLock | null
+  /** Size of the stored document (plaintext) in bytes. */
+  readonly bytes: number
+  /** SHA-256 (hex) of the stored document (plaintext). */
+  readonly sha256: string
 }
 
 /** What a write did: the new rev (or current's, when `admit` answered 'unchanged'), and whether current now names it. */
@@ -147,6 +198,12 @@ export interface Store {
   clearCurrent(options?: { fence?: Fence }): Promise<{ previous: string | null }>
   /** All revs, oldest first (Go's ordering). */
   list(): Promise<string[]>
+  /**
+   * The history metadata of each of `revs`, in the same order: null for a
+   * rev without metadata (written by another tool, or absent), never an
+   * error for a missing or unreadable metadata file.
+   */
+  describe(revs: readonly string[]): Promise<Array<RevMeta | null>>
   /** Removes a rev; an absent rev is not an error. Refuses the current rev unless `force`. */
   delete(
     rev: string,

@@ -11,6 +11,8 @@ import { StateError } from '../errors.js'
 export interface StateMeta {
   readonly lineage: string
   readonly serial: number
+  /** True for a state its client encrypted itself (OpenTofu's `encrypted_data`): the server cannot read its contents. */
+  readonly encrypted?: boolean
 }
 
 /**
@@ -35,7 +37,7 @@ export function readStateMeta(bytes: Buffer): StateMeta {
     throw new StateError('invalid-request', 'the state has no lineage: it is not a Terraform or OpenTofu state')
   if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0)
     throw new StateError('invalid-request', 'the state has no valid serial (a non-negative integer)')
-  return { lineage, serial }
+  return { lineage, serial, encrypted: Object.hasOwn(doc, 'encrypted_data') }
 }
 
 /**

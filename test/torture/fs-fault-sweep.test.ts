@@ -433,6 +433,7 @@ const STACK_FILES = new Set([
   '.trash',
   '.mutex',
   '.lock-ids',
+  '.meta',
 ])
 
 /** Files on disk that are not part of the layout, and how many temp leftovers there are. */
@@ -451,7 +452,11 @@ function diskDefects(stackDir: string): { defects: string[]; temps: number } {
     join(stackDir, 'snapshots'),
     (name) => name.endsWith('.json.enc') && parseRev(name.slice(0, -'.json.enc'.length)) !== undefined,
   )
-  scan(join(stackDir, '.trash'), (name) => /^[^@]+@[^@]+\.json\.enc$/.test(name))
+  scan(join(stackDir, '.trash'), (name) => /^[^@]+@[^@]+\.(json\.enc|meta\.json)$/.test(name))
+  scan(
+    join(stackDir, '.meta'),
+    (name) => name.endsWith('.json') && parseRev(name.slice(0, -'.json'.length)) !== undefined,
+  )
   return { defects, temps }
 }
 
@@ -521,6 +526,13 @@ async function observe(
     const expected = facts.bodies.get(name) ?? written
     if (expected === undefined || !got.rawPayload.equals(expected))
       defects.push(`rev ${name} does not read back what was written to it`)
+    const meta = join(stackDir, '.meta', `${name}.json`)
+    if (existsSync(meta)) {
+      // A rev's metadata may be missing after a fault, but never describe another document.
+      const recorded = (JSON.parse(readFileSync(meta, 'utf8')) as { sha256?: string }).sha256
+      if (recorded !== createHash('sha256').update(got.rawPayload).digest('hex'))
+        defects.push(`rev ${name} has metadata of another document`)
+    }
     return digest(got.rawPayload)
   })
   let current = 'none'

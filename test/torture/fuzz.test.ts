@@ -657,6 +657,7 @@ const TRAVERSAL_PARTS = [
   'snapshots',
   '.mutex',
   '.trash',
+  '.meta',
   '.lock-released',
   '~',
   'C:',

@@ -3,7 +3,7 @@ import { UNOBIN_PAYLOAD } from '../../store/envelope.js'
 import { assertRev, compareRevs } from '../../store/rev.js'
 import { isStateError } from '../../errors.js'
 import type { App } from '../app-type.js'
-import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'
+import { type RouteDeps, auditBase, fenceOf, storeOf, writeRecordOf } from '../context.js'
 import {
   ConditionalReadHeaders,
   DeleteQuery,
@@ -57,6 +57,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
         payloadType: UNOBIN_PAYLOAD,
         fence,
         makeCurrent,
+        record: writeRecordOf(request, { kind: 'unobin' }),
       })
       await deps.audit.record({
         ...auditBase(request),

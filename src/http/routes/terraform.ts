@@ -15,7 +15,7 @@ import { LOCK_BODY_LIMIT, holderLockInfo, isIdOnly, parseLockInfo } from '../../
 import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
 import type { Snapshot, Store } from '../../store/store.js'
 import type { App } from '../app-type.js'
-import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf } from '../context.js'
+import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf, writeRecordOf } from '../context.js'
 import {
   ContentMd5Headers,
   LockInfo,
@@ -99,7 +99,18 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
       assertSuccessor(metas.of(where, current), next, force, where, mayRead(request))
       return 'write'
     }
-    const written = await store.write(body, { payloadType: TERRAFORM_PAYLOAD, fence, makeCurrent: true, admit })
+    const record = writeRecordOf(request, {
+      kind: next.encrypted === true ? 'opaque' : 'terraform',
+      serial: next.serial,
+      lineage: next.lineage,
+    })
+    const written = await store.write(body, {
+      payloadType: TERRAFORM_PAYLOAD,
+      fence,
+      makeCurrent: true,
+      admit,
+      record,
+    })
     if (!written.written) return reply.code(200).send({ rev: written.rev, current: true })
     const rev = written.rev
     metas.remember(where, rev, next)

@@ -16,7 +16,13 @@ import { type ParsedRev, compareParsedRevs, compareRevs, formatRev, nextRev, par
 import type { SnapshotCache } from '../snapshot-cache.js'
 import type { GcResult, Snapshot, WriteOutcome } from '../store.js'
 import { CURRENT_FILE, SNAPSHOT_SUFFIX, revFile } from './layout.js'
+import { RevMetaFiles } from './rev-meta.js'
 import type { StackDir } from './stack-dir.js'
+
+/** What a write publishes besides the rev: its metadata file, made for the rev name it claims. */
+export interface PublishPlan {
+  readonly meta: ((rev: string) => Buffer) | undefined
+}
 
 /** The revs and the current pointer of one stack. */
 export class History {
@@ -24,6 +30,10 @@ export class History {
   readonly #encrypter: Encrypter
   readonly #mutex: Mutex
   readonly #cache: SnapshotCache | undefined
+  /** The revs' history metadata (moved, hidden and restored with the revs). */
+  readonly metas: RevMetaFiles
+  /** Whether this process has swept leftover metadata of this stack once (see publish). */
+  #swept = false
   readonly #parsedRevs = new Map<string, ParsedRev | null>()
   /** The last `current` read, under the stat of the file it was read from (see readCurrent). */
   #currentMemo: { key: string; rev: string | null } | undefined
@@ -33,6 +43,7 @@ export class History {
     this.#encrypter = encrypter
     this.#mutex = mutex
     this.#cache = cache
+    this.metas = new RevMetaFiles(dir)
   }
 
   /** Opens one stored rev (from the cache when its file is unchanged). Throws `rev-not-found`, `unreadable-snapshot`. */
@@ -111,12 +122,14 @@ export class History {
    * let a refused write land anyway (found by the kill -9 torture test). A
    * failure before current moved withdraws the rev, so an error means nothing
    * changed. When `check` returns an outcome, nothing is written and that
-   * outcome is the answer.
+   * outcome is the answer; when it returns a plan with metadata, that is
+   * written durably under the claimed name before the rev is linked (see
+   * rev-meta.ts for why that order).
    */
   async publish(
     sealed: Buffer,
     makeCurrent: boolean,
-    check: () => Promise<WriteOutcome | undefined>,
+    check: () => Promise<WriteOutcome | PublishPlan>,
   ): Promise<WriteOutcome> {
     const fs = this.#dir.fs
     const snapshots = this.#dir.snapshots
@@ -124,13 +137,25 @@ export class History {
     try {
       return await this.#mutex.run(async () => {
         const settled = await check()
-        if (settled !== undefined) return settled
+        if ('rev' in settled) return settled
+        const names = await this.revNames()
+        if (!this.#swept && settled.meta !== undefined) {
+          await this.metas.sweep(new Set(names)) // leftovers of writes or deletes that died half-way
+          this.#swept = true
+        }
         for (let attempt = 0; attempt < 1000; attempt++) {
-          const rev = formatRev(nextRev(this.#dir.clock.nowNanos(), newestRev(await this.revNames(), this.#parsedRevs)))
+          const newest = newestRev(attempt === 0 ? names : await this.revNames(), this.#parsedRevs)
+          const rev = formatRev(nextRev(this.#dir.clock.nowNanos(), newest))
           const path = join(snapshots, revFile(rev))
+          const meta = settled.meta?.(rev)
+          if (meta !== undefined) {
+            if (await exists(fs, path)) continue // claimed by a writer outside the mutex: never touch its metadata
+            await this.metas.write(rev, meta)
+          }
           try {
             await fs.link(temp, path)
           } catch (err) {
+            if (meta !== undefined) await this.metas.withdraw(rev)
             const code = errnoCode(err)
             if (code === 'EEXIST') continue // a writer outside this server (the Go tool) claimed this rev first
             if (code === 'ENOENT') {
@@ -150,7 +175,10 @@ export class History {
             }
           } catch (err) {
             // Not durable, or current did not move: withdraw the rev (unless current names it after all).
-            if ((err as { currentMoved?: boolean }).currentMoved !== true) await fs.unlink(path).catch(() => {})
+            if ((err as { currentMoved?: boolean }).currentMoved !== true) {
+              await fs.unlink(path).catch(() => {})
+              if (meta !== undefined) await this.metas.withdraw(rev)
+            }
             throw err
           }
           return { rev, current, written: true }
@@ -244,6 +272,8 @@ export class History {
         `rev ${rev} is the current one of ${this.#dir.name}: point current elsewhere first, or delete with force (which leaves the stack without current)`,
         { ...this.#dir.where(), rev },
       )
+    // Metadata first: a crash in between leaves a rev without metadata, never metadata that a later rev of the name could inherit.
+    await this.metas.hide(rev, log)
     const deleted = await log.hide(this.#dir.snapshots, revFile(rev)) // removing what is absent is not an error
     const clearedCurrent = isCurrent && (await this.hideCurrent(log))
     return { deleted, clearedCurrent }
@@ -259,6 +289,7 @@ export class History {
     if (!dryRun && deleted.length > 0) {
       await this.#dir.undoable(async (log) => {
         for (const rev of deleted) await this.deleteRev(rev, false, log)
+        await this.metas.sync()
         await syncDir(this.#dir.fs, this.#dir.snapshots)
       })
     }
@@ -271,6 +302,17 @@ export class History {
       ...this.#dir.where(),
       rev,
     })
+  }
+}
+
+/** True when `path` names something (a rev file another writer claimed). */
+async function exists(fs: StackDir['fs'], path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path)
+    return true
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false
+    throw err
   }
 }
 

@@ -11,6 +11,8 @@
  *   .lock-lost               the last locks lost to an expired lease or a force-unlock (our addition)
  *   .mutex                   the short internal mutex: its owner's host, pid, start time, boot id (our addition)
  *   .trash/<rev>@<deleted>.json.enc  revs a prune removed, restorable until purged (our addition)
+ *   .trash/<rev>@<deleted>.meta.json the history metadata of a trashed rev (our addition)
+ *   .meta/<rev>.json         who wrote each rev, under which lock, its size, digest and kind (our addition)
  * ```
  */
 
@@ -42,6 +44,27 @@ export const LOST_KEPT = 32
 export const TRASH_DIR = '.trash'
 /** The internal mutex's file (see fs/mutex.ts; a directory there is an older server's proper-lockfile mutex). */
 export const MUTEX_FILE = '.mutex'
+
+/**
+ * The history metadata of revs written by this server, one JSON file per
+ * rev named after it (`<rev>.json`), outside `snapshots/` so the Go tool
+ * neither lists nor reads it.
+ */
+export const META_DIR = '.meta'
+/** The file name suffix of a rev's metadata in `META_DIR`. */
+export const META_SUFFIX = '.json'
+/** The file name suffix of a trashed rev's metadata in `TRASH_DIR`. */
+export const TRASH_META_SUFFIX = '.meta.json'
+
+/** The file name of a rev's metadata in `.meta/`. */
+export function metaFile(rev: string): string {
+  return rev + META_SUFFIX
+}
+
+/** The file name of a trashed rev's metadata: `<rev>@<deletedAt>.meta.json`, next to its entry. */
+export function trashMetaName(rev: string, deletedAt: string): string {
+  return `${rev}@${deletedAt}${TRASH_META_SUFFIX}`
+}
 
 /** The file name of a rev in `snapshots/`. */
 export function revFile(rev: string): string {

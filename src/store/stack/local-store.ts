@@ -12,6 +12,7 @@
  * processes; if it ever admitted two owners, exclusive create would still
  * keep one holder and one file per rev.
  */
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { Clock } from '../../clock.js'
 import type { Encrypter } from '../../crypto/encrypter.js'
@@ -36,10 +37,12 @@ import type {
   PruneResult,
   ReleasedLock,
   ResealOutcome,
+  RevMeta,
   Snapshot,
   TrashEntry,
   WriteOptions,
   WriteOutcome,
+  WriteRecord,
 } from '../store.js'
 import { validateUnobinSnapshot } from '../unobin-snapshot.js'
 import { History } from './history.js'
@@ -48,6 +51,7 @@ import { notHeld } from './lock-errors.js'
 import { LockRecords } from './lock-records.js'
 import { LockWait } from './lock-wait.js'
 import { resealRev } from './reseal-rev.js'
+import { encodeRevMeta } from './rev-meta.js'
 import { StackDir } from './stack-dir.js'
 import { type ProcessIdentity, StackLock } from './stack-lock.js'
 import { Trash } from './trash.js'
@@ -153,12 +157,20 @@ export class LocalStore implements ManagedStore {
       await this.#lock.assertFence(options.fence)
       await this.#dir.ensure(true)
       const outcome = await this.#history.publish(sealed, options.makeCurrent === true, async () => {
-        await this.#lock.assertFence(options.fence)
-        if (options.admit === undefined) return undefined
-        const current = await this.#history.currentSnapshot()
-        return options.admit(current) === 'unchanged' && current !== undefined
-          ? { rev: current.rev, current: true, written: false }
-          : undefined
+        const holder = await this.#lock.assertFence(options.fence)
+        if (options.admit !== undefined) {
+          const current = await this.#history.currentSnapshot()
+          if (options.admit(current) === 'unchanged' && current !== undefined)
+            return { rev: current.rev, current: true, written: false }
+        }
+        const record = options.record
+        if (record === undefined) return { meta: undefined }
+        const facts = { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }
+        const lock =
+          holder === undefined
+            ? null
+            : { id: holder.id, who: holder.who, operation: holder.operation, principal: holder.principal }
+        return { meta: (rev: string) => encodeRevMeta({ rev, ...pickRecord(record), lock, ...facts }) }
       })
       if (outcome.written)
         await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
@@ -219,6 +231,14 @@ export class LocalStore implements ManagedStore {
     })
   }
 
+  async describe(revs: readonly string[]): Promise<Array<RevMeta | null>> {
+    for (const rev of revs) assertRev(rev)
+    return this.#dir.io('reading history metadata', async () => {
+      if (!(await this.#dir.ensure(false))) return revs.map(() => null)
+      return this.#history.metas.read(revs)
+    })
+  }
+
   async delete(
     rev: string,
     options: { fence?: Fence; force?: boolean } = {},
@@ -230,6 +250,7 @@ export class LocalStore implements ManagedStore {
         await this.#lock.assertFence(options.fence)
         return this.#dir.undoable(async (log) => {
           const outcome = await this.#history.deleteRev(rev, options.force === true, log)
+          await this.#history.metas.sync()
           if (outcome.deleted) await syncDir(this.#dir.fs, this.#dir.snapshots)
           if (outcome.clearedCurrent) await syncDir(this.#dir.fs, this.#dir.path)
           return outcome
@@ -347,5 +368,17 @@ export class LocalStore implements ManagedStore {
   /** Stops watching the stack directory (waiters fall back to polling). */
   close(): void {
     this.#wait.close()
+  }
+}
+
+/** The fields of a write record that are stored (a caller's object may carry more). */
+function pickRecord(r: WriteRecord): WriteRecord {
+  return {
+    principal: r.principal,
+    remote: r.remote,
+    requestId: r.requestId,
+    kind: r.kind,
+    serial: r.serial,
+    lineage: r.lineage,
   }
 }

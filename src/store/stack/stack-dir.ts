@@ -11,7 +11,7 @@ import { isRenamed, removeStaleTemps } from '../../fs/durable.js'
 import { type FsOps, errnoCode } from '../../fs/fs-ops.js'
 import { UndoLog } from '../../fs/undo-log.js'
 import { formatInstant } from '../../time/instant.js'
-import { SNAPSHOTS_DIR, TRASH_DIR } from './layout.js'
+import { META_DIR, SNAPSHOTS_DIR, TRASH_DIR } from './layout.js'
 
 /** What a stack directory needs; everything is passed in. */
 export interface StackDirOptions {
@@ -37,6 +37,8 @@ export class StackDir {
   readonly snapshots: string
   /** `<root>/<factory>/<stack>/.trash` */
   readonly trash: string
+  /** `<root>/<factory>/<stack>/.meta` */
+  readonly meta: string
   readonly fs: FsOps
   readonly clock: Clock
   readonly warn: (message: string) => void
@@ -51,6 +53,7 @@ export class StackDir {
     this.path = join(options.root, options.factory, options.stack)
     this.snapshots = join(this.path, SNAPSHOTS_DIR)
     this.trash = join(this.path, TRASH_DIR)
+    this.meta = join(this.path, META_DIR)
     this.fs = options.fs
     this.clock = options.clock
     this.warn = options.warn
@@ -97,6 +100,9 @@ export class StackDir {
     const nowMs = this.nowMs()
     await removeStaleTemps(this.fs, this.snapshots, this.#tempMaxAgeMs, nowMs)
     await removeStaleTemps(this.fs, this.path, this.#tempMaxAgeMs, nowMs)
+    // The metadata directory is checked where it is used (a symlink there is refused then, not here).
+    if ((await this.fs.lstat(this.meta).catch(() => undefined))?.isDirectory() === true)
+      await removeStaleTemps(this.fs, this.meta, this.#tempMaxAgeMs, nowMs)
     this.#ready = true
     return true
   }

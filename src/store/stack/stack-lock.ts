@@ -155,12 +155,13 @@ export class StackLock {
    * an id whose lock expired or was force-unlocked is refused (`lock-lost`);
    * with `requireLock`, an unlocked stack is refused too (`lock-required`).
    * Call under the mutex, in the same critical section as the change.
+   * Returns the holder whose id was presented, or undefined for a free stack.
    */
-  async assertFence(fence: Fence | undefined): Promise<void> {
+  async assertFence(fence: Fence | undefined): Promise<LockHolder | undefined> {
     const holder = await this.#records.readMarker()
     const lockId = fence?.lockId
     if (holder !== undefined && !this.#expired(holder)) {
-      if (lockId !== undefined && lockId === holder.id && !holder.legacy) return
+      if (lockId !== undefined && lockId === holder.id && !holder.legacy) return holder
       if (lockId !== undefined) {
         const lostRecord = await this.#records.lostRecord(lockId)
         if (lostRecord !== undefined) throw lost(this.#dir, lostRecord, holder)
@@ -175,6 +176,7 @@ export class StackLock {
       throw fenceNotHeld(this.#dir, lockId)
     }
     if (fence?.requireLock === true) throw lockRequired(this.#dir)
+    return undefined
   }
 
   async #tryAcquire(

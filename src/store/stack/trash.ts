@@ -44,12 +44,22 @@ export class Trash {
     const trash = (await this.#trashDir(true))!
     const deletedAt = this.#dir.now()
     // One undoable change: expired trash entries hidden, pruned revs moved in; an error puts everything back.
+    const metas = this.#history.metas
     await this.#dir.undoable(async (log) => {
-      for (const e of purge) await log.hide(trash, trashName(e.rev, e.deletedAt))
-      for (const rev of prune)
+      for (const e of purge) {
+        await metas.hideTrashed(e.rev, e.deletedAt, log)
+        await log.hide(trash, trashName(e.rev, e.deletedAt))
+      }
+      for (const rev of prune) {
+        // Metadata first, as a delete does: a crash in between leaves the rev without it, never a stray copy.
+        await metas.toTrash(rev, deletedAt, log)
         await log.move(join(this.#dir.snapshots, revFile(rev)), join(trash, trashName(rev, deletedAt)))
+      }
       await syncDir(this.#dir.fs, trash)
-      if (prune.length > 0) await syncDir(this.#dir.fs, this.#dir.snapshots)
+      if (prune.length > 0) {
+        await metas.sync()
+        await syncDir(this.#dir.fs, this.#dir.snapshots)
+      }
     })
     return { trashed: prune, kept: keep, purged: purge }
   }
@@ -65,10 +75,14 @@ export class Trash {
     const entry = (await this.entries()).filter((e) => e.rev === rev).at(-1)
     if (entry === undefined) throw this.notInTrash(rev)
     const trash = this.#dir.trash
+    const metas = this.#history.metas
     await this.#dir.undoable(async (log) => {
+      // The metadata before the rev (the order of a write), both exclusive: a copy already back is this rev's own.
+      if (await metas.fromTrash(entry.rev, entry.deletedAt, log)) await metas.sync()
       // Exclusive: never replaces a rev (already back after a restore that crashed half-way: same name, same snapshot).
       if (await log.link(join(trash, trashName(entry.rev, entry.deletedAt)), join(this.#dir.snapshots, revFile(rev))))
         await syncDir(this.#dir.fs, this.#dir.snapshots)
+      await metas.hideTrashed(entry.rev, entry.deletedAt, log)
       await log.hide(trash, trashName(entry.rev, entry.deletedAt))
       await syncDir(this.#dir.fs, trash)
     })
@@ -91,7 +105,10 @@ export class Trash {
     if (expired.length === 0) return []
     await this.#mutex.run(() =>
       this.#dir.undoable(async (log) => {
-        for (const e of expired) await log.hide(trash, trashName(e.rev, e.deletedAt))
+        for (const e of expired) {
+          await this.#history.metas.hideTrashed(e.rev, e.deletedAt, log)
+          await log.hide(trash, trashName(e.rev, e.deletedAt))
+        }
         await syncDir(this.#dir.fs, trash)
       }),
     )
