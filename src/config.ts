@@ -468,6 +468,7 @@ export function helpText(): string {
     `  ${'hash-token'.padEnd(28)} read a token on stdin, print the "hash: sha256:…" line for the tokens file`,
     '',
     'Signals: SIGTERM/SIGINT shut down gracefully; a second one during the shutdown exits at once.',
+    'SIGHUP (and a change of the tokens file on disk) reloads the tokens file; a bad file keeps the old credentials.',
     '',
     'Exit status (a start-up failure is one line on stderr naming the cause and the setting):',
     '  0         stopped cleanly (or --help, --version)',

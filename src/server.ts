@@ -3,6 +3,7 @@
  * The process: read the configuration, build the app, listen, and shut down
  * gracefully on SIGTERM/SIGINT (stop accepting, end lock waits with 503,
  * finish in-flight writes; held locks live on disk and survive the restart).
+ * SIGHUP, and a change in the tokens file's directory, reload the credentials.
  * A second SIGINT/SIGTERM exits at once; an uncaught exception or unhandled
  * rejection is logged and exits 1. A start-up failure is one line on stderr
  * naming the cause and the setting, with an exit code of src/startup/exit-codes.ts.
@@ -14,8 +15,8 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.js'
 import { FileAuditLog, NullAuditLog } from './audit.js'
-import { createAuthenticator } from './auth/authenticator.js'
-import { TokensFileError, loadTokensFile } from './auth/tokens-file.js'
+import { CredentialsReloader } from './auth/credentials-reloader.js'
+import { TokensFileError } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
 import { ConfigError, describeSetting, helpText, isLoopback, loadConfig } from './config.js'
 import { Metrics } from './http/metrics.js'
@@ -58,12 +59,17 @@ async function main(): Promise<number> {
     return 0
   }
   const config = parsed.config
+  const logger = createLogger(
+    config.logLevel,
+    undefined,
+    chooseLogFormat(config.logFormat, process.stdout.isTTY === true),
+  )
   let encrypter
-  let credentials
+  let authenticator
   let https
   try {
     encrypter = buildEncrypter(config, process.env, parsed.origins)
-    credentials = config.tokensFile === null ? null : loadTokensFile(config.tokensFile)
+    authenticator = config.tokensFile === null ? null : CredentialsReloader.open(config.tokensFile, logger)
     https =
       config.tlsCert === null || config.tlsKey === null
         ? undefined
@@ -73,11 +79,6 @@ async function main(): Promise<number> {
     throw err
   }
 
-  const logger = createLogger(
-    config.logLevel,
-    undefined,
-    chooseLogFormat(config.logFormat, process.stdout.isTTY === true),
-  )
   const clock = new SystemClock()
   const dataDir = resolve(config.dataDir)
   const root = new StoreRoot({
@@ -92,7 +93,6 @@ async function main(): Promise<number> {
     config.auditLog === null
       ? new NullAuditLog()
       : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))
-  const authenticator = credentials === null ? null : createAuthenticator(credentials)
   const auth =
     authenticator === null
       ? undefined
@@ -180,6 +180,7 @@ async function main(): Promise<number> {
       process.exit(EXIT.internal)
     }, 30_000)
     force.unref()
+    authenticator?.close()
     Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close()]).then(
       () => {
         root.close()
@@ -192,6 +193,11 @@ async function main(): Promise<number> {
       },
     )
   }
+  // SIGHUP reloads the tokens file (without a handler it would end the process).
+  process.on('SIGHUP', () => {
+    if (authenticator === null) logger.warn('SIGHUP: there is no tokens file to reload (--tokens-file is not set)')
+    else void authenticator.reload('SIGHUP')
+  })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   // A half-working process is worse than a restart: log what happened and exit.
@@ -248,6 +254,7 @@ async function main(): Promise<number> {
       )
     }
   }
+  authenticator?.watch()
   if (retentionJob !== null) {
     retentionJob.start()
     logger.info(

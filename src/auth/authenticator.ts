@@ -14,8 +14,16 @@ import type { Credentials } from './tokens-file.js'
 /** The shape of a compact JWS: three base64url parts. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
+/** What the HTTP layer asks of credentials: an identity for a presented secret. */
+export interface SecretAuthenticator {
+  /** The identity of `secret`; throws `unauthenticated` or `auth-unavailable` (a StateError). */
+  authenticate(secret: string): Promise<Identity>
+  /** What is configured, for logs (counts and issuers, never hashes). */
+  describe(): { tokens: number; issuers: string[] }
+}
+
 /** Authenticates presented secrets against the configured credentials. */
-export class Authenticator {
+export class Authenticator implements SecretAuthenticator {
   readonly #tokens: StaticTokens
   readonly #issuers: ReadonlyMap<string, OidcIssuer>
 

@@ -1,11 +1,12 @@
 /**
  * The tokens file (`--tokens-file`): YAML or JSON naming the static tokens
  * (by hash) and the trusted OIDC issuers with their claim rules, each with
- * grants. Read once at start; every fault names the file and the entry, and
+ * grants. Read at start and on every reload (credentials-reloader.ts); every fault names the file and the entry, and
  * never echoes a value that could be a secret. See the README "Credentials"
  * section for the format.
  */
 import { readFileSync } from 'node:fs'
+import { Compile } from 'typebox/compile'
 import { parse as parseYaml } from 'yaml'
 import type { ClaimRule } from './claim-rules.js'
 import { compileGlob, type Glob } from './glob.js'
@@ -14,6 +15,10 @@ import { PERMISSIONS, type Permission, isPermission } from './permission.js'
 import type { Grant } from './policy.js'
 import type { StaticToken } from './static-tokens.js'
 import { TOKEN_HASH_PATTERN, digestOfHash } from './token-hash.js'
+import { ISSUER_SECONDS, RESERVED_NAME, SCOPE_PART, TOKEN_NAME, TokensFileSchema } from './tokens-file-schema.js'
+
+/** The schema compiled once: every file the reader accepts must also conform to the published schema. */
+const conforms = Compile(TokensFileSchema)
 
 /** The credentials a tokens file defines. */
 export interface Credentials {
@@ -31,12 +36,6 @@ export class TokensFileError extends Error {
 
 /** Keys that would hold a token in plaintext: refused, with the way to store a hash instead. */
 const PLAINTEXT_KEYS = ['token', 'secret', 'password', 'value', 'plaintext']
-
-/** A token name: the principal (cannot start with "oidc:", which CI identities use). */
-const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/
-
-/** One side of a scope pattern: name characters and the wildcards * and ?. */
-const SCOPE_PART = /^[A-Za-z0-9._*?-]{1,128}$/
 
 /** Reads and validates the tokens file at `path`. Throws TokensFileError. */
 export function loadTokensFile(path: string): Credentials {
@@ -57,15 +56,19 @@ export function parseTokensFile(text: string, path: string): Credentials {
   try {
     doc = parseYaml(text, { uniqueKeys: true, prettyErrors: false })
   } catch (err) {
-    // Only the first line: the rest of yaml's message quotes the file, which may hold a secret.
-    throw new TokensFileError(`${path}: not valid YAML or JSON: ${String((err as Error).message).split('\n')[0]}`)
+    // Line and column from the offset; only the first line of yaml's message: the rest quotes the file, which may hold a secret.
+    const offset = (err as { pos?: [number, number] }).pos?.[0]
+    const at = offset === undefined ? '' : `:${lineAndColumn(text, offset)}`
+    throw new TokensFileError(`${path}${at}: not valid YAML or JSON: ${String((err as Error).message).split('\n')[0]}`)
   }
   const fail = (where: string, problem: string): never => {
     throw new TokensFileError(`${path}: ${where}: ${problem}`)
   }
   if (!isObject(doc))
     return fail('top level', 'must be a mapping with "tokens" and/or "oidc" (see the README, Credentials)')
-  onlyKeys(doc, ['tokens', 'oidc'], 'top level', fail)
+  onlyKeys(doc, ['$schema', 'tokens', 'oidc'], 'top level', fail)
+  if (doc.$schema !== undefined && typeof doc.$schema !== 'string')
+    fail('top level', '$schema must be text (a URL or path)')
   const tokens = listOf(doc.tokens, 'tokens', fail).map((entry, i) => readToken(entry, `tokens[${i}]`, fail))
   const issuers = listOf(doc.oidc, 'oidc', fail).map((entry, i) => readIssuer(entry, `oidc[${i}]`, fail))
   if (tokens.length === 0 && issuers.length === 0)
@@ -87,6 +90,9 @@ export function parseTokensFile(text: string, path: string): Credentials {
       fail(`oidc[${i}]`, `issuer ${issuer.issuer} is configured twice: put all its rules in one entry`)
     seen.add(issuer.issuer)
   })
+  // A backstop: the reader above is at least as strict as the schema, and a test keeps it so.
+  for (const error of conforms.Errors(doc))
+    fail(error.instancePath || 'top level', `does not match the schema: ${error.message}`)
   return { tokens, issuers }
 }
 
@@ -109,7 +115,7 @@ function readToken(entry: unknown, at: string, fail: Fail): StaticToken {
       where,
       'name must be 1-128 of A-Z a-z 0-9 . _ @ - starting with a letter or digit (it is the principal in locks and the audit log)',
     )
-  if (name === 'anonymous') fail(where, 'the name "anonymous" is reserved for servers without credentials')
+  if (name === RESERVED_NAME) fail(where, `the name "${RESERVED_NAME}" is reserved for servers without credentials`)
   if (entry.description !== undefined && typeof entry.description !== 'string') fail(where, 'description must be text')
   const hash = entry.hash
   if (typeof hash !== 'string')
@@ -171,10 +177,10 @@ function readIssuer(entry: unknown, at: string, fail: Fail): OidcIssuerConfig {
     jwks,
     audiences: audiences as string[],
     algorithms: algorithms as string[],
-    leewaySeconds: seconds(entry.leeway, 30, 0, 300, `${where} leeway`, fail),
-    cooldownSeconds: seconds(entry.cooldown, 30, 0, 3600, `${where} cooldown`, fail),
-    cacheSeconds: seconds(entry.cache, 600, 1, 86_400, `${where} cache`, fail),
-    timeoutSeconds: seconds(entry.timeout, 5, 1, 60, `${where} timeout`, fail),
+    leewaySeconds: seconds(entry, 'leeway', where, fail),
+    cooldownSeconds: seconds(entry, 'cooldown', where, fail),
+    cacheSeconds: seconds(entry, 'cache', where, fail),
+    timeoutSeconds: seconds(entry, 'timeout', where, fail),
     rules,
   }
 }
@@ -261,11 +267,20 @@ function readUrl(value: unknown, where: string, fail: Fail): URL {
   return url
 }
 
-function seconds(value: unknown, fallback: number, min: number, max: number, where: string, fail: Fail): number {
+function seconds(entry: Record<string, unknown>, key: keyof typeof ISSUER_SECONDS, where: string, fail: Fail): number {
+  const value = entry[key]
+  const { fallback, min, max } = ISSUER_SECONDS[key]
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    return fail(where, `must be a whole number of seconds from ${min} to ${max}`)
+    return fail(`${where} ${key}`, `must be a whole number of seconds from ${min} to ${max}`)
   return value
+}
+
+/** `line:column` (both from 1) of a character offset in `text`. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  return `${line}:${offset - before.lastIndexOf('\n')}`
 }
 
 function listOf(value: unknown, where: string, fail: Fail): unknown[] {

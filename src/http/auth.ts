@@ -15,7 +15,7 @@
  */
 import type { FastifyRequest, RouteOptions } from 'fastify'
 import type { AuditSink } from '../audit.js'
-import type { Authenticator } from '../auth/authenticator.js'
+import type { SecretAuthenticator } from '../auth/authenticator.js'
 import { parseAuthorization } from '../auth/authorization-header.js'
 import type { Identity } from '../auth/identity.js'
 import { type Target, isAllowed } from '../auth/policy.js'
@@ -49,7 +49,8 @@ declare module 'fastify' {
 
 /** How the server authenticates and limits callers. */
 export interface AuthOptions {
-  readonly authenticator: Authenticator
+  /** Read for every request, so a reloaded tokens file applies from the next request on. */
+  readonly authenticator: SecretAuthenticator
   /** Requests per minute and burst per caller; null turns rate limiting off. */
   readonly rateLimit: { readonly perMinute: number; readonly burst: number } | null
   /** Most locks one principal may hold at once; null turns the cap off. */

@@ -96,7 +96,7 @@ t.test('tokens file errors name the file and the entry', async (t) => {
     [
       'invalid YAML',
       'tokens: [\n  - name: a\n    hash: "unterminated\n',
-      /^\/etc\/unobin\/tokens.yaml: not valid YAML or JSON/,
+      /^\/etc\/unobin\/tokens.yaml:2:11: not valid YAML or JSON/,
     ],
     ['a list at the top', '- a\n', /tokens.yaml: top level: must be a mapping/],
     ['an unknown top-level key', 'tokenz: []\n', /top level: unknown key "tokenz"/],
