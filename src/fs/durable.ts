@@ -6,17 +6,14 @@
  * survives a power loss. A crash at any instant leaves the old file or the new
  * one, never a torn one; temp files start with `.tmp-` and are never read as data.
  */
-import { randomUUID } from 'node:crypto'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { type FsOps, errnoCode } from './fs-ops.js'
+import { tempName } from './temp-files.js'
 
-/** Prefix of temp files; anything starting with it is a leftover when old. */
-export const TEMP_PREFIX = '.tmp-'
-
-/** Writes `data` to a fresh temp file in `dir` and fsyncs it; returns its path. */
+/** Writes `data` to a fresh temp file in `dir` (named by this process, see temp-files.ts) and fsyncs it; returns its path. */
 export async function writeTemp(fs: FsOps, dir: string, data: Buffer): Promise<string> {
-  const path = join(dir, `${TEMP_PREFIX}${randomUUID()}`)
+  const path = join(dir, tempName())
   const handle = await fs.open(
     path,
     constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW,
@@ -96,7 +93,7 @@ export function isRenamed(err: unknown): boolean {
 export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: Buffer): Promise<void> {
   const target = join(dir, name)
   const temp = await writeTemp(fs, dir, data)
-  const kept = join(dir, `${TEMP_PREFIX}${randomUUID()}`)
+  const kept = join(dir, tempName('kept'))
   let hasOld = true
   try {
     await fs.link(target, kept)
@@ -145,33 +142,4 @@ export async function readNoFollow(fs: FsOps, path: string): Promise<Buffer | un
   } finally {
     await handle.close()
   }
-}
-
-/**
- * Removes temp files in `dir` older than `maxAgeMs` (leftovers of crashed
- * writes). Younger ones may belong to a write in flight in another process.
- */
-export async function removeStaleTemps(fs: FsOps, dir: string, maxAgeMs: number, nowMs: number): Promise<number> {
-  let names: string[]
-  try {
-    names = await fs.readdir(dir)
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return 0
-    throw err
-  }
-  let removed = 0
-  for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX)) continue
-    const path = join(dir, name)
-    try {
-      const st = await fs.lstat(path)
-      if (nowMs - st.mtimeMs >= maxAgeMs) {
-        await fs.unlink(path)
-        removed++
-      }
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err
-    }
-  }
-  return removed
 }

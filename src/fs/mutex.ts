@@ -28,12 +28,12 @@
  * one path in one process share an in-process queue: the file is never
  * contended by the process that holds it.
  */
-import { randomUUID } from 'node:crypto'
 import { constants } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Clock, SystemClock } from '../clock.js'
 import { type FsOps, errnoCode, nodeFs } from './fs-ops.js'
+import { tempName } from './temp-files.js'
 import { type OwnerProbe, type OwnerRecord, decodeRecord, encodeRecord, hostProbe, isSelf, newRecord } from './owner.js'
 
 /** Options for a mutex. */
@@ -50,6 +50,8 @@ export interface MutexOptions {
   readonly waitMs?: number
   /** Told when the held mutex was taken over by another process, or could not be released; never given secrets. */
   readonly onCompromised?: (err: Error) => void
+  /** Runs after each acquisition, before the critical section (the store sweeps leftovers there); a rejection fails `run`. */
+  readonly onHeld?: () => Promise<void>
 }
 
 /** The in-process queue of one path, shared by every Mutex instance for it. */
@@ -65,6 +67,7 @@ export class Mutex {
   readonly #staleMs: number
   readonly #waitMs: number
   readonly #onCompromised: (err: Error) => void
+  readonly #onHeld: (() => Promise<void>) | undefined
 
   constructor(path: string, options: MutexOptions = {}) {
     this.#path = path
@@ -75,6 +78,7 @@ export class Mutex {
     this.#staleMs = Math.max(1000, options.staleMs ?? 10_000)
     this.#waitMs = options.waitMs ?? 30_000
     this.#onCompromised = options.onCompromised ?? (() => {})
+    this.#onHeld = options.onHeld
   }
 
   /** Runs `fn` while holding the mutex; releases it in `finally`. */
@@ -94,6 +98,7 @@ export class Mutex {
       await previous.catch(() => {})
       const held = await this.#acquire()
       try {
+        if (this.#onHeld !== undefined) await this.#onHeld()
         return await fn()
       } finally {
         await this.#release(held)
@@ -112,7 +117,7 @@ export class Mutex {
    */
   async #acquire(): Promise<Held> {
     const record = newRecord(this.#probe.self)
-    const mine = join(this.#dir, `.tmp-mutex-${record.id}`)
+    const mine = join(this.#dir, tempName('mutex', this.#probe.self))
     await this.#writeRecord(mine, record)
     const deadline = this.#nowMs() + this.#waitMs
     try {
@@ -199,7 +204,7 @@ export class Mutex {
         return 'retry'
       }
       // Under the claim no one else may replace this record: put ours in its place (the name never disappears).
-      const copy = join(this.#dir, `.tmp-mutex-${randomUUID()}`)
+      const copy = join(this.#dir, tempName('mutex', this.#probe.self))
       await this.#fs.link(mine, copy)
       try {
         await this.#fs.rename(copy, target)

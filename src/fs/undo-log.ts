@@ -7,10 +7,9 @@
  * caller calls `rollback`, which undoes the steps newest first, so a failed
  * request leaves the tree as it found it.
  */
-import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import { TEMP_PREFIX } from './durable.js'
 import { type FsOps, errnoCode } from './fs-ops.js'
+import { tempName } from './temp-files.js'
 
 export class UndoLog {
   readonly #fs: FsOps
@@ -30,7 +29,7 @@ export class UndoLog {
    */
   async hide(dir: string, name: string): Promise<boolean> {
     const from = join(dir, name)
-    const hidden = join(dir, `${TEMP_PREFIX}removed-${randomUUID()}`)
+    const hidden = join(dir, tempName('removed'))
     try {
       await this.#fs.rename(from, hidden)
     } catch (err) {

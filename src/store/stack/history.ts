@@ -4,6 +4,7 @@
  * next rev with an exclusive link, moving current, and hiding revs in an
  * undoable change. Callers hold the stack's mutex where a step says so.
  */
+import type { Dirent } from 'node:fs'
 import { join } from 'node:path'
 import type { Encrypter } from '../../crypto/encrypter.js'
 import { StateError, isStateError } from '../../errors.js'
@@ -138,7 +139,15 @@ export class History {
       return await this.#mutex.run(async () => {
         const settled = await check()
         if ('rev' in settled) return settled
-        const names = await this.revNames()
+        const entries = await fs.readdir(snapshots, { withFileTypes: true })
+        const names = revsIn(entries)
+        // A dead writer's temps go now, from the listing the rev name needs anyway (ours is this process's: kept).
+        await this.#dir
+          .sweep(
+            snapshots,
+            entries.map((e) => e.name),
+          )
+          .catch(() => {})
         if (!this.#swept && settled.meta !== undefined) {
           await this.metas.sweep(new Set(names)) // leftovers of writes or deletes that died half-way
           this.#swept = true
@@ -192,10 +201,7 @@ export class History {
 
   /** The names under `snapshots/` that may be revs (regular `*.json.enc` files, no dot-files), unsorted. */
   async revNames(): Promise<string[]> {
-    const entries = await this.#dir.fs.readdir(this.#dir.snapshots, { withFileTypes: true })
-    return entries
-      .filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.'))
-      .map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
+    return revsIn(await this.#dir.fs.readdir(this.#dir.snapshots, { withFileTypes: true }))
   }
 
   /**
@@ -333,4 +339,11 @@ function newestRev(names: readonly string[], parsed: Map<string, ParsedRev | nul
     if (p !== null && (newest === undefined || compareParsedRevs(p, newest) > 0)) newest = p
   }
   return newest
+}
+
+/** The rev names among the entries of `snapshots/`: regular `*.json.enc` files, no dot-files (temps, the Go tool's `.<name>.tmp`). */
+function revsIn(entries: readonly Dirent[]): string[] {
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(SNAPSHOT_SUFFIX) && !e.name.startsWith('.'))
+    .map((e) => e.name.slice(0, -SNAPSHOT_SUFFIX.length))
 }

@@ -20,6 +20,7 @@ import { StateError, isStateError } from '../../errors.js'
 import { syncDir } from '../../fs/durable.js'
 import { type FsOps, nodeFs } from '../../fs/fs-ops.js'
 import { Mutex } from '../../fs/mutex.js'
+import { type OwnerProbe, hostProbe } from '../../fs/owner.js'
 import { UNOBIN_PAYLOAD, encodeEnvelope } from '../envelope.js'
 import { assertName } from '../names.js'
 import { assertRev, sortRevs } from '../rev.js'
@@ -68,8 +69,14 @@ export interface LocalStoreOptions {
   readonly fs?: FsOps
   /** Fallback poll interval (ms) while waiting for a lock held by another process. Default 100. */
   readonly pollMs?: number
-  /** Temp files older than this (ms) are leftovers of crashed writes and are removed. Default 60 000. */
+  /**
+   * Temp files older than this (ms) are removed whoever wrote them (a writer
+   * on another host may still use a younger one); those of a writer on this
+   * host that has exited go at once. Default 60 000.
+   */
   readonly tempMaxAgeMs?: number
+  /** Who this process is and whether another (a mutex owner, a temp file's writer) still runs; the host's when absent. */
+  readonly probe?: OwnerProbe
   /** Stale time of the internal mutex (ms): an owner on another host (or one that cannot be judged) is taken over after it. Default 10 000. */
   readonly mutexStaleMs?: number
   /** Opened revs kept in memory (shared by the stacks of a root); none when absent. */
@@ -91,6 +98,7 @@ export class LocalStore implements ManagedStore {
   constructor(options: LocalStoreOptions) {
     const warn = options.onWarning ?? (() => {})
     const fs = options.fs ?? nodeFs
+    const probe = options.probe ?? hostProbe()
     this.#dir = new StackDir({
       root: options.root,
       factory: assertName('factory', options.factory),
@@ -98,12 +106,17 @@ export class LocalStore implements ManagedStore {
       fs,
       clock: options.clock,
       tempMaxAgeMs: options.tempMaxAgeMs ?? 60_000,
+      probe,
       warn,
     })
     this.#encrypter = options.encrypter
+    const dir = this.#dir
     this.#mutex = new Mutex(join(this.#dir.path, MUTEX_FILE), {
       fs,
       clock: options.clock,
+      probe,
+      // Every change of the stack first sweeps what dead writers left in the stack directory.
+      onHeld: () => dir.sweepForChange(),
       ...(options.mutexStaleMs === undefined ? {} : { staleMs: options.mutexStaleMs }),
       onCompromised: (err) => warn(`internal mutex of ${this.#dir.name} compromised: ${err.message}`),
     })
@@ -274,6 +287,7 @@ export class LocalStore implements ManagedStore {
       if (!(await this.#dir.ensure(false))) return { trashed: [], kept: [], purged: [] }
       return this.#mutex.run(async () => {
         await this.#lock.assertFence(options.fence)
+        if (options.dryRun !== true) await this.#dir.sweepAll() // retention also sweeps leftovers in snapshots/ and the trash
         return this.#trash.prune(options.policy, options.purgeWindowMs, options.dryRun === true)
       })
     })
@@ -300,6 +314,7 @@ export class LocalStore implements ManagedStore {
   async purgeTrash(windowMs: number, options: { dryRun?: boolean } = {}): Promise<TrashEntry[]> {
     return this.#dir.io('purging the trash', async () => {
       if (!(await this.#dir.ensure(false))) return []
+      if (options.dryRun !== true) await this.#dir.sweepAll() // retention also sweeps leftovers in snapshots/ and the trash
       return this.#trash.purge(windowMs, options.dryRun === true)
     })
   }

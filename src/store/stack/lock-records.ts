@@ -4,10 +4,10 @@
  * (`.lock-lost`), and the generation they imply. Reading and writing them;
  * deciding what they mean is `stack-lock.ts`'s job.
  */
-import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { createExclusive, readNoFollow, replaceAtomic, syncDir } from '../../fs/durable.js'
 import { errnoCode } from '../../fs/fs-ops.js'
+import { tempName } from '../../fs/temp-files.js'
 import { decodeHolder, decodeRelease, encodeHolder, encodeRelease } from '../lock-marker.js'
 import type { LockHolder, ReleasedLock } from '../store.js'
 import { LOCK_FILE, LOST_FILE, LOST_KEPT, RELEASE_FILE } from './layout.js'
@@ -50,7 +50,7 @@ export class LockRecords {
    */
   async removeMarker(id: string): Promise<boolean> {
     const fs = this.#dir.fs
-    const aside = join(this.#dir.path, `.tmp-lock-${randomUUID()}`)
+    const aside = join(this.#dir.path, tempName('lock'))
     try {
       await fs.rename(join(this.#dir.path, LOCK_FILE), aside)
     } catch (err) {

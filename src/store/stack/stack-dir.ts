@@ -7,8 +7,10 @@
 import { join } from 'node:path'
 import type { Clock } from '../../clock.js'
 import { StateError } from '../../errors.js'
-import { isRenamed, removeStaleTemps } from '../../fs/durable.js'
+import { isRenamed } from '../../fs/durable.js'
 import { type FsOps, errnoCode } from '../../fs/fs-ops.js'
+import type { OwnerProbe } from '../../fs/owner.js'
+import { sweepTemps } from '../../fs/temp-files.js'
 import { UndoLog } from '../../fs/undo-log.js'
 import { formatInstant } from '../../time/instant.js'
 import { META_DIR, SNAPSHOTS_DIR, TRASH_DIR } from './layout.js'
@@ -20,8 +22,10 @@ export interface StackDirOptions {
   readonly stack: string
   readonly fs: FsOps
   readonly clock: Clock
-  /** Temp files older than this (ms) are leftovers of crashed writes and are removed. */
+  /** Temp files older than this (ms) are leftovers of crashed writes and are removed, whoever wrote them. */
   readonly tempMaxAgeMs: number
+  /** Who this process is and whether a temp file's writer still runs. */
+  readonly probe: OwnerProbe
   /** Receives warnings; never given secrets. */
   readonly warn: (message: string) => void
 }
@@ -43,6 +47,7 @@ export class StackDir {
   readonly clock: Clock
   readonly warn: (message: string) => void
   readonly #tempMaxAgeMs: number
+  readonly #probe: OwnerProbe
   #ready = false
 
   /** Names must be validated by the caller (see names.ts) before any path is built. */
@@ -58,6 +63,7 @@ export class StackDir {
     this.clock = options.clock
     this.warn = options.warn
     this.#tempMaxAgeMs = options.tempMaxAgeMs
+    this.#probe = options.probe
   }
 
   /** `factory/stack`, for messages. */
@@ -80,15 +86,48 @@ export class StackDir {
     return Number(this.clock.nowNanos() / 1_000_000n)
   }
 
-  /** How old (ms) a temp file must be to count as a crashed write's leftover. */
-  get tempMaxAgeMs(): number {
-    return this.#tempMaxAgeMs
+  /**
+   * Removes the temp files in `dir` (one of the stack's directories) that no
+   * one will use again: those of a writer on this host that has exited at
+   * once, others (a live writer's, another host's) once older than the
+   * temp age bound. `names`: the directory's names, when just read. Throws
+   * what the filesystem throws (an absent directory is not an error).
+   */
+  async sweep(dir: string, names?: readonly string[]): Promise<number> {
+    return sweepTemps(this.fs, dir, {
+      probe: this.#probe,
+      maxAgeMs: this.#tempMaxAgeMs,
+      nowMs: this.nowMs(),
+      ...(names === undefined ? {} : { names }),
+    })
+  }
+
+  /**
+   * The sweep of a change, run under the stack's mutex before the change:
+   * the stack directory (where pointers, lock records and the mutex's temps
+   * live). Best effort: a leftover that cannot be removed now never fails
+   * the change (the next change, start or retention run tries again).
+   */
+  async sweepForChange(): Promise<void> {
+    await this.sweep(this.path).catch(() => {})
+  }
+
+  /** The retention job's sweep: the stack directory, `snapshots/`, `.trash/` and `.meta/`; best effort, like `sweepForChange`. */
+  async sweepAll(): Promise<void> {
+    for (const dir of [this.path, this.snapshots, this.trash, this.meta])
+      if (await this.#isRealDir(dir)) await this.sweep(dir).catch(() => {})
+  }
+
+  /** True when `dir` is a real directory: `.trash/` and `.meta/` are checked where they are used (a symlink there is refused then), and never swept through a link. */
+  async #isRealDir(dir: string): Promise<boolean> {
+    return (await this.fs.lstat(dir).catch(() => undefined))?.isDirectory() === true
   }
 
   /**
    * Verifies the stack's directories are real directories (no symlink out of
    * the root), creating them if asked; false when absent and not created.
-   * The first success also removes leftover temp files of crashed writes.
+   * The first success also sweeps leftover temp files of crashed writes
+   * from the stack directory, `snapshots/` and `.meta/` (see `sweep`).
    * Throws `unsafe-path` for a symlink or a file.
    */
   async ensure(create: boolean): Promise<boolean> {
@@ -97,12 +136,9 @@ export class StackDir {
     for (const dir of [join(this.root, this.factory), this.path, this.snapshots]) {
       if (!(await this.realDir(dir, create))) return false
     }
-    const nowMs = this.nowMs()
-    await removeStaleTemps(this.fs, this.snapshots, this.#tempMaxAgeMs, nowMs)
-    await removeStaleTemps(this.fs, this.path, this.#tempMaxAgeMs, nowMs)
-    // The metadata directory is checked where it is used (a symlink there is refused then, not here).
-    if ((await this.fs.lstat(this.meta).catch(() => undefined))?.isDirectory() === true)
-      await removeStaleTemps(this.fs, this.meta, this.#tempMaxAgeMs, nowMs)
+    await this.sweep(this.snapshots)
+    await this.sweep(this.path)
+    if (await this.#isRealDir(this.meta)) await this.sweep(this.meta)
     this.#ready = true
     return true
   }

@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { createExclusive } from '../../fs/durable.js'
+import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import { formatInstant } from '../../time/instant.js'
 import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock } from '../store.js'
@@ -253,7 +254,9 @@ export class StackLock {
     const lostRecord = await this.#records.lostRecord(id)
     if (lostRecord !== undefined) throw idReused(this.#dir, id, lostRecord.event)
     const dir = join(this.#dir.path, LOCK_IDS_DIR)
-    await this.#dir.fs.mkdir(dir).catch(() => {})
+    await this.#dir.fs.mkdir(dir).catch((err: unknown) => {
+      if (errnoCode(err) !== 'EEXIST') throw err // a full volume is no-space, not a missing directory later
+    })
     const name = createHash('sha256').update(id).digest('hex').slice(0, 40)
     if (!(await createExclusive(this.#dir.fs, dir, name, Buffer.from('\n')))) throw idReused(this.#dir, id, null)
     return join(dir, name)

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { StateError } from '../../errors.js'
-import { removeStaleTemps, syncDir } from '../../fs/durable.js'
+import { syncDir } from '../../fs/durable.js'
 import type { Mutex } from '../../fs/mutex.js'
 import { type RetentionPolicy, selectPrunable } from '../retention-policy.js'
 import { parseRev, sortRevs } from '../rev.js'
@@ -90,19 +90,16 @@ export class Trash {
   }
 
   /**
-   * Removes entries older than `windowMs` (by the instant of their prune),
-   * and leftover temp files of the trash; takes the mutex itself. Returns
+   * Removes entries older than `windowMs` (by the instant of their prune);
+   * takes the mutex itself. Returns
    * what was (or with `dryRun` would be) removed. Removing what is absent is
    * not an error.
    */
   async purge(windowMs: number, dryRun: boolean): Promise<TrashEntry[]> {
     const trash = await this.#trashDir(false)
     if (trash === undefined) return []
-    const nowNanos = this.#dir.clock.nowNanos()
     const expired = await this.#expired(windowMs)
-    if (dryRun) return expired
-    await removeStaleTemps(this.#dir.fs, trash, this.#dir.tempMaxAgeMs, Number(nowNanos / 1_000_000n))
-    if (expired.length === 0) return []
+    if (dryRun || expired.length === 0) return expired
     await this.#mutex.run(() =>
       this.#dir.undoable(async (log) => {
         for (const e of expired) {
