@@ -4,17 +4,10 @@
  */
 import { type Static, type TSchema, type TUnsafe, Type } from 'typebox'
 import { ERROR_CODES } from '../errors.js'
-import { NAME_PATTERN } from '../store/names.js'
+import { RevHistoryEntry } from './history-schemas.js'
+import { Name, Rev } from './name-schemas.js'
 
-/** A factory or stack name (validated again by the store before any path is built). */
-export const Name = Type.String({ pattern: NAME_PATTERN, maxLength: 128 })
-/** A rev (the store checks it is canonical). */
-export const Rev = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z(_[1-9]\\d{0,8})?$',
-  maxLength: 40,
-  description: 'the write instant, RFC 3339 UTC with nanoseconds as Go renders it, plus _N when instants collide',
-  examples: ['2026-07-10T12:00:00.1Z'],
-})
+export { Name, Rev } from './name-schemas.js'
 
 export const FactoryParams = Type.Object({ factory: Name })
 export const StackParams = Type.Object({ factory: Name, stack: Name })
@@ -209,16 +202,28 @@ export const ListQuery = Type.Object(
   {
     after: Type.Optional(Rev),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+    order: Type.Optional(
+      Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
+        default: 'asc',
+        description: 'asc: oldest first; desc: newest first (then ?after= pages towards older revs)',
+      }),
+    ),
+    detail: Type.Optional(
+      Type.Boolean({ description: 'also answer `history`: each rev of the page with who wrote it (its metadata)' }),
+    ),
   },
   { additionalProperties: false },
 )
 const RevListSchema = Type.Object(
   {
-    revs: Type.Array(Type.String(), { description: 'oldest first' }),
+    revs: Type.Array(Type.String(), { description: 'in the order asked: oldest first unless ?order=desc' }),
     current: Type.Union([Type.String(), Type.Null()]),
     next: Type.Union([Type.String(), Type.Null()], {
       description: 'pass as ?after= for the next page; null on the last page',
     }),
+    history: Type.Optional(
+      Type.Array(RevHistoryEntry, { description: 'with ?detail=true: the revs of `revs`, in the same order' }),
+    ),
   },
   { $id: 'RevList', additionalProperties: false, description: 'a page of the revs of a stack' },
 )

@@ -882,6 +882,11 @@ const SCENARIOS: Readonly<Record<string, StatusScenarios>> = {
         await writeRev(plain, s)
         return send(plain, 'GET', `${s.url}/snapshots`)
       }),
+      sc('with detail, newest first', undefined, async () => {
+        const s = fresh(plain)
+        await writeRev(plain, s)
+        return send(plain, 'GET', `${s.url}/snapshots?detail=true&order=desc`)
+      }),
     ],
     400: [sc('limit=0', 'invalid-request', async () => send(plain, 'GET', `${fresh(plain).url}/snapshots?limit=0`))],
     500: [

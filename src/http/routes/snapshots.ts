@@ -1,5 +1,6 @@
 /** Snapshots: write (201 + Location), list (paged), read one, delete, and gc. */
 import { UNOBIN_PAYLOAD } from '../../store/envelope.js'
+import type { RevMeta } from '../../store/store.js'
 import { assertRev, compareRevs } from '../../store/rev.js'
 import { isStateError } from '../../errors.js'
 import type { App } from '../app-type.js'
@@ -80,7 +81,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
         operationId: 'listRevs',
         summary: 'List revs',
         description:
-          'Revs oldest first, with the current one named. Page with ?limit= and ?after= (the `next` of the previous page).',
+          'Revs oldest first (newest first with ?order=desc), with the current one named. Page with ?limit= and ?after= (the `next` of the previous page). ?detail=true adds `history`: each rev with who wrote it (principal, remote address, request id, the lock held), its size, SHA-256, kind and Terraform serial/lineage; `metadata` is null for a rev written by another tool.',
         tags: ['snapshots'],
         params: StackParams,
         querystring: ListQuery,
@@ -96,12 +97,18 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
           throw err
         }),
       ])
-      const after = request.query.after
+      const { after, order = 'asc', detail = false } = request.query
       if (after !== undefined) assertRev(after) // the pattern admits non-canonical instants (hour 24, day 32)
       const limit = request.query.limit ?? 1000
-      const rest = after === undefined ? all : all.filter((r) => compareRevs(r, after) > 0)
+      const ordered = order === 'desc' ? all.reverse() : all
+      const sign = order === 'desc' ? -1 : 1
+      const rest = after === undefined ? ordered : ordered.filter((r) => sign * compareRevs(r, after) > 0)
       const revs = rest.slice(0, limit)
-      return { revs, current, next: rest.length > limit ? revs[revs.length - 1]! : null }
+      const next = rest.length > limit ? revs[revs.length - 1]! : null
+      if (!detail) return { revs, current, next }
+      const metas = await store.describe(revs)
+      const history = revs.map((rev, i) => ({ rev, current: rev === current, metadata: metadataOf(metas[i] ?? null) }))
+      return { revs, current, next, history }
     },
   )
 
@@ -193,4 +200,11 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
       return { ...result, dryRun }
     },
   )
+}
+
+/** The metadata as the API shows it: the record without the rev (the entry names it). */
+function metadataOf(meta: RevMeta | null): Omit<RevMeta, 'rev'> | null {
+  if (meta === null) return null
+  const { rev: _rev, ...rest } = meta
+  return rest
 }
