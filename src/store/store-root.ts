@@ -1,6 +1,17 @@
 /**
- * The data directory: one shared `LocalStore` per factory/stack (so waiters in
- * this process share one wake-up channel) and discovery of factories and stacks.
+ * The data directory: the `LocalStore` handle of each factory/stack, and
+ * discovery of factories and stacks.
+ *
+ * Handles are a cache, never the truth: every operation reads the disk
+ * (memoized revs and `current` are keyed by the file's stat), the internal
+ * mutex and the lock waiters' wake-up channel are shared by path, so a
+ * handle made afresh behaves exactly as the one it replaces. Memory is
+ * therefore bounded whatever names callers ask for: a handle with an
+ * operation in flight (a lock wait is one) is always kept; when the last
+ * operation of a stack that is not on disk ends, its handle is dropped (a
+ * request for a missing stack leaves nothing behind); and at most
+ * `maxIdleStacks` idle handles of existing stacks are kept, the least
+ * recently used dropped first.
  */
 import { join } from 'node:path'
 import type { Clock } from '../clock.js'
@@ -13,21 +24,32 @@ import { LocalStore, type LocalStoreOptions } from './stack/local-store.js'
 import { assertName, isName } from './names.js'
 import type { HeldLocks, StackSummary, StoreCatalog } from './store.js'
 
-/** Options of a store root: those of every stack's store, minus the names. */
-export type StoreRootOptions = Omit<LocalStoreOptions, 'factory' | 'stack'>
+/** Idle stack handles kept when the options do not say (a few KB each). */
+export const DEFAULT_MAX_IDLE_STACKS = 1000
+
+/** Options of a store root: those of every stack's store, minus the names and the activity hook. */
+export type StoreRootOptions = Omit<LocalStoreOptions, 'factory' | 'stack' | 'onActivity'> & {
+  /** Idle handles of existing stacks kept in memory (least recently used dropped first). Default 1000. */
+  readonly maxIdleStacks?: number
+}
 
 /** A data directory holding `<factory>/<stack>` stores. */
 export class StoreRoot implements StoreCatalog {
   readonly root: string
   readonly #options: StoreRootOptions
   readonly #fs: FsOps
+  /** Handles by `factory/stack`, least recently used first. */
   readonly #stores = new Map<string, LocalStore>()
+  /** Handles with an operation in flight, including any no longer in `#stores`. */
+  readonly #busy = new Set<LocalStore>()
+  readonly #maxIdle: number
   #heldLocks: HeldLockIndex | undefined
 
   constructor(options: StoreRootOptions) {
     this.root = options.root
     this.#options = options
     this.#fs = options.fs ?? nodeFs
+    this.#maxIdle = Math.max(0, options.maxIdleStacks ?? DEFAULT_MAX_IDLE_STACKS)
   }
 
   /** The index of held locks by principal (`.held-locks/` in the data directory), made on first use. */
@@ -46,17 +68,36 @@ export class StoreRoot implements StoreCatalog {
     return this.#options.clock
   }
 
-  /** The store of `factory`/`stack` (validated names; the same instance every time). */
+  /**
+   * The store of `factory`/`stack` (validated names): the same handle while
+   * it is in use, a new one (with the same view of the disk) after it was
+   * dropped as idle.
+   */
   stack(factory: string, stack: string): LocalStore {
     assertName('factory', factory)
     assertName('stack', stack)
     const key = `${factory}/${stack}`
     let store = this.#stores.get(key)
     if (store === undefined) {
-      store = new LocalStore({ ...this.#options, factory, stack })
-      this.#stores.set(key, store)
+      store = new LocalStore({
+        ...this.#options,
+        factory,
+        stack,
+        onActivity: (s, busy) => this.#activity(key, s, busy),
+      })
+      this.#trim()
+    } else {
+      this.#stores.delete(key) // re-inserted below: most recently used last
     }
+    this.#stores.set(key, store)
     return store
+  }
+
+  /** How many stack handles are in memory now (kept idle or busy); for tests and metrics. */
+  handles(): number {
+    let n = this.#stores.size
+    for (const store of this.#busy) if (!this.#stores.has(storeKey(store))) n++
+    return n
   }
 
   /** The directory of `factory`/`stack` (validated names), for watchers. */
@@ -117,7 +158,8 @@ export class StoreRoot implements StoreCatalog {
     if (scope.stack !== undefined && scope.factory === undefined)
       throw new StateError('invalid-request', 'a stack is named only together with its factory')
     if (scope.factory !== undefined && scope.stack !== undefined) {
-      this.stack(scope.factory, scope.stack) // validates both names
+      assertName('factory', scope.factory)
+      assertName('stack', scope.stack)
       return [{ factory: scope.factory, stack: scope.stack }]
     }
     const factories = scope.factory === undefined ? await this.factories() : [scope.factory]
@@ -144,13 +186,36 @@ export class StoreRoot implements StoreCatalog {
   /** How many lock requests are waiting for a lock in this process, over every stack. */
   waiting(): number {
     let n = 0
-    for (const store of this.#stores.values()) n += store.waiting
+    for (const store of this.#busy) n += store.waiting // a waiting store is busy
     return n
   }
 
   /** Stops all directory watchers. */
   close(): void {
-    for (const store of this.#stores.values()) store.close()
+    for (const store of new Set([...this.#stores.values(), ...this.#busy])) store.close()
+  }
+
+  /** Keeps busy handles; drops a missing stack's handle when it goes idle. */
+  #activity(key: string, store: LocalStore, busy: boolean): void {
+    if (busy) {
+      this.#busy.add(store)
+      return
+    }
+    this.#busy.delete(store)
+    if (!store.seen && this.#stores.get(key) === store) this.#stores.delete(key)
+  }
+
+  /** Drops the least recently used idle handles until at most `maxIdleStacks` remain (before one more is added). */
+  #trim(): void {
+    if (this.#stores.size < this.#maxIdle) return
+    let excess = this.#stores.size - this.#maxIdle + 1
+    for (const [key, store] of this.#stores) {
+      if (excess === 0) break
+      if (store.busy) continue // busy handles are bounded by the requests in flight
+      store.close()
+      this.#stores.delete(key)
+      excess--
+    }
   }
 
   async #dirNames(dir: string): Promise<string[]> {
@@ -174,4 +239,10 @@ export class StoreRoot implements StoreCatalog {
       return false
     }
   }
+}
+
+/** The `#stores` key of a handle. */
+function storeKey(store: LocalStore): string {
+  const { factory, stack } = store.stack()
+  return `${factory}/${stack}`
 }

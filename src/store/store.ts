@@ -333,7 +333,7 @@ export interface StoreCatalog {
   readonly encrypter: Encrypter
   /** The clock every stack reads. */
   readonly clock: Clock
-  /** The store of `factory`/`stack` (validated names; the same instance every time). Throws `invalid-name`. */
+  /** The store of `factory`/`stack` (validated names; the same instance while it is in use). Throws `invalid-name`. */
   stack(factory: string, stack: string): ManagedStore
   /** Factory names, sorted. */
   factories(): Promise<string[]>

@@ -44,13 +44,20 @@ export class ChildScripts {
    * process-info hook, which tap re-adds to every spawn (it patches
    * ChildProcess), costs 0.25 s of CPU per child, and cannot see transpiled
    * files anyway. Hence `env -u NODE_OPTIONS`, which then execs node under the
-   * same pid, so a SIGKILL still reaches the child itself.
+   * same pid, so a SIGKILL still reaches the child itself. `nodeArgs` go to
+   * node itself, before the script (e.g. `--expose-gc`).
    */
-  spawn(t: Test, name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
+  spawn(
+    t: Test,
+    name: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+    nodeArgs: readonly string[] = [],
+  ): Child {
     const script = this.#compile(join(CHILDREN, `${name}.ts`))
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
     delete childEnv.NODE_V8_COVERAGE
-    const argv = ['-u', 'NODE_OPTIONS', process.execPath, script, ...args]
+    const argv = ['-u', 'NODE_OPTIONS', process.execPath, ...nodeArgs, script, ...args]
     const child = new Child(spawn('env', argv, { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] }), name)
     t.teardown(() => child.kill())
     return child

@@ -83,6 +83,12 @@ export interface LocalStoreOptions {
   readonly cache?: SnapshotCache
   /** Receives warnings (e.g. a compromised mutex); never given secrets. */
   readonly onWarning?: (message: string) => void
+  /**
+   * Told when the store starts its first operation in flight (`busy` true)
+   * and when its last one ends (false); the store root keeps busy stores and
+   * may drop idle ones (see store-root.ts).
+   */
+  readonly onActivity?: (store: LocalStore, busy: boolean) => void
 }
 
 /** The store of one factory/stack on the local filesystem. */
@@ -108,6 +114,7 @@ export class LocalStore implements ManagedStore {
       tempMaxAgeMs: options.tempMaxAgeMs ?? 60_000,
       probe,
       warn,
+      onActivity: (busy) => options.onActivity?.(this, busy),
     })
     this.#encrypter = options.encrypter
     const dir = this.#dir
@@ -124,6 +131,16 @@ export class LocalStore implements ManagedStore {
     this.#trash = new Trash(this.#dir, this.#history, this.#mutex)
     this.#wait = new LockWait(this.#dir.path, fs, options.pollMs ?? 100)
     this.#lock = new StackLock(this.#dir, new LockRecords(this.#dir), this.#mutex, this.#wait, options.identity)
+  }
+
+  /** Whether an operation is in flight (a lock wait is one): the root never drops a busy store. */
+  get busy(): boolean {
+    return this.#dir.busy
+  }
+
+  /** Whether the stack's directories were found on disk by the last operation that looked (a missing stack's store is not worth keeping). */
+  get seen(): boolean {
+    return this.#dir.ready
   }
 
   stack(): { factory: string; stack: string } {

@@ -2,18 +2,24 @@
  * Waiting for a stack's lock to change: in-process releases wake waiters
  * through an event, releases by other processes through a watch of the stack
  * directory, and a poll catches whatever both miss (a watch is best-effort).
+ *
+ * The event channel belongs to the stack directory, not to one LockWait:
+ * the store root may drop an idle stack's handle and make a new one later,
+ * and a release through either handle must wake the waiters of both.
  */
 import { EventEmitter } from 'node:events'
 import type { FSWatcher } from 'node:fs'
 import type { FsOps } from '../../fs/fs-ops.js'
 import { LOCK_FILE } from './layout.js'
 
+/** The in-process wake-up channel of each stack directory with waiters, shared by every LockWait for it. */
+const channels = new Map<string, { changes: EventEmitter; waiters: number }>()
+
 /** The wake-up channel of one stack's lock waiters. */
 export class LockWait {
   readonly #path: string
   readonly #fs: FsOps
   readonly #pollMs: number
-  readonly #changes = new EventEmitter()
   #watcher: FSWatcher | undefined
   #waiters = 0
 
@@ -22,7 +28,6 @@ export class LockWait {
     this.#path = path
     this.#fs = fs
     this.#pollMs = pollMs
-    this.#changes.setMaxListeners(0)
   }
 
   /** How many callers are waiting right now (this process only). */
@@ -32,7 +37,7 @@ export class LockWait {
 
   /** Wakes every waiter of this process (the lock was released here). */
   notify(): void {
-    this.#changes.emit('change')
+    channels.get(this.#path)?.changes.emit('change')
   }
 
   /**
@@ -41,22 +46,31 @@ export class LockWait {
    * or when `signal` aborts.
    */
   async waitForChange(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    let channel = channels.get(this.#path)
+    if (channel === undefined) {
+      channel = { changes: new EventEmitter(), waiters: 0 }
+      channel.changes.setMaxListeners(0)
+      channels.set(this.#path, channel)
+    }
+    const { changes } = channel
+    channel.waiters++
     this.#waiters++
     this.#watch()
     try {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer)
-          this.#changes.off('change', done)
+          changes.off('change', done)
           signal?.removeEventListener('abort', done)
           resolve()
         }
         const timer = setTimeout(done, Math.max(1, Math.min(timeoutMs, this.#pollMs)))
-        this.#changes.on('change', done)
+        changes.on('change', done)
         signal?.addEventListener('abort', done, { once: true })
       })
     } finally {
       this.#waiters--
+      if (--channel.waiters === 0) channels.delete(this.#path)
       if (this.#waiters === 0) this.close()
     }
   }
@@ -72,7 +86,7 @@ export class LockWait {
     if (this.#watcher !== undefined) return
     try {
       this.#watcher = this.#fs.watch(this.#path, { persistent: false }, (_event, name) => {
-        if (name === null || name === LOCK_FILE) this.#changes.emit('change')
+        if (name === null || name === LOCK_FILE) this.notify()
       })
       this.#watcher.on('error', () => this.close())
     } catch {

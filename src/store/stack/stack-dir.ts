@@ -28,6 +28,8 @@ export interface StackDirOptions {
   readonly probe: OwnerProbe
   /** Receives warnings; never given secrets. */
   readonly warn: (message: string) => void
+  /** Told when `io` starts its first operation in flight (true) and ends its last (false). */
+  readonly onActivity?: (busy: boolean) => void
 }
 
 /** The directory of one stack: its paths, its safety check and its fault translation. */
@@ -48,6 +50,8 @@ export class StackDir {
   readonly warn: (message: string) => void
   readonly #tempMaxAgeMs: number
   readonly #probe: OwnerProbe
+  readonly #onActivity: (busy: boolean) => void
+  #inFlight = 0
   #ready = false
 
   /** Names must be validated by the caller (see names.ts) before any path is built. */
@@ -64,6 +68,7 @@ export class StackDir {
     this.warn = options.warn
     this.#tempMaxAgeMs = options.tempMaxAgeMs
     this.#probe = options.probe
+    this.#onActivity = options.onActivity ?? (() => {})
   }
 
   /** `factory/stack`, for messages. */
@@ -123,6 +128,16 @@ export class StackDir {
     return (await this.fs.lstat(dir).catch(() => undefined))?.isDirectory() === true
   }
 
+  /** Whether `ensure` found (or made) the stack's directories and nothing since said they went away. */
+  get ready(): boolean {
+    return this.#ready
+  }
+
+  /** Whether an `io` operation is in flight. */
+  get busy(): boolean {
+    return this.#inFlight > 0
+  }
+
   /**
    * Verifies the stack's directories are real directories (no symlink out of
    * the root), creating them if asked; false when absent and not created.
@@ -173,9 +188,19 @@ export class StackDir {
   /**
    * Runs a filesystem step, turning disk faults into errors that name the
    * stack and the operation: `unsafe-path` (a symlink met), `no-space`,
-   * `storage-failure`. State errors and aborts pass through.
+   * `storage-failure`. State errors and aborts pass through. Counted as in
+   * flight while it runs (see `onActivity`).
    */
   async io<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#inFlight++ === 0) this.#onActivity(true)
+    try {
+      return await this.#translateFaults(operation, fn)
+    } finally {
+      if (--this.#inFlight === 0) this.#onActivity(false)
+    }
+  }
+
+  async #translateFaults<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
