@@ -7,7 +7,7 @@
  * debug, so probes do not flood an idle server's log; server faults (5xx)
  * log at error with the error and its stack, in the same line.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { App } from './app-type.js'
 
 declare module 'fastify' {
@@ -20,6 +20,8 @@ declare module 'fastify' {
     problemCode: string | null
     /** The fault behind a 5xx answer, logged with the access line. */
     fault: unknown
+    /** Whether the access line was written (an abort and an answer may both report one request). */
+    accessLogged: boolean
   }
 }
 
@@ -48,23 +50,36 @@ export function redactQuery(url: string): string {
 export function registerAccessLog(app: App): void {
   app.decorateRequest('problemCode', null)
   app.decorateRequest('fault', null)
-  const logged = new WeakSet<FastifyRequest>()
-  const once = (request: FastifyRequest, reply: FastifyReply | null, aborted: boolean) => {
-    if (logged.has(request)) return
-    logged.add(request)
-    write(request, reply, aborted)
-  }
-  app.addHook('onRequestAbort', async (request) => once(request, null, true))
-  app.addHook('onResponse', async (request, reply) => once(request, reply, false))
+  app.decorateRequest('accessLogged', false)
+  // Synchronous hooks: an async one costs a promise and a microtask hop on every request.
+  app.addHook('onRequestAbort', (request, done) => {
+    once(request, null, true)
+    done()
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    once(request, reply, false)
+    done()
+  })
+}
+
+function once(request: FastifyRequest, reply: FastifyReply | null, aborted: boolean): void {
+  if (request.accessLogged) return
+  request.accessLogged = true
+  write(request, reply, aborted)
 }
 
 function write(request: FastifyRequest, reply: FastifyReply | null, aborted: boolean): void {
   const status = reply?.statusCode ?? null
+  const route = request.routeOptions // a getter that builds a fresh object: read once
+  const level = status !== null && status >= 500 ? 'error' : route.config?.accessLog === 'debug' ? 'debug' : 'info'
+  // A line the logger would drop is not built (probes at debug, or a server logging at warn).
+  const log = request.log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
+  if (log.isLevelEnabled?.(level) === false) return
   const params = (request.params ?? {}) as { factory?: unknown; stack?: unknown }
   const ua = request.headers['user-agent']
   const line: Record<string, unknown> = {
     method: request.method,
-    route: request.routeOptions.url ?? null,
+    route: route.url ?? null,
     url: redactQuery(request.url),
     status,
     ms: Math.round((reply?.elapsedTime ?? 0) * 10) / 10,
@@ -80,11 +95,7 @@ function write(request: FastifyRequest, reply: FastifyReply | null, aborted: boo
   const msg = aborted
     ? `${request.method} ${line.url} aborted by the client`
     : `${request.method} ${line.url} ${status}`
-  if (status !== null && status >= 500) {
-    request.log.error({ ...line, ...(request.fault === null ? {} : { err: request.fault }) }, msg)
-  } else if (request.routeOptions.config?.accessLog === 'debug') {
-    request.log.debug(line, msg)
-  } else {
-    request.log.info(line, msg)
-  }
+  if (level === 'error') log.error({ ...line, ...(request.fault === null ? {} : { err: request.fault }) }, msg)
+  else if (level === 'debug') log.debug(line, msg)
+  else log.info(line, msg)
 }

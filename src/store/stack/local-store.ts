@@ -149,12 +149,15 @@ export class LocalStore implements ManagedStore {
 
   async current(): Promise<Snapshot> {
     const rev = await this.currentRev()
-    try {
-      return await this.get(rev)
-    } catch (err) {
-      if (isStateError(err, 'rev-not-found')) throw this.#history.dangling(rev)
-      throw err
-    }
+    // The rev came from readCurrent, which parsed it: no second validation, and the directories were just checked.
+    return this.#dir.io(`reading rev ${rev}`, async () => {
+      try {
+        return await this.#history.read(rev)
+      } catch (err) {
+        if (isStateError(err, 'rev-not-found')) throw this.#history.dangling(rev)
+        throw err
+      }
+    })
   }
 
   async currentRev(): Promise<string> {
