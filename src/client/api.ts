@@ -34,6 +34,8 @@ export type ProblemBody = Static<typeof Problem> & { holder?: LockHolder }
 export type Factories = Static<typeof FactoriesResponse>
 export type Stacks = Static<typeof StacksResponse>
 export type RevList = Static<typeof ListResponse>
+/** Each rev of a stack with who wrote it (`metadata` null: written by another tool). */
+export type RevHistory = NonNullable<RevList['history']>
 export type Written = Static<typeof WriteResponse>
 export type CurrentMoved = Static<typeof SetCurrentResponse>
 export type Unlocked = Static<typeof UnlockResponse>
@@ -123,20 +125,22 @@ export class Api {
     return all
   }
 
-  /** Every rev of a stack, oldest first, and the current one. */
-  async history(ref: StackRef): Promise<{ revs: string[]; current: string | null }> {
+  /** Every rev of a stack, oldest first, the current one, and who wrote each (null: another tool). */
+  async history(ref: StackRef): Promise<{ revs: string[]; current: string | null; history: RevHistory }> {
     const revs: string[] = []
+    const history: RevHistory = []
     let current: string | null = null
     let after: string | null = null
     do {
       const page: RevList = await this.#json(routePath(ROUTES.list, ref), {
-        query: { after: after ?? undefined, limit: 10000 },
+        query: { after: after ?? undefined, limit: 10000, detail: true },
       })
       revs.push(...page.revs)
+      history.push(...(page.history ?? []))
       current = page.current
       after = page.next
     } while (after !== null)
-    return { revs, current }
+    return { revs, current, history: history.map((e) => ({ ...e, current: e.rev === current })) }
   }
 
   /** The current rev, or null when the stack has none. */

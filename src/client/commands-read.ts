@@ -52,17 +52,27 @@ export function registerReadCommands(program: Command, launch: Launch): void {
   program
     .command('history')
     .argument('<factory/stack>')
-    .description("List a stack's revs, oldest first; * marks the current one")
+    .description(
+      "List a stack's revs, oldest first, with who wrote each (principal, lock holder), its kind and size; * marks the current one",
+    )
     .action(async (stackArg: string, _options: object, command: Command) =>
       launch(command, async ({ api, io }) => {
         const ref = parseStackRef(stackArg)
-        const { revs, current } = await api.history(ref)
-        if (io.json) return printJson(io, { revs, current })
+        const { revs, current, history } = await api.history(ref)
+        if (io.json) return printJson(io, { revs, current, history })
         if (revs.length === 0) return printLines(io, `${formatStackRef(ref)} has no revs`)
         io.stdout.write(
           table(
-            ['', 'REV', 'WRITTEN'],
-            revs.map((rev) => [rev === current ? '*' : '', rev, when(io, revInstant(rev))]),
+            ['', 'REV', 'WRITTEN', 'BY', 'LOCK', 'KIND', 'SIZE'],
+            history.map(({ rev, metadata: m }) => [
+              rev === current ? '*' : '',
+              rev,
+              when(io, revInstant(rev)),
+              m === null ? '(another tool)' : (m.principal ?? '-'),
+              m?.lock == null ? '-' : [m.lock.who, m.lock.operation].filter((x) => x !== '').join('/') || m.lock.id,
+              m === null ? '-' : m.kind + (m.serial === null ? '' : ` #${m.serial}`),
+              m === null ? '-' : String(m.bytes),
+            ]),
           ),
         )
       }),

@@ -135,7 +135,7 @@ function Row({
   onRollback: () => void
 }) {
   const m = r.meta
-  const holder = m?.holder
+  const holder = m?.lock
   return (
     <tr class={r.current ? 'current' : undefined} aria-current={r.current ? 'true' : undefined}>
       <td>
@@ -154,13 +154,15 @@ function Row({
         )}
       </td>
       <td>
-        {holder == null ? (
+        {m === null ? (
+          ''
+        ) : holder == null ? (
           <span class="muted">no lock</span>
         ) : (
-          [holder.who, holder.operation].filter((x) => x != null && x !== '').join(' · ') || 'unnamed holder'
+          [holder.who, holder.operation].filter((x) => x !== '').join(' · ') || 'unnamed holder'
         )}
       </td>
-      <td class="num">{bytes(m?.size)}</td>
+      <td class="num">{bytes(m?.bytes)}</td>
       <td>{m?.kind ?? ''}</td>
       <td class="num">{m?.serial ?? ''}</td>
       <td class="actions">

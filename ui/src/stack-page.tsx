@@ -15,28 +15,17 @@ import { DiffView } from './diff-view.js'
 import { RevView } from './rev-view.js'
 import { type StackView, href } from './route.js'
 import { revTime } from './time.js'
-import type { HistoryPage, Holder, Whoami } from './types.js'
+import type { HistoryPage, Holder, SnapshotsDetail, Whoami } from './types.js'
 import { ErrorLine, Time, useNow } from './widgets.js'
 
-/**
- * The newest `limit` revs with who wrote them (`?detail=true&order=desc`).
- * A server without the detailed listing (400) is read with the plain one,
- * oldest first, and shown newest first without metadata.
- */
+/** The newest `limit` revs with who wrote them (`?detail=true&order=desc`); null metadata: written by another tool. */
 async function readHistory(base: string, limit: number): Promise<HistoryPage> {
-  try {
-    return await json<HistoryPage>(`${base}/snapshots?detail=true&order=desc&limit=${limit}`)
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 400)) throw err
+  const page = await json<SnapshotsDetail>(`${base}/snapshots?detail=true&order=desc&limit=${limit}`)
+  return {
+    revs: page.history.map((e) => ({ rev: e.rev, current: e.current, meta: e.metadata })),
+    current: page.current,
+    next: page.next,
   }
-  const plain = await json<{ revs: string[]; current: string | null; next: string | null }>(
-    `${base}/snapshots?limit=10000`,
-  )
-  const revs = plain.revs
-    .slice(-limit)
-    .reverse()
-    .map((rev) => ({ rev, current: rev === plain.current, meta: null }))
-  return { revs, current: plain.current, next: plain.revs.length > limit ? (revs[revs.length - 1]?.rev ?? null) : null }
 }
 
 /** Revs per page of the history. */

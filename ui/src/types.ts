@@ -39,18 +39,31 @@ export interface FactoriesPage {
   readonly next: string | null
 }
 
-/** What the server recorded about the write of a rev; null for revs written by another tool. */
+/** What the server recorded about the write of a rev (`metadata` of GET …/snapshots?detail=true). */
 export interface RevMeta {
-  readonly principal?: string | null
-  readonly remote?: string | null
-  readonly requestId?: string | null
-  readonly lockId?: string | null
-  readonly holder?: { readonly who?: string | null; readonly operation?: string | null } | null
-  readonly size?: number | null
-  readonly sha256?: string | null
-  readonly kind?: string | null
-  readonly serial?: number | null
-  readonly lineage?: string | null
+  readonly principal: string | null
+  readonly remote: string | null
+  readonly requestId: string | null
+  /** The lock the writer held, or null when the stack was not locked. */
+  readonly lock: {
+    readonly id: string
+    readonly who: string
+    readonly operation: string
+    readonly principal: string | null
+  } | null
+  readonly bytes: number
+  readonly sha256: string
+  readonly kind: 'unobin' | 'terraform' | 'opaque'
+  readonly serial: number | null
+  readonly lineage: string | null
+}
+
+/** GET …/snapshots?detail=true as the server answers it. */
+export interface SnapshotsDetail {
+  readonly revs: string[]
+  readonly current: string | null
+  readonly next: string | null
+  readonly history: Array<{ readonly rev: string; readonly current: boolean; readonly metadata: RevMeta | null }>
 }
 
 /** One rev of GET …/snapshots?detail=true. */
