@@ -33,6 +33,7 @@ import { terraformRoutes } from './http/routes/terraform.js'
 import { whoamiRoutes } from './http/routes/whoami.js'
 import { uiRoutes } from './http/routes/ui.js'
 import type { UiAssets } from './http/ui-assets.js'
+import { registerReadAudit } from './http/read-audit.js'
 import { RAW_BODY, SHARED_SCHEMAS } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
 import type { StoreCatalog } from './store/store.js'
@@ -60,6 +61,8 @@ export interface AppDeps {
   readonly retention?: RetentionSettings | undefined
   /** The console's built page and assets, served at /ui/; null or absent: /ui/ says the console is not built. */
   readonly ui?: UiAssets | null | undefined
+  /** Downloads of state (routes with `config.auditedRead`) are audit events too (--audit-reads); off when absent. */
+  readonly auditReads?: boolean | undefined
 }
 
 /** The application and the switch that starts its shutdown (ends waits with 503, readiness false). */
@@ -195,6 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     maxWaitSeconds: deps.config.maxWaitSeconds,
   })
   registerMetrics(app, metrics, deps.root)
+  registerReadAudit(app, routeDeps.audit, deps.auditReads === true)
   // A route that declares a JSON body but got none validates `{}`; only those routes carry the hook (a GET pays nothing).
   app.addHook('onRoute', (route) => {
     if (route.schema?.body === undefined || route.config?.rawBody === true) return

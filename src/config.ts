@@ -269,8 +269,27 @@ export const SETTINGS = [
     env: 'UNOBIN_STATE_AUDIT_LOG',
     arg: 'FILE',
     fallback: AUDIT_IN_DATA_DIR,
-    help: 'append-only audit log of mutations and lock events; "off" disables',
+    help: 'append-only audit log of mutations, lock events (and reads with --audit-reads); "off" disables',
     parse: (raw): string | null => (raw.text === 'off' ? null : raw.text === '' ? AUDIT_IN_DATA_DIR : raw.text),
+  }),
+  setting({
+    key: 'auditReads',
+    flag: 'audit-reads',
+    env: 'UNOBIN_STATE_AUDIT_READS',
+    arg: '',
+    fallback: 'false',
+    help: 'also audit downloads: the current snapshot, a rev, a diff, Terraform state, outputs (who read which stack)',
+    kind: 'boolean',
+    parse: bool,
+  }),
+  setting({
+    key: 'auditFsyncMs',
+    flag: 'audit-fsync',
+    env: 'UNOBIN_STATE_AUDIT_FSYNC',
+    arg: 'DURATION',
+    fallback: '1s',
+    help: 'longest time an audit line waits for its fsync (0: before the request answers); always at shutdown',
+    parse: (raw): number => duration(true)(raw) ?? 1000,
   }),
   setting({
     key: 'tokensFile',
@@ -546,6 +565,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     const given = result.tlsCert === null ? where('tlsKey') : where('tlsCert')
     throw new ConfigError(
       `${given} is set alone: --tls-cert / UNOBIN_STATE_TLS_CERT and --tls-key / UNOBIN_STATE_TLS_KEY go together: give both to serve HTTPS, or neither`,
+    )
+  }
+  if (result.auditReads && result.auditLog === null) {
+    throw new ConfigError(
+      `${where('auditReads')} needs the audit log, which ${where('auditLog')} turns off: give --audit-log a file, or drop --audit-reads`,
     )
   }
   if (!isLoopback(result.listen.host) && !result.allowUnauthenticated && result.tokensFile === null) {

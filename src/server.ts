@@ -92,7 +92,9 @@ async function main(): Promise<number> {
   const audit =
     config.auditLog === null
       ? new NullAuditLog()
-      : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'))
+      : new FileAuditLog(resolve(config.auditLog), clock, (err) => logger.error({ err }, 'audit log write failed'), {
+          fsyncMs: config.auditFsyncMs,
+        })
   const auth =
     authenticator === null
       ? undefined
@@ -134,6 +136,7 @@ async function main(): Promise<number> {
       retention,
       ui,
       events: { maxStreams: config.maxEventStreams },
+      auditReads: config.auditReads,
     }))
   } catch (err) {
     return cannotStart((err as Error).message, EXIT.config)
@@ -157,7 +160,13 @@ async function main(): Promise<number> {
       'credentials travel in clear text: serve TLS (--tls-cert/--tls-key) or put a TLS-terminating proxy in front',
     )
   logger.info(
-    { dataDir, encryption: encrypter.describe(), requireLock: config.requireLock, auditLog: config.auditLog },
+    {
+      dataDir,
+      encryption: encrypter.describe(),
+      requireLock: config.requireLock,
+      auditLog: config.auditLog,
+      auditReads: config.auditReads,
+    },
     'starting',
   )
 
@@ -182,8 +191,9 @@ async function main(): Promise<number> {
     force.unref()
     authenticator?.close()
     Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close()]).then(
-      () => {
+      async () => {
         root.close()
+        if (audit instanceof FileAuditLog) await audit.close() // every recorded event is on disk before exit
         logger.info('stopped')
         process.exitCode = EXIT.ok
       },

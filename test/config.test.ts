@@ -81,6 +81,18 @@ t.test('a setting that needs another names where it came from', async (t) => {
     message: /^UNOBIN_STATE_TLS_KEY \(environment.* is set alone/,
   })
   t.throws(() => run(['--listen', '0.0.0.0:8080']), { message: /0\.0\.0\.0 \(--listen\) without credentials/ })
+  t.throws(() => run(['--audit-reads'], { UNOBIN_STATE_AUDIT_LOG: 'off' }), {
+    message: /^--audit-reads needs the audit log, which UNOBIN_STATE_AUDIT_LOG \(environment.* turns off/,
+  })
+})
+
+t.test('the audit fsync interval is a duration, 1 s by default, 0 for every event', async (t) => {
+  t.equal(run([]).config.auditFsyncMs, 1000)
+  t.equal(run(['--audit-fsync', '0']).config.auditFsyncMs, 0)
+  t.equal(run([], { UNOBIN_STATE_AUDIT_FSYNC: '5s' }).config.auditFsyncMs, 5000)
+  t.throws(() => run(['--audit-fsync', 'soon']), { message: /^--audit-fsync must be a duration/ })
+  t.equal(run(['--audit-reads']).config.auditReads, true)
+  t.equal(run([]).config.auditReads, false)
 })
 
 t.test('trusted proxies take the keywords, addresses and CIDRs Fastify understands', async (t) => {

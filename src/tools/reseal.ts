@@ -70,8 +70,11 @@ export async function resealCommand(argv: readonly string[], env: NodeJS.Process
     audit =
       config.auditLog === null
         ? new NullAuditLog()
-        : new FileAuditLog(resolve(config.auditLog), clock, (e) =>
-            io.err.write(`warning: audit log write failed: ${(e as Error).message}\n`),
+        : new FileAuditLog(
+            resolve(config.auditLog),
+            clock,
+            (e) => io.err.write(`warning: audit log write failed: ${(e as Error).message}\n`),
+            { fsyncMs: config.auditFsyncMs },
           )
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -132,6 +135,7 @@ export async function resealCommand(argv: readonly string[], env: NodeJS.Process
     return 1
   } finally {
     root.close()
+    if (audit instanceof FileAuditLog) await audit.close() // the audit lines reach the disk before the command exits
   }
 }
 

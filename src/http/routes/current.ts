@@ -20,7 +20,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
   app.get(
     '/v1/factories/:factory/stacks/:stack/current',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', auditedRead: 'snapshot.read' },
       schema: {
         operationId: 'getCurrent',
         summary: 'Read the current snapshot',

@@ -9,6 +9,7 @@ import { renderDiffText } from '../../diff/render-text.js'
 import type { App } from '../app-type.js'
 import { DiffQuery, DiffResponse } from '../console-schemas.js'
 import { type RouteDeps, storeOf } from '../context.js'
+import { noteReadRevs } from '../read-audit.js'
 import { StackParams, problems } from '../schemas.js'
 import { loadDocument, revBefore, revOrCurrent } from './document-load.js'
 
@@ -17,7 +18,7 @@ export function diffRoutes(app: App, deps: RouteDeps): void {
   app.get(
     '/v1/factories/:factory/stacks/:stack/diff',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', auditedRead: 'diff.read' },
       schema: {
         operationId: 'getDiff',
         summary: 'Diff two revs',
@@ -45,6 +46,7 @@ export function diffRoutes(app: App, deps: RouteDeps): void {
       const fromRev = request.query.from ?? (await revBefore(store, toRev))
       const from = fromRev === null ? null : fromRev === toRev ? to : await loadDocument(store, fromRev)
       const diff = diffDocuments(from, to)
+      noteReadRevs(request, toRev, { from: fromRev })
       const pinned = request.query.from !== undefined && request.query.to !== undefined
       reply.header('cache-control', pinned ? 'private, max-age=31536000, immutable' : 'private, no-cache')
       reply.header('vary', 'accept')

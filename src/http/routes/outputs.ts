@@ -16,7 +16,7 @@ export function outputsRoutes(app: App, deps: RouteDeps): void {
   app.get(
     '/v1/factories/:factory/stacks/:stack/outputs',
     {
-      config: { permission: 'outputs' },
+      config: { permission: 'outputs', auditedRead: 'outputs.read' },
       schema: {
         operationId: 'getOutputs',
         summary: 'Read the outputs of a rev',

@@ -115,7 +115,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
   app.get(
     `${base}/:rev`,
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', auditedRead: 'snapshot.read' },
       schema: {
         operationId: 'getSnapshot',
         summary: 'Read one rev',

@@ -37,7 +37,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   app.get(
     path,
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', auditedRead: 'terraform.read' },
       schema: {
         operationId: 'terraformGetState',
         summary: 'Terraform: read the state',
