@@ -1,5 +1,5 @@
 /**
- * Hostile requests (SPEC §5, §7: "bad input always gets a 4xx with a clear
+ * Hostile requests ("bad input always gets a 4xx with a clear
  * problem body and changes nothing"). One seeded stack — two revs, a current
  * and a lock — then a table of requests, each answered with its exact status
  * and code, never a 5xx, and the data directory byte-identical afterwards.

@@ -1,5 +1,5 @@
 /**
- * Disk faults over HTTP (SPEC §7): every mutation route, failed by the disk
+ * Disk faults over HTTP: every mutation route, failed by the disk
  * with ENOSPC or EIO at a chosen call, answers 507 no-space or 500
  * storage-failure naming the stack and the operation, leaves every file as
  * it was (no partial snapshot, no moved pointer), keeps serving reads, and

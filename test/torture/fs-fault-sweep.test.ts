@@ -1,5 +1,5 @@
 /**
- * Torture: an fs fault sweep over every mutation path (issue 7, item 2).
+ * Torture: an fs fault sweep over every mutation path.
  *
  * For each mutation route, from a realistic seeded stack, the request is run
  * once without faults to count the filesystem calls it makes (k); then for
