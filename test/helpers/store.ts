@@ -1,3 +1,4 @@
+import { isStateError } from '../../src/errors.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -64,4 +65,14 @@ export function sampleSnapshot(marker: string | number = 1, stack = 'dev'): Buff
 /** Reads a fixture file as bytes. */
 export function fixture(...parts: string[]): Buffer {
   return readFileSync(join(FIXTURES, ...parts))
+}
+
+/** The code of what `promise` rejects with ('resolved' when it does not). */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+    return 'resolved'
+  } catch (err) {
+    return isStateError(err) ? err.code : `not a StateError: ${String(err)}`
+  }
 }
