@@ -18,16 +18,16 @@ export type App = FastifyInstance<
 >
 
 /**
- * The permission a route needs (declared in its `config`; enforced by the
- * auth layer): a grantable one, `authenticated` (any valid credential, e.g.
+ * What a route needs of its caller (declared in its `config`; enforced by the
+ * auth layer): a grantable permission, `authenticated` (any valid credential, e.g.
  * whoami), or `public` (no credentials: probes, the OpenAPI document).
  */
-export type Permission = Grantable | 'authenticated' | 'public'
+export type RouteAccess = Grantable | 'authenticated' | 'public'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission this route needs; every API route declares one. */
-    permission?: Permission
+    permission?: RouteAccess
     /** The route reads its body as raw bytes (snapshots are stored byte-exact). */
     rawBody?: boolean
   }

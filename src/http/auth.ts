@@ -23,7 +23,7 @@ import { RateLimiter } from '../auth/rate-limiter.js'
 import { type ErrorCode, StateError } from '../errors.js'
 import type { StoreCatalog } from '../store/store.js'
 import { parseLockInfo } from '../terraform/lock-info.js'
-import type { App, Permission } from './app-type.js'
+import type { App, RouteAccess } from './app-type.js'
 import { problems } from './schemas.js'
 
 declare module 'fastify' {
@@ -39,9 +39,9 @@ declare module 'fastify' {
     /** The authenticated principal; null when credentials are off or not yet checked. */
     principal: string | null
     /** Whether the caller holds a permission on this request's factory/stack; null when credentials are off. */
-    hasPermission: ((permission: Permission) => boolean) | null
+    hasPermission: ((permission: RouteAccess) => boolean) | null
     /** Whether the caller holds a permission on another target (listings filter by it); null when credentials are off. */
-    allows: ((permission: Permission, target: Target) => boolean) | null
+    allows: ((permission: RouteAccess, target: Target) => boolean) | null
     /** The authenticated caller (principal, kind, grants); null when credentials are off or not yet checked. */
     identity: Identity | null
   }
@@ -63,7 +63,7 @@ export interface AuthOptions {
 export interface RouteEntry {
   readonly method: string
   readonly url: string
-  readonly permission: Permission
+  readonly permission: RouteAccess
 }
 
 /** What the auth layer needs from the app. */
@@ -223,9 +223,9 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
         )
     }
     const target = targetOf(request)
-    request.hasPermission = (p: Permission) =>
+    request.hasPermission = (p: RouteAccess) =>
       p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, target)
-    request.allows = (p: Permission, other: Target) =>
+    request.allows = (p: RouteAccess, other: Target) =>
       p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, other)
     if (!request.hasPermission(permission)) {
       return deny(

@@ -5,7 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { StateError } from '../errors.js'
-import type { Permission } from './app-type.js'
+import type { RouteAccess } from './app-type.js'
 import type { AuditSink } from '../audit.js'
 import type { Config } from '../config.js'
 import type { Fence, ManagedStore, PayloadKind, StoreCatalog, WriteRecord } from '../store/store.js'
@@ -72,7 +72,7 @@ export function auditBase(request: FastifyRequest): {
 export function mayRead(request: FastifyRequest, factory: string, stack: string | null): boolean {
   const allows = (
     request as FastifyRequest & {
-      allows?: ((p: Permission, target: { factory: string | null; stack: string | null }) => boolean) | null
+      allows?: ((p: RouteAccess, target: { factory: string | null; stack: string | null }) => boolean) | null
     }
   ).allows
   return typeof allows !== 'function' || allows('read', { factory, stack })
@@ -83,8 +83,8 @@ export function mayRead(request: FastifyRequest, factory: string, stack: string 
  * Terraform routes, forced writes). Without credentials configured every
  * caller holds every permission (the server then listens on loopback only).
  */
-export function assertPermission(request: FastifyRequest, permission: Permission): void {
-  const check = (request as FastifyRequest & { hasPermission?: ((p: Permission) => boolean) | null }).hasPermission
+export function assertPermission(request: FastifyRequest, permission: RouteAccess): void {
+  const check = (request as FastifyRequest & { hasPermission?: ((p: RouteAccess) => boolean) | null }).hasPermission
   if (typeof check === 'function' && !check(permission)) {
     throw new StateError('forbidden', `${principalOf(request)} lacks the ${permission} permission for this operation`)
   }
