@@ -14,6 +14,15 @@ import { StoreRoot } from '../../src/store/store-root.js'
 export const FIXTURES = fileURLToPath(new URL('../fixtures/unobin/', import.meta.url))
 
 /** The published test key of the env-key fixture (32 bytes of 'k'). */
+/** The env-key fixture's revs in the order the Go tool lists them. */
+export const ENV_KEY_REVS = [
+  '2026-07-10T12:00:00Z',
+  '2026-07-10T12:00:00Z_1',
+  '2026-07-10T12:00:00.1Z',
+  '2026-07-10T12:00:01.00012Z',
+  '2026-07-10T12:00:02.000000005Z',
+]
+
 export const FIXTURE_KEY = 'a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s='
 
 /** A keyring sealing with the fixture key under env var UNOBIN_STATE_KEY. */

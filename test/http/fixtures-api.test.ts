@@ -8,16 +8,8 @@ import { cpSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
-import { FIXTURES, fixture, fixtureKeyring, sampleSnapshot } from '../helpers/store.js'
+import { ENV_KEY_REVS, FIXTURES, fixture, fixtureKeyring, sampleSnapshot } from '../helpers/store.js'
 
-/** The env-key fixture's revs in the order the Go tool lists them. */
-const ENV_KEY_REVS = [
-  '2026-07-10T12:00:00Z',
-  '2026-07-10T12:00:00Z_1',
-  '2026-07-10T12:00:00.1Z',
-  '2026-07-10T12:00:01.00012Z',
-  '2026-07-10T12:00:02.000000005Z',
-]
 const ENV_KEY_CURRENT = '2026-07-10T12:00:01.00012Z'
 const NOOP_REVS = ['2026-07-10T12:00:00Z', '2026-07-10T12:00:00Z_1']
 

@@ -6,16 +6,8 @@ import { join } from 'node:path'
 import { Keyring } from '../../../src/crypto/keyring.js'
 import { keyFromEnv } from '../../../src/crypto/keys.js'
 import { decodeEnvelope, encodeEnvelope } from '../../../src/store/envelope.js'
-import { FIXTURE_KEY, fixture, fixtureKeyring, makeRoot, sampleSnapshot } from '../../helpers/store.js'
+import { ENV_KEY_REVS, FIXTURE_KEY, fixture, fixtureKeyring, makeRoot, sampleSnapshot } from '../../helpers/store.js'
 import { FACTORY, STATE, codeOf, copyTree, setup } from '../../helpers/local-store.js'
-
-const ENV_KEY_REVS = [
-  '2026-07-10T12:00:00Z',
-  '2026-07-10T12:00:00Z_1',
-  '2026-07-10T12:00:00.1Z',
-  '2026-07-10T12:00:01.00012Z',
-  '2026-07-10T12:00:02.000000005Z',
-]
 
 t.test('every rev of the Go env-key tree reads back as its plaintext fixture', async (t) => {
   const { store } = setup(t, { tree: 'env-key' })
