@@ -2,7 +2,7 @@
 import { codeOf } from './store.js'
 import { chmodSync, cpSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
+import { waitFor } from './wait.js'
 import type { Clock } from '../../src/clock.js'
 import type { Encrypter } from '../../src/crypto/encrypter.js'
 import { isStateError } from '../../src/errors.js'
@@ -105,9 +105,9 @@ export async function visible(store: LocalStore): Promise<{ list: string[]; curr
   return { list: await store.list(), current, lock: (await store.inspectLock())?.id ?? null }
 }
 
-/** Waits (without a deadline: tap's timeout bounds it) until `condition` holds. */
+/** Waits until `condition` holds; fails after a generous guard (not a timing claim). */
 export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await delay(2)
+  await waitFor(condition, 30_000, 'the condition')
 }
 
 /** Writes `count` revs with the frozen clock; returns them in write order. */

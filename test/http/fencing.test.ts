@@ -3,6 +3,7 @@ import t from 'tap'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { ManualClock } from '../helpers/clock.js'
 import { sampleSnapshot } from '../helpers/store.js'
+import { waitFor } from '../helpers/wait.js'
 import {
   type Holder,
   assertProblem,
@@ -161,12 +162,11 @@ t.test('POST lock with wait gets the lock once the holder unlocks', async (t) =>
 })
 
 t.test('shutdown ends a pending wait with 503 shutting-down and Retry-After, and readiness turns false', async (t) => {
-  const { app, beginShutdown } = await buildTestApp(t, { maxWaitSeconds: 30 })
+  const { app, root, beginShutdown } = await buildTestApp(t, { maxWaitSeconds: 30 })
   const url = stackUrl()
   const holder = await takeLock(app, url)
   const waiting = app.inject({ method: 'POST', url: `${url}/lock?wait=30`, payload: { who: 'waiter' } })
-  // Let the waiter start waiting; the answer is the same if shutdown wins the race.
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await waitFor(() => root.stack('f1', 's1').waiting > 0, 30_000, 'the waiter to queue for the lock')
   beginShutdown()
   const res = await waiting
   assertProblem(t, res, 503, 'shutting-down')

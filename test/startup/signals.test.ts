@@ -9,6 +9,7 @@ import { once } from 'node:events'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { SERVER_JS, startServer } from '../helpers/server-process.js'
+import { waitFor } from '../helpers/wait.js'
 
 t.test('a second SIGTERM during the graceful shutdown exits at once with 143', async (t) => {
   const server = await startServer(['--data-dir', t.testdir()])
@@ -26,10 +27,10 @@ t.test('a second SIGTERM during the graceful shutdown exits at once with 143', a
   socket.on('data', (chunk: Buffer) => {
     heard += chunk.toString('latin1')
   })
-  while (!heard.includes('100 Continue')) await new Promise((r) => setTimeout(r, 20))
+  await waitFor(() => heard.includes('100 Continue'), 30_000, 'the server to answer 100 Continue')
   await new Promise<void>((resolve) => socket.write('{"a"', () => resolve()))
   server.child.kill('SIGTERM')
-  while (!server.lines.some((l) => l.includes('shutting down'))) await new Promise((r) => setTimeout(r, 20))
+  await waitFor(() => server.lines.some((l) => l.includes('shutting down')), 30_000, 'the server to log shutting down')
   t.equal(server.child.exitCode, null, 'the first SIGTERM waits for the upload')
   const [code] = (
     await Promise.all([once(server.child, 'exit'), Promise.resolve(server.child.kill('SIGTERM'))])

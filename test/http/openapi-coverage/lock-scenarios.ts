@@ -2,6 +2,7 @@
 import { mkdir, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { bearer } from '../../helpers/auth.js'
+import { waitFor } from '../../helpers/wait.js'
 import { STACK, type StatusScenarios, sc } from './scenario.js'
 import { forceUnlock, fresh, send, takeLock } from './requests.js'
 import { CI, capped, clock, closingApp, faulty, newDir, plain } from './apps.js'
@@ -55,7 +56,7 @@ export const lockScenarios: Readonly<Record<string, StatusScenarios>> = {
         const waiting = send(plain, 'POST', `${s.url}/lock?wait=1`, { json: {} })
         // The wait reads the app's ManualClock: once the waiter is queued, move the clock past the capped wait.
         const store = plain.root.stack(s.factory, s.stack)
-        for (let i = 0; i < 1000 && store.waiting === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+        await waitFor(() => store.waiting > 0, 30_000, 'the waiter to queue')
         clock.advanceMs(1000)
         return waiting
       }),
@@ -83,7 +84,7 @@ export const lockScenarios: Readonly<Record<string, StatusScenarios>> = {
           await takeLock(b, s)
           const waiting = send(b, 'POST', `${s.url}/lock?wait=30`, { json: {} })
           const store = b.root.stack(s.factory, s.stack)
-          for (let i = 0; i < 1000 && store.waiting === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+          await waitFor(() => store.waiting > 0, 30_000, 'the waiter to queue')
           b.beginShutdown()
           return waiting
         },
