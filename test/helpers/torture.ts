@@ -19,6 +19,16 @@ export function sized<T>(short: T, long: T): T {
 }
 
 /**
+ * A scenario's cycle count: `sized(short, long)`, unless UNOBIN_TORTURE_CYCLES
+ * (`npm run torture -- --cycles N`) asks for N, e.g. a long run cut to what a
+ * loaded machine finishes in reasonable time (the figures report the count).
+ */
+export function cycleCount(short: number, long: number): number {
+  const asked = Number(process.env.UNOBIN_TORTURE_CYCLES)
+  return Number.isSafeInteger(asked) && asked > 0 ? asked : sized(short, long)
+}
+
+/**
  * The run's seed: UNOBIN_TORTURE_SEED replays a run; otherwise the short mode
  * uses a fixed one, so `npm test` draws the same cases every time (only
  * timing varies), and the long mode a fresh one, to explore.

@@ -28,11 +28,11 @@ import { type Child, ChildScripts } from '../helpers/child.js'
 import { type Answer, call } from '../helpers/http-call.js'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
 import { sampleSnapshot } from '../helpers/store.js'
-import { MODE, SEED, below, reportFigures, seeded, sized } from '../helpers/torture.js'
+import { MODE, SEED, below, cycleCount, reportFigures, seeded } from '../helpers/torture.js'
 
 /** How long a wait may last before the test fails instead of hanging (a guard, not an assertion). */
 const GUARD_MS = 60_000
-const CYCLES = sized(3, 30)
+const CYCLES = cycleCount(3, 30)
 /** Old-holder writes acknowledged (or answered) before the freeze. */
 const WRITES_BEFORE_STOP = 3
 /** New-holder writes before SIGCONT, and while the old holder runs again. */
@@ -214,11 +214,13 @@ t.test('a holder frozen past its lease cannot write after another client took th
     let taken: Answer
     const polled: string[] = []
     if (cycle % 2 === 0) {
+      const freeBy = Date.now() + GUARD_MS
       for (;;) {
         const seen = await call(server.url, 'GET', `${STACK}/lock`)
         if (seen.status === 404) break
         if (seen.status !== 200 || seen.body.id !== oldId) polled.push(`${seen.status} ${seen.text}`)
         if (polled.length > 0) break
+        if (Date.now() > freeBy) throw new Error(`cycle ${cycle}: the lock did not free within ${GUARD_MS} ms`)
         await sleep(100)
       }
       t.same(polled, [], `cycle ${cycle}: until it frees, the lock reads as the frozen holder's`)

@@ -34,10 +34,10 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
 import { FIXTURE_KEY, sampleSnapshot } from '../helpers/store.js'
-import { MODE, SEED, below, reportFigures, seeded, sized } from '../helpers/torture.js'
+import { MODE, SEED, below, cycleCount, reportFigures, seeded } from '../helpers/torture.js'
 
 /** Kill cycles: a server start, load, SIGKILL and the check. */
-const CYCLES = sized(8, 200)
+const CYCLES = cycleCount(8, 200)
 /** Cycles that share one set of stacks before fresh stacks are used (bounds what each check reads). */
 const CYCLES_PER_EPOCH = 8
 const STACKS_PER_EPOCH = 3
