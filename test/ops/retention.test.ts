@@ -123,8 +123,13 @@ t.test('prune moves revs into the trash, out of list and out of the snapshots di
   )
   t.same(
     readdirSync(join(stackDir, '.trash')).sort(),
-    [`${revs[1]}@2026-07-10T12:04:00Z.json.enc`, `${revs[2]}@2026-07-10T12:04:00Z.json.enc`],
-    "they sit in the stack's .trash",
+    [
+      `${revs[1]}@2026-07-10T12:04:00Z.json.enc`,
+      `${revs[1]}@2026-07-10T12:04:00Z.meta.json`,
+      `${revs[2]}@2026-07-10T12:04:00Z.json.enc`,
+      `${revs[2]}@2026-07-10T12:04:00Z.meta.json`,
+    ],
+    "they sit in the stack's .trash, each with the metadata of who wrote it",
   )
   const trash = (await app.inject({ method: 'GET', url: `${url}/trash` })).json()
   t.same(trash, {
@@ -248,7 +253,7 @@ t.test('trash entries are purged after the trash window, and cannot be restored 
     [revs[0], revs[1]],
     'a dry run names what would be purged',
   )
-  t.equal(readdirSync(join(dir, 'f1/s1/.trash')).length, 2, 'and purges nothing')
+  t.equal(readdirSync(join(dir, 'f1/s1/.trash')).filter((n) => n.endsWith('.json.enc')).length, 2, 'and purges nothing')
   const res = (await app.inject({ method: 'POST', url: `${url}/snapshots:prune`, payload: {} })).json<{
     purged: Array<{ rev: string; purgeAfter: string }>
   }>()
