@@ -4,6 +4,7 @@
  */
 import { type Static, type TSchema, type TUnsafe, Type } from 'typebox'
 import { ERROR_CODES } from '../errors.js'
+import { LOCK_HOLDER_PROPERTIES, type LockHolder } from '../store/lock-holder.js'
 import { RevHistoryEntry } from './history-schemas.js'
 import { Name, Rev } from './name-schemas.js'
 
@@ -22,32 +23,13 @@ function ref<T>(id: string): TUnsafe<T> {
   return Type.Unsafe<T>(Type.Ref(id))
 }
 
-const LockHolderSchema = Type.Object(
-  {
-    id: Type.String({ description: 'the lock id: present it as Lock-Id on mutations and to unlock' }),
-    generation: Type.Integer({
-      description: 'fencing token: grows at every acquisition and force-unlock of the stack',
-    }),
-    who: Type.String(),
-    operation: Type.String(),
-    info: Type.String(),
-    principal: Type.Union([Type.String(), Type.Null()], { description: 'the authenticated caller that took the lock' }),
-    remote: Type.Union([Type.String(), Type.Null()], { description: 'the address the lock request came from' }),
-    created: Type.Union([Type.String(), Type.Null()]),
-    expires: Type.Union([Type.String(), Type.Null()], {
-      description: 'end of the lease; null when the lock has no lease',
-    }),
-    pid: Type.Union([Type.Integer(), Type.Null()]),
-    host: Type.Union([Type.String(), Type.Null()]),
-    client: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
-      description: 'client facts kept verbatim (Terraform LockInfo)',
-    }),
-    legacy: Type.Boolean({ description: 'true for a lock taken by the unobin Go tool (only force-unlock removes it)' }),
-  },
-  { $id: 'LockHolder', additionalProperties: false, description: 'who holds the lock of a stack' },
-)
+const LockHolderSchema = Type.Object(LOCK_HOLDER_PROPERTIES, {
+  $id: 'LockHolder',
+  additionalProperties: false,
+  description: 'who holds the lock of a stack',
+})
 /** A lock holder as the API shows it (the shared `LockHolder` schema). */
-export const Holder = ref<Static<typeof LockHolderSchema>>('LockHolder')
+export const Holder = ref<LockHolder>('LockHolder')
 
 /** The id under which the Problem schema is shared (one component in the OpenAPI document). */
 export const PROBLEM_ID = 'Problem'

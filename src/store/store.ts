@@ -11,6 +11,7 @@
 import type { Clock } from '../clock.js'
 import type { Encrypter } from '../crypto/encrypter.js'
 import type { RetentionPolicy } from './retention-policy.js'
+import type { LockHolder } from './lock-holder.js'
 
 /** A stored snapshot: its rev, payload type and plaintext bytes (exactly as written). */
 export interface Snapshot {
@@ -44,26 +45,7 @@ export interface LockContext {
   readonly remote?: string | undefined
 }
 
-/** The holder of a stack's lock, as recorded in the `lock` marker. */
-export interface LockHolder {
-  readonly id: string
-  readonly generation: number
-  readonly who: string
-  readonly operation: string
-  readonly info: string
-  readonly principal: string | null
-  readonly remote: string | null
-  /** RFC 3339 instant the lock was taken (null for a marker the Go tool wrote). */
-  readonly created: string | null
-  /** RFC 3339 instant the lease ends, or null for a lock without a lease. */
-  readonly expires: string | null
-  readonly pid: number | null
-  readonly host: string | null
-  /** Client facts kept verbatim (Terraform LockInfo), or null. */
-  readonly client: Readonly<Record<string, unknown>> | null
-  /** True when the marker was written by the Go tool (`<pid>\n`) or cannot be parsed. */
-  readonly legacy: boolean
-}
+export type { LockHolder } from './lock-holder.js'
 
 /** How a lock was last released, kept so retries and fenced writers get the right answer. */
 export interface ReleasedLock {

@@ -6,6 +6,7 @@ import type { AuditEvent } from '../../src/audit.js'
 import type { App } from '../../src/http/app-type.js'
 import { buildTestApp, stackUrl } from './app.js'
 import { sampleSnapshot } from './store.js'
+import type { LockHolder } from '../../src/store/lock-holder.js'
 
 export const JSON_TYPE = { 'content-type': 'application/json' }
 export const PROBLEM_FIELDS = ['type', 'title', 'status', 'code', 'detail', 'instance'] as const
@@ -65,20 +66,8 @@ export async function takeLock(app: App, url: string, body: Record<string, unkno
   return res.json() as Holder
 }
 
-export interface Holder {
-  id: string
-  generation: number
-  who: string
-  operation: string
-  info: string
-  principal: string | null
-  remote: string | null
-  created: string | null
-  expires: string | null
-  pid: number | null
-  host: string | null
-  legacy: boolean
-}
+/** A lock holder as the API answers it (the store's record). */
+export type Holder = LockHolder
 
 export async function currentRevOf(app: App, url: string): Promise<string | null> {
   const res = await app.inject({ method: 'GET', url: `${url}/snapshots` })
