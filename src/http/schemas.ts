@@ -156,6 +156,19 @@ export function withHeaders<T extends TSchema>(schema: T, headers: Record<string
 export const NewRevLocation = Type.String({ description: 'the path of the new rev' })
 
 /** Response headers of an answer that carries a snapshot. */
+/** `?redacted=true` on a rev or on current. */
+export const RedactedQuery = Type.Object(
+  {
+    redacted: Type.Optional(
+      Type.Boolean({
+        description:
+          'answer the document with sensitive values replaced by "(sensitive)" (Terraform: sensitive outputs, sensitive_attributes, private data), pretty-printed; 409 opaque-state for a state its client encrypted',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
 export const SnapshotHeaders = {
   ETag: Type.String({ description: 'the rev, quoted: send it back as If-None-Match to revalidate' }),
   'Unobin-Rev': Type.String({ description: 'the rev, unquoted' }),

@@ -1,8 +1,8 @@
 /**
- * One rev opened: its outputs pretty-printed as GET …/outputs?rev= answers
- * them (sensitive ones replaced by the server's marker, so they never reach
- * the page), and a download of the rev exactly as stored (fetched with the
- * tab's token, saved as a file).
+ * One rev opened: the whole document pretty-printed as GET …/snapshots/{rev}?redacted=true
+ * answers it (sensitive values replaced by the server's marker, so they never
+ * reach the page), and a download of the rev exactly as stored (fetched with
+ * the tab's token, saved as a file).
  */
 import { useEffect, useState } from 'preact/hooks'
 import { call, stackPath } from './api.js'
@@ -27,10 +27,7 @@ export function RevView({
   useEffect(() => {
     setText(null)
     setError(null)
-    call(`${stackPath(factory, stack)}/outputs?rev=${encodeURIComponent(rev)}`).then(
-      async (res) => setText(pretty(await res.json())),
-      setError,
-    )
+    call(`${path}?redacted=true`).then(async (res) => setText(pretty(await res.json())), setError)
   }, [path])
   const download = async () => {
     setError(null)
@@ -62,8 +59,8 @@ export function RevView({
         <a href={href({ page: 'stack', factory, stack, view: { kind: 'history' } })}>Back to history</a>
       </div>
       <p class="muted">
-        The outputs of this rev; sensitive values are replaced by the server before they reach this page. The download
-        is the whole rev exactly as stored.
+        This rev as stored, except that sensitive values are replaced by the server before they reach this page. The
+        download is the whole rev exactly as stored.
       </p>
       <ErrorLine error={error} />
       {text === null && error === null && <p aria-busy="true">Loading…</p>}

@@ -4,6 +4,7 @@ import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'
 import {
   ConditionalReadHeaders,
+  RedactedQuery,
   SetCurrentHeaders,
   SetCurrentRequest,
   SetCurrentResponse,
@@ -25,9 +26,10 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
         operationId: 'getCurrent',
         summary: 'Read the current snapshot',
         description:
-          'The body is the snapshot exactly as written. ETag is the rev; If-None-Match with it answers 304. A stack without current answers 404 no-current; an unreadable snapshot answers 500, never "no state".',
+          'The body is the snapshot exactly as written (with ?redacted=true: without its sensitive values, ETag "<rev>+redacted", header Unobin-Redacted). ETag is the rev; If-None-Match with it answers 304. A stack without current answers 404 no-current; an unreadable snapshot answers 500, never "no state".',
         tags: ['current'],
         params: StackParams,
+        querystring: RedactedQuery,
         headers: ConditionalReadHeaders,
         response: {
           200: withHeaders(SnapshotDocument, SnapshotHeaders),
@@ -36,7 +38,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
             description: 'not modified: the ETag you sent still names the rev',
             headers: { ETag: SnapshotHeaders.ETag },
           },
-          ...problems(400, 404, 500),
+          ...problems(400, 404, 409, 500),
         },
       },
     },

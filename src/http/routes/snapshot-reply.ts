@@ -1,5 +1,7 @@
-/** Sending a stored snapshot: byte-exact body, ETag = rev, conditional GET. */
+/** Sending a stored snapshot: byte-exact body (or, with ?redacted=true, its redacted view), ETag = rev, conditional GET. */
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { parseDocument } from '../../diff/document.js'
+import { redactDocument } from '../../diff/redact-document.js'
 import type { Snapshot } from '../../store/store.js'
 
 /**
@@ -12,7 +14,9 @@ export function sendSnapshot(
   snapshot: Snapshot,
   immutable: boolean,
 ): FastifyReply {
-  const etag = `"${snapshot.rev}"`
+  const redacted = (request.query as { redacted?: boolean } | undefined)?.redacted === true
+  // The redacted view is another representation of the rev: its own validator, so caches never mix the two.
+  const etag = redacted ? `"${snapshot.rev}+redacted"` : `"${snapshot.rev}"`
   reply.header('etag', etag)
   reply.header('unobin-rev', snapshot.rev)
   reply.header('unobin-payload-type', snapshot.payloadType)
@@ -21,5 +25,12 @@ export function sendSnapshot(
   if (inm?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
     return reply.code(304).send()
   }
-  return reply.code(200).type('application/json').send(snapshot.body)
+  if (!redacted) return reply.code(200).type('application/json').send(snapshot.body)
+  const { factory, stack } = request.params as { factory: string; stack: string }
+  const doc = redactDocument(parseDocument(snapshot.rev, snapshot.payloadType, snapshot.body), `${factory}/${stack}`)
+  reply.header('unobin-redacted', 'true')
+  return reply
+    .code(200)
+    .type('application/json')
+    .send(Buffer.from(`${JSON.stringify(doc, null, 2)}\n`))
 }

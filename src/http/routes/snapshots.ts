@@ -7,6 +7,7 @@ import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf, writeRecordOf } from '../context.js'
 import {
   ConditionalReadHeaders,
+  RedactedQuery,
   DeleteQuery,
   DeleteResponse,
   GcRequest,
@@ -119,9 +120,11 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
       schema: {
         operationId: 'getSnapshot',
         summary: 'Read one rev',
-        description: 'The snapshot exactly as written. Revs are immutable, so the answer may be cached for long.',
+        description:
+          'The snapshot exactly as written (with ?redacted=true: without its sensitive values, ETag "<rev>+redacted", header Unobin-Redacted; 409 opaque-state for a client-encrypted state). Revs are immutable, so the answer may be cached for long.',
         tags: ['snapshots'],
         params: RevParams,
+        querystring: RedactedQuery,
         headers: ConditionalReadHeaders,
         response: {
           200: withHeaders(SnapshotDocument, SnapshotHeaders),
@@ -130,7 +133,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
             description: 'not modified: the ETag you sent still names the rev',
             headers: { ETag: SnapshotHeaders.ETag },
           },
-          ...problems(400, 404, 500),
+          ...problems(400, 404, 409, 500),
         },
       },
     },

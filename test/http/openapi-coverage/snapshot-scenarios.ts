@@ -29,6 +29,11 @@ export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
       ),
     ],
     404: [sc('a stack without current', 'no-current', async () => send(plain, 'GET', `${fresh(plain).url}/current`))],
+    409: [
+      sc('redacted, a state its client encrypted', 'opaque-state', async () =>
+        send(plain, 'GET', `${(await encryptedState()).url}/current?redacted=true`),
+      ),
+    ],
     500: [
       sc('current names a rev whose file is gone', 'dangling-current', async () => {
         const s = fresh(plain)
@@ -282,6 +287,13 @@ export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
         send(plain, 'GET', `${fresh(plain).url}/snapshots/${SOME_REV}`),
       ),
     ],
+    409: [
+      sc('redacted, a state its client encrypted', 'opaque-state', async () => {
+        const s = await encryptedState()
+        const { revs } = JSON.parse((await send(plain, 'GET', `${s.url}/snapshots`)).body) as { revs: string[] }
+        return send(plain, 'GET', `${s.url}/snapshots/${revs[0]}?redacted=true`)
+      }),
+    ],
     500: [
       sc('a truncated rev', 'unreadable-snapshot', async () => {
         const s = fresh(plain)
@@ -399,4 +411,13 @@ export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
       }),
     ],
   },
+}
+
+/** A fresh stack whose one rev is a state its client encrypted (OpenTofu's encrypted_data). */
+async function encryptedState() {
+  const s = fresh(plain)
+  const state = JSON.stringify({ serial: 1, lineage: 'l', encrypted_data: 'AAAA', encryption_version: 'v0' })
+  const res = await send(plain, 'POST', `${s.url}/terraform`, { raw: state })
+  if (res.statusCode !== 200) throw new Error(`setup: writing an encrypted state answered ${res.statusCode}`)
+  return s
 }
