@@ -17,8 +17,11 @@ import autocannon from 'autocannon'
 import { Keyring } from '../src/crypto/keyring.js'
 import { encodeEnvelope } from '../src/store/envelope.js'
 import { formatInstant } from '../src/time/instant.js'
+import { diffScenario } from './diff.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+/** `BENCH_ONLY=diff` runs only the diff scenario and updates only its rows of the table. */
+const ONLY = process.env.BENCH_ONLY
 const here = fileURLToPath(new URL('.', import.meta.url))
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -196,6 +199,10 @@ async function main(): Promise<void> {
     `unobin-state-server benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${SECONDS} s per load run\n\n`,
   )
   try {
+    if (ONLY === 'diff') {
+      await recordDiff(work)
+      return await writeResults(ONLY)
+    }
     const bare = await startTarget('bare')
     const app = await startTarget('app', join(work, 'data'))
     const stack = (s: string) => `${app.url}/v1/factories/bench/stacks/${s}`
@@ -592,16 +599,49 @@ async function main(): Promise<void> {
 
     await stop(app)
     await stop(bare)
+    await recordDiff(work)
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+  await writeResults(undefined)
+}
 
+/** The diff scenario's rows: time of a cold diff of two 10 MB states, and the server's memory growth. */
+async function recordDiff(work: string): Promise<void> {
+  const d = await diffScenario({ startTarget, stop, rssKb, rssPeakKb, fetchOk }, work)
+  const mb = (d.documentBytes / 2 / 2 ** 20).toFixed(1)
+  process.stdout.write(
+    `  (diff: ${d.resources} resources per state, ${d.changed} changed; warm repeat ${d.warmMs.toFixed(0)} ms)\n`,
+  )
+  record(
+    `diff two ${mb} MB Terraform states, 1% of resources changed (cold)`,
+    d.coldMs,
+    'ms',
+    null,
+    '',
+    '≤ 1000 ms',
+    (_r, v) => v <= 1000,
+  )
+  record(
+    `diff two ${mb} MB Terraform states, server peak RSS growth / both documents`,
+    (d.growthKb * 1024) / d.documentBytes,
+    '×',
+    null,
+    '',
+    '≤ 5×',
+    (_r, v) => v <= 5,
+  )
+}
+
+/** Writes bench/results.json and the table in BENCHMARKS.md (with `only`: just those rows, the others kept). */
+async function writeResults(only: string | undefined): Promise<void> {
   const stamp = new Date().toISOString().slice(0, 10)
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`
-  await writeFile(
-    join(repo, 'bench', 'results.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), machine, seconds: SECONDS, rows }, null, 2)}\n`,
-  )
+  if (only === undefined)
+    await writeFile(
+      join(repo, 'bench', 'results.json'),
+      `${JSON.stringify({ date: new Date().toISOString(), machine, seconds: SECONDS, only: only ?? null, rows }, null, 2)}\n`,
+    )
   const fmt = (n: number | null) => (n === null ? '—' : n >= 100 ? n.toFixed(0) : n.toFixed(2))
   const table = [
     '| scenario | value | baseline (same run) | ratio | target | |',
@@ -618,8 +658,20 @@ async function main(): Promise<void> {
   } catch {
     doc = '# Benchmarks\n\n<!-- bench:start -->\n<!-- bench:end -->\n'
   }
-  const block = `<!-- bench:start -->\nLatest \`npm run bench\` (${stamp}, ${machine}, ${SECONDS} s per load run):\n\n${table}\n<!-- bench:end -->`
-  doc = doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block)
+  if (only === undefined) {
+    const block = `<!-- bench:start -->\nLatest \`npm run bench\` (${stamp}, ${machine}, ${SECONDS} s per load run):\n\n${table}\n<!-- bench:end -->`
+    doc = doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block)
+  } else {
+    // One scenario alone: replace its rows (by scenario name up to the figures), or add them at the table's end.
+    for (const line of table.split('\n').slice(2)) {
+      const name = line.split(' | ')[0]!.replace(/\d+\.\d MB/, '')
+      const lines = doc.split('\n')
+      const at = lines.findIndex((l) => l.startsWith('| ') && l.split(' | ')[0]!.replace(/\d+\.\d MB/, '') === name)
+      if (at >= 0) lines[at] = line
+      else lines.splice(lines.indexOf('<!-- bench:end -->'), 0, line)
+      doc = lines.join('\n')
+    }
+  }
   await writeFile(path, doc)
   process.stdout.write(`\nwrote bench/results.json and the table in BENCHMARKS.md\n`)
 }
