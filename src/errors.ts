@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   'console-not-built': 'the server runs without the console page: it was built without it',
   'asset-not-found': 'the console has no asset of that name (a page of an older build)',
   'uri-too-long': 'a path segment is longer than the server accepts',
+  'name-case-conflict':
+    'the data volume does not tell case apart and the factory or stack exists spelled in another case',
   'factory-not-found': 'no stack of the factory exists',
   'no-current': 'the stack has no current rev',
   'rev-not-found': 'the rev is not stored in the stack',

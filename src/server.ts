@@ -19,6 +19,8 @@ import { CredentialsReloader } from './auth/credentials-reloader.js'
 import { TokensFileError } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
 import { ConfigError, describeSetting, helpText, isLoopback, loadConfig } from './config.js'
+import { foldsCase } from './fs/case-folding.js'
+import { nodeFs } from './fs/fs-ops.js'
 import { Metrics } from './http/metrics.js'
 import { loadUiAssets } from './http/ui-assets.js'
 import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
@@ -81,7 +83,25 @@ async function main(): Promise<number> {
 
   const clock = new SystemClock()
   const dataDir = resolve(config.dataDir)
+  const folds = await foldsCase(nodeFs, dataDir).then(
+    (folds) => {
+      if (folds)
+        logger.warn(
+          { dataDir, foldsCase: true },
+          'the data directory does not tell case apart (Prod and prod are one directory): a name differing only in case from an existing one is refused (name-case-conflict), and grants compare names ignoring case',
+        )
+      return folds
+    },
+    (err: unknown) => {
+      logger.warn(
+        { dataDir, errno: (err as NodeJS.ErrnoException).code ?? null },
+        'cannot tell whether the data directory folds case (the probe file could not be made): treating it as case-insensitive, the safe assumption',
+      )
+      return true
+    },
+  )
   const root = new StoreRoot({
+    foldsCase: folds,
     root: dataDir,
     encrypter,
     clock,
@@ -162,6 +182,7 @@ async function main(): Promise<number> {
   logger.info(
     {
       dataDir,
+      foldsCase: folds,
       encryption: encrypter.describe(),
       requireLock: config.requireLock,
       auditLog: config.auditLog,

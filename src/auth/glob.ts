@@ -17,6 +17,8 @@ export interface Glob {
   readonly literals: number
   /** True when `value` matches the whole pattern. */
   matches(value: string): boolean
+  /** True when `value` matches the whole pattern with case ignored (names on a case-folding volume). */
+  matchesIgnoringCase(value: string): boolean
 }
 
 /** Compiles `source` into a Glob. Never throws: every string is a pattern. */
@@ -32,13 +34,16 @@ export function compileGlob(source: string): Glob {
     }
   }
   const compiled = new RegExp(`${regex}$`, 'su')
+  const folded = new RegExp(`${regex}$`, 'siu')
   const exact = !/[*?]/.test(source)
+  const lower = source.toLowerCase()
   return {
     source,
     exact,
     universal: /^\*+$/.test(source),
     literals,
     matches: (value: string) => (exact ? value === source : compiled.test(value)),
+    matchesIgnoringCase: (value: string) => (exact ? value.toLowerCase() === lower : folded.test(value)),
   }
 }
 

@@ -223,10 +223,12 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
         )
     }
     const target = targetOf(request)
+    // On a volume that folds case, `Prod` is the directory of `prod`: a grant on one must hold for the other.
+    const policy = { ignoreCase: deps.root.foldsCase }
     request.hasPermission = (p: RouteAccess) =>
-      p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, target)
+      p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, target, policy)
     request.allows = (p: RouteAccess, other: Target) =>
-      p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, other)
+      p === 'public' || p === 'authenticated' || isAllowed(identity.grants, p, other, policy)
     if (!request.hasPermission(permission)) {
       return deny(
         request,

@@ -19,6 +19,7 @@ const NEXT_STEPS: Partial<Record<ErrorCode, NextStep>> = {
     'wait for it (POST …/lock?wait=seconds), or if the holder is gone, force-unlock it (DELETE …/lock?force=true)',
   'lock-required': () => 'take the lock (POST …/lock) and send its id in the Lock-Id header',
   'factory-not-found': () => 'check the name (GET /v1/factories lists them)',
+  'name-case-conflict': (d) => `use the existing name "${String(d.existing)}", spelled exactly as it is`,
   'invalid-request': (d) =>
     d.missing === 'retention-rule'
       ? 'give keep or maxAge in the request, or configure --retention-keep / --retention-max-age on the server'

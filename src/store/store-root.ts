@@ -68,6 +68,11 @@ export class StoreRoot implements StoreCatalog {
     return this.#options.clock
   }
 
+  /** True when the data volume folds case: names that differ only in case are refused, grants compare case-blind. */
+  get foldsCase(): boolean {
+    return this.#options.foldsCase === true
+  }
+
   /**
    * The store of `factory`/`stack` (validated names): the same handle while
    * it is in use, a new one (with the same view of the disk) after it was

@@ -315,6 +315,12 @@ export interface StoreCatalog {
   readonly encrypter: Encrypter
   /** The clock every stack reads. */
   readonly clock: Clock
+  /**
+   * True when the data volume folds case (`Prod` and `prod` are one
+   * directory): stores refuse a name spelled otherwise than on disk
+   * (`name-case-conflict`), and authorization compares names ignoring case.
+   */
+  readonly foldsCase: boolean
   /** The store of `factory`/`stack` (validated names; the same instance while it is in use). Throws `invalid-name`. */
   stack(factory: string, stack: string): ManagedStore
   /** Factory names, sorted. */

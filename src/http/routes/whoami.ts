@@ -12,7 +12,7 @@ import type { RouteDeps } from '../context.js'
 import { problems } from '../schemas.js'
 
 /** Registers GET /v1/whoami. */
-export function whoamiRoutes(app: App, _deps: RouteDeps): void {
+export function whoamiRoutes(app: App, deps: RouteDeps): void {
   app.get(
     '/v1/whoami',
     {
@@ -46,7 +46,7 @@ export function whoamiRoutes(app: App, _deps: RouteDeps): void {
         kind: identity.kind,
         authenticated: true,
         scope,
-        permissions: allowedOn(identity.grants, scope),
+        permissions: allowedOn(identity.grants, scope, { ignoreCase: deps.root.foldsCase }),
       }
     },
   )

@@ -89,6 +89,8 @@ export interface LocalStoreOptions {
    * may drop idle ones (see store-root.ts).
    */
   readonly onActivity?: (store: LocalStore, busy: boolean) => void
+  /** The data volume folds case (see src/fs/case-folding.ts): names that differ only in case from one on disk are refused. */
+  readonly foldsCase?: boolean
 }
 
 /** The store of one factory/stack on the local filesystem. */
@@ -115,6 +117,7 @@ export class LocalStore implements ManagedStore {
       probe,
       warn,
       onActivity: (busy) => options.onActivity?.(this, busy),
+      foldsCase: options.foldsCase === true,
     })
     this.#encrypter = options.encrypter
     const dir = this.#dir

@@ -30,6 +30,8 @@ export interface StackDirOptions {
   readonly warn: (message: string) => void
   /** Told when `io` starts its first operation in flight (true) and ends its last (false). */
   readonly onActivity?: (busy: boolean) => void
+  /** The data volume folds case (`Prod` and `prod` are one directory): names must then match the disk's exactly. */
+  readonly foldsCase?: boolean
 }
 
 /** The directory of one stack: its paths, its safety check and its fault translation. */
@@ -51,6 +53,7 @@ export class StackDir {
   readonly #tempMaxAgeMs: number
   readonly #probe: OwnerProbe
   readonly #onActivity: (busy: boolean) => void
+  readonly #foldsCase: boolean
   #inFlight = 0
   #ready = false
 
@@ -69,6 +72,7 @@ export class StackDir {
     this.#tempMaxAgeMs = options.tempMaxAgeMs
     this.#probe = options.probe
     this.#onActivity = options.onActivity ?? (() => {})
+    this.#foldsCase = options.foldsCase === true
   }
 
   /** `factory/stack`, for messages. */
@@ -143,14 +147,19 @@ export class StackDir {
    * the root), creating them if asked; false when absent and not created.
    * The first success also sweeps leftover temp files of crashed writes
    * from the stack directory, `snapshots/` and `.meta/` (see `sweep`).
-   * Throws `unsafe-path` for a symlink or a file.
+   * Throws `unsafe-path` for a symlink or a file, and, on a volume that
+   * folds case, `name-case-conflict` when the factory or stack on disk is
+   * spelled in another case (checked before anything is made, and again
+   * after, for a concurrent creation in the other case).
    */
   async ensure(create: boolean): Promise<boolean> {
     if (this.#ready) return true
     if (create) await this.fs.mkdir(this.root, { recursive: true })
+    await this.#assertSpelling()
     for (const dir of [join(this.root, this.factory), this.path, this.snapshots]) {
       if (!(await this.realDir(dir, create))) return false
     }
+    if (create) await this.#assertSpelling()
     await this.sweep(this.snapshots)
     await this.sweep(this.path)
     if (await this.#isRealDir(this.meta)) await this.sweep(this.meta)
@@ -183,6 +192,38 @@ export class StackDir {
       )
     }
     return true
+  }
+
+  /** On a volume that folds case: throws `name-case-conflict` when the factory or stack exists spelled otherwise. */
+  async #assertSpelling(): Promise<void> {
+    if (!this.#foldsCase) return
+    const factory = await this.#spelledOnDisk(this.root, this.factory)
+    if (factory !== undefined && factory !== this.factory) throw this.#caseConflict('factory', factory)
+    if (factory === undefined) return
+    const stack = await this.#spelledOnDisk(join(this.root, this.factory), this.stack)
+    if (stack !== undefined && stack !== this.stack) throw this.#caseConflict('stack', stack)
+  }
+
+  /** The entry of `dir` equal to `name` with case ignored (names are ASCII), or undefined. */
+  async #spelledOnDisk(dir: string, name: string): Promise<string | undefined> {
+    let entries: string[]
+    try {
+      entries = await this.fs.readdir(dir)
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined
+      throw err
+    }
+    const wanted = name.toLowerCase()
+    return entries.find((e) => e === name) ?? entries.find((e) => e.toLowerCase() === wanted)
+  }
+
+  #caseConflict(kind: 'factory' | 'stack', existing: string): StateError {
+    const asked = kind === 'factory' ? this.factory : this.stack
+    return new StateError(
+      'name-case-conflict',
+      `${kind} "${asked}" differs only in case from the existing ${kind} "${existing}", and the data volume does not tell case apart (both would be one directory)`,
+      { ...this.where(), existing },
+    )
   }
 
   /**

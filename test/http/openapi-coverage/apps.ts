@@ -2,9 +2,12 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { SystemClock } from '../../../src/clock.js'
 import { keyFromEnv } from '../../../src/crypto/keys.js'
 import { Keyring } from '../../../src/crypto/keyring.js'
+import { NoopEncrypter } from '../../../src/crypto/noop.js'
 import { loadUiAssets } from '../../../src/http/ui-assets.js'
+import { StoreRoot } from '../../../src/store/store-root.js'
 import { buildTestApp, stackUrl } from '../../helpers/app.js'
 import {
   ManualTime,
@@ -17,8 +20,9 @@ import {
   tokensFileText,
 } from '../../helpers/auth.js'
 import { ManualClock } from '../../helpers/clock.js'
+import { caseFoldingFs } from '../../helpers/case-folding-fs.js'
 import { FaultyFs } from '../../helpers/faulty-fs.js'
-import { FIXTURE_KEY } from '../../helpers/store.js'
+import { FIXTURE_KEY, sampleSnapshot } from '../../helpers/store.js'
 import type { Built } from './scenario.js'
 import { expectSetup } from './requests.js'
 
@@ -128,6 +132,29 @@ export const withConsole = await buildTestApp(t, {
   dir: await newDir('with-console'),
   ui: await loadUiAssets(consoleDir),
 })
+
+/** A data volume that folds case (simulated), holding the stack `cased/app`. */
+const foldingDir = await newDir('folding')
+export const folding = await buildTestApp(t, {
+  root: new StoreRoot({
+    root: foldingDir,
+    encrypter: new NoopEncrypter(),
+    clock: new SystemClock(),
+    identity: { pid: process.pid, host: 'test-host' },
+    fs: caseFoldingFs(foldingDir),
+    foldsCase: true,
+  }),
+})
+await expectSetup(
+  folding.app.inject({
+    method: 'POST',
+    url: `${stackUrl('cased', 'app')}/snapshots?current=true`,
+    headers: { 'content-type': 'application/json' },
+    payload: sampleSnapshot(1),
+  }),
+  201,
+  'writing cased/app on the folding volume',
+)
 
 /** Waits until `b` serves `n` event streams (they answer only when they end, so inject cannot tell). */
 export async function openStreams(b: Built, n: number): Promise<void> {

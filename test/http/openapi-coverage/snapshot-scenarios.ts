@@ -1,10 +1,11 @@
 /** Scenarios of current, the snapshots and gc. */
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { stackUrl } from '../../helpers/app.js'
 import { sampleSnapshot } from '../../helpers/store.js'
 import { STACK, type Scenario, type StatusScenarios, sc } from './scenario.js'
 import { SOME_REV, forceUnlock, fresh, seedRev, send, takeLock, writeRev } from './requests.js'
-import { BODY_LIMIT, faulty, plain, strict } from './apps.js'
+import { BODY_LIMIT, faulty, folding, plain, strict } from './apps.js'
 import { fault, withFault } from './faults.js'
 
 export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
@@ -26,6 +27,11 @@ export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
           return send(plain, 'GET', `${s.url}/current`, { headers: { 'if-none-match': `"${rev}"` } })
         },
         (t, res) => t.equal(res.body, '', 'no body'),
+      ),
+    ],
+    400: [
+      sc('a stack spelled in another case than on a volume that folds case', 'name-case-conflict', async () =>
+        send(folding, 'GET', `${stackUrl('cased', 'App')}/current`),
       ),
     ],
     404: [sc('a stack without current', 'no-current', async () => send(plain, 'GET', `${fresh(plain).url}/current`))],
