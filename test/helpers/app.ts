@@ -50,7 +50,8 @@ export async function buildTestApp(
   routes: readonly RouteEntry[]
   metrics: Metrics
 }> {
-  const dir = options.dir ?? t.testdir()
+  // t.testdir() empties the test's folder: never call it when the caller's root already lives there.
+  const dir = options.dir ?? options.root?.root ?? t.testdir()
   const root = options.root ?? makeRoot(dir, options)
   const audit = new MemoryAudit()
   const { app, beginShutdown, routes, metrics } = await buildApp({

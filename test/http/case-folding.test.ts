@@ -24,6 +24,7 @@ async function setup(t: Test, foldsCase: boolean) {
   const admin = newToken()
   const ci = newToken()
   const built = await buildTestApp(t, {
+    dir,
     root,
     auth: authFromText(
       tokensFileText([

@@ -130,7 +130,7 @@ t.test('on a case-folding volume a name in another case is refused and nothing i
     fs: caseFoldingFs(dir),
     foldsCase: true,
   })
-  const { app } = await buildTestApp(t, { root })
+  const { app } = await buildTestApp(t, { dir, root })
   const write = (factory: string, stack: string, serial: number) =>
     app.inject({
       method: 'POST',

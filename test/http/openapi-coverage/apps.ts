@@ -136,6 +136,7 @@ export const withConsole = await buildTestApp(t, {
 /** A data volume that folds case (simulated), holding the stack `cased/app`. */
 const foldingDir = await newDir('folding')
 export const folding = await buildTestApp(t, {
+  dir: foldingDir,
   root: new StoreRoot({
     root: foldingDir,
     encrypter: new NoopEncrypter(),
