@@ -32,3 +32,21 @@ export async function call(
   }
   return { status: res.status, headers: res.headers, text, body: parsed }
 }
+
+/** Sends `method path` (with a JSON `body` when given) to a running server as the holder of `token`. */
+export function sendAs(base: string, token: string, method: string, path: string, body?: string): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body }),
+  })
+}
+
+/** Awaits a setup request; throws (failing the setup loudly) unless it answered `status`. */
+export async function expectStatus(pending: Promise<Response>, status: number): Promise<void> {
+  const res = await pending
+  if (res.status !== status) throw new Error(`setup answered ${res.status}, not ${status}: ${await res.text()}`)
+}

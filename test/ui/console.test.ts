@@ -6,9 +6,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { bearer, newToken, tokensFileText } from '../helpers/auth.js'
+import { newToken, tokensFileText } from '../helpers/auth.js'
 import { type TestBrowser, launchBrowser } from '../helpers/browser.js'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
+import { expectStatus, sendAs } from '../helpers/http-call.js'
 
 const OPS = newToken()
 const READER = newToken()
@@ -44,19 +45,9 @@ function state(serial: number, size: string): string {
   })
 }
 
-async function api(method: string, path: string, body?: string): Promise<Response> {
-  return fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...bearer(OPS), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body }),
-  })
-}
-
-/** Must answer `status`, or the setup fails loudly. */
-async function expect(pending: Promise<Response>, status: number): Promise<void> {
-  const res = await pending
-  if (res.status !== status) throw new Error(`setup answered ${res.status}, not ${status}: ${await res.text()}`)
-}
+/** A request to the server as the operator. */
+const api = (method: string, path: string, body?: string): Promise<Response> =>
+  sendAs(server.url, OPS, method, path, body)
 
 t.before(async () => {
   server = await startServer([
@@ -68,9 +59,9 @@ t.before(async () => {
     join(dir, 'tokens.yaml'),
   ])
   const tf = '/v1/factories/prod/stacks/network/terraform'
-  await expect(api('POST', tf, state(1, 't3.small')), 200)
-  await expect(api('POST', tf, state(2, 't3.large')), 200)
-  await expect(
+  await expectStatus(api('POST', tf, state(1, 't3.small')), 200)
+  await expectStatus(api('POST', tf, state(2, 't3.large')), 200)
+  await expectStatus(
     api(
       'POST',
       '/v1/factories/prod/stacks/db/lock',

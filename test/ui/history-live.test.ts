@@ -7,10 +7,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { bearer, newToken, tokensFileText } from '../helpers/auth.js'
+import { newToken, tokensFileText } from '../helpers/auth.js'
 import { type TestBrowser, launchBrowser } from '../helpers/browser.js'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
 import { makeRoot, sampleSnapshot } from '../helpers/store.js'
+import { expectStatus, sendAs } from '../helpers/http-call.js'
 
 const OPS = newToken()
 const dir = t.testdir()
@@ -30,18 +31,9 @@ const STATE = JSON.stringify({
   resources: [],
 })
 
-async function api(method: string, path: string, body?: string): Promise<Response> {
-  return fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...bearer(OPS), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body }),
-  })
-}
-
-async function expect(pending: Promise<Response>, status: number): Promise<void> {
-  const res = await pending
-  if (res.status !== status) throw new Error(`setup answered ${res.status}, not ${status}: ${await res.text()}`)
-}
+/** A request to the server as the operator. */
+const api = (method: string, path: string, body?: string): Promise<Response> =>
+  sendAs(server.url, OPS, method, path, body)
 
 t.before(async () => {
   const data = join(dir, 'data')
@@ -50,7 +42,7 @@ t.before(async () => {
   await root.stack('prod', 'legacy').write(sampleSnapshot('go'), { payloadType: 'state', makeCurrent: true })
   root.close()
   server = await startServer(['--data-dir', data, '--encryption', 'noop', '--tokens-file', join(dir, 'tokens.yaml')])
-  await expect(api('POST', '/v1/factories/prod/stacks/network/terraform', STATE), 200)
+  await expectStatus(api('POST', '/v1/factories/prod/stacks/network/terraform', STATE), 200)
   browser = await launchBrowser(t)
 })
 t.teardown(async () => {
@@ -97,7 +89,7 @@ t.test('a lock taken through the API appears on the open page without a reload',
   await page.evaluate(() => {
     ;(globalThis as unknown as { notReloaded: boolean }).notReloaded = true
   })
-  await expect(
+  await expectStatus(
     api('POST', '/v1/factories/prod/stacks/network/lock', JSON.stringify({ who: 'live-job-7', operation: 'deploy' })),
     201,
   )
