@@ -13,6 +13,7 @@ import type { App } from './http/app-type.js'
 import { registerAccessLog } from './http/access-log.js'
 import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { registerBodyParsers } from './http/body.js'
+import { registerLargeBodyGate } from './http/large-bodies.js'
 import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
 import { finishDocument } from './http/openapi-document.js'
@@ -59,6 +60,8 @@ export interface AppDeps {
   readonly events?: Partial<EventStreamSettings & { readonly pollMs: number }> | undefined
   /** The retention policy prunes apply when they name none, and the trash window; no policy and 7 days when absent. */
   readonly retention?: RetentionSettings | undefined
+  /** Stored bodies of LARGE_BODY_BYTES or more processed at once (503 server-busy beyond); 4 when absent, 0: no bound. */
+  readonly maxLargeBodies?: number | undefined
   /** The console's built page and assets, served at /ui/; null or absent: /ui/ says the console is not built. */
   readonly ui?: UiAssets | null | undefined
   /** Downloads of state (routes with `config.auditedRead`) are audit events too (--audit-reads); off when absent. */
@@ -186,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerProblemHandlers(app)
   declareTransportProblems(app)
   registerBodyParsers(app, deps.config.bodyLimitBytes)
+  registerLargeBodyGate(app, deps.maxLargeBodies ?? 4)
   // Per-request hooks are synchronous callbacks: an async hook costs a promise and a microtask hop per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)

@@ -338,6 +338,15 @@ export const SETTINGS = [
     parse: int(0, 1_000_000),
   }),
   setting({
+    key: 'maxLargeBodies',
+    flag: 'max-large-bodies',
+    env: 'UNOBIN_STATE_MAX_LARGE_BODIES',
+    arg: 'N',
+    fallback: '4',
+    help: 'most stored bodies of 4 MiB or more (or without Content-Length) processed at once (503 server-busy above; 0: no bound)',
+    parse: int(0, 10_000),
+  }),
+  setting({
     key: 'maxEventStreams',
     flag: 'max-event-streams',
     env: 'UNOBIN_STATE_MAX_EVENT_STREAMS',

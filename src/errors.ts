@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   'storage-failure': 'the data directory refused an operation (permissions, read-only, I/O error)',
   'shutting-down': 'the server is shutting down',
   'too-many-streams': 'the server already serves as many event streams as it allows',
+  'server-busy': 'the server already processes as many large bodies as it allows at once (--max-large-bodies)',
   unauthenticated: 'no valid credentials were presented',
   forbidden: 'the credentials lack the permission for this operation',
   'auth-unavailable': 'the keys to verify an identity token cannot be fetched from its issuer right now',

@@ -157,6 +157,7 @@ async function main(): Promise<number> {
       ui,
       events: { maxStreams: config.maxEventStreams },
       auditReads: config.auditReads,
+      maxLargeBodies: config.maxLargeBodies,
     }))
   } catch (err) {
     return cannotStart((err as Error).message, EXIT.config)

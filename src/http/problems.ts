@@ -46,6 +46,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   'no-space': 507,
   'storage-failure': 500,
   'shutting-down': 503,
+  'server-busy': 503,
   'too-many-streams': 503,
   unauthenticated: 401,
   forbidden: 403,

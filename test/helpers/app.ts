@@ -35,6 +35,8 @@ export interface TestAppOptions extends TestRootOptions {
   readonly ui?: UiAssets | null
   /** Event stream cap, heartbeat and poll periods (200, 15 s, 1 s when absent). */
   readonly events?: AppDeps['events']
+  /** Large bodies processed at once (4 when absent). */
+  readonly maxLargeBodies?: number
 }
 
 /** A built app over a tap testdir; closed in teardown. */
@@ -69,6 +71,7 @@ export async function buildTestApp(
     retention: options.retention,
     ui: options.ui,
     events: options.events,
+    maxLargeBodies: options.maxLargeBodies,
   })
   t.teardown(async () => {
     await app.close()

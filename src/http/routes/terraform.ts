@@ -13,6 +13,7 @@ import { StateError, isStateError } from '../../errors.js'
 import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
 import { LOCK_BODY_LIMIT, holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
 import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
+import { parseStateMeta } from '../../parse/parse-pool.js'
 import type { Snapshot, Store } from '../../store/store.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, assertPermission, auditBase, principalOf, storeOf, writeRecordOf } from '../context.js'
@@ -81,7 +82,7 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   ) => {
     const body = checkContentMd5(request)
     const store = storeOf(deps, request)
-    const next = readStateMeta(body)
+    const next = await parseStateMeta(body) // off the main thread when large
     const where = `${request.params.factory}/${request.params.stack}`
     const force = request.query.force === true
     if (force) assertPermission(request, 'admin')

@@ -22,6 +22,7 @@ import { type FsOps, nodeFs } from '../../fs/fs-ops.js'
 import { Mutex } from '../../fs/mutex.js'
 import { type OwnerProbe, hostProbe } from '../../fs/owner.js'
 import { UNOBIN_PAYLOAD, encodeEnvelope } from '../envelope.js'
+import { checkUnobinSnapshot } from '../../parse/parse-pool.js'
 import { assertName } from '../names.js'
 import { assertRev, sortRevs } from '../rev.js'
 import type { SnapshotCache } from '../snapshot-cache.js'
@@ -45,7 +46,6 @@ import type {
   WriteOutcome,
   WriteRecord,
 } from '../store.js'
-import { validateUnobinSnapshot } from '../unobin-snapshot.js'
 import { History } from './history.js'
 import { MUTEX_FILE } from './layout.js'
 import { notHeld } from './lock-errors.js'
@@ -181,7 +181,7 @@ export class LocalStore implements ManagedStore {
   }
 
   async write(body: Buffer, options: WriteOptions): Promise<WriteOutcome> {
-    if (options.payloadType === UNOBIN_PAYLOAD) validateUnobinSnapshot(body)
+    if (options.payloadType === UNOBIN_PAYLOAD) await checkUnobinSnapshot(body) // off the main thread when large
     const sealed = encodeEnvelope({
       payloadType: options.payloadType,
       encrypter: this.#encrypter.ref,

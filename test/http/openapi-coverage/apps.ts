@@ -121,6 +121,9 @@ await expectSetup(
 )
 
 /** Serves a console build of one script (the page's routes do not depend on what it does). */
+/** One large body at a time (--max-large-bodies 1). */
+export const busy = await buildTestApp(t, { dir: await newDir('busy'), maxLargeBodies: 1 })
+
 export const consoleDir = await newDir('console')
 await mkdir(join(consoleDir, 'assets'))
 await writeFile(

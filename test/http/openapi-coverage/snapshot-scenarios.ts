@@ -1,11 +1,13 @@
 /** Scenarios of current, the snapshots and gc. */
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { LARGE_BODY_BYTES } from '../../../src/http/large-bodies.js'
 import { join } from 'node:path'
 import { stackUrl } from '../../helpers/app.js'
 import { sampleSnapshot } from '../../helpers/store.js'
 import { STACK, type Scenario, type StatusScenarios, sc } from './scenario.js'
-import { SOME_REV, forceUnlock, fresh, seedRev, send, takeLock, writeRev } from './requests.js'
-import { BODY_LIMIT, faulty, folding, plain, strict } from './apps.js'
+import { JSON_TYPE, SOME_REV, forceUnlock, fresh, seedRev, send, takeLock, writeRev } from './requests.js'
+import { BODY_LIMIT, busy, faulty, folding, plain, strict } from './apps.js'
 import { fault, withFault } from './faults.js'
 
 export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
@@ -198,6 +200,31 @@ export const snapshotScenarios: Readonly<Record<string, StatusScenarios>> = {
         'writeFile',
         'EIO',
         async (s) => () => send(faulty, 'POST', `${s.url}/snapshots`, { raw: sampleSnapshot(1) }),
+      ),
+    ],
+    503: [
+      sc(
+        'a large body while --max-large-bodies large bodies are in flight',
+        'server-busy',
+        async () => {
+          const url = `${fresh(busy).url}/snapshots`
+          // A large body still arriving over a socket holds the one place (100 Continue: its headers were taken).
+          if (!busy.app.server.listening) await busy.app.listen({ host: '127.0.0.1', port: 0 })
+          const address = busy.app.server.address() as { port: number }
+          const held = request(`http://127.0.0.1:${address.port}${url}`, {
+            method: 'POST',
+            headers: { ...JSON_TYPE, 'content-length': String(LARGE_BODY_BYTES), expect: '100-continue' },
+          })
+          held.on('error', () => {})
+          held.flushHeaders()
+          await new Promise<void>((resolve) => held.once('continue', () => resolve()))
+          try {
+            return await send(busy, 'POST', url, { raw: Buffer.alloc(LARGE_BODY_BYTES, 0x20) })
+          } finally {
+            held.destroy()
+          }
+        },
+        (t, res) => t.ok(res.headers['retry-after'], 'with Retry-After'),
       ),
     ],
     507: [
