@@ -4,8 +4,11 @@
  * the baselines (hello-world JSON, a 1 MB buffer from memory); `auth` is
  * the real server with credentials (token `bench-token`, every permission)
  * and the default lock cap of 100. Prints `listening <url>` on stdout.
+ * Over IPC (when spawned with one), the message `loop-delay` answers the
+ * longest event-loop delay (ms) since the previous one.
  */
 import { hostname } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import { buildApp } from '../src/app.js'
 import { NullAuditLog } from '../src/audit.js'
@@ -19,6 +22,14 @@ import { SnapshotCache } from '../src/store/snapshot-cache.js'
 import { StoreRoot } from '../src/store/store-root.js'
 
 const [mode, dataDir] = process.argv.slice(2)
+const loopDelay = monitorEventLoopDelay({ resolution: 5 })
+loopDelay.enable()
+process.on('message', (message) => {
+  if (message !== 'loop-delay') return
+  process.send?.({ maxMs: loopDelay.max / 1e6 })
+  loopDelay.reset()
+})
+process.channel?.unref()
 const key = { ref: { name: 'env-key', body: { 'env-var': 'UNOBIN_STATE_KEY' } }, key: Buffer.alloc(32, 3) }
 
 if (mode === 'bare') {
