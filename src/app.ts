@@ -12,7 +12,7 @@ import type { Config } from './config.js'
 import type { App } from './http/app-type.js'
 import { registerAccessLog } from './http/access-log.js'
 import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
-import { registerBodyParsers } from './http/body.js'
+import { CONTROL_BODY_LIMIT, registerBodyParsers } from './http/body.js'
 import { registerLargeBodyGate } from './http/large-bodies.js'
 import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
@@ -39,10 +39,13 @@ import { RAW_BODY, SHARED_SCHEMAS } from './http/schemas.js'
 import type { RetentionSettings } from './store/retention.js'
 import type { StoreCatalog } from './store/store.js'
 import { StackEvents } from './store/stack-events.js'
+import { LOCK_BODY_LIMIT } from './terraform/lock-info.js'
 
 /** What the application is built from. */
 export interface AppDeps {
-  readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds' | 'bodyLimitBytes'>
+  /** The settings the app reads; the two control-body limits default to their settings' defaults. */
+  readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds' | 'bodyLimitBytes'> &
+    Partial<Pick<Config, 'controlBodyLimitBytes' | 'lockBodyLimitBytes'>>
   readonly root: StoreCatalog
   readonly audit: AuditSink
   readonly logger: FastifyBaseLogger
@@ -126,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const shutdown = new AbortController()
   const metrics = deps.metrics ?? new Metrics()
   const routeDeps: RouteDeps = {
-    config: deps.config,
+    config: { ...deps.config, lockBodyLimitBytes: deps.config.lockBodyLimitBytes ?? LOCK_BODY_LIMIT },
     root: deps.root,
     audit: metrics.meter(deps.audit),
     shutdown: shutdown.signal,
@@ -188,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   registerAccessLog(app)
   registerProblemHandlers(app)
   declareTransportProblems(app)
-  registerBodyParsers(app, deps.config.bodyLimitBytes)
+  registerBodyParsers(app, deps.config.bodyLimitBytes, deps.config.controlBodyLimitBytes ?? CONTROL_BODY_LIMIT)
   registerLargeBodyGate(app, deps.maxLargeBodies ?? 4)
   // Per-request hooks are synchronous callbacks: an async hook costs a promise and a microtask hop per request.
   app.addHook('onRequest', (request, reply, done) => {

@@ -5,22 +5,22 @@
  * --data-binary sends form encoding); the others get JSON parsed with
  * prototype-poisoning protection (`__proto__`/`constructor` → 400).
  * Those control bodies (lock, renew, gc, prune…) are small: above
- * `CONTROL_BODY_LIMIT` they are refused (413) before being read whole, so
+ * `--control-body-limit` they are refused (413) before being read whole, so
  * no route parses megabytes of JSON in one synchronous call.
  */
 import sjson from 'secure-json-parse'
 import { StateError } from '../errors.js'
 import type { App } from './app-type.js'
 
-/** The largest body of a route that parses JSON (every route that does not store its body). */
+/** The default of --control-body-limit: the largest body of a route that parses JSON (every route that does not store its body). */
 export const CONTROL_BODY_LIMIT = 64 * 1024
 
-/** Installs the body parsers on `app`. Call before any route is registered. */
-export function registerBodyParsers(app: App, bodyLimit: number): void {
+/** Installs the body parsers on `app` (control bodies capped at `controlBodyLimit`, all at `bodyLimit`). Call before any route is registered. */
+export function registerBodyParsers(app: App, bodyLimit: number, controlBodyLimit: number): void {
   app.addHook('onRoute', (route) => {
     // A route's own limit (a LockInfo's) never exceeds the configured one.
     if (route.bodyLimit !== undefined) route.bodyLimit = Math.min(route.bodyLimit, bodyLimit)
-    else if (route.config?.rawBody !== true) route.bodyLimit = Math.min(CONTROL_BODY_LIMIT, bodyLimit)
+    else if (route.config?.rawBody !== true) route.bodyLimit = Math.min(controlBodyLimit, bodyLimit)
   })
   app.removeAllContentTypeParsers()
   const parse = (request: import('fastify').FastifyRequest, body: Buffer, json: boolean): unknown => {

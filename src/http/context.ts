@@ -12,7 +12,7 @@ import type { Fence, ManagedStore, PayloadKind, StoreCatalog, WriteRecord } from
 
 /** Everything routes are given by `buildApp`. */
 export interface RouteDeps {
-  readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds'>
+  readonly config: Pick<Config, 'requireLock' | 'maxWaitSeconds' | 'lockBodyLimitBytes'>
   readonly root: StoreCatalog
   readonly audit: AuditSink
   /** Aborted when the server starts shutting down: long-poll waits end with 503. */

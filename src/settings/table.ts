@@ -14,6 +14,8 @@ import {
   setting,
   text,
 } from './values.js'
+import { CONTROL_BODY_LIMIT } from '../http/body.js'
+import { LOCK_BODY_LIMIT } from '../terraform/lock-info.js'
 
 /** The log levels --log-level accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -136,6 +138,24 @@ export const SETTINGS = [
     fallback: '67108864',
     help: 'largest request body accepted (413 above)',
     parse: int(1024, 1024 * 1024 * 1024),
+  }),
+  setting({
+    key: 'controlBodyLimitBytes',
+    flag: 'control-body-limit',
+    env: 'UNOBIN_STATE_CONTROL_BODY_LIMIT',
+    arg: 'BYTES',
+    fallback: String(CONTROL_BODY_LIMIT),
+    help: 'largest JSON control body (lock, renew, gc, prune, restore; 413 above, before it is read whole)',
+    parse: int(1024, 16 * 1024 * 1024),
+  }),
+  setting({
+    key: 'lockBodyLimitBytes',
+    flag: 'lock-body-limit',
+    env: 'UNOBIN_STATE_LOCK_BODY_LIMIT',
+    arg: 'BYTES',
+    fallback: String(LOCK_BODY_LIMIT),
+    help: 'largest Terraform LockInfo body (413 above; each field also has its cap, and all of them fit the default)',
+    parse: int(1024, 1024 * 1024),
   }),
   setting({
     key: 'snapshotCacheBytes',

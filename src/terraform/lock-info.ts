@@ -41,7 +41,7 @@ export const LOCK_INFO_FIELD_MAX: Readonly<Record<(typeof KEYS)[number], number>
 }
 
 /**
- * The largest LockInfo body, in bytes: every field at its cap fits, with room
+ * The default of --lock-body-limit, the largest LockInfo body in bytes: every field at its cap fits, with room
  * for JSON escapes. Larger bodies are refused with 413 before they are read
  * whole (a route body limit), since the size itself is the fault.
  */

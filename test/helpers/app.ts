@@ -9,6 +9,8 @@ import type { Metrics } from '../../src/http/metrics.js'
 import type { RetentionSettings } from '../../src/store/retention.js'
 import type { UiAssets } from '../../src/http/ui-assets.js'
 import { type TestRootOptions, makeRoot } from './store.js'
+import { CONTROL_BODY_LIMIT } from '../../src/http/body.js'
+import { LOCK_BODY_LIMIT } from '../../src/terraform/lock-info.js'
 
 /** Keeps audit events in memory so tests can assert what was recorded. */
 export class MemoryAudit implements AuditSink {
@@ -24,6 +26,8 @@ export interface TestAppOptions extends TestRootOptions {
   readonly requireLock?: boolean
   readonly maxWaitSeconds?: number
   readonly bodyLimitBytes?: number
+  readonly controlBodyLimitBytes?: number
+  readonly lockBodyLimitBytes?: number
   readonly root?: StoreRoot
   /** Credentials and caller limits (auth is off without them). */
   readonly auth?: AuthOptions
@@ -61,6 +65,8 @@ export async function buildTestApp(
       requireLock: options.requireLock ?? false,
       maxWaitSeconds: options.maxWaitSeconds ?? 30,
       bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024 * 1024,
+      controlBodyLimitBytes: options.controlBodyLimitBytes ?? CONTROL_BODY_LIMIT,
+      lockBodyLimitBytes: options.lockBodyLimitBytes ?? LOCK_BODY_LIMIT,
     },
     root,
     audit,

@@ -11,7 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { TSchema } from 'typebox'
 import { StateError, isStateError } from '../../errors.js'
 import { TERRAFORM_PAYLOAD } from '../../store/envelope.js'
-import { LOCK_BODY_LIMIT, holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
+import { holderLockInfo, isIdOnly, parseLockInfo } from '../../terraform/lock-info.js'
 import { type StateMeta, assertSuccessor, readStateMeta } from '../../terraform/state-meta.js'
 import { parseStateMeta } from '../../parse/parse-pool.js'
 import type { Snapshot, Store } from '../../store/store.js'
@@ -295,8 +295,8 @@ export function terraformRoutes(app: App, deps: RouteDeps): void {
   const UNLOCK_PROBLEMS = [400, 409, 500, 507]
   const LOCKED = { ...LockInfo, description: 'taken (or already held with the same ID): the LockInfo of the lock' }
   const UNLOCKED = { type: 'null', description: 'released (or already released: a retry)' } as const
-  // LockInfo bodies are a few hundred bytes: anything over LOCK_BODY_LIMIT is refused (413) before it is read whole.
-  const bodyLimit = LOCK_BODY_LIMIT
+  // LockInfo bodies are a few hundred bytes: anything over --lock-body-limit is refused (413) before it is read whole.
+  const bodyLimit = deps.config.lockBodyLimitBytes
   const LOCK_DESCRIPTION =
     "Body: Terraform's LockInfo. 200 when taken (or already held by the same ID); 423 with the holder's LockInfo when held, so -lock-timeout retries."
   const UNLOCK_DESCRIPTION =
