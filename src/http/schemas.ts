@@ -2,26 +2,28 @@
  * The TypeBox schemas of the API: request parts and every response body.
  * They validate requests, serialise responses, and generate `openapi.yaml`.
  */
-import { type Static, type TSchema, type TUnsafe, Type } from 'typebox'
+import { type Static, type TSchema, Type } from 'typebox'
 import { ERROR_CODES } from '../errors.js'
 import { LOCK_HOLDER_PROPERTIES, type LockHolder } from '../store/lock-holder.js'
 import { RevHistoryEntry } from './history-schemas.js'
 import { Name, Rev } from './name-schemas.js'
+import { TrashEntrySchema } from './retention-schemas.js'
+import { ref } from './schema-ref.js'
 
 export { Name, Rev } from './name-schemas.js'
+export {
+  PruneRequest,
+  PruneResponse,
+  ResealResponse,
+  RestoreRequest,
+  RestoreResponse,
+  TrashEntry,
+  TrashResponse,
+} from './retention-schemas.js'
 
 export const FactoryParams = Type.Object({ factory: Name })
 export const StackParams = Type.Object({ factory: Name, stack: Name })
 export const RevParams = Type.Object({ factory: Name, stack: Name, rev: Rev })
-
-/**
- * A reference to the shared schema `id` (registered with `app.addSchema`,
- * published once under `#/components/schemas/<id>`), typed as `T` so routes
- * that answer with it keep their reply types.
- */
-function ref<T>(id: string): TUnsafe<T> {
-  return Type.Unsafe<T>(Type.Ref(id))
-}
 
 const LockHolderSchema = Type.Object(LOCK_HOLDER_PROPERTIES, {
   $id: 'LockHolder',
@@ -372,70 +374,6 @@ export const LockInfo = ref<Static<typeof LockInfoSchema>>('LockInfo')
 export const TerraformWriteResponse = Type.Object(
   { rev: Type.Union([Type.String(), Type.Null()]), current: Type.Boolean() },
   { additionalProperties: false, description: 'stored (rev null when a delete found no state)' },
-)
-
-/** Body of POST …/snapshots:prune (without rules: the server's configured policy). */
-export const PruneRequest = Type.Object(
-  {
-    keep: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'keep the newest N revs' })),
-    maxAge: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: 3_153_600_000,
-        description: 'keep revs written less than this many seconds ago (at most 100 years)',
-      }),
-    ),
-    dryRun: Type.Optional(Type.Boolean({ default: false, description: 'report what would move, move nothing' })),
-  },
-  { additionalProperties: false },
-)
-const TrashEntrySchema = Type.Object(
-  {
-    rev: Rev,
-    deletedAt: Type.String({ description: 'when a prune moved it to the trash' }),
-    purgeAfter: Type.String({ description: 'when it may be purged (deletedAt + the trash window)' }),
-  },
-  { $id: 'TrashEntry', additionalProperties: false, description: 'one rev in the trash of a stack' },
-)
-/** One rev in a stack's trash (the shared `TrashEntry` schema). */
-export const TrashEntry = ref<Static<typeof TrashEntrySchema>>('TrashEntry')
-export const PruneResponse = Type.Object(
-  {
-    trashed: Type.Array(Type.String(), {
-      description: 'revs moved (or, with dryRun, to move) to the trash, oldest first',
-    }),
-    kept: Type.Array(Type.String()),
-    purged: Type.Array(TrashEntry, {
-      description: 'trash entries past the trash window, removed for good (or to remove, with dryRun)',
-    }),
-    policy: Type.Object(
-      { keep: Type.Union([Type.Integer(), Type.Null()]), maxAge: Type.Union([Type.Integer(), Type.Null()]) },
-      { additionalProperties: false },
-    ),
-    dryRun: Type.Boolean(),
-  },
-  { additionalProperties: false, description: 'what the prune moved, kept and purged (or, with dryRun, would)' },
-)
-export const TrashResponse = Type.Object(
-  { revs: Type.Array(TrashEntry), windowDays: Type.Number() },
-  { additionalProperties: false, description: 'the trash of the stack' },
-)
-export const RestoreRequest = Type.Object({ rev: Rev }, { additionalProperties: false })
-export const RestoreResponse = Type.Object(
-  { rev: Rev, deletedAt: Type.String(), restored: Type.Boolean() },
-  { additionalProperties: false, description: 'the rev is back in the history' },
-)
-export const ResealResponse = Type.Object(
-  {
-    resealed: Type.Integer({ description: 'revs re-sealed with the sealing key' }),
-    skipped: Type.Integer({ description: 'revs already sealed with the sealing key' }),
-    failed: Type.Array(
-      Type.Object({ rev: Rev, trashed: Type.Boolean(), detail: Type.String() }, { additionalProperties: false }),
-      { description: 'revs no configured key opens (left as they are)' },
-    ),
-    sealedWith: Type.String({ description: 'the sealing key (its source, never the key)' }),
-  },
-  { additionalProperties: false, description: 'what the re-seal did' },
 )
 
 /**
