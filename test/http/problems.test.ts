@@ -8,7 +8,7 @@ import { assertProblem, ownStack } from '../helpers/api.js'
 
 t.test('every problem body carries type, title, status, code, detail and instance', async (t) => {
   const { app, url } = await ownStack()
-  const res = await app.inject({ method: 'GET', url: `${url}/snapshots/2020-01-01T00:00:00Z?x=1` })
+  const res = await app.inject({ method: 'GET', url: `${url}/snapshots/2020-01-01T00:00:00Z?redacted=false` })
   const body = assertProblem(t, res, 404, 'rev-not-found')
   t.equal(body.type, 'urn:unobin-state:problem:rev-not-found')
   t.equal(body.instance, `${url}/snapshots/2020-01-01T00:00:00Z`, 'instance is the path without the query')
