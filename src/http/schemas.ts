@@ -25,11 +25,18 @@ export const FactoryParams = Type.Object({ factory: Name })
 export const StackParams = Type.Object({ factory: Name, stack: Name })
 export const RevParams = Type.Object({ factory: Name, stack: Name, rev: Rev })
 
-const LockHolderSchema = Type.Object(LOCK_HOLDER_PROPERTIES, {
-  $id: 'LockHolder',
-  additionalProperties: false,
-  description: 'who holds the lock of a stack',
-})
+const LockHolderSchema = Type.Object(
+  {
+    ...LOCK_HOLDER_PROPERTIES,
+    // The API names the header that carries the id; the store's record does not know HTTP.
+    id: Type.String({ description: 'the lock id: present it as Lock-Id on mutations and to unlock' }),
+  },
+  {
+    $id: 'LockHolder',
+    additionalProperties: false,
+    description: 'who holds the lock of a stack',
+  },
+)
 /** A lock holder as the API shows it (the shared `LockHolder` schema). */
 export const Holder = ref<LockHolder>('LockHolder')
 

@@ -10,7 +10,7 @@ const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T,
 
 /** The properties of a lock holder, as recorded in the `lock` marker. */
 export const LOCK_HOLDER_PROPERTIES = {
-  id: Type.String({ description: 'the lock id: present it as Lock-Id on mutations and to unlock' }),
+  id: Type.String({ description: 'the lock id: its holder presents it to change the stack and to unlock' }),
   generation: Type.Integer({
     description: 'fencing token: grows at every acquisition and force-unlock of the stack',
   }),

@@ -70,7 +70,8 @@ export class LockWait {
       })
     } finally {
       this.#waiters--
-      if (--channel.waiters === 0) channels.delete(this.#path)
+      channel.waiters -= 1
+      if (channel.waiters === 0) channels.delete(this.#path)
       if (this.#waiters === 0) this.close()
     }
   }

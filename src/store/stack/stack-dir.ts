@@ -237,7 +237,8 @@ export class StackDir {
     try {
       return await this.#translateFaults(operation, fn)
     } finally {
-      if (--this.#inFlight === 0) this.#onActivity(false)
+      this.#inFlight -= 1
+      if (this.#inFlight === 0) this.#onActivity(false)
     }
   }
 
