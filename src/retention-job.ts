@@ -1,7 +1,8 @@
 /**
  * The retention schedule: every interval, apply the configured policy to
- * every stack and purge expired trash (`pruneTree`), audit what moved, and
- * log a summary. Runs never overlap; `stop` waits for a run in progress.
+ * every stack and purge expired trash (`pruneTree`), sweep leftover temp
+ * files of dead writers (in every stack, the data directory and the
+ * held-locks index), audit what moved, and log a summary. Runs never overlap; `stop` waits for a run in progress.
  *
  * Several replicas may each run it on one volume: every move takes the
  * stack's mutex and renames, so a second replica only finds less to do.
@@ -53,6 +54,11 @@ export class RetentionJob {
 
   /** Runs the policy over every stack now; audits each stack that changed. */
   async runOnce(): Promise<StackPrune[]> {
+    // Leftovers outside the stacks (the data directory's, the held-locks index's); each stack's are swept by its prune.
+    const swept = await this.#root.sweepLeftovers().catch((err: unknown) => {
+      this.#log.warn({ err }, 'retention run: leftover temp files outside the stacks could not be swept')
+      return 0
+    })
     const results = await pruneTree(this.#root, this.#settings)
     for (const r of results) {
       if (r.trashed.length === 0 && r.purged.length === 0) continue
@@ -71,6 +77,7 @@ export class RetentionJob {
         trashed: results.reduce((n, r) => n + r.trashed.length, 0),
         purged: results.reduce((n, r) => n + r.purged.length, 0),
         skipped: skipped.map((r) => `${r.factory}/${r.stack}: ${r.skipped}`),
+        sweptOutsideStacks: swept,
       },
       'retention run done',
     )

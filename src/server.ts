@@ -3,6 +3,8 @@
  * The process: read the configuration, build the app, listen, and shut down
  * gracefully on SIGTERM/SIGINT (stop accepting, end lock waits with 503,
  * finish in-flight writes; held locks live on disk and survive the restart).
+ * Once listening, leftovers of writers killed before it are swept in the
+ * background (src/store/tree-sweep.ts).
  * SIGHUP, and a change in the tokens file's directory, reload the credentials.
  * A second SIGINT/SIGTERM exits at once; an uncaught exception or unhandled
  * rejection is logged and exits 1. A start-up failure is one line on stderr
@@ -32,6 +34,7 @@ import { EXIT, signalExitCode } from './startup/exit-codes.js'
 import { loadTlsPair } from './startup/tls.js'
 import { SnapshotCache } from './store/snapshot-cache.js'
 import { StoreRoot } from './store/store-root.js'
+import { sweepTree } from './store/tree-sweep.js'
 import { hashTokenCommand } from './tools/hash-token.js'
 import { resealCommand } from './tools/reseal.js'
 import { packageVersion } from './version.js'
@@ -193,6 +196,9 @@ async function main(): Promise<number> {
   )
 
   let stopping = false
+  /** The start-up sweep, once started: a shutdown stops it between stacks and waits for it. */
+  const sweeping = new AbortController()
+  let swept: Promise<void> = Promise.resolve()
   const stop = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {
       logger.warn(
@@ -212,7 +218,8 @@ async function main(): Promise<number> {
     }, 30_000)
     force.unref()
     authenticator?.close()
-    Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close()]).then(
+    sweeping.abort()
+    Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close(), swept]).then(
       async () => {
         root.close()
         if (audit instanceof FileAuditLog) await audit.close() // every recorded event is on disk before exit
@@ -299,7 +306,33 @@ async function main(): Promise<number> {
       'retention schedule on',
     )
   }
+  swept = sweepAtStart(root, sweeping.signal, logger)
   return -1 // keep running
+}
+
+/** Runs the start-up sweep in the background and logs what it did; never fails the process. */
+async function sweepAtStart(
+  root: StoreRoot,
+  signal: AbortSignal,
+  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void },
+): Promise<void> {
+  const started = performance.now()
+  let reported = 0
+  const result = await sweepTree(root, {
+    signal,
+    onError: (where, err) => {
+      // A volume that refuses everything fails every stack alike: the first few say why, the summary counts them all.
+      if (reported++ < 5)
+        logger.warn(
+          { where, code: (err as { code?: unknown }).code ?? null, err },
+          'start-up sweep: leftover temp files could not be swept here; the next change of the stack and the retention job try again',
+        )
+    },
+  })
+  logger.info(
+    { ...result, ms: Math.round(performance.now() - started) },
+    `start-up sweep: removed ${result.removed} leftover temp file${result.removed === 1 ? '' : 's'} of dead writers in ${result.stacks} stack${result.stacks === 1 ? '' : 's'}`,
+  )
 }
 
 /** Writes the one start-up failure line and returns the exit code. */

@@ -6,11 +6,13 @@
  * authorization tells them apart.
  *
  * The probe creates a file whose name has both cases, looks its case-swapped
- * name up, and removes it; every call goes through the injected FsOps.
+ * name up, and removes it; every call goes through the injected FsOps. The
+ * file is a temp file naming this process (temp-files.ts), so one left by a
+ * kill is swept like any other leftover.
  */
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { type FsOps, errnoCode } from './fs-ops.js'
+import { tempName } from './temp-files.js'
 
 /**
  * True when `dir` (created if absent) folds case. Throws the filesystem's
@@ -19,7 +21,7 @@ import { type FsOps, errnoCode } from './fs-ops.js'
  */
 export async function foldsCase(fs: FsOps, dir: string): Promise<boolean> {
   await fs.mkdir(dir, { recursive: true })
-  const name = `.case-probe-${randomBytes(6).toString('hex')}-Aa`
+  const name = tempName('case-probe-Aa')
   const probe = join(dir, name)
   const handle = await fs.open(probe, 'wx', 0o600)
   await handle.close()

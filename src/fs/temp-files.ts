@@ -25,6 +25,13 @@ import { type Liveness, type OwnerProbe, type ProcessIdentity, hostProbe, isSelf
 /** Prefix of every temp file; such a file is never data. */
 export const TEMP_PREFIX = '.tmp-'
 
+/**
+ * How old (ms) a temp file whose writer cannot be judged dead (a live one,
+ * another host's, an unnamed one) must be before a sweep removes it: far
+ * longer than any writer spends between its temp write and its link.
+ */
+export const DEFAULT_TEMP_MAX_AGE_MS = 60_000
+
 /** `.tmp-<machine 16 hex>-<pid>-<start or x>-…` */
 const WRITER = /^\.tmp-([0-9a-f]{16})-([1-9][0-9]{0,9})-([0-9]{1,20}|x)-/
 

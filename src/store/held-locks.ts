@@ -16,6 +16,13 @@
  * rebuilt from every stack's marker, once, in the background (the first
  * reservations wait for it; listening and every other request do not).
  *
+ * Leftovers: an entry is written under a temp name and then linked (or
+ * renamed) into place, so a writer killed in between leaves a temp file in
+ * the principal's directory. It is never counted (entries are the
+ * `<factory>+<stack>` names); a reservation sweeps its principal's
+ * directory, and `sweep` (at start and in each retention run) every one, by
+ * the owner rule of src/fs/temp-files.ts.
+ *
  * Exactness: reservations of one principal are serialised in this process,
  * so N concurrent requests with cap C grant exactly C (on free stacks).
  * Across replicas, each reservation is created before the entries are
@@ -27,6 +34,8 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
+import type { OwnerProbe } from '../fs/owner.js'
+import { sweepTemps } from '../fs/temp-files.js'
 import { isName } from './names.js'
 import type { HeldLocks, Reservation, StoreCatalog } from './store.js'
 
@@ -43,6 +52,8 @@ export interface HeldLockIndexOptions {
   /** Wall-clock milliseconds (entries are shared between processes). */
   readonly now?: () => number
   readonly fs?: FsOps
+  /** How temp files of dead writers are judged (see src/fs/temp-files.ts); leftovers are never swept when absent. */
+  readonly sweep?: { readonly probe: OwnerProbe; readonly maxAgeMs: number }
 }
 
 /** The per-principal index of held locks (see the file comment). */
@@ -51,7 +62,8 @@ export class HeldLockIndex implements HeldLocks {
   readonly #dir: string
   readonly #fs: FsOps
   readonly #now: () => number
-  /** The reservation in progress per principal (this process's reservations are serialised). */
+  readonly #sweep: HeldLockIndexOptions['sweep']
+  /** The reservation (or sweep) in progress per principal directory (this process's are serialised). */
   readonly #queues = new Map<string, Promise<unknown>>()
   /** The rebuild at start (reservations wait for it). */
   #rebuilt: Promise<void> = Promise.resolve()
@@ -61,6 +73,7 @@ export class HeldLockIndex implements HeldLocks {
     this.#dir = join(options.dataDir, HELD_LOCKS_DIR)
     this.#fs = options.fs ?? nodeFs
     this.#now = options.now ?? Date.now
+    this.#sweep = options.sweep
   }
 
   async reserve(
@@ -71,13 +84,15 @@ export class HeldLockIndex implements HeldLocks {
     pendingMs: number,
   ): Promise<Reservation> {
     await this.#rebuilt
-    return this.#serial(principal, async () => {
+    return this.#serial(this.#principalDir(principal), async () => {
       const dir = this.#principalDir(principal)
       await this.#fs.mkdir(dir, { recursive: true })
       const name = entryName(factory, stack)
       const created = await this.#put(dir, name, true, principal, this.#now() + pendingMs)
       let held = 0
-      for (const other of await this.#entries(dir)) {
+      const names = await this.#names(dir)
+      await this.#sweepDir(dir, names).catch(() => 0) // best effort: a leftover never fails a reservation
+      for (const other of names.filter(isEntry)) {
         if (other === name) continue
         if (await this.#counts(principal, dir, other)) held++
       }
@@ -92,7 +107,39 @@ export class HeldLockIndex implements HeldLocks {
   }
 
   async settle(principal: string, factory: string, stack: string): Promise<void> {
-    return this.#serial(principal, () => this.#settle(principal, factory, stack)) // never removes the directory under a reservation
+    return this.#serial(this.#principalDir(principal), () => this.#settle(principal, factory, stack)) // never removes the directory under a reservation
+  }
+
+  /**
+   * Removes the temp files dead writers left in every principal's directory
+   * (each under that directory's in-process queue, so never beside this
+   * process's own reservation of it). Returns how many; throws what the
+   * filesystem throws (an absent index holds nothing).
+   */
+  async sweep(): Promise<number> {
+    let removed = 0
+    if (!(await this.#isRealDir(this.#dir))) return 0 // absent (or a link, never swept through)
+    for (const key of await this.#names(this.#dir)) {
+      const dir = join(this.#dir, key)
+      if (!(await this.#isRealDir(dir))) continue
+      removed += await this.#serial(dir, async () => this.#sweepDir(dir, await this.#names(dir)))
+    }
+    return removed
+  }
+
+  async #isRealDir(path: string): Promise<boolean> {
+    return (await this.#fs.lstat(path).catch(() => undefined))?.isDirectory() === true
+  }
+
+  /** Sweeps `dir` (whose names were just read) by the owner rule; 0 when sweeping is not configured. */
+  async #sweepDir(dir: string, names: readonly string[]): Promise<number> {
+    if (this.#sweep === undefined) return 0
+    return sweepTemps(this.#fs, dir, {
+      probe: this.#sweep.probe,
+      maxAgeMs: this.#sweep.maxAgeMs,
+      nowMs: this.#now(),
+      names,
+    })
   }
 
   async #settle(principal: string, factory: string, stack: string): Promise<void> {
@@ -198,8 +245,13 @@ export class HeldLockIndex implements HeldLocks {
   }
 
   async #entries(dir: string): Promise<string[]> {
+    return (await this.#names(dir)).filter(isEntry)
+  }
+
+  /** Every name in `dir`; none when it is absent. */
+  async #names(dir: string): Promise<string[]> {
     try {
-      return (await this.#fs.readdir(dir)).filter((name) => name.includes('+') && !name.startsWith('.'))
+      return await this.#fs.readdir(dir)
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return []
       throw err
@@ -216,16 +268,22 @@ export class HeldLockIndex implements HeldLocks {
     return join(this.#dir, createHash('sha256').update(principal).digest('hex').slice(0, 32))
   }
 
-  async #serial<T>(principal: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(principal) ?? Promise.resolve()
+  /** Runs `fn` after every earlier reservation, settle or sweep of principal directory `dir`. */
+  async #serial<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(dir) ?? Promise.resolve()
     const run = previous.then(fn, fn)
     const tail = run.catch(() => undefined)
-    this.#queues.set(principal, tail)
+    this.#queues.set(dir, tail)
     void tail.then(() => {
-      if (this.#queues.get(principal) === tail) this.#queues.delete(principal)
+      if (this.#queues.get(dir) === tail) this.#queues.delete(dir)
     })
     return run
   }
+}
+
+/** True for an entry name (`<factory>+<stack>`): never a temp file or another dot-name. */
+function isEntry(name: string): boolean {
+  return name.includes('+') && !name.startsWith('.')
 }
 
 /** The entry name of a stack: `<factory>+<stack>`. */

@@ -51,9 +51,10 @@ export async function pruneStack(
 
 /**
  * Applies `settings` to every stack: prunes by the configured policy (when
- * there is one) and purges expired trash. A locked stack is skipped this
- * round (its holder may be mid-apply); a stack that fails is reported with
- * its error code and the others go on.
+ * there is one) and purges expired trash, both of which also sweep the
+ * stack's leftover temp files. A locked stack is skipped this round (its
+ * holder may be mid-apply) but still swept, as is a stack that fails, which
+ * is reported with its error code while the others go on.
  */
 export async function pruneTree(root: StoreCatalog, settings: RetentionSettings): Promise<StackPrune[]> {
   const out: StackPrune[] = []
@@ -73,6 +74,7 @@ export async function pruneTree(root: StoreCatalog, settings: RetentionSettings)
     } catch (err) {
       if (!isStateError(err)) throw err
       out.push({ factory, stack, trashed: [], kept: [], purged: [], skipped: err.code })
+      await store.sweep().catch(() => 0) // sweeping changes nothing anyone reads: it needs no lock
     }
   }
   return out

@@ -19,6 +19,8 @@ import type { Encrypter } from '../crypto/encrypter.js'
 import { StateError } from '../errors.js'
 import { writeTemp } from '../fs/durable.js'
 import { type FsOps, errnoCode, nodeFs } from '../fs/fs-ops.js'
+import { type OwnerProbe, hostProbe } from '../fs/owner.js'
+import { DEFAULT_TEMP_MAX_AGE_MS, sweepTemps } from '../fs/temp-files.js'
 import { HeldLockIndex } from './held-locks.js'
 import { LocalStore, type LocalStoreOptions } from './stack/local-store.js'
 import { assertName, isName } from './names.js'
@@ -43,6 +45,8 @@ export class StoreRoot implements StoreCatalog {
   /** Handles with an operation in flight, including any no longer in `#stores`. */
   readonly #busy = new Set<LocalStore>()
   readonly #maxIdle: number
+  readonly #probe: OwnerProbe
+  readonly #tempMaxAgeMs: number
   #heldLocks: HeldLockIndex | undefined
 
   constructor(options: StoreRootOptions) {
@@ -50,11 +54,21 @@ export class StoreRoot implements StoreCatalog {
     this.#options = options
     this.#fs = options.fs ?? nodeFs
     this.#maxIdle = Math.max(0, options.maxIdleStacks ?? DEFAULT_MAX_IDLE_STACKS)
+    this.#probe = options.probe ?? hostProbe()
+    this.#tempMaxAgeMs = options.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS
   }
 
   /** The index of held locks by principal (`.held-locks/` in the data directory), made on first use. */
   get heldLocks(): HeldLocks {
-    this.#heldLocks ??= new HeldLockIndex(this, { dataDir: this.root, fs: this.#fs })
+    return this.#index()
+  }
+
+  #index(): HeldLockIndex {
+    this.#heldLocks ??= new HeldLockIndex(this, {
+      dataDir: this.root,
+      fs: this.#fs,
+      sweep: { probe: this.#probe, maxAgeMs: this.#tempMaxAgeMs },
+    })
     return this.#heldLocks
   }
 
@@ -186,6 +200,24 @@ export class StoreRoot implements StoreCatalog {
     await this.#fs.mkdir(this.root, { recursive: true })
     const probe = await writeTemp(this.#fs, this.root, Buffer.from('ok'))
     await this.#fs.unlink(probe)
+  }
+
+  /**
+   * Removes the temp files dead writers left outside the stacks: the data
+   * directory's own (a readiness or case probe cut by a kill) and the
+   * held-locks index's (an entry's write cut before its link). The owner rule
+   * is every sweep's (src/fs/temp-files.ts): a writer on this host that is
+   * gone, at once; a live writer's, another host's or an unnamed one, once
+   * older than the temp age bound. Returns how many; throws what the
+   * filesystem throws for the data directory (an absent one holds nothing).
+   */
+  async sweepLeftovers(): Promise<number> {
+    const removed = await sweepTemps(this.#fs, this.root, {
+      probe: this.#probe,
+      maxAgeMs: this.#tempMaxAgeMs,
+      nowMs: Number(this.clock.nowNanos() / 1_000_000n),
+    })
+    return removed + (await this.#index().sweep())
   }
 
   /** How many lock requests are waiting for a lock in this process, over every stack. */

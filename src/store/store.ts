@@ -272,6 +272,15 @@ export interface ManagedStore extends Store {
   /** Removes trash entries pruned more than `windowMs` ago (not fenced); removing what is absent is not an error. */
   purgeTrash(windowMs: number, options?: { dryRun?: boolean }): Promise<TrashEntry[]>
   /**
+   * Removes the temp files dead writers left in every directory of the
+   * stack (see src/fs/temp-files.ts for the owner rule), under the stack's
+   * mutex, as every change does for the stack directory. Returns how many
+   * files were removed from the stack meanwhile; a directory that cannot be
+   * swept goes to `onError` and the others are still swept. An absent stack
+   * has nothing to sweep.
+   */
+  sweep(onError?: (err: unknown) => void): Promise<number>
+  /**
    * Re-seals one rev (the trash entry pruned at `trashedAt`, when given)
    * with the sealing key; content and pointers do not change, so it needs no
    * lock. Throws `unreadable-snapshot` when no configured key opens it.
@@ -336,6 +345,12 @@ export interface StoreCatalog {
   }): Promise<Array<{ factory: string; stack: string }>>
   /** Proves the storage takes a new object; throws the storage's error when it does not. */
   probeWritable(): Promise<void>
+  /**
+   * Removes the temp files dead writers left outside the stacks: in the data
+   * directory itself (readiness and case probes) and in the held-locks
+   * index, by the owner rule of src/fs/temp-files.ts. Returns how many.
+   */
+  sweepLeftovers(): Promise<number>
   /** How many lock requests are waiting for a lock in this process, over every stack. */
   waiting(): number
   /** Stops background watchers. */

@@ -21,6 +21,7 @@ import { syncDir } from '../../fs/durable.js'
 import { type FsOps, nodeFs } from '../../fs/fs-ops.js'
 import { Mutex } from '../../fs/mutex.js'
 import { type OwnerProbe, hostProbe } from '../../fs/owner.js'
+import { DEFAULT_TEMP_MAX_AGE_MS } from '../../fs/temp-files.js'
 import { UNOBIN_PAYLOAD, encodeEnvelope } from '../envelope.js'
 import { checkUnobinSnapshot } from '../../parse/parse-pool.js'
 import { assertName } from '../names.js'
@@ -113,7 +114,7 @@ export class LocalStore implements ManagedStore {
       stack: assertName('stack', options.stack),
       fs,
       clock: options.clock,
-      tempMaxAgeMs: options.tempMaxAgeMs ?? 60_000,
+      tempMaxAgeMs: options.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS,
       probe,
       warn,
       onActivity: (busy) => options.onActivity?.(this, busy),
@@ -339,6 +340,15 @@ export class LocalStore implements ManagedStore {
       if (!(await this.#dir.ensure(false))) return []
       if (options.dryRun !== true) await this.#dir.sweepAll() // retention also sweeps leftovers in snapshots/ and the trash
       return this.#trash.purge(windowMs, options.dryRun === true)
+    })
+  }
+
+  async sweep(onError?: (err: unknown) => void): Promise<number> {
+    return this.#dir.io('sweeping leftover temp files', async () => {
+      const before = this.#dir.swept
+      if (!(await this.#dir.ensure(false))) return 0 // ensure's first-use sweep counts too
+      await this.#mutex.run(() => this.#dir.sweepAll(onError))
+      return this.#dir.swept - before
     })
   }
 

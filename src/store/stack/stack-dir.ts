@@ -56,6 +56,7 @@ export class StackDir {
   readonly #foldsCase: boolean
   #inFlight = 0
   #ready = false
+  #swept = 0
 
   /** Names must be validated by the caller (see names.ts) before any path is built. */
   constructor(options: StackDirOptions) {
@@ -103,12 +104,19 @@ export class StackDir {
    * what the filesystem throws (an absent directory is not an error).
    */
   async sweep(dir: string, names?: readonly string[]): Promise<number> {
-    return sweepTemps(this.fs, dir, {
+    const removed = await sweepTemps(this.fs, dir, {
       probe: this.#probe,
       maxAgeMs: this.#tempMaxAgeMs,
       nowMs: this.nowMs(),
       ...(names === undefined ? {} : { names }),
     })
+    this.#swept += removed
+    return removed
+  }
+
+  /** How many temp files the sweeps of this handle removed so far (every sweep: first use, changes, retention). */
+  get swept(): number {
+    return this.#swept
   }
 
   /**
@@ -121,10 +129,23 @@ export class StackDir {
     await this.sweep(this.path).catch(() => {})
   }
 
-  /** The retention job's sweep: the stack directory, `snapshots/`, `.trash/` and `.meta/`; best effort, like `sweepForChange`. */
-  async sweepAll(): Promise<void> {
-    for (const dir of [this.path, this.snapshots, this.trash, this.meta])
-      if (await this.#isRealDir(dir)) await this.sweep(dir).catch(() => {})
+  /**
+   * The sweep of every directory of the stack (the retention job's and the
+   * start-up sweep): the stack directory, `snapshots/`, `.trash/` and
+   * `.meta/`. Best effort, like `sweepForChange`: a directory that cannot be
+   * swept is reported to `onError` (ignored when absent) and the others are
+   * still swept. Returns how many files it removed.
+   */
+  async sweepAll(onError: (err: unknown) => void = () => {}): Promise<number> {
+    let removed = 0
+    for (const dir of [this.path, this.snapshots, this.trash, this.meta]) {
+      try {
+        if (await this.#isRealDir(dir)) removed += await this.sweep(dir)
+      } catch (err) {
+        onError(err)
+      }
+    }
+    return removed
   }
 
   /** True when `dir` is a real directory: `.trash/` and `.meta/` are checked where they are used (a symlink there is refused then), and never swept through a link. */
