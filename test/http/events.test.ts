@@ -5,6 +5,7 @@ import { buildTestApp, stackUrl } from '../helpers/app.js'
 import { authFromText, bearer, newToken, tokensFileText } from '../helpers/auth.js'
 import { type SseStream, openEvents } from '../helpers/sse-client.js'
 import { makeRoot, sampleSnapshot } from '../helpers/store.js'
+import { waitFor } from '../helpers/wait.js'
 
 type Options = Parameters<typeof buildTestApp>[1]
 
@@ -131,8 +132,7 @@ t.test('streams beyond the cap answer 503 too-many-streams, and the gauge counts
   t.equal(JSON.parse(refused!.body).code, 'too-many-streams')
   s.close()
   await s.ended
-  const deadline = Date.now() + 10_000
-  while ((await gauge()) !== 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+  await waitFor(async () => (await gauge()) === 0, 30_000, 'the closed stream to be uncounted')
   t.equal(await gauge(), 0, 'a closed stream is no longer counted')
   const again = await stream(t, `${b.base}${stackUrl('f1', 's2')}/events`)
   t.equal(again.status, 200, 'a slot is free again')

@@ -5,6 +5,7 @@ import { NoopEncrypter } from '../../src/crypto/noop.js'
 import { SystemClock } from '../../src/clock.js'
 import { UNOBIN_PAYLOAD } from '../../src/store/envelope.js'
 import { makeRoot, sampleSnapshot } from '../helpers/store.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** The real filesystem without directory watches: a lock waiter is then woken only by this process's release (or its poll). */
 const noWatchFs: FsOps = {
@@ -75,7 +76,7 @@ t.test('a lock waiter keeps its handle and is woken by a release through a handl
   const waiterStore = root.stack('f', 's')
   t.not(waiterStore, holder)
   const waiter = waiterStore.lock({ who: 'second' }, {}, { waitMs: 600_000 })
-  while (root.waiting() === 0) await new Promise((resolve) => setImmediate(resolve))
+  await waitFor(() => root.waiting() === 1, 30_000, 'the lock request to wait')
   for (const name of ['y', 'z']) await root.stack('f', name).lock({ who: name }, {}) // would drop f/s if idle
   t.equal(root.stack('f', 's'), waiterStore, 'a handle with a waiter is never dropped')
   t.equal(root.waiting(), 1)
