@@ -12,24 +12,21 @@ import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { buildTestApp } from '../helpers/app.js'
+import { type HttpBackendConfig, HttpBackend, retryablePolicy, stateFile } from '../helpers/go/backend.js'
 import {
   EMPTY_BODY_MD5,
-  GoHttpClient,
   type GoClientStyle,
   type GoLockInfo,
   type GoResponse,
   GoJsonError,
-  type HttpBackendConfig,
-  HttpBackend,
   isGoRfc3339,
   marshalLockInfo,
   md5Base64,
   newLockInfo,
   parseGoJson,
-  retryablePolicy,
-  stateFile,
   withLockId,
-} from '../helpers/go-http-client.js'
+} from '../helpers/go/encoding.js'
+import { GoHttpClient } from '../helpers/go/transport.js'
 
 const FACTORY = 'f'
 

@@ -9,20 +9,17 @@
 import t, { type Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import { buildTestApp } from '../helpers/app.js'
+import { type HttpBackendConfig, HttpBackend, retryablePolicy, stateFile } from '../helpers/go/backend.js'
 import {
-  GoHttpClient,
   type GoClientStyle,
   type GoResponse,
-  type HttpBackendConfig,
-  HttpBackend,
   marshalLockInfo,
   md5Base64,
   newLockInfo,
   parseGoJson,
-  retryablePolicy,
-  stateFile,
   withLockId,
-} from '../helpers/go-http-client.js'
+} from '../helpers/go/encoding.js'
+import { GoHttpClient } from '../helpers/go/transport.js'
 import { sampleSnapshot } from '../helpers/store.js'
 
 const FACTORY = 'f'
