@@ -32,102 +32,27 @@ import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { type Answer, call } from '../helpers/http-call.js'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
-import { MODE, SEED, below, reportFigures, seeded, sized } from '../helpers/torture.js'
-
-const SERVERS = 3
-const STACKS = ['alpha', 'beta'] as const
-const LOCKERS_PER_SERVER = sized(1, 2) // per stack
-const CYCLES = sized(8, 40) // per locker
-const READERS_PER_SERVER = 1 // per stack
-const FACTORY = 'replicas'
-/** The longest a locker's lock request waits before it is asked again (423 wait-timeout). */
-const WAIT_S = 30
-/** The lease of the cycles that take one: long enough never to lapse during a cycle. */
-const TTL_S = 120
+import { MODE, SEED, below, reportFigures, seeded } from '../helpers/torture.js'
+import { type Run, checkCurrentReads, checkLocksAndHistory, checkLockReads } from './replicas/checks.js'
+import {
+  CYCLES,
+  type Cycle,
+  LOCKERS_PER_SERVER,
+  type Op,
+  type Rec,
+  READERS_PER_SERVER,
+  SERVERS,
+  STACKS,
+  type Stack,
+  TTL_S,
+  WAIT_S,
+  counterDoc,
+  counterOf,
+  sleep,
+  stackPath,
+} from './replicas/model.js'
 
 if (MODE === 'long') t.setTimeout(900_000)
-
-type Stack = (typeof STACKS)[number]
-type Op = 'lock' | 'read' | 'renew' | 'intrude' | 'write' | 'unlock' | 'get-current' | 'get-lock'
-
-/** One request as the test saw it. */
-interface Rec {
-  readonly client: string
-  readonly server: number
-  readonly stack: Stack
-  readonly op: Op
-  /** performance.now() just before the request was sent, and once its whole answer was read. */
-  readonly inv: number
-  readonly comp: number
-  readonly status: number
-  readonly code: string | undefined
-  /** Facts of the answer: rev (write, ETag of current), generation and lock id (lock answers), value (current). */
-  readonly rev?: string | undefined
-  readonly generation?: number | undefined
-  readonly lockId?: string | undefined
-  readonly who?: string | undefined
-  readonly value?: number | undefined
-  readonly writer?: string | undefined
-}
-
-/** One lock cycle of a locker: its requests, in order. */
-interface Cycle {
-  readonly stack: Stack
-  readonly client: string
-  readonly lock: Rec
-  readonly read: Rec
-  readonly write: Rec
-  readonly unlock: Rec
-  /** The value written (the value read plus one). */
-  readonly value: number
-}
-
-function stackPath(stack: Stack): string {
-  return `/v1/factories/${FACTORY}/stacks/${stack}`
-}
-
-/** The counter document: a valid unobin snapshot carrying `value` and who wrote it under which lock. */
-function counterDoc(stack: Stack, value: number, writer: string, lockId: string): Buffer {
-  const doc = {
-    'format-version': 1,
-    factory: { name: FACTORY, version: '1.0.0', 'content-revision': 'sha256:torture' },
-    stack,
-    'generated-at': '2026-07-10T12:00:00Z',
-    entries: [
-      {
-        address: 'counter.value',
-        'entry-kind': 'leaf',
-        category: 'resource',
-        binding: { alias: 'local', kind: 'counter' },
-        outputs: { value: String(value) },
-      },
-    ],
-    outputs: { value: String(value), writer, 'lock-id': lockId },
-  }
-  return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`)
-}
-
-/** The value and writer of a counter document (value 0 = no current). */
-function counterOf(answer: Answer): { value: number | undefined; writer: string | undefined } {
-  const value = Number(answer.body?.outputs?.value)
-  return { value: Number.isInteger(value) ? value : undefined, writer: answer.body?.outputs?.writer }
-}
-
-/** The largest index i with key(items[i]) < bound, or -1 (items sorted by key). */
-function lastBefore<T>(items: readonly T[], key: (item: T) => number, bound: number): number {
-  let lo = 0
-  let hi = items.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (key(items[mid]!) < bound) lo = mid + 1
-    else hi = mid
-  }
-  return lo - 1
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
 
 t.test('three replicas on one data dir: lock exclusion and per-stack history are linearizable', async (t) => {
   const dataDir = t.testdir()
@@ -333,212 +258,12 @@ t.test('three replicas on one data dir: lock exclusion and per-stack history are
   t.comment(`${waitTimeouts} lock waits timed out and were asked again`)
   const perStack = SERVERS * LOCKERS_PER_SERVER * CYCLES
   let readsChecked = 0
+  const run: Run = { servers, records, cycles, perStack }
 
   for (const stack of STACKS) {
-    const mine = cycles.filter((c) => c.stack === stack)
-    t.equal(mine.length, perStack, `${stack}: ${perStack} lock cycles ran`)
-    const byGeneration = [...mine].sort((a, b) => a.lock.generation! - b.lock.generation!)
-
-    // --- exclusion ---
-    t.equal(
-      new Set(mine.map((c) => c.lock.generation)).size,
-      mine.length,
-      `${stack}: every acquisition has its own generation`,
-    )
-    const first = byGeneration[0]?.lock.generation ?? 1
-    t.same(
-      byGeneration
-        .flatMap((c, i) =>
-          c.lock.generation === first + i ? [] : [`position ${i}: generation ${c.lock.generation} (${c.client})`],
-        )
-        .slice(0, 5),
-      [],
-      `${stack}: generations grow by one at every acquisition`,
-    )
-    const overlaps: string[] = []
-    for (let i = 1; i < byGeneration.length; i++) {
-      const prev = byGeneration[i - 1]!
-      const next = byGeneration[i]!
-      if (!(next.lock.comp > prev.lock.comp))
-        overlaps.push(
-          `generation ${next.lock.generation} (${next.client}) was answered before generation ${prev.lock.generation} (${prev.client})`,
-        )
-      if (!(next.lock.comp > prev.unlock.inv))
-        overlaps.push(
-          `generation ${next.lock.generation} (${next.client} via server ${next.lock.server}) was granted at ${next.lock.comp.toFixed(1)} ms, before generation ${prev.lock.generation} (${prev.client}) sent its unlock at ${prev.unlock.inv.toFixed(1)} ms`,
-        )
-    }
-    t.same(overlaps.slice(0, 10), [], `${stack}: generations increase with acquisition time and no two holders overlap`)
-    t.same(
-      byGeneration
-        .filter((c) => c.unlock.generation !== c.lock.generation)
-        .map((c) => `${c.client}: locked ${c.lock.generation}, released ${c.unlock.generation}`),
-      [],
-      `${stack}: each unlock released its own generation`,
-    )
-
-    // --- history: no lost update ---
-    t.same(
-      byGeneration.map((c) => c.value),
-      byGeneration.map((_, i) => i + 1),
-      `${stack}: values written in generation order are 1..${perStack}, without gap or repeat`,
-    )
-    t.same(
-      byGeneration
-        .flatMap((c, i) =>
-          c.read.value === i
-            ? []
-            : [
-                `generation ${c.lock.generation} (${c.client}) read ${c.read.value} under the lock, the last write before it was ${i}`,
-              ],
-        )
-        .slice(0, 5),
-      [],
-      `${stack}: each holder read the previous holder's value under the lock`,
-    )
-    const acked = byGeneration.map((c) => c.write.rev)
-    const listings: string[][] = []
-    for (let s = 0; s < SERVERS; s++) {
-      const revs: string[] = []
-      let after: string | null = null
-      let current: string | null = null
-      for (let page = 0; page < 10_000; page++) {
-        const listed: Answer = await call(
-          servers[s]!.url,
-          'GET',
-          `${stackPath(stack)}/snapshots?limit=${3 + s * 4}${after === null ? '' : `&after=${encodeURIComponent(after)}`}`,
-        )
-        if (listed.status !== 200) {
-          t.fail(`${stack}: listing page ${page} through server ${s} answered ${listed.status}`, { body: listed.text })
-          break
-        }
-        revs.push(...(listed.body.revs as string[]))
-        current = listed.body.current
-        after = listed.body.next
-        if (after === null) break
-      }
-      listings.push(revs)
-      t.equal(current, acked.at(-1), `${stack}: server ${s} lists the last write as current`)
-    }
-    t.same(listings[0], acked, `${stack}: the listed history is exactly the acknowledged writes, in generation order`)
-    t.same(listings.slice(1), [listings[0], listings[0]], `${stack}: every server lists the same history`)
-    const content: string[] = []
-    for (const [i, c] of byGeneration.entries()) {
-      if (c.write.rev === undefined) continue
-      const rev = await call(servers[i % SERVERS]!.url, 'GET', `${stackPath(stack)}/snapshots/${c.write.rev}`)
-      const { value, writer } = counterOf(rev)
-      if (rev.status !== 200 || value !== c.value || writer !== c.client)
-        content.push(`${c.write.rev}: ${rev.status} value ${value} by ${writer}, written ${c.value} by ${c.client}`)
-    }
-    t.same(content.slice(0, 5), [], `${stack}: every rev holds the value and writer that wrote it`)
-    for (let s = 0; s < SERVERS; s++) {
-      const current = await call(servers[s]!.url, 'GET', `${stackPath(stack)}/current`)
-      t.equal(counterOf(current).value, perStack, `${stack}: current through server ${s} holds the last value`)
-      t.equal(current.headers.get('etag'), `"${acked.at(-1)}"`, `${stack}: and is the last rev`)
-      const lock = await call(servers[s]!.url, 'GET', `${stackPath(stack)}/lock`)
-      t.equal(lock.status, 404, `${stack}: the lock is free at the end through server ${s}`)
-    }
-
-    // --- linearizable reads of current (a register whose writes are sequential: each write
-    // is under the lock, invoked after the previous one completed) ---
-    const writes = byGeneration.map((c) => c.write) // value i + 1 at index i; inv and comp both increase
-    const revOfValue = new Map(byGeneration.map((c) => [c.value, c.write.rev]))
-    const reads = records.filter(
-      (r) => r.stack === stack && (r.op === 'get-current' || r.op === 'read') && r.value !== undefined,
-    )
-    readsChecked += reads.length
-    const stale: string[] = []
-    const future: string[] = []
-    const mismatched: string[] = []
-    for (const r of reads) {
-      const lower = lastBefore(writes, (w) => w.comp, r.inv) + 1 // the last value whose write completed before the read began
-      const upper = lastBefore(writes, (w) => w.inv, r.comp) + 1 // the last value whose write began before the read completed
-      const v = r.value!
-      if (v < lower)
-        stale.push(
-          `${r.client} via server ${r.server} read ${v} in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms, but write ${lower} completed at ${writes[lower - 1]!.comp.toFixed(1)} ms`,
-        )
-      if (v > upper)
-        future.push(
-          `${r.client} via server ${r.server} read ${v} in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms, before write ${v} began`,
-        )
-      if (v > 0 && r.rev !== revOfValue.get(v))
-        mismatched.push(`${r.client} read value ${v} with ETag ${r.rev}, written as ${revOfValue.get(v)}`)
-    }
-    t.same(
-      stale.slice(0, 5),
-      [],
-      `${stack}: no read of current missed a write that completed before it began (${reads.length} reads)`,
-    )
-    t.same(future.slice(0, 5), [], `${stack}: no read of current saw a write that had not begun`)
-    t.same(mismatched.slice(0, 5), [], `${stack}: every read's ETag is the rev of the value it read`)
-    const byComp = [...reads].sort((a, b) => a.comp - b.comp)
-    const byInv = [...reads].sort((a, b) => a.inv - b.inv)
-    const inversions: string[] = []
-    let seen = 0
-    let highest: Rec | undefined
-    for (const r of byInv) {
-      for (; seen < byComp.length && byComp[seen]!.comp < r.inv; seen++) {
-        if (highest === undefined || byComp[seen]!.value! > highest.value!) highest = byComp[seen]
-      }
-      if (highest !== undefined && r.value! < highest.value!)
-        inversions.push(
-          `${r.client} via server ${r.server} read ${r.value} at [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms after ${highest.client} via server ${highest.server} had read ${highest.value} (done at ${highest.comp.toFixed(1)} ms)`,
-        )
-    }
-    t.same(
-      inversions.slice(0, 5),
-      [],
-      `${stack}: no read of current returned an older value than a read that completed before it began`,
-    )
-
-    // --- linearizable reads of the lock ---
-    const byAcquired = [...byGeneration] // lock.comp increases with generation (checked above)
-    const cycleOf = new Map(byGeneration.map((c) => [c.lock.generation!, c]))
-    const lockReads = records.filter(
-      (r) => r.stack === stack && r.op === 'get-lock' && (r.status === 200 || r.status === 404),
-    )
-    readsChecked += lockReads.length
-    const badLockReads: string[] = []
-    for (const r of lockReads) {
-      const latest = lastBefore(byAcquired, (c) => c.lock.comp, r.inv) // the last acquisition answered before the read began
-      if (r.status === 200) {
-        const c = cycleOf.get(r.generation!)
-        if (c === undefined) {
-          badLockReads.push(
-            `${r.client} via server ${r.server} saw generation ${r.generation} (${r.who}), which no locker acquired`,
-          )
-          continue
-        }
-        if (r.lockId !== c.lock.lockId || r.who !== c.client)
-          badLockReads.push(
-            `${r.client} saw generation ${r.generation} held by ${r.who} (${r.lockId}), acquired by ${c.client} (${c.lock.lockId})`,
-          )
-        if (!(c.lock.inv < r.comp))
-          badLockReads.push(
-            `${r.client} via server ${r.server} saw generation ${r.generation} before ${c.client} asked for it`,
-          )
-        if (c.unlock.comp < r.inv)
-          badLockReads.push(
-            `${r.client} via server ${r.server} saw generation ${r.generation} at ${r.inv.toFixed(1)} ms, after its unlock completed at ${c.unlock.comp.toFixed(1)} ms`,
-          )
-        if (latest >= 0 && r.generation! < byAcquired[latest]!.lock.generation!)
-          badLockReads.push(
-            `${r.client} via server ${r.server} saw generation ${r.generation} after generation ${byAcquired[latest]!.lock.generation} had been granted`,
-          )
-      } else if (latest >= 0) {
-        const c = byAcquired[latest]!
-        if (c.unlock.inv > r.comp)
-          badLockReads.push(
-            `${r.client} via server ${r.server} read the lock free in [${r.inv.toFixed(1)}, ${r.comp.toFixed(1)}] ms while generation ${c.lock.generation} (${c.client}) held it from ${c.lock.comp.toFixed(1)} to ${c.unlock.inv.toFixed(1)} ms`,
-          )
-      }
-    }
-    t.same(
-      badLockReads.slice(0, 5),
-      [],
-      `${stack}: every GET lock answer is consistent with the acquisitions and releases (${lockReads.length} reads)`,
-    )
+    const byGeneration = await checkLocksAndHistory(t, stack, run)
+    readsChecked += checkCurrentReads(t, stack, byGeneration, run)
+    readsChecked += checkLockReads(t, stack, byGeneration, run)
   }
 
   const lockCycles = cycles.length

@@ -33,6 +33,14 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ServerProcess, startServer } from '../helpers/server-process.js'
+import {
+  type CheckContext,
+  type Get,
+  type Op,
+  type StackModel,
+  checkCurrent,
+  checkHistory,
+} from './server-kill/checks.js'
 import { FIXTURE_KEY, sampleSnapshot } from '../helpers/store.js'
 import { MODE, SEED, below, cycleCount, reportFigures, seeded } from '../helpers/torture.js'
 
@@ -43,39 +51,6 @@ const CYCLES_PER_EPOCH = 8
 const STACKS_PER_EPOCH = 3
 const CLIENTS = 4
 const FACTORY = 'torture'
-
-/** One request as a client saw it. `resp` is null while in flight, and stays null when the kill cut it. */
-interface Op {
-  readonly id: number
-  readonly client: string
-  readonly stack: string
-  readonly kind: 'write' | 'set-current' | 'lock' | 'unlock' | 'read'
-  readonly inv: number
-  resp: number | null
-  status: number | null
-  /** write: the marker in the document; set-current: the target rev. */
-  readonly marker?: string
-  readonly makeCurrent?: boolean
-  readonly underLock?: boolean
-  target?: string
-  rev?: string
-  lockId?: string
-  generation?: number
-}
-
-/** What is known about one stack, from acknowledgements and from checks after restarts. */
-interface StackModel {
-  readonly name: string
-  /** rev -> the exact bytes written there (acknowledged, or found landed after a kill). */
-  readonly bytes: Map<string, Buffer>
-  /** Write ops whose rev is known, for the order check. */
-  readonly writes: Op[]
-  /** Requests that may have set current: acknowledged ones, cut ones, and the value a check observed. */
-  currentOps: Op[]
-  /** The client whose lock is held (by the record), with its id. */
-  holder: { client: string; id: string } | null
-  lastGeneration: number
-}
 
 // Every cycle starts a server process: minutes on a loaded machine even in the short mode.
 t.setTimeout(MODE === 'long' ? 60 * 60_000 : 480_000)
@@ -314,7 +289,7 @@ t.test(
       const warmId = ((await warmLock.json()) as { id?: string }).id
       if (warmId !== undefined)
         await fetch(`${warm}/lock?id=${encodeURIComponent(warmId)}`, { method: 'DELETE' }).then((r) => r.text())
-      const get = async (path: string): Promise<{ status: number; headers: Headers; buf: Buffer; body: any }> => {
+      const get: Get = async (path) => {
         const res = await fetch(`${check}/v1/factories/${FACTORY}/stacks/${path}`)
         const buf = Buffer.from(await res.arrayBuffer())
         let body: any
@@ -325,6 +300,7 @@ t.test(
         }
         return { status: res.status, headers: res.headers, buf, body }
       }
+      const checkContext: CheckContext = { get, ops, allOps: () => allOpsByCycle.flat(), problems, figures }
 
       /** Times one request to `stack` (from sending to the whole answer), checks it against the bound. */
       const timed = async (
@@ -413,95 +389,8 @@ t.test(
       }
 
       for (const stack of stacks) {
-        // History: every acknowledged rev listed and byte-exact; anything else listed is a cut write, whole.
-        const listed: string[] = []
-        let after: string | null = null
-        do {
-          const page = await get(`${stack.name}/snapshots?limit=1000${after ? `&after=${after}` : ''}`)
-          if (page.status === 404 && stack.bytes.size === 0 && listed.length === 0) break
-          if (page.status !== 200) {
-            problems.push(`${stack.name}: list answered ${page.status}`)
-            break
-          }
-          listed.push(...page.body.revs)
-          after = page.body.next
-        } while (after !== null)
-        const cutWrites = new Map(
-          ops.filter((o) => o.stack === stack.name && o.kind === 'write' && o.resp === null).map((o) => [o.marker!, o]),
-        )
-        for (const rev of listed) {
-          const read = await get(`${stack.name}/snapshots/${rev}`)
-          figures.revsChecked++
-          const known = stack.bytes.get(rev)
-          if (known !== undefined) {
-            if (read.status !== 200 || !read.buf.equals(known))
-              problems.push(
-                `${stack.name}/${rev}: acknowledged write reads ${read.status}, ${read.buf.length} bytes, not what was written`,
-              )
-            continue
-          }
-          const marker: unknown = read.body?.outputs?.marker
-          const cut = typeof marker === 'string' ? cutWrites.get(marker) : undefined
-          if (read.status !== 200 || cut === undefined || !read.buf.equals(sampleSnapshot(marker as string))) {
-            const op = allOpsByCycle.flat().find((o) => o.marker === marker)
-            problems.push(
-              `${stack.name}/${rev}: listed but neither acknowledged nor a whole cut write (${read.status}, marker ${String(marker)}: ${JSON.stringify(op)})`,
-            )
-            continue
-          }
-          cutWrites.delete(cut.marker!)
-          cut.rev = rev
-          stack.bytes.set(rev, read.buf)
-          stack.writes.push(cut)
-          figures.landedAfterCut++
-        }
-        figures.lostAfterCut += cutWrites.size
-        const listedSet = new Set(listed)
-        for (const rev of stack.bytes.keys())
-          if (!listedSet.has(rev)) problems.push(`${stack.name}/${rev}: acknowledged write not listed after the kill`)
-        // Order: a write acknowledged before another began is listed first.
-        const index = new Map(listed.map((r, i) => [r, i]))
-        for (const a of stack.writes) {
-          for (const b of stack.writes) {
-            if (a.resp !== null && a.resp < b.inv && index.get(a.rev!)! > index.get(b.rev!)!)
-              problems.push(`${stack.name}: ${a.rev} was acknowledged before ${b.rev} was sent but lists after it`)
-          }
-        }
-
-        // Current: readable, and the value of a request no acknowledged request followed.
-        const current = await get(`${stack.name}/current`)
-        const candidates = stack.currentOps.filter(
-          (o) =>
-            (o.status === null ? o.resp === null : o.status < 300) &&
-            !stack.currentOps.some((p) => p.status !== null && p.status < 300 && o.resp !== null && p.inv > o.resp),
-        )
-        const revLeftBy = (o: Op): string | undefined => (o.kind === 'set-current' ? o.target : o.rev)
-        if (current.status === 404) {
-          if (stack.currentOps.some((o) => o.status !== null && o.status < 300))
-            problems.push(`${stack.name}: current is gone after the kill`)
-          stack.currentOps = [] // none of the cut requests took effect
-        } else if (current.status !== 200) {
-          problems.push(`${stack.name}: current answered ${current.status} after the kill`)
-        } else {
-          const rev = String(current.headers.get('etag')).replaceAll('"', '')
-          if (!candidates.some((o) => revLeftBy(o) === rev))
-            problems.push(`${stack.name}: current is ${rev}, which no request could have left last`)
-          if (!current.buf.equals(stack.bytes.get(rev) ?? Buffer.alloc(0)))
-            problems.push(`${stack.name}: current does not read as rev ${rev} was written`)
-          // Fold the observation in: from now on current is this value, as of now.
-          stack.currentOps = [
-            {
-              id: -1,
-              client: 'check',
-              stack: stack.name,
-              kind: 'set-current',
-              inv: performance.now(),
-              resp: performance.now(),
-              status: 200,
-              target: rev,
-            },
-          ]
-        }
+        await checkHistory(stack, checkContext)
+        await checkCurrent(stack, checkContext)
 
         // Lock: held by the recorded holder, or (when its release or a rival's lock was cut) free or held by a cut locker.
         const lock = await get(`${stack.name}/lock`)
