@@ -23,6 +23,7 @@ t.test('a burst of bad tokens from one address slows the failures, not a valid c
   const slowed = await app.inject({ url: `${STACK}/snapshots`, headers: bearer(newToken()) })
   t.equal(slowed.statusCode, 429, 'the next failure is slowed')
   t.equal(slowed.json().code, 'rate-limited')
+  t.equal(slowed.headers['retry-after'], '60', 'for as long as the bucket takes to refill one failure')
   t.equal(
     (await app.inject({ url: `${STACK}/snapshots`, headers: bearer(token) })).statusCode,
     200,

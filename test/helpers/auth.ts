@@ -12,6 +12,7 @@ import { stringify } from 'yaml'
 import { createAuthenticator } from '../../src/auth/authenticator.js'
 import { hashToken } from '../../src/auth/token-hash.js'
 import { parseTokensFile } from '../../src/auth/tokens-file.js'
+import type { App } from '../../src/http/app-type.js'
 import type { AuthOptions } from '../../src/http/auth.js'
 
 /** A fresh random token, as an operator would issue one (openssl rand -hex 32). */
@@ -55,6 +56,42 @@ export function authFromText(text: string, overrides: Partial<AuthOptions> = {})
     maxLocksPerCaller: null,
     ...overrides,
   }
+}
+
+/**
+ * Principals named with what each may do on every factory and stack: the auth
+ * options of a tokens file with one fresh token each, and the tokens by name.
+ */
+export function principals<Name extends string>(
+  allow: Readonly<Record<Name, readonly string[]>>,
+  overrides: Partial<AuthOptions> = {},
+): { auth: AuthOptions; tokens: Record<Name, string> } {
+  const tokens = Object.fromEntries(Object.keys(allow).map((name) => [name, newToken()])) as Record<Name, string>
+  const specs = (Object.entries(allow) as Array<[Name, readonly string[]]>).map(([name, permissions]) => ({
+    name,
+    token: tokens[name],
+    grants: [{ scope: '*/*', allow: permissions }],
+  }))
+  return { auth: authFromText(tokensFileText(specs), overrides), tokens }
+}
+
+/** The status `app` answers a request sent with `token`; a string body is sent as JSON, as the clients send it. */
+export async function statusAs(
+  app: App,
+  token: string,
+  method: string,
+  url: string,
+  payload?: string | Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const type = typeof payload === 'string' ? { 'content-type': 'application/json' } : {}
+  const res = await app.inject({
+    method: method as 'GET',
+    url,
+    headers: { ...bearer(token), ...type, ...headers },
+    ...(payload === undefined ? {} : { payload }),
+  })
+  return res.statusCode
 }
 
 /** `Authorization: Bearer <token>`. */
