@@ -1,6 +1,6 @@
 /** Hostile lock and fencing requests, the cases fuzzing found, and routes and methods that do not exist. */
 import { sampleSnapshot } from '../../helpers/store.js'
-import { CUR_REV, HOLDER, JSON_TYPE, OLD_REV, type Row, S, lockPost } from './rows.js'
+import { CUR_REV, HOLDER, JSON_TYPE, OLD_REV, type Row, S, lockPost, fenced } from './rows.js'
 
 export const LOCK_ROWS: readonly Row[] = [
   // Locks and fencing.
@@ -94,16 +94,14 @@ export const LOCK_ROWS: readonly Row[] = [
     status: 400,
     code: 'invalid-rev',
   },
-  {
-    name: 'restore a rev on day 32',
-    method: 'POST',
-    url: `${S}/snapshots:restore`,
-    body: JSON.stringify({ rev: '9999-12-32T00:00:00Z_1' }),
-    type: JSON_TYPE,
-    headers: { 'lock-id': HOLDER },
-    status: 400,
-    code: 'invalid-rev',
-  },
+  fenced(
+    'restore a rev on day 32',
+    'POST',
+    '/snapshots:restore',
+    JSON.stringify({ rev: '9999-12-32T00:00:00Z_1' }),
+    400,
+    'invalid-rev',
+  ),
   {
     name: 'list after an hour-24 rev',
     method: 'GET',
@@ -111,26 +109,8 @@ export const LOCK_ROWS: readonly Row[] = [
     status: 400,
     code: 'invalid-rev',
   },
-  {
-    name: 'prune maxAge 1e400 (Infinity)',
-    method: 'POST',
-    url: `${S}/snapshots:prune`,
-    body: '{"maxAge":1e400}',
-    type: JSON_TYPE,
-    headers: { 'lock-id': HOLDER },
-    status: 400,
-    code: 'invalid-request',
-  },
-  {
-    name: 'prune maxAge 1e308',
-    method: 'POST',
-    url: `${S}/snapshots:prune`,
-    body: '{"maxAge":1e308}',
-    type: JSON_TYPE,
-    headers: { 'lock-id': HOLDER },
-    status: 400,
-    code: 'invalid-request',
-  },
+  fenced('prune maxAge 1e400 (Infinity)', 'POST', '/snapshots:prune', '{"maxAge":1e400}', 400, 'invalid-request'),
+  fenced('prune maxAge 1e308', 'POST', '/snapshots:prune', '{"maxAge":1e308}', 400, 'invalid-request'),
   {
     name: 'write to a new stack with a made-up Lock-Id',
     method: 'POST',

@@ -1,6 +1,6 @@
 /** Hostile names and revs, in every encoding: traversal, look-alikes, overlong, non-canonical revs. */
 import { sampleSnapshot } from '../../helpers/store.js'
-import { HOLDER, JSON_TYPE, type Row, S } from './rows.js'
+import { HOLDER, JSON_TYPE, type Row, S, fenced } from './rows.js'
 
 export const NAME_ROWS: readonly Row[] = [
   // Traversal and names, in every encoding.
@@ -179,36 +179,23 @@ export const NAME_ROWS: readonly Row[] = [
     status: 400,
     code: 'invalid-rev',
   },
-  {
-    name: 'set current to ../current',
-    method: 'PUT',
-    url: `${S}/current`,
-    body: JSON.stringify({ rev: '../current' }),
-    type: JSON_TYPE,
-    headers: { 'lock-id': HOLDER },
-    status: 400,
-    code: 'invalid-request',
-  },
-  {
-    name: 'set current to a non-canonical rev',
-    method: 'PUT',
-    url: `${S}/current`,
-    body: JSON.stringify({ rev: '2026-07-10T12:00:00.10Z' }),
-    type: JSON_TYPE,
-    headers: { 'lock-id': HOLDER },
-    status: 400,
-    code: 'invalid-rev',
-  },
-  {
-    name: 'set current to an absent rev',
-    method: 'PUT',
-    url: `${S}/current`,
-    body: JSON.stringify({ rev: '2020-01-01T00:00:00Z' }),
-    type: JSON_TYPE,
-    headers: { 'lock-id': HOLDER },
-    status: 404,
-    code: 'rev-not-found',
-  },
+  fenced('set current to ../current', 'PUT', '/current', JSON.stringify({ rev: '../current' }), 400, 'invalid-request'),
+  fenced(
+    'set current to a non-canonical rev',
+    'PUT',
+    '/current',
+    JSON.stringify({ rev: '2026-07-10T12:00:00.10Z' }),
+    400,
+    'invalid-rev',
+  ),
+  fenced(
+    'set current to an absent rev',
+    'PUT',
+    '/current',
+    JSON.stringify({ rev: '2020-01-01T00:00:00Z' }),
+    404,
+    'rev-not-found',
+  ),
   { name: 'list after=../x', method: 'GET', url: `${S}/snapshots?after=..%2fx`, status: 400, code: 'invalid-request' },
   { name: 'list limit=0', method: 'GET', url: `${S}/snapshots?limit=0`, status: 400, code: 'invalid-request' },
   {

@@ -52,6 +52,15 @@ export const snap = (name: string, body: string | Buffer, status: number, code: 
   status,
   code,
 })
+/** A JSON request to `path` of the stack, presenting the seeded holder's lock id, so only the hostile part can be refused. */
+export const fenced = (
+  name: string,
+  method: Row['method'],
+  path: string,
+  body: string | Buffer,
+  status: number,
+  code: string,
+): Row => ({ name, method, url: `${S}${path}`, body, type: JSON_TYPE, headers: { 'lock-id': HOLDER }, status, code })
 export const lockPost = (name: string, body: string, status: number, code: string, query = ''): Row => ({
   name,
   method: 'POST',
