@@ -1,18 +1,3 @@
-/**
- * The store of one factory/stack on the local filesystem, in the Go tool's
- * layout (see layout.ts). This class is the facade: each operation validates
- * its arguments, checks the stack directory, takes the stack's mutex where
- * the change needs it, checks the fence, and hands the work to the part that
- * owns it (history, trash, lock, re-seal).
- *
- * Safety never rests on one process's memory: rev names are claimed with
- * `link` (exclusive), the lock marker with `link`, pointers replaced with
- * `rename`, and every publication is fsynced with its directory. The mutex
- * only orders multi-step changes (CAS on current, lock transitions) between
- * processes; if it ever admitted two owners, exclusive create would still
- * keep one holder and one file per rev.
- */
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { Clock } from '../../clock.js'
 import type { Encrypter } from '../../crypto/encrypter.js'
@@ -45,7 +30,6 @@ import type {
   TrashEntry,
   WriteOptions,
   WriteOutcome,
-  WriteRecord,
 } from '../store.js'
 import { History } from './history.js'
 import { MUTEX_FILE } from './layout.js'
@@ -53,7 +37,7 @@ import { notHeld } from './lock-errors.js'
 import { LockRecords } from './lock-records.js'
 import { LockWait } from './lock-wait.js'
 import { resealRev } from './reseal-rev.js'
-import { encodeRevMeta } from './rev-meta.js'
+import { revMetaOf } from './rev-meta.js'
 import { StackDir } from './stack-dir.js'
 import { type ProcessIdentity, StackLock } from './stack-lock.js'
 import { Trash } from './trash.js'
@@ -188,6 +172,8 @@ export class LocalStore implements ManagedStore {
       encrypter: this.#encrypter.ref,
       ciphertext: this.#encrypter.seal(body),
     })
+    // The record's digest is taken here, outside the stack's mutex: hashing a large body must not hold up its other writers.
+    const written = options.record === undefined ? undefined : revMetaOf(options.record, body)
     return this.#dir.io('writing a snapshot', async () => {
       // Fenced before the directories are made: a refused write leaves no trace (not even a new stack).
       await this.#dir.ensure(false)
@@ -200,14 +186,7 @@ export class LocalStore implements ManagedStore {
           if (options.admit(current) === 'unchanged' && current !== undefined)
             return { rev: current.rev, current: true, written: false }
         }
-        const record = options.record
-        if (record === undefined) return { meta: undefined }
-        const facts = { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }
-        const lock =
-          holder === undefined
-            ? null
-            : { id: holder.id, who: holder.who, operation: holder.operation, principal: holder.principal }
-        return { meta: (rev: string) => encodeRevMeta({ rev, ...pickRecord(record), lock, ...facts }) }
+        return { meta: written === undefined ? undefined : written(holder) }
       })
       if (outcome.written)
         await this.#history.remember(outcome.rev, { rev: outcome.rev, payloadType: options.payloadType, body })
@@ -416,17 +395,5 @@ export class LocalStore implements ManagedStore {
   /** Stops watching the stack directory (waiters fall back to polling). */
   close(): void {
     this.#wait.close()
-  }
-}
-
-/** The fields of a write record that are stored (a caller's object may carry more). */
-function pickRecord(r: WriteRecord): WriteRecord {
-  return {
-    principal: r.principal,
-    remote: r.remote,
-    requestId: r.requestId,
-    kind: r.kind,
-    serial: r.serial,
-    lineage: r.lineage,
   }
 }

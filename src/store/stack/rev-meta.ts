@@ -14,13 +14,14 @@
  * mutex) claims in the microseconds between the metadata write and our
  * exclusive link, followed by a crash before the metadata is withdrawn.
  */
+import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { replaceAtomic, syncDir } from '../../fs/durable.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { UndoLog } from '../../fs/undo-log.js'
 import { parseRev } from '../rev.js'
-import type { PayloadKind, RevLock, RevMeta } from '../store.js'
+import type { LockHolder, PayloadKind, RevLock, RevMeta, WriteRecord } from '../store.js'
 import { META_SUFFIX, metaFile, trashMetaName } from './layout.js'
 import type { StackDir } from './stack-dir.js'
 
@@ -31,6 +32,28 @@ const KINDS: readonly PayloadKind[] = ['unobin', 'terraform', 'opaque']
 /** Encodes `meta` as its file's bytes (one JSON object, with the format version). */
 export function encodeRevMeta(meta: RevMeta): Buffer {
   return Buffer.from(`${JSON.stringify({ version: META_VERSION, ...meta })}\n`)
+}
+
+/**
+ * The metadata of a write about to be published, given its record and body:
+ * a function of the holder the write was fenced by (known only inside the
+ * stack's mutex) that encodes the rev's metadata file. The body's size and
+ * sha256 are taken when this is called, before the mutex is taken.
+ */
+export function revMetaOf(
+  record: WriteRecord,
+  body: Buffer,
+): (holder: LockHolder | undefined) => (rev: string) => Buffer {
+  const facts = { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }
+  // Only the record's own fields are stored (a caller's object may carry more).
+  const { principal, remote, requestId, kind, serial, lineage } = record
+  return (holder) => {
+    const lock: RevLock | null =
+      holder === undefined
+        ? null
+        : { id: holder.id, who: holder.who, operation: holder.operation, principal: holder.principal }
+    return (rev) => encodeRevMeta({ rev, principal, remote, requestId, kind, serial, lineage, lock, ...facts })
+  }
 }
 
 /**

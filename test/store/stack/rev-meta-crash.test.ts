@@ -9,9 +9,9 @@ import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ManagedStore, WriteRecord } from '../../src/store/store.js'
-import { ChildScripts } from '../helpers/child.js'
-import { makeRoot, sampleSnapshot } from '../helpers/store.js'
+import type { ManagedStore, WriteRecord } from '../../../src/store/store.js'
+import { ChildScripts } from '../../helpers/child.js'
+import { makeRoot, sampleSnapshot } from '../../helpers/store.js'
 
 t.setTimeout(240_000)
 const children = new ChildScripts(t.testdir())

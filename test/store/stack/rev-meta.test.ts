@@ -2,9 +2,9 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { WriteRecord } from '../../src/store/store.js'
-import { ManualClock } from '../helpers/clock.js'
-import { FIXTURES, makeRoot, sampleSnapshot } from '../helpers/store.js'
+import type { WriteRecord } from '../../../src/store/store.js'
+import { ManualClock } from '../../helpers/clock.js'
+import { FIXTURES, makeRoot, sampleSnapshot } from '../../helpers/store.js'
 
 const FACTORY = 'cluster-deploy'
 const RECORD: WriteRecord = {
