@@ -1,5 +1,5 @@
 /**
- * Generated hostile inputs for the shapes of issue 13, each against the
+ * Generated hostile inputs for the shapes the hardening work named, each against the
  * documented answer, and, on refusal, no change: oversized LockInfo fields
  * (400 invalid-request, or 413 over the whole-body limit; no lock taken),
  * `__proto__` / `constructor.prototype` keys anywhere in a Terraform state
