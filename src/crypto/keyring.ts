@@ -94,7 +94,10 @@ function tryOpen(key: Buffer, ciphertext: Buffer): Buffer | undefined {
   const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
   decipher.setAuthTag(tag)
   try {
-    return Buffer.concat([decipher.update(body), decipher.final()])
+    const opened = decipher.update(body)
+    // GCM is a stream mode: final() only checks the tag and yields no bytes, so the plaintext is not copied again.
+    const rest = decipher.final()
+    return rest.length === 0 ? opened : Buffer.concat([opened, rest])
   } catch {
     return undefined
   }

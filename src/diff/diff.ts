@@ -7,7 +7,9 @@
  */
 import { StateError } from '../errors.js'
 import type { Diff } from './diff-result.js'
-import { type ParsedDocument, factsOf } from './document.js'
+import { TERRAFORM_PAYLOAD } from '../store/envelope.js'
+import { type ParsedDocument, factsOf, parseDocument } from './document.js'
+import { type ResourceList, UnparsableResource, parsedResources } from './resource-list.js'
 import { diffResources, diffTerraformHeader, diffTerraformOutputs } from './terraform-diff.js'
 import { diffEntries, diffUnobinHeader, diffUnobinOutputs } from './unobin-diff.js'
 
@@ -17,8 +19,29 @@ export const OPAQUE_DETAIL =
 
 const LABEL = { unobin: 'an unobin snapshot', terraform: 'a Terraform state', opaque: 'an opaque document' } as const
 
-/** Diffs `from` (null: nothing before `to`) against `to`. Throws `incomparable-revs`. */
+/**
+ * Diffs `from` (null: nothing before `to`) against `to`. Throws
+ * `incomparable-revs`. A side read with its resources left in bytes is read
+ * again the ordinary way when the other side is not a Terraform state, or
+ * when one of its resources turns out not to be JSON (the document is then
+ * opaque): the answer never depends on how a side was read.
+ */
 export function diffDocuments(from: ParsedDocument | null, to: ParsedDocument): Diff {
+  if (from !== null && from.kind !== to.kind) return compare(from && whole(from), whole(to))
+  try {
+    return compare(from, to)
+  } catch (err) {
+    if (!(err instanceof UnparsableResource)) throw err
+    return compare(from && whole(from), whole(to))
+  }
+}
+
+/** `doc` read the ordinary way (parsed whole) when its resources were left in bytes. */
+function whole(doc: ParsedDocument): ParsedDocument {
+  return doc.resources === undefined ? doc : parseDocument(doc.rev, TERRAFORM_PAYLOAD, doc.resources.body)
+}
+
+function compare(from: ParsedDocument | null, to: ParsedDocument): Diff {
   const base = {
     from: from === null ? null : factsOf(from),
     to: factsOf(to),
@@ -46,7 +69,9 @@ export function diffDocuments(from: ParsedDocument | null, to: ParsedDocument): 
   const a = from?.doc
   const b = to.doc!
   const terraform = to.kind === 'terraform'
-  const { entries, unchanged } = terraform ? diffResources(a, b) : diffEntries(a, b)
+  const { entries, unchanged } = terraform
+    ? diffResources(from === null ? undefined : resourcesOf(from), resourcesOf(to))
+    : diffEntries(a, b)
   const outputs = terraform ? diffTerraformOutputs(a, b) : diffUnobinOutputs(a, b)
   const header = terraform ? diffTerraformHeader(a, b) : diffUnobinHeader(a, b)
   const count = (action: string) => entries.filter((e) => e.action === action).length
@@ -66,4 +91,9 @@ export function diffDocuments(from: ParsedDocument | null, to: ParsedDocument): 
     entries,
     outputs,
   }
+}
+
+/** The resources of a Terraform state, wherever they were left. */
+function resourcesOf(doc: ParsedDocument): ResourceList {
+  return doc.resources ?? parsedResources(doc.doc?.resources)
 }

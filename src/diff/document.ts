@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto'
 import { TERRAFORM_PAYLOAD, UNOBIN_PAYLOAD } from '../store/envelope.js'
+import { arrayElements, topLevelMember } from './json-spans.js'
+import { ResourceSpans } from './resource-list.js'
 
 /** The kinds of stored documents. */
 export type DocumentKind = 'unobin' | 'terraform' | 'opaque'
@@ -24,14 +26,45 @@ export interface ParsedDocument {
   readonly lineage: string | null
   /** The parsed document (absent when opaque). */
   readonly doc?: Readonly<Record<string, unknown>>
+  /**
+   * Set when a Terraform state was read with `resourcesInBytes`: its
+   * resources, left in its bytes (`doc.resources` is then null). Such a
+   * document is only known to be JSON once every resource has parsed, which
+   * diffDocuments sees to; nothing else takes it.
+   */
+  readonly resources?: ResourceSpans
 }
 
 /** The facts of a document without its parsed body (what an answer shows of each side). */
-export type DocumentFacts = Omit<ParsedDocument, 'doc'>
+export type DocumentFacts = Omit<ParsedDocument, 'doc' | 'resources'>
+
+/** How to read a document. */
+export interface ParseOptions {
+  /**
+   * For a diff: leave a Terraform state's `resources` in its bytes, element
+   * by element (see resource-list.ts), when its layout allows; otherwise,
+   * and for other kinds, parse as usual.
+   */
+  readonly resourcesInBytes?: boolean
+}
 
 /** Reads `body` stored under `rev` with `payloadType`. */
-export function parseDocument(rev: string, payloadType: string, body: Buffer): ParsedDocument {
+export function parseDocument(
+  rev: string,
+  payloadType: string,
+  body: Buffer,
+  options: ParseOptions = {},
+): ParsedDocument {
   const facts = { rev, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }
+  if (options.resourcesInBytes === true && payloadType === TERRAFORM_PAYLOAD) {
+    const state = stateWithoutResources(body)
+    if (state !== undefined) {
+      const { record, resources } = state
+      const serial = typeof record.serial === 'number' && Number.isInteger(record.serial) ? record.serial : null
+      const lineage = typeof record.lineage === 'string' ? record.lineage : null
+      return { ...facts, kind: 'terraform', serial, lineage, doc: record, resources }
+    }
+  }
   let doc: unknown
   try {
     doc = JSON.parse(body.toString('utf8'))
@@ -49,14 +82,40 @@ export function parseDocument(rev: string, payloadType: string, body: Buffer): P
   return { ...facts, kind: 'opaque', serial, lineage }
 }
 
+/**
+ * A Terraform state with its top level parsed but its `resources` array
+ * left in `body`, or undefined when that is not how this text reads: not an
+ * object with one plainly spelled `resources` member holding an array, not
+ * JSON outside that array, or a client-encrypted state (whose facts come
+ * from the ordinary path).
+ */
+function stateWithoutResources(
+  body: Buffer,
+): { record: Readonly<Record<string, unknown>>; resources: ResourceSpans } | undefined {
+  const span = topLevelMember(body, 'resources')
+  const spans = span === undefined ? undefined : arrayElements(body, span)
+  if (span === undefined || spans === undefined) return undefined
+  let record: unknown
+  try {
+    // JSON for JSON: a null in the array's place parses exactly when the rest of the text does.
+    record = JSON.parse(`${body.toString('utf8', 0, span.start)}null${body.toString('utf8', span.end)}`)
+  } catch {
+    return undefined
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined
+  const state = record as Record<string, unknown>
+  if (state.resources !== null || Object.hasOwn(state, 'encrypted_data')) return undefined
+  return { record: state, resources: new ResourceSpans(body, spans) }
+}
+
 /** The kind of a stored document, without keeping it parsed (history metadata). */
 export function documentKind(payloadType: string, body: Buffer): DocumentFacts {
-  const { doc: _doc, ...facts } = parseDocument('', payloadType, body)
+  const { doc: _doc, resources: _resources, ...facts } = parseDocument('', payloadType, body)
   return facts
 }
 
 /** The facts of `doc` without its body. */
 export function factsOf(doc: ParsedDocument): DocumentFacts {
-  const { doc: _doc, ...facts } = doc
+  const { doc: _doc, resources: _resources, ...facts } = doc
   return facts
 }

@@ -14,14 +14,26 @@ import {
   redact,
   unionSensitive,
 } from './redaction.js'
+import { type ResourceList, parsedResources, sharedElements } from './resource-list.js'
 import { type FieldChange, deepEqual, diffValues } from './value-diff.js'
 
 /** One resource instance of a state. */
 interface Instance {
   readonly key: ResourceKey
   readonly provider: unknown
-  readonly object: Readonly<Record<string, unknown>>
-  readonly sensitive: SensitivePaths
+  /** The instance object (parsed on first use when its resource was left in the state's bytes). */
+  readonly object: () => Readonly<Record<string, unknown>>
+  /** The byte group of its resource (see sharedElements; -1: none) and its place among the resource's instances. */
+  readonly group: number
+  readonly at: number
+}
+
+/** What a resource element contributes: each instance's address, key, provider and place, in order. */
+interface Described {
+  readonly address: string
+  readonly key: ResourceKey
+  readonly provider: unknown
+  readonly at: number
 }
 
 /** Instance fields that are identity or bookkeeping, never diffed as values. */
@@ -39,50 +51,88 @@ export function addressOf(key: ResourceKey): string {
   return out
 }
 
-/** Every instance of a state by address (malformed resources are skipped, never fatal). */
-export function instancesOf(doc: Readonly<Record<string, unknown>>): Map<string, Instance> {
-  const out = new Map<string, Instance>()
-  const resources = Array.isArray(doc.resources) ? doc.resources : []
-  for (const resource of resources) {
-    if (typeof resource !== 'object' || resource === null) continue
-    const r = resource as Record<string, unknown>
-    const instances = Array.isArray(r.instances) ? r.instances : []
-    for (const instance of instances) {
-      if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) continue
-      const i = instance as Record<string, unknown>
-      const index = typeof i.index_key === 'number' || typeof i.index_key === 'string' ? i.index_key : null
-      const key: ResourceKey = {
-        module: typeof r.module === 'string' && r.module !== '' ? r.module : null,
-        mode: typeof r.mode === 'string' ? r.mode : 'managed',
-        type: String(r.type ?? ''),
-        name: String(r.name ?? ''),
-        index,
-        deposed: typeof i.deposed === 'string' && i.deposed !== '' ? i.deposed : null,
-      }
-      out.set(addressOf(key), {
-        key,
-        provider: r.provider,
-        object: i,
-        sensitive: parseSensitiveAttributes(i.sensitive_attributes),
-      })
+/** The instances one resource element holds (malformed resources and instances are skipped, never fatal). */
+function describe(resource: unknown): Described[] {
+  const out: Described[] = []
+  if (typeof resource !== 'object' || resource === null) return out
+  const r = resource as Record<string, unknown>
+  const instances = Array.isArray(r.instances) ? r.instances : []
+  instances.forEach((instance: unknown, at) => {
+    if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) return
+    const i = instance as Record<string, unknown>
+    const index = typeof i.index_key === 'number' || typeof i.index_key === 'string' ? i.index_key : null
+    const key: ResourceKey = {
+      module: typeof r.module === 'string' && r.module !== '' ? r.module : null,
+      mode: typeof r.mode === 'string' ? r.mode : 'managed',
+      type: String(r.type ?? ''),
+      name: String(r.name ?? ''),
+      index,
+      deposed: typeof i.deposed === 'string' && i.deposed !== '' ? i.deposed : null,
     }
+    out.push({ address: addressOf(key), key, provider: r.provider, at })
+  })
+  return out
+}
+
+/**
+ * Every instance of a list by address (a later one of the same address
+ * wins). Resources of a shared byte group (`groups[i] >= 0`) that already
+ * met their group take its description instead of being parsed; a resource
+ * is parsed again only when one of its objects is asked for.
+ */
+function instancesOf(
+  list: ResourceList,
+  groups: Int32Array,
+  described: Map<number, Described[]>,
+): Map<string, Instance> {
+  const out = new Map<string, Instance>()
+  for (let e = 0; e < list.length; e++) {
+    const group = groups[e]!
+    let parsed: unknown
+    let items = group >= 0 ? described.get(group) : undefined
+    if (items === undefined) {
+      parsed = list.element(e)
+      items = describe(parsed)
+      if (group >= 0) {
+        described.set(group, items)
+        parsed = undefined // shared with the other side: most likely never asked for
+      }
+    }
+    let element = parsed
+    const object = (at: number) => () => {
+      element ??= list.element(e)
+      return (element as { instances: Record<string, unknown>[] }).instances[at]!
+    }
+    for (const d of items)
+      out.set(d.address, { key: d.key, provider: d.provider, object: object(d.at), group, at: d.at })
   }
   return out
 }
 
-/** The changed instances between two states, sorted by address, and how many are unchanged. */
+/**
+ * The changed instances between two states' resources, sorted by address,
+ * and how many are unchanged. An instance at the same place of resources
+ * with the same bytes on both sides is unchanged without being compared.
+ * Throws `UnparsableResource` when a resource left in bytes is not JSON.
+ */
 export function diffResources(
-  a: Readonly<Record<string, unknown>> | undefined,
-  b: Readonly<Record<string, unknown>>,
+  a: ResourceList | undefined,
+  b: ResourceList,
 ): { entries: AddressChange[]; unchanged: number } {
-  const before = a === undefined ? new Map<string, Instance>() : instancesOf(a)
-  const after = instancesOf(b)
+  const groups = sharedElements(a ?? parsedResources([]), b)
+  const described = new Map<number, Described[]>()
+  const before = a === undefined ? new Map<string, Instance>() : instancesOf(a, groups.a, described)
+  const after = instancesOf(b, groups.b, described)
   const entries: AddressChange[] = []
   let unchanged = 0
   for (const [address, old] of before) {
     const next = after.get(address)
     if (next === undefined) {
       entries.push({ address, action: 'removed', resource: old.key, changes: [], value: shown(old) })
+      continue
+    }
+    if (old.group >= 0 && old.group === next.group && old.at === next.at) {
+      unchanged++
       continue
     }
     const changes = diffInstance(old, next)
@@ -101,12 +151,14 @@ function diffInstance(a: Instance, b: Instance): FieldChange[] {
   const out: FieldChange[] = []
   if (!deepEqual(a.provider, b.provider))
     out.push({ op: 'replace', path: '/provider', old: a.provider, new: b.provider })
-  const sensitive = unionSensitive(a.sensitive, b.sensitive)
-  const keys = new Set([...Object.keys(a.object), ...Object.keys(b.object)])
+  const objectA = a.object()
+  const objectB = b.object()
+  const sensitive = unionSensitive(sensitiveOf(objectA), sensitiveOf(objectB))
+  const keys = new Set([...Object.keys(objectA), ...Object.keys(objectB)])
   for (const key of keys) {
     if (SKIPPED.has(key)) continue
-    const x = a.object[key]
-    const y = b.object[key]
+    const x = objectA[key]
+    const y = objectB[key]
     if (key === 'attributes') {
       diffValues(x, y, out, sensitive, ['attributes'], 1)
     } else if (key === 'private') {
@@ -128,12 +180,18 @@ function diffInstance(a: Instance, b: Instance): FieldChange[] {
 
 /** An instance as shown whole (added or removed): sensitive attributes and private data redacted. */
 function shown(instance: Instance): unknown {
-  const { sensitive_attributes: _s, private: priv, ...rest } = instance.object
+  const object = instance.object()
+  const { sensitive_attributes: _s, private: priv, ...rest } = object
   return {
     ...rest,
-    ...(rest.attributes === undefined ? {} : { attributes: redact(rest.attributes, instance.sensitive) }),
+    ...(rest.attributes === undefined ? {} : { attributes: redact(rest.attributes, sensitiveOf(object)) }),
     ...(priv === undefined ? {} : { private: SENSITIVE_MARKER }),
   }
+}
+
+/** The attribute paths an instance object marks sensitive. */
+function sensitiveOf(object: Readonly<Record<string, unknown>>): SensitivePaths {
+  return parseSensitiveAttributes(object.sensitive_attributes)
 }
 
 /** One output of a state: its value, type and whether it is sensitive. */

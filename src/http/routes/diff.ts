@@ -11,7 +11,7 @@ import { DiffQuery, DiffResponse } from '../console-schemas.js'
 import { type RouteDeps, storeOf } from '../context.js'
 import { noteReadRevs } from '../read-audit.js'
 import { StackParams, problems } from '../schemas.js'
-import { loadDocument, revBefore, revOrCurrent } from './document-load.js'
+import { loadPair, revBefore, revOrCurrent } from './document-load.js'
 
 /** Registers GET /v1/factories/:factory/stacks/:stack/diff. */
 export function diffRoutes(app: App, deps: RouteDeps): void {
@@ -42,9 +42,8 @@ export function diffRoutes(app: App, deps: RouteDeps): void {
     async (request, reply) => {
       const store = storeOf(deps, request)
       const toRev = await revOrCurrent(store, request.query.to)
-      const to = await loadDocument(store, toRev)
       const fromRev = request.query.from ?? (await revBefore(store, toRev))
-      const from = fromRev === null ? null : fromRev === toRev ? to : await loadDocument(store, fromRev)
+      const { to, from } = await loadPair(store, toRev, fromRev)
       const diff = diffDocuments(from, to)
       noteReadRevs(request, toRev, { from: fromRev })
       const pinned = request.query.from !== undefined && request.query.to !== undefined

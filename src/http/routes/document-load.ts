@@ -1,12 +1,32 @@
 /** Reading a stored rev as a parsed document (for diffs and outputs), and choosing revs by the console's defaults. */
 import { isStateError } from '../../errors.js'
-import { type ParsedDocument, parseDocument } from '../../diff/document.js'
+import { type ParseOptions, type ParsedDocument, parseDocument } from '../../diff/document.js'
 import type { Store } from '../../store/store.js'
 
-/** The rev `rev` of `store`, parsed. Throws `rev-not-found`, `unreadable-snapshot`. */
-export async function loadDocument(store: Store, rev: string): Promise<ParsedDocument> {
+/** The rev `rev` of `store`, parsed (see ParseOptions). Throws `rev-not-found`, `unreadable-snapshot`. */
+export async function loadDocument(store: Store, rev: string, options: ParseOptions = {}): Promise<ParsedDocument> {
   const snapshot = await store.get(rev)
-  return parseDocument(snapshot.rev, snapshot.payloadType, snapshot.body)
+  return parseDocument(snapshot.rev, snapshot.payloadType, snapshot.body, options)
+}
+
+/**
+ * Revs `to` and `from` (null: none) of `store`, read for a diff: both reads
+ * start at once (their file I/O overlaps), and when both fail, the error
+ * is `to`'s, as when they were read one after the other.
+ */
+export async function loadPair(
+  store: Store,
+  to: string,
+  from: string | null,
+): Promise<{ to: ParsedDocument; from: ParsedDocument | null }> {
+  const options = { resourcesInBytes: true }
+  const [a, b] = await Promise.allSettled([
+    loadDocument(store, to, options),
+    from === null || from === to ? null : loadDocument(store, from, options),
+  ])
+  if (a.status === 'rejected') throw a.reason
+  if (b.status === 'rejected') throw b.reason
+  return { to: a.value, from: from === null ? null : from === to ? a.value : b.value }
 }
 
 /** The current rev, or the given one. Throws `no-current` when neither exists. */
