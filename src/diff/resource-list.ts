@@ -6,7 +6,6 @@
  * two large states parses the elements of one side, only the differing
  * elements of the other, and walks none of the shared ones.
  */
-import { hash } from 'node:crypto'
 
 /** The resources of a state. */
 export interface ResourceList {
@@ -59,28 +58,54 @@ export class ResourceSpans implements ResourceList {
 /**
  * Groups the elements of `a` and `b` by their bytes: elements with the same
  * group number hold the same bytes (so they parse to equal values); -1 is an
- * element that shares its bytes with none of the other list's. Lists
- * without bytes share nothing.
+ * element matched with none of the other list's. Lists without bytes share
+ * nothing. States keep their resources in one order, so each element of `b`
+ * is first compared with the element of `a` after the last match; one that
+ * differs is looked up among all of `a` by length and leading bytes (at
+ * most a few candidates compared), and the walk resumes after what it
+ * found. A miss only costs a parse: equal bytes decide every match.
  */
 export function sharedElements(a: ResourceList, b: ResourceList): { a: Int32Array; b: Int32Array } {
   const groupsA = new Int32Array(a.length).fill(-1)
   const groupsB = new Int32Array(b.length).fill(-1)
   if (a.bytes === undefined || b.bytes === undefined) return { a: groupsA, b: groupsB }
   const bytesA = a.bytes
-  const byDigest = new Map<string, number[]>()
-  for (let i = 0; i < a.length; i++) {
-    const digest = hash('sha1', bytesA(i), 'base64')
-    const same = byDigest.get(digest)
-    if (same === undefined) byDigest.set(digest, [i])
-    else same.push(i)
-  }
+  let index: Map<string, number[]> | undefined
+  let next = 0
   for (let j = 0; j < b.length; j++) {
     const bytes = b.bytes(j)
-    // The digest only finds candidates; equal bytes decide.
-    const twin = byDigest.get(hash('sha1', bytes, 'base64'))?.find((i) => bytesA(i).equals(bytes))
-    if (twin === undefined) continue
+    let twin = next < a.length && bytesA(next).equals(bytes) ? next : -1
+    if (twin < 0) {
+      index ??= fingerprints(a.length, bytesA)
+      const candidates = index.get(fingerprint(bytes)) ?? []
+      twin = candidates.slice(0, LOOKUP_TRIES).find((i) => bytesA(i).equals(bytes)) ?? -1
+    }
+    if (twin < 0) continue
     if (groupsA[twin] === -1) groupsA[twin] = twin
     groupsB[j] = groupsA[twin]!
+    next = twin + 1
   }
   return { a: groupsA, b: groupsB }
+}
+
+/** Candidates compared when an element is looked up away from its expected place. */
+const LOOKUP_TRIES = 8
+/** Leading bytes in an element's fingerprint (a resource's mode, type and name are near its start). */
+const FINGERPRINT_BYTES = 160
+
+/** Length and leading bytes of an element: equal bytes have equal fingerprints. */
+function fingerprint(bytes: Buffer): string {
+  return `${bytes.length}:${bytes.toString('latin1', 0, Math.min(bytes.length, FINGERPRINT_BYTES))}`
+}
+
+/** The elements of a list by fingerprint, in order. */
+function fingerprints(length: number, bytes: (i: number) => Buffer): Map<string, number[]> {
+  const out = new Map<string, number[]>()
+  for (let i = 0; i < length; i++) {
+    const key = fingerprint(bytes(i))
+    const same = out.get(key)
+    if (same === undefined) out.set(key, [i])
+    else same.push(i)
+  }
+  return out
 }
