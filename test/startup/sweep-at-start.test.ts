@@ -163,3 +163,17 @@ t.test('the start-up sweep leaves the temp files of writers that still run', asy
     'a read of the stack leaves them too',
   )
 })
+
+t.test('a data directory the start-up sweep cannot read is logged, never fatal', async (t) => {
+  const dir = t.testdir({ 'plain-file': 'not a directory' })
+  const server = await startServer(['--data-dir', join(dir, 'plain-file', 'data'), '--log-level', 'info'])
+  t.teardown(() => server.stop('SIGKILL'))
+  const summary = await sweepSummary(server)
+  t.ok(summary.failed >= 1, `the summary counts the failure (${summary.failed})`)
+  const warning = server.lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((e) => e.level === 40 && String(e.msg).startsWith('start-up sweep:'))
+  t.match(warning, { where: 'data directory', code: 'ENOTDIR' }, 'a warning names where and why')
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the server keeps running')
+  t.equal(await server.stop('SIGTERM'), 0, 'and stops cleanly')
+})
