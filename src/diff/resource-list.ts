@@ -60,10 +60,12 @@ export class ResourceSpans implements ResourceList {
  * group number hold the same bytes (so they parse to equal values); -1 is an
  * element matched with none of the other list's. Lists without bytes share
  * nothing. States keep their resources in one order, so each element of `b`
- * is first compared with the element of `a` after the last match; one that
- * differs is looked up among all of `a` by length and leading bytes (at
- * most a few candidates compared), and the walk resumes after what it
- * found. A miss only costs a parse: equal bytes decide every match.
+ * is first compared with the element of `a` after the last match (or the
+ * one after it: a removal); an element changed in place is recognised by
+ * its successor pairing up again. Anything else is looked up among all of
+ * `a` by length and leading bytes (at most a few candidates compared), and
+ * the walk resumes after what it found. A miss only costs a parse: equal
+ * bytes decide every match.
  */
 export function sharedElements(a: ResourceList, b: ResourceList): { a: Int32Array; b: Int32Array } {
   const groupsA = new Int32Array(a.length).fill(-1)
@@ -74,7 +76,12 @@ export function sharedElements(a: ResourceList, b: ResourceList): { a: Int32Arra
   let next = 0
   for (let j = 0; j < b.length; j++) {
     const bytes = b.bytes(j)
-    let twin = next < a.length && bytesA(next).equals(bytes) ? next : -1
+    const same = (i: number, other: Buffer) => i < a.length && bytesA(i).equals(other)
+    let twin = same(next, bytes) ? next : same(next + 1, bytes) ? next + 1 : -1
+    if (twin < 0 && j + 1 < b.length && same(next + 1, b.bytes(j + 1))) {
+      next++ // changed in place: the next ones pair up again
+      continue
+    }
     if (twin < 0) {
       index ??= fingerprints(a.length, bytesA)
       const candidates = index.get(fingerprint(bytes)) ?? []

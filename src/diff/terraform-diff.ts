@@ -21,11 +21,18 @@ import { type FieldChange, deepEqual, diffValues } from './value-diff.js'
 interface Instance {
   readonly key: ResourceKey
   readonly provider: unknown
-  /** The instance object (parsed on first use when its resource was left in the state's bytes). */
-  readonly object: () => Readonly<Record<string, unknown>>
-  /** The byte group of its resource (see sharedElements; -1: none) and its place among the resource's instances. */
-  readonly group: number
+  /** Where its object is (see objectOf): resource `element` of `source`, instance `at` of its instances. */
+  readonly source: Source
+  readonly element: number
   readonly at: number
+  /** The byte group of its resource (see sharedElements; -1: none). */
+  readonly group: number
+}
+
+/** A state's resources, and those of them parsed so far when they were left in bytes. */
+interface Source {
+  readonly list: ResourceList
+  readonly parsed: Map<number, unknown>
 }
 
 /** What a resource element contributes: each instance's address, key, provider and place, in order. */
@@ -78,7 +85,7 @@ function describe(resource: unknown): Described[] {
  * Every instance of a list by address (a later one of the same address
  * wins). Resources of a shared byte group (`groups[i] >= 0`) that already
  * met their group take its description instead of being parsed; a resource
- * is parsed again only when one of its objects is asked for.
+ * is parsed again only when one of its objects is asked for (objectOf).
  */
 function instancesOf(
   list: ResourceList,
@@ -86,27 +93,31 @@ function instancesOf(
   described: Map<number, Described[]>,
 ): Map<string, Instance> {
   const out = new Map<string, Instance>()
+  const source: Source = { list, parsed: new Map() }
   for (let e = 0; e < list.length; e++) {
     const group = groups[e]!
-    let parsed: unknown
     let items = group >= 0 ? described.get(group) : undefined
     if (items === undefined) {
-      parsed = list.element(e)
+      const parsed = list.element(e)
       items = describe(parsed)
-      if (group >= 0) {
-        described.set(group, items)
-        parsed = undefined // shared with the other side: most likely never asked for
-      }
+      // Shared with the other side: most likely never asked for again, so not kept.
+      if (group >= 0) described.set(group, items)
+      else if (list.bytes !== undefined) source.parsed.set(e, parsed)
     }
-    let element = parsed
-    const object = (at: number) => () => {
-      element ??= list.element(e)
-      return (element as { instances: Record<string, unknown>[] }).instances[at]!
-    }
-    for (const d of items)
-      out.set(d.address, { key: d.key, provider: d.provider, object: object(d.at), group, at: d.at })
+    for (const d of items) out.set(d.address, { key: d.key, provider: d.provider, source, element: e, at: d.at, group })
   }
   return out
+}
+
+/** The object of `instance`, its resource parsed (and kept) if it was left in bytes. */
+function objectOf(instance: Instance): Readonly<Record<string, unknown>> {
+  const { source, element } = instance
+  let resource = source.parsed.get(element)
+  if (resource === undefined) {
+    resource = source.list.element(element)
+    if (source.list.bytes !== undefined) source.parsed.set(element, resource)
+  }
+  return (resource as { instances: Record<string, unknown>[] }).instances[instance.at]!
 }
 
 /**
@@ -151,8 +162,8 @@ function diffInstance(a: Instance, b: Instance): FieldChange[] {
   const out: FieldChange[] = []
   if (!deepEqual(a.provider, b.provider))
     out.push({ op: 'replace', path: '/provider', old: a.provider, new: b.provider })
-  const objectA = a.object()
-  const objectB = b.object()
+  const objectA = objectOf(a)
+  const objectB = objectOf(b)
   const sensitive = unionSensitive(sensitiveOf(objectA), sensitiveOf(objectB))
   const keys = new Set([...Object.keys(objectA), ...Object.keys(objectB)])
   for (const key of keys) {
@@ -180,7 +191,7 @@ function diffInstance(a: Instance, b: Instance): FieldChange[] {
 
 /** An instance as shown whole (added or removed): sensitive attributes and private data redacted. */
 function shown(instance: Instance): unknown {
-  const object = instance.object()
+  const object = objectOf(instance)
   const { sensitive_attributes: _s, private: priv, ...rest } = object
   return {
     ...rest,
