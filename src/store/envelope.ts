@@ -70,14 +70,28 @@ const DECODE_SLICE = 64 * 1024
 /** Envelopes smaller than this take the plain JSON path only. */
 const LARGE_ENVELOPE = 1024 * 1024
 
+/** How to decode an envelope. */
+export interface DecodeOptions {
+  /**
+   * The bytes are the caller's to give up (a file just read): a large
+   * envelope's ciphertext is then decoded over its own base64 text, which
+   * saves a buffer the size of the ciphertext, and the returned ciphertext
+   * is a view of `bytes`. Afterwards the bytes hold no envelope any more;
+   * when the decode falls back to the JSON rules, they are put back first.
+   */
+  readonly consume?: boolean
+}
+
 /**
  * Decodes envelope bytes. Throws `unreadable-snapshot` for anything the Go
  * tool would not read: bad JSON, another envelope version, a missing
  * encrypter, or ciphertext that is not strict standard base64. An absent
  * payload type reads as `state`, as in Go (`omitempty`).
  */
-export function decodeEnvelope(bytes: Buffer): Envelope {
-  return (bytes.length >= LARGE_ENVELOPE ? decodeLarge(bytes) : undefined) ?? decodeJson(bytes)
+export function decodeEnvelope(bytes: Buffer, options: DecodeOptions = {}): Envelope {
+  return (
+    (bytes.length >= LARGE_ENVELOPE ? decodeLarge(bytes, options.consume === true) : undefined) ?? decodeJson(bytes)
+  )
 }
 
 /**
@@ -86,9 +100,12 @@ export function decodeEnvelope(bytes: Buffer): Envelope {
  * the small rest is checked by `decodeJson` with an empty ciphertext, and the
  * base64 is decoded in slices straight from the file bytes. Anything else
  * (an escape in the text, a character outside the alphabet, another layout)
- * returns undefined, and `decodeJson` decides, with the same rules.
+ * returns undefined, and `decodeJson` decides, with the same rules. With
+ * `inPlace`, slice k's bytes go where its text began at the earliest (3
+ * bytes for 4 characters: the output never overtakes the text still to be
+ * read), and a give-up writes the text back before returning.
  */
-function decodeLarge(bytes: Buffer): Envelope | undefined {
+function decodeLarge(bytes: Buffer, inPlace: boolean): Envelope | undefined {
   let end = bytes.length
   if (bytes[end - 1] === 0x0a) end--
   // ...base64", newline, closing brace.
@@ -107,21 +124,37 @@ function decodeLarge(bytes: Buffer): Envelope | undefined {
   }
   if (shell.ciphertext.length !== 0) return undefined // another ciphertext member decides: not this layout
   const padding = length === 0 ? 0 : bytes[close - 1] !== 0x3d ? 0 : bytes[close - 2] === 0x3d ? 2 : 1
-  const ciphertext = Buffer.allocUnsafe((length / 4) * 3 - padding)
+  const size = (length / 4) * 3 - padding
+  const out = inPlace ? bytes : Buffer.allocUnsafe(size)
+  const at = inPlace ? from : 0
   let written = 0
   // Strict like decodeStandardBase64: no URL-safe letters, and every character decodes (checked by length).
   if (urlSafe(bytes, from, close)) return undefined
-  const sliceChars = DECODE_SLICE
-  for (let i = from; i < close; i += sliceChars) {
-    const text = bytes.toString('latin1', i, Math.min(i + sliceChars, close))
-    const last = i + sliceChars >= close
+  for (let i = from; i < close; i += DECODE_SLICE) {
+    const text = bytes.toString('latin1', i, Math.min(i + DECODE_SLICE, close))
+    const last = i + DECODE_SLICE >= close
     const expected = (text.length / 4) * 3 - (last ? padding : 0)
-    if (expected > ciphertext.length - written) return undefined
     // Node skips characters outside the alphabet and stops at inner padding: either makes fewer bytes.
-    if (ciphertext.write(text, written, expected, 'base64') !== expected) return undefined
+    if (expected > size - written || out.write(text, at + written, expected, 'base64') !== expected) {
+      if (inPlace) putBack(bytes, from, written, i, text)
+      return undefined
+    }
     written += expected
   }
-  return written === ciphertext.length ? { ...shell, ciphertext } : undefined
+  // Every slice wrote what its length promised, which adds up to `size`.
+  return { ...shell, ciphertext: out.subarray(at, at + size) }
+}
+
+/**
+ * Undoes an in-place decode that gave up at the slice whose text `text`
+ * began at `i`: the slices before it decoded (strict, unpadded) to `written`
+ * bytes at `from`, whose base64 is exactly their text again, and the given
+ * up slice's own partial output may have overwritten the start of its text.
+ */
+function putBack(bytes: Buffer, from: number, written: number, i: number, text: string): void {
+  const before = bytes.toString('base64', from, from + written)
+  bytes.write(text, i, 'latin1')
+  bytes.write(before, from, 'latin1')
 }
 
 const CIPHERTEXT_MARK = Buffer.from('"ciphertext": "')

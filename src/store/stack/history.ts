@@ -63,7 +63,7 @@ export class History {
     const bytes = await readNoFollow(this.#dir.fs, path)
     if (bytes === undefined) throw this.revNotFound(rev)
     try {
-      const envelope = decodeEnvelope(bytes)
+      const envelope = decodeEnvelope(bytes, { consume: true }) // the file's bytes are needed no further
       const snapshot = {
         rev,
         payloadType: envelope.payloadType,
