@@ -92,8 +92,12 @@ export function parseDocument(
 function stateWithoutResources(
   body: Buffer,
 ): { record: Readonly<Record<string, unknown>>; resources: ResourceSpans } | undefined {
-  const span = topLevelMember(body, 'resources')
-  const spans = span === undefined ? undefined : arrayElements(body, span)
+  let spans: Int32Array | undefined
+  const span = topLevelMember(body, 'resources', (b, start) => {
+    const array = arrayElements(b, start)
+    spans = array?.elements
+    return array?.end ?? -1
+  })
   if (span === undefined || spans === undefined) return undefined
   let record: unknown
   try {

@@ -91,8 +91,10 @@ export function valueEnd(b: Buffer, i: number): number {
  * The value of member `name` of the top-level object of `b`, or undefined
  * when the text is not an object, has no such member, has it twice, or has
  * a member name with an escape (which could spell `name` another way).
+ * `measure` finds where that member's value ends (-1: give up), so a caller
+ * that reads the value anyway (arrayElements) scans it once.
  */
-export function topLevelMember(b: Buffer, name: string): Span | undefined {
+export function topLevelMember(b: Buffer, name: string, measure: typeof valueEnd = valueEnd): Span | undefined {
   let i = skipSpace(b, 0)
   if (b[i] !== 0x7b) return undefined
   i = skipSpace(b, i + 1)
@@ -107,7 +109,7 @@ export function topLevelMember(b: Buffer, name: string): Span | undefined {
     i = skipSpace(b, keyEnd)
     if (b[i] !== 0x3a) return undefined
     const start = skipSpace(b, i + 1)
-    const end = valueEnd(b, start)
+    const end = (key === name ? measure : valueEnd)(b, start)
     if (end < 0) return undefined
     if (key === name) {
       if (found !== undefined) return undefined
@@ -124,18 +126,18 @@ export function topLevelMember(b: Buffer, name: string): Span | undefined {
 }
 
 /**
- * The elements of the array spanning `span` of `b`, as [start, end) pairs
- * one after the other, or undefined when the span is not an array of
- * values separated by commas.
+ * The elements of the array that starts at `start` of `b`, as [start, end)
+ * pairs one after the other, and the index just past the array; undefined
+ * when no array of values separated by commas starts there.
  */
-export function arrayElements(b: Buffer, span: Span): Int32Array | undefined {
-  if (b[span.start] !== 0x5b) return undefined
+export function arrayElements(b: Buffer, start: number): { elements: Int32Array; end: number } | undefined {
+  if (b[start] !== 0x5b) return undefined
   const out: number[] = []
-  let i = skipSpace(b, span.start + 1)
-  if (b[i] === 0x5d) return i + 1 === span.end ? new Int32Array(0) : undefined
+  let i = skipSpace(b, start + 1)
+  if (b[i] === 0x5d) return { elements: new Int32Array(0), end: i + 1 }
   for (;;) {
     const end = valueEnd(b, i)
-    if (end < 0 || end > span.end) return undefined
+    if (end < 0) return undefined
     out.push(i, end)
     i = skipSpace(b, end)
     if (b[i] === 0x2c) {
@@ -143,6 +145,6 @@ export function arrayElements(b: Buffer, span: Span): Int32Array | undefined {
       continue
     }
     if (b[i] !== 0x5d) return undefined
-    return i + 1 === span.end ? Int32Array.from(out) : undefined
+    return { elements: Int32Array.from(out), end: i + 1 }
   }
 }

@@ -24,14 +24,19 @@ t.test('topLevelMember gives up where JSON.parse must decide', async (t) => {
     t.equal(topLevelMember(Buffer.from(json), 'resources'), undefined, why)
 })
 
-t.test('arrayElements gives each element span, or undefined for what is not a comma-separated array', async (t) => {
-  const b = Buffer.from('[ 1 ,"a,]" ,\n{"x": [1, 2]}, null, -2.5e3 ]')
-  const spans = arrayElements(b, { start: 0, end: b.length })
-  t.ok(spans)
-  const parts = []
-  for (let i = 0; i < spans!.length; i += 2) parts.push(b.toString('utf8', spans![i], spans![i + 1]))
-  t.strictSame(parts, ['1', '"a,]"', '{"x": [1, 2]}', 'null', '-2.5e3'])
-  t.strictSame([...arrayElements(Buffer.from('[ ]'), { start: 0, end: 3 })!], [])
-  for (const json of ['{}', '[1 2]', '[1,]', '[,1]', '[1', '[}'])
-    t.equal(arrayElements(Buffer.from(json), { start: 0, end: json.length }), undefined, json)
-})
+t.test(
+  'arrayElements gives each element span and the array end, or undefined for what is not a comma-separated array',
+  async (t) => {
+    const b = Buffer.from('[ 1 ,"a,]" ,\n{"x": [1, 2]}, null, -2.5e3 ]')
+    const array = arrayElements(b, 0)
+    t.equal(array?.end, b.length)
+    const spans = array?.elements
+    t.ok(spans)
+    const parts = []
+    for (let i = 0; i < spans!.length; i += 2) parts.push(b.toString('utf8', spans![i], spans![i + 1]))
+    t.strictSame(parts, ['1', '"a,]"', '{"x": [1, 2]}', 'null', '-2.5e3'])
+    t.strictSame(arrayElements(Buffer.from('[ ] , 1'), 0), { elements: new Int32Array(0), end: 3 })
+    for (const json of ['{}', '[1 2]', '[1,]', '[,1]', '[1', '[}'])
+      t.equal(arrayElements(Buffer.from(json), 0), undefined, json)
+  },
+)

@@ -5,7 +5,7 @@ import { ResourceSpans, parsedResources, sharedElements } from '../../src/diff/r
 /** A list left in the bytes of a JSON array of `items`. */
 function spans(items: readonly unknown[]): ResourceSpans {
   const body = Buffer.from(JSON.stringify(items, null, 2))
-  return new ResourceSpans(body, arrayElements(body, { start: 0, end: body.length })!)
+  return new ResourceSpans(body, arrayElements(body, 0)!.elements)
 }
 
 const r = (name: string, size = 'small') => ({ type: 'aws_instance', name, instances: [{ attributes: { size } }] })
@@ -27,6 +27,6 @@ t.test('a parsed list shares nothing, and a lazily read element that is not JSON
   const groups = sharedElements(parsedResources([r('a')]), spans([r('a')]))
   t.strictSame([...groups.a, ...groups.b], [-1, -1])
   const body = Buffer.from('[{"a": }]')
-  const broken = new ResourceSpans(body, arrayElements(body, { start: 0, end: body.length })!)
+  const broken = new ResourceSpans(body, arrayElements(body, 0)!.elements)
   t.throws(() => broken.element(0), { name: 'UnparsableResource' })
 })
