@@ -111,8 +111,11 @@ function decodeLarge(bytes: Buffer, inPlace: boolean): Envelope | undefined {
   // ...base64", newline, closing brace.
   if (bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x0a || bytes[end - 3] !== 0x22) return undefined
   const close = end - 3
-  const mark = bytes.lastIndexOf(CIPHERTEXT_MARK, close)
-  if (mark < 0) return undefined
+  // The member is found from the start, where it is (after the small rest): a search from the end
+  // was one more pass over megabytes of base64. Should an earlier "ciphertext" member exist, the
+  // text from it to the end holds a quote, which no base64 slice takes, and the JSON rules decide.
+  const mark = bytes.indexOf(CIPHERTEXT_MARK)
+  if (mark < 0 || mark > close) return undefined
   const from = mark + CIPHERTEXT_MARK.length
   const length = close - from
   if (length % 4 !== 0) return undefined
@@ -128,14 +131,14 @@ function decodeLarge(bytes: Buffer, inPlace: boolean): Envelope | undefined {
   const out = inPlace ? bytes : Buffer.allocUnsafe(size)
   const at = inPlace ? from : 0
   let written = 0
-  // Strict like decodeStandardBase64: no URL-safe letters, and every character decodes (checked by length).
-  if (urlSafe(bytes, from, close)) return undefined
   for (let i = from; i < close; i += DECODE_SLICE) {
     const text = bytes.toString('latin1', i, Math.min(i + DECODE_SLICE, close))
     const last = i + DECODE_SLICE >= close
     const expected = (text.length / 4) * 3 - (last ? padding : 0)
-    // Node skips characters outside the alphabet and stops at inner padding: either makes fewer bytes.
-    if (expected > size - written || out.write(text, at + written, expected, 'base64') !== expected) {
+    // Strict like decodeStandardBase64: no URL-safe letters, and every character decodes (checked
+    // by length: Node skips characters outside the alphabet and stops at inner padding).
+    const strict = !text.includes('-') && !text.includes('_') && expected <= size - written
+    if (!strict || out.write(text, at + written, expected, 'base64') !== expected) {
       if (inPlace) putBack(bytes, from, written, i, text)
       return undefined
     }
@@ -158,13 +161,6 @@ function putBack(bytes: Buffer, from: number, written: number, i: number, text: 
 }
 
 const CIPHERTEXT_MARK = Buffer.from('"ciphertext": "')
-
-/** True when bytes [from, to) hold `-` or `_` (base64url letters, which Node's decoder would take). */
-function urlSafe(bytes: Buffer, from: number, to: number): boolean {
-  const dash = bytes.indexOf(0x2d, from)
-  const underscore = bytes.indexOf(0x5f, from)
-  return (dash >= 0 && dash < to) || (underscore >= 0 && underscore < to)
-}
 
 /** Decodes envelope bytes by parsing them as JSON (the reference path). */
 function decodeJson(bytes: Buffer): Envelope {

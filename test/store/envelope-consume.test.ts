@@ -55,6 +55,10 @@ t.test('where the slice reader gives up, the JSON rules see the bytes as they we
     ['a missing character', edit(at + 4000, '', 1)],
     ['an escaped slash several slices in (JSON reads it)', edit(slash, '\\/')],
     ['an escaped slash in the first slice (JSON reads it)', edit(text.indexOf('/', at), '\\/')],
+    [
+      'an earlier ciphertext member just before the last one (the last one counts)',
+      Buffer.from(text.replace('"ciphertext": "', '"ciphertext": "QUJD",\n  "ciphertext": "'), 'latin1'),
+    ],
   ]
   for (const [why, bytes] of cases) {
     const original = Buffer.from(bytes)
