@@ -64,9 +64,16 @@ t.test('the server serves metrics on --metrics-listen, prunes on its schedule, a
   const trash = (await (await fetch(`${base}/trash`)).json()) as { revs: unknown[] }
   t.equal(trash.revs.length, 2, 'the pruned revs are in the trash')
 
-  const res = await fetch(metricsUrl)
-  t.equal(res.status, 200)
-  const metrics = parseExposition(await res.text())
+  // The prune shows in the listing before its run ends and counts it (the run also sweeps, and a loaded machine
+  // stretches that gap): wait for the count rather than read it once.
+  const metrics = await until(async () => {
+    const res = await fetch(metricsUrl)
+    if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`)
+    const parsed = parseExposition(await res.text())
+    return sampleValue(parsed, 'unobin_state_retention_revs_total', { step: 'trashed' }) === undefined
+      ? undefined
+      : parsed
+  })
   t.equal(
     sampleValue(metrics, 'unobin_state_retention_revs_total', { step: 'trashed' }),
     2,
