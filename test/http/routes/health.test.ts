@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildApp } from '../../../src/app.js'
 import { MemoryAudit } from '../../helpers/app.js'
-import { authFromText, bearer, newToken, tokensFileText } from '../../helpers/auth.js'
+import { ManualTime, authFromText, bearer, newToken, tokensFileText } from '../../helpers/auth.js'
 import { type CapturedLog, captureLog } from '../../helpers/log-capture.js'
 import { makeRoot } from '../../helpers/store.js'
 
@@ -19,6 +19,8 @@ async function appWith(t: Test, dir: string, log: CapturedLog, token?: string) {
       ? undefined
       : authFromText(tokensFileText([{ name: 'reader', token, grants: [{ scope: 'f1/*', allow: ['read'] }] }]), {
           rateLimit: { perMinute: 60, burst: 3 },
+          // The limiter's clock stands still: on the wall clock a slow machine refilled the bucket between requests.
+          now: new ManualTime().now,
         })
   const built = await buildApp({
     config: { requireLock: false, maxWaitSeconds: 1, bodyLimitBytes: 1024 * 1024 },
