@@ -8,7 +8,10 @@
  */
 import { readdirSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
+import { SystemClock } from '../../src/clock.js'
+import { NoopEncrypter } from '../../src/crypto/noop.js'
 import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
+import { StoreRoot } from '../../src/store/store-root.js'
 
 /** The FsOps that folds the case of every path under `root` (paths elsewhere pass unchanged). */
 export function caseFoldingFs(root: string): FsOps {
@@ -46,4 +49,19 @@ function resolveFolded(root: string, path: string): string {
     at = join(at, found ?? part)
   }
   return at
+}
+
+/**
+ * A store root over `dir` on a case-folding volume (`foldsCase` false: the
+ * same root on the plain filesystem, which tells case apart), sealing
+ * nothing, on the system clock.
+ */
+export function caseFoldingRoot(dir: string, foldsCase = true): StoreRoot {
+  return new StoreRoot({
+    root: dir,
+    encrypter: new NoopEncrypter(),
+    clock: new SystemClock(),
+    identity: { pid: process.pid, host: 'test-host' },
+    ...(foldsCase ? { fs: caseFoldingFs(dir), foldsCase } : {}),
+  })
 }

@@ -5,22 +5,13 @@
  * problem (400 name-case-conflict) that names the spelling to use.
  */
 import t, { type Test } from 'tap'
-import { SystemClock } from '../../src/clock.js'
-import { NoopEncrypter } from '../../src/crypto/noop.js'
-import { StoreRoot } from '../../src/store/store-root.js'
 import { buildTestApp } from '../helpers/app.js'
 import { authFromText, bearer, newToken, terraformState, tokensFileText } from '../helpers/auth.js'
-import { caseFoldingFs } from '../helpers/case-folding-fs.js'
+import { caseFoldingRoot } from '../helpers/case-folding-fs.js'
 
 async function setup(t: Test, foldsCase: boolean) {
   const dir = t.testdir()
-  const root = new StoreRoot({
-    root: dir,
-    encrypter: new NoopEncrypter(),
-    clock: new SystemClock(),
-    identity: { pid: process.pid, host: 'test-host' },
-    ...(foldsCase ? { fs: caseFoldingFs(dir), foldsCase } : {}),
-  })
+  const root = caseFoldingRoot(dir, foldsCase)
   const admin = newToken()
   const ci = newToken()
   const built = await buildTestApp(t, {

@@ -11,19 +11,12 @@ import { SystemClock } from '../../../src/clock.js'
 import { NoopEncrypter } from '../../../src/crypto/noop.js'
 import { UNOBIN_PAYLOAD } from '../../../src/store/envelope.js'
 import { StoreRoot } from '../../../src/store/store-root.js'
-import { caseFoldingFs } from '../../helpers/case-folding-fs.js'
+import { caseFoldingRoot } from '../../helpers/case-folding-fs.js'
 import { sampleSnapshot } from '../../helpers/store.js'
 
 function foldingRoot(t: Test, foldsCase = true): { root: StoreRoot; dir: string } {
   const dir = t.testdir()
-  const root = new StoreRoot({
-    root: dir,
-    encrypter: new NoopEncrypter(),
-    clock: new SystemClock(),
-    identity: { pid: process.pid, host: 'test-host' },
-    fs: caseFoldingFs(dir),
-    foldsCase,
-  })
+  const root = caseFoldingRoot(dir, foldsCase)
   return { root, dir }
 }
 
