@@ -14,6 +14,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY ui ./ui
+COPY scripts/bundle-server.mjs ./scripts/
 RUN npm run build
 
 FROM node:24.11.1-bookworm-slim AS runtime

@@ -14,6 +14,7 @@ import { registerAccessLog } from './http/access-log.js'
 import { type AuthOptions, type RouteEntry, registerAuth } from './http/auth.js'
 import { CONTROL_BODY_LIMIT, registerBodyParsers } from './http/body.js'
 import { registerLargeBodyGate } from './http/large-bodies.js'
+import { LazyCompilers } from './http/lazy-compilers.js'
 import { Metrics, registerMetrics } from './http/metrics.js'
 import type { RouteDeps } from './http/context.js'
 import { finishDocument } from './http/openapi-document.js'
@@ -79,11 +80,16 @@ export interface BuiltApp {
   readonly routes: readonly RouteEntry[]
   /** The app's metrics (the separate metrics listener serves the same registry). */
   readonly metrics: Metrics
+  /** Compiles the validators and serializers no request has needed yet (the server runs it once listening); resolves to how many. */
+  readonly warmUp: (signal?: AbortSignal) => Promise<number>
 }
 
 /** Builds the application. Call `app.ready()` (or `inject`) before use; `app.close()` ends it. */
 export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
+  // Schemas compile on first use (or in warmUp), not while the app gets ready: that was most of start-up.
+  const compilers = new LazyCompilers()
   const app = Fastify({
+    schemaController: { compilersFactory: { buildSerializer: compilers.buildSerializer } },
     ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
     ...(deps.trustProxy === undefined || deps.trustProxy.length === 0 ? {} : { trustProxy: [...deps.trustProxy] }),
     loggerInstance: deps.logger,
@@ -123,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   })
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart === 'body' && (schema as Record<string, unknown>)[RAW_BODY] === true) return () => true
-    return (httpPart === 'body' ? strict : lenient).compile(schema)
+    return compilers.validator(() => (httpPart === 'body' ? strict : lenient).compile(schema))
   })
 
   const shutdown = new AbortController()
@@ -244,5 +250,11 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   openapiRoutes(app)
   uiRoutes(app, deps.ui ?? null)
 
-  return { app, beginShutdown: () => shutdown.abort(), routes, metrics }
+  return {
+    app,
+    beginShutdown: () => shutdown.abort(),
+    routes,
+    metrics,
+    warmUp: (signal) => compilers.warmUp(signal),
+  }
 }

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildApp } from './app.js'
+import { type BuiltApp, buildApp } from './app.js'
 import { FileAuditLog, NullAuditLog } from './audit.js'
 import { CredentialsReloader } from './auth/credentials-reloader.js'
 import { TokensFileError } from './auth/tokens-file.js'
@@ -141,12 +141,13 @@ async function main(): Promise<number> {
       : new RetentionJob(root, retention, config.retentionIntervalMs, metrics.meter(audit), logger)
   let metricsListener: MetricsListener | null = null
   let app
+  let warmUp: BuiltApp['warmUp']
   try {
     // `npm run build` writes the console beside the compiled server (dist/ui next to dist/src).
     const uiDir = fileURLToPath(new URL('../ui/', import.meta.url))
     const ui = await loadUiAssets(uiDir)
     if (ui === null) logger.warn({ uiDir }, 'the console is not built: /ui/ answers 404 (run npm run build)')
-    ;({ app } = await buildApp({
+    ;({ app, warmUp } = await buildApp({
       config,
       root,
       audit,
@@ -196,8 +197,8 @@ async function main(): Promise<number> {
   )
 
   let stopping = false
-  /** The start-up sweep, once started: a shutdown stops it between stacks and waits for it. */
-  const sweeping = new AbortController()
+  /** Stops the start-up sweep (between stacks; a shutdown waits for it) and the schema warm-up. */
+  const background = new AbortController()
   let swept: Promise<void> = Promise.resolve()
   const stop = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {
@@ -218,7 +219,7 @@ async function main(): Promise<number> {
     }, 30_000)
     force.unref()
     authenticator?.close()
-    sweeping.abort()
+    background.abort()
     Promise.all([app.close(), retentionJob?.stop(), metricsListener?.close(), swept]).then(
       async () => {
         root.close()
@@ -306,7 +307,9 @@ async function main(): Promise<number> {
       'retention schedule on',
     )
   }
-  swept = sweepAtStart(root, sweeping.signal, logger)
+  swept = sweepAtStart(root, background.signal, logger)
+  // Schemas compile on first use; compile the rest now, one per turn of the event loop, before traffic needs them.
+  warmUp(background.signal).catch((err: unknown) => logger.error({ err }, 'a route schema does not compile'))
   return -1 // keep running
 }
 

@@ -200,3 +200,19 @@ t.test('the HEALTHCHECK command uses node:http, not global fetch (half the memor
   t.match(probe, /from 'node:http'/)
   t.notMatch(probe, /\bfetch\(/)
 })
+
+t.test('the build stage copies every file npm run build reads, and runs it', async (t) => {
+  const build = dockerfile.slice(0, dockerfile.indexOf('AS runtime'))
+  t.match(build, /^RUN npm run build$/m, 'the build stage runs npm run build')
+  const copied = [...build.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/))
+  const script = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: { build: string } })
+    .scripts.build
+  // The files and projects the build's commands name: `-p <project>` and `node <file>`.
+  const inputs = [...script.matchAll(/(?:-p|node) (\S+)/g)].map((m) => m[1]!)
+  t.ok(inputs.length >= 3, `the build names its inputs: ${inputs.join(', ')}`)
+  for (const input of inputs)
+    t.ok(
+      copied.some((c) => input === c || input.startsWith(`${c.replace(/\/$/, '')}/`)),
+      `${input} is copied into the build stage`,
+    )
+})

@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads'
 import { type ErrorCode, StateError } from '../errors.js'
 import { validateUnobinSnapshot } from '../store/unobin-snapshot.js'
 import { type StateMeta, readStateMeta } from '../terraform/state-meta.js'
+import { PARSE_WORKER_FILE } from './worker-file.js'
 
 /** Bodies at least this large are parsed in a worker thread. */
 export const OFF_THREAD_BYTES = 4 * 1024 * 1024
@@ -121,9 +122,7 @@ class ParsePool {
   }
 
   #spawn(): Worker {
-    // Tests run the TypeScript sources; the server runs the compiled JavaScript beside this file.
-    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js'
-    return new Worker(new URL(`./parse-worker.${ext}`, import.meta.url), {
+    return new Worker(PARSE_WORKER_FILE, {
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     })
   }

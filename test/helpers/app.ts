@@ -55,12 +55,13 @@ export async function buildTestApp(
   beginShutdown: () => void
   routes: readonly RouteEntry[]
   metrics: Metrics
+  warmUp: (signal?: AbortSignal) => Promise<number>
 }> {
   // t.testdir() empties the test's folder: never call it when the caller's root already lives there.
   const dir = options.dir ?? options.root?.root ?? t.testdir()
   const root = options.root ?? makeRoot(dir, options)
   const audit = new MemoryAudit()
-  const { app, beginShutdown, routes, metrics } = await buildApp({
+  const { app, beginShutdown, routes, metrics, warmUp } = await buildApp({
     config: {
       requireLock: options.requireLock ?? false,
       maxWaitSeconds: options.maxWaitSeconds ?? 30,
@@ -84,7 +85,7 @@ export async function buildTestApp(
     root.close()
   })
   await app.ready()
-  return { app, root, dir, audit, beginShutdown, routes, metrics }
+  return { app, root, dir, audit, beginShutdown, routes, metrics, warmUp }
 }
 
 /** The base path of a stack's routes. */
