@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { Encrypter } from '../../crypto/encrypter.js'
 import { StateError, isStateError } from '../../errors.js'
 import { isRenamed, readNoFollow, replaceAtomic, syncDir, writeTemp } from '../../fs/durable.js'
+import { freshLstat } from '../../fs/fresh-calls.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import type { UndoLog } from '../../fs/undo-log.js'
@@ -52,7 +53,7 @@ export class History {
     const path = join(this.#dir.snapshots, revFile(rev))
     let st
     try {
-      st = await this.#dir.fs.lstat(path)
+      st = await freshLstat(this.#dir.fs, path)
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') throw this.revNotFound(rev)
       throw err
@@ -110,7 +111,7 @@ export class History {
   async remember(rev: string, snapshot: Snapshot): Promise<void> {
     if (this.#cache === undefined) return
     const path = join(this.#dir.snapshots, revFile(rev))
-    const st = await this.#dir.fs.lstat(path).catch(() => undefined)
+    const st = await freshLstat(this.#dir.fs, path).catch(() => undefined)
     if (st?.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
   }
 
@@ -215,7 +216,7 @@ export class History {
     const path = join(this.#dir.path, CURRENT_FILE)
     let st
     try {
-      st = await this.#dir.fs.lstat(path)
+      st = await freshLstat(this.#dir.fs, path)
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err
       this.#currentMemo = undefined
