@@ -781,8 +781,17 @@ async function main(): Promise<void> {
       method: 'POST',
       body: native1m,
     })
+    // Each request carries the next serial. The body is built once with room for the digits
+    // (JSON allows the spaces after them), and each request copies it and writes its serial in:
+    // about 0.1 ms, where rebuilding a 1 MB string per request cost the one client several.
+    const template = terraformDoc(1024 * 1024, 0)
+    const serialAt = template.indexOf('"serial": 0') + '"serial": '.length
+    const spaced = Buffer.concat([
+      template.subarray(0, serialAt),
+      Buffer.alloc(12, ' '),
+      template.subarray(serialAt + 1),
+    ])
     let serial = 10
-    const tfBodies = new Map<number, Buffer>()
     const tfPost = await cannon({
       url: tf,
       connections: 1,
@@ -790,11 +799,9 @@ async function main(): Promise<void> {
         {
           method: 'POST',
           setupRequest: (req) => {
-            serial++
-            let body = tfBodies.get(serial % 4)
-            if (body === undefined) body = terraformDoc(1024 * 1024, 0)
-            tfBodies.set(serial % 4, body)
-            return { ...req, body: Buffer.from(body.toString().replace('"serial": 0', `"serial": ${serial}`)) }
+            const body = Buffer.from(spaced)
+            body.write(String(++serial), serialAt, 'latin1')
+            return { ...req, body }
           },
         },
       ],
