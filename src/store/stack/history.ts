@@ -8,7 +8,7 @@ import type { Dirent } from 'node:fs'
 import { join } from 'node:path'
 import type { Encrypter } from '../../crypto/encrypter.js'
 import { StateError, isStateError } from '../../errors.js'
-import { isRenamed, readNoFollow, replaceAtomic, syncDir, writeTemp } from '../../fs/durable.js'
+import { isRenamed, readNoFollow, replaceAtomic, syncDir, syncDirShared, writeTemp } from '../../fs/durable.js'
 import { freshLstat } from '../../fs/fresh-calls.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
@@ -126,7 +126,11 @@ export class History {
    * changed. When `check` returns an outcome, nothing is written and that
    * outcome is the answer; when it returns a plan with metadata, that is
    * written durably under the claimed name before the rev is linked (see
-   * rev-meta.ts for why that order).
+   * rev-meta.ts for why that order). A write that does not move current
+   * fsyncs the snapshots directory after the mutex is released, sharing the
+   * fsync with the stack's other writers (syncDirShared): the fence only
+   * needs the link inside the critical section, and the answer still waits
+   * for an fsync that began after the link.
    */
   async publish(
     sealed: Buffer,
@@ -136,8 +140,9 @@ export class History {
     const fs = this.#dir.fs
     const snapshots = this.#dir.snapshots
     let temp = await writeTemp(fs, snapshots, sealed)
+    let linked: { rev: string; path: string; meta: Buffer | undefined } | undefined
     try {
-      return await this.#mutex.run(async () => {
+      const outcome = await this.#mutex.run(async (): Promise<WriteOutcome> => {
         const settled = await check()
         if ('rev' in settled) return settled
         const entries = await fs.readdir(snapshots, { withFileTypes: true })
@@ -174,15 +179,18 @@ export class History {
             }
             throw err
           }
+          if (!makeCurrent) {
+            linked = { rev, path, meta }
+            return { rev, current: false, written: true } // durable once the shared fsync below has run
+          }
+          // Moving current belongs to the critical section (the fence), and current may name only a durable rev.
           let current = false
           try {
             await syncDir(fs, snapshots)
-            if (makeCurrent) {
-              const previous = await this.readCurrent()
-              // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
-              current = previous === null || compareRevs(previous, rev) <= 0
-              if (current) await this.movePointer(rev, previous)
-            }
+            const previous = await this.readCurrent()
+            // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
+            current = previous === null || compareRevs(previous, rev) <= 0
+            if (current) await this.movePointer(rev, previous)
           } catch (err) {
             // Not durable, or current did not move: withdraw the rev (unless current names it after all).
             if ((err as { currentMoved?: boolean }).currentMoved !== true) {
@@ -195,6 +203,17 @@ export class History {
         }
         throw new Error(`could not claim a rev in ${this.#dir.name} after 1000 attempts`)
       })
+      if (linked !== undefined) {
+        try {
+          await syncDirShared(fs, snapshots)
+        } catch (err) {
+          // Not durable: withdraw the rev (current never named it).
+          await fs.unlink(linked.path).catch(() => {})
+          if (linked.meta !== undefined) await this.metas.withdraw(linked.rev)
+          throw err
+        }
+      }
+      return outcome
     } finally {
       await fs.unlink(temp).catch(() => {})
     }
