@@ -9,7 +9,7 @@
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { type FsOps, errnoCode } from './fs-ops.js'
-import { FreshCalls } from './fresh-calls.js'
+import { FreshCallsPerFs } from './fresh-calls.js'
 import { tempName } from './temp-files.js'
 
 /** Writes `data` to a fresh temp file in `dir` (named by this process, see temp-files.ts) and fsyncs it; returns its path. */
@@ -44,7 +44,7 @@ export async function syncDir(fs: FsOps, dir: string): Promise<void> {
   }
 }
 
-const dirSyncs = new WeakMap<FsOps, FreshCalls<void>>()
+const dirSyncs = new FreshCallsPerFs<void>()
 
 /**
  * `syncDir`, shared by the callers who ask for the same directory at once:
@@ -53,12 +53,7 @@ const dirSyncs = new WeakMap<FsOps, FreshCalls<void>>()
  * writers of one stack then pay two or three directory fsyncs, not eight.
  */
 export function syncDirShared(fs: FsOps, dir: string): Promise<void> {
-  let syncs = dirSyncs.get(fs)
-  if (syncs === undefined) {
-    syncs = new FreshCalls<void>()
-    dirSyncs.set(fs, syncs)
-  }
-  return syncs.run(dir, () => syncDir(fs, dir))
+  return dirSyncs.run(fs, dir, () => syncDir(fs, dir))
 }
 
 /**

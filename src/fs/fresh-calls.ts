@@ -44,14 +44,23 @@ export class FreshCalls<T> {
   }
 }
 
-const lstats = new WeakMap<FsOps, FreshCalls<Stats>>()
+/** FreshCalls per filesystem: a test's fault-injecting filesystem never shares a call with the real one. */
+export class FreshCallsPerFs<T> {
+  readonly #byFs = new WeakMap<FsOps, FreshCalls<T>>()
+
+  run(fs: FsOps, key: string, call: () => Promise<T>): Promise<T> {
+    let calls = this.#byFs.get(fs)
+    if (calls === undefined) {
+      calls = new FreshCalls<T>()
+      this.#byFs.set(fs, calls)
+    }
+    return calls.run(key, call)
+  }
+}
+
+const lstats = new FreshCallsPerFs<Stats>()
 
 /** `fs.lstat(path)`, shared by the callers who ask for the same path at once (see FreshCalls). */
 export function freshLstat(fs: FsOps, path: string): Promise<Stats> {
-  let calls = lstats.get(fs)
-  if (calls === undefined) {
-    calls = new FreshCalls<Stats>()
-    lstats.set(fs, calls)
-  }
-  return calls.run(path, () => fs.lstat(path))
+  return lstats.run(fs, path, () => fs.lstat(path))
 }
