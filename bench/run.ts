@@ -116,12 +116,24 @@ async function serverStartMs(dataDir: string, runs = 5): Promise<number> {
 
 /** Milliseconds from exec to listening of bare Fastify (the floor: Node's own start and Fastify's load); median of `runs`. */
 async function bareStartMs(runs = 5): Promise<number> {
+  const bare =
+    "import Fastify from 'fastify'; const app = Fastify(); app.get('/', async () => ({})); " +
+    "process.stdout.write(`listening ${await app.listen({ host: '127.0.0.1', port: 0 })}\\n`)"
   const times: number[] = []
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now()
-    const bare = await startTarget('bare')
+    const child = spawn(process.execPath, ['--input-type=module', '-e', bare], {
+      cwd: join(here, '..', '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening')) resolve()
+      })
+      child.once('exit', (code) => reject(new Error(`bare Fastify exited ${code} before listening`)))
+    })
     times.push(performance.now() - t0)
-    await stop(bare)
+    await stop({ url: '', child })
   }
   return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!
 }

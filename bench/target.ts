@@ -47,7 +47,7 @@ if (mode === 'bare') {
     identity: { pid: process.pid, host: hostname() },
     cache: new SnapshotCache(64 * 1024 * 1024),
   })
-  const { app } = await buildApp({
+  const { app, warmUp } = await buildApp({
     config: { requireLock: false, maxWaitSeconds: 60, bodyLimitBytes: 128 * 1024 * 1024 },
     root,
     audit: new NullAuditLog(),
@@ -70,5 +70,7 @@ if (mode === 'bare') {
         : undefined,
   })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  // As the server does once listening; the scenarios start after it, so no first request compiles a schema.
+  await warmUp()
   process.stdout.write(`listening ${url}\n`)
 }
