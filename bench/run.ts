@@ -118,7 +118,7 @@ async function serverStartMs(dataDir: string, runs = 5): Promise<number> {
 async function bareStartMs(runs = 5): Promise<number> {
   const bare =
     "import Fastify from 'fastify'; const app = Fastify(); app.get('/', async () => ({})); " +
-    "process.stdout.write(`listening ${await app.listen({ host: '127.0.0.1', port: 0 })}\\n`)"
+    "process.stdout.write('listening ' + (await app.listen({ host: '127.0.0.1', port: 0 })) + '\\n')"
   const times: number[] = []
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now()
