@@ -207,9 +207,13 @@ export class History {
         try {
           await syncDirShared(fs, snapshots)
         } catch (err) {
-          // Not durable: withdraw the rev (current never named it).
-          await fs.unlink(linked.path).catch(() => {})
-          if (linked.meta !== undefined) await this.metas.withdraw(linked.rev)
+          // Not durable: withdraw the rev, in the critical section as every other change of the stack (or without it, if it cannot be had).
+          const { path, rev, meta } = linked
+          const withdraw = async () => {
+            await fs.unlink(path).catch(() => {})
+            if (meta !== undefined) await this.metas.withdraw(rev)
+          }
+          await this.#mutex.run(withdraw).catch(withdraw)
           throw err
         }
       }
