@@ -615,8 +615,8 @@ async function main(): Promise<void> {
       '×',
       null,
       '—',
-      '≤ 3×',
-      (_r, v) => v <= 3,
+      '≤ 2×',
+      (_r, v) => v <= 2,
     )
 
     // 7. 10,000 revs (paged list), 10,000 stacks (list), start-up with 10,000 stacks.

@@ -6,7 +6,15 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { StateError } from '../errors.js'
-import { type Encrypter, type EncrypterRef, describeRef } from './encrypter.js'
+import {
+  type CiphertextSource,
+  type Encrypter,
+  type EncrypterRef,
+  OPEN_SLICE,
+  type Sealer,
+  describeRef,
+  readAll,
+} from './encrypter.js'
 import type { SealingKey } from './keys.js'
 
 const NONCE_BYTES = 12
@@ -44,32 +52,47 @@ export class Keyring implements Encrypter {
     return Buffer.concat([nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()])
   }
 
+  sealer(): Sealer {
+    const nonce = randomBytes(NONCE_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', this.#keys[0]!.key, nonce, { authTagLength: TAG_BYTES })
+    let first = true
+    return {
+      update: (plaintext) => {
+        const sealed = cipher.update(plaintext)
+        if (!first) return sealed
+        first = false
+        return Buffer.concat([nonce, sealed])
+      },
+      final: () => Buffer.concat([first ? nonce : Buffer.alloc(0), cipher.final(), cipher.getAuthTag()]),
+    }
+  }
+
   open(ciphertext: Buffer, ref: EncrypterRef): Buffer {
-    const sealedWith = describeRef(ref)
-    if (ref.name === 'noop') {
-      if (this.#openNoop) return ciphertext
-      throw new StateError(
-        'unreadable-snapshot',
-        `sealed with noop (unencrypted) while the server requires encryption: re-seal the tree or allow opening noop envelopes`,
-        { sealedWith },
-      )
-    }
-    if (ciphertext.length < NONCE_BYTES + TAG_BYTES) {
-      throw new StateError(
-        'unreadable-snapshot',
-        `ciphertext sealed with ${sealedWith} is ${ciphertext.length} bytes, shorter than nonce and tag: the file is truncated`,
-        { sealedWith },
-      )
-    }
+    if (this.#opensAsIs(ref, ciphertext.length)) return ciphertext
     for (const candidate of this.#ordered(ref)) {
       const opened = tryOpen(candidate.key, ciphertext)
       if (opened !== undefined) return opened
     }
-    throw new StateError(
-      'unreadable-snapshot',
-      `cannot open a snapshot sealed with ${sealedWith} with the configured keys (${this.describe()}): the key is wrong or missing, or the file was tampered with`,
-      { sealedWith },
-    )
+    throw this.#unopened(ref)
+  }
+
+  async openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Buffer> {
+    if (this.#opensAsIs(ref, source.length)) return readAll(source)
+    const nonce = Buffer.from(await source.read(0, NONCE_BYTES)) // copies: the next read may reuse the source's buffer
+    const tag = Buffer.from(await source.read(source.length - TAG_BYTES, TAG_BYTES))
+    const end = source.length - TAG_BYTES
+    const out = Buffer.allocUnsafe(end - NONCE_BYTES)
+    for (const candidate of this.#ordered(ref)) {
+      const decipher = createDecipheriv('aes-256-gcm', candidate.key, nonce, { authTagLength: TAG_BYTES })
+      decipher.setAuthTag(tag)
+      for (let at = NONCE_BYTES; at < end; at += OPEN_SLICE)
+        decipher.update(await source.read(at, Math.min(OPEN_SLICE, end - at))).copy(out, at - NONCE_BYTES)
+      try {
+        decipher.final() // GCM yields no bytes here: it checks the tag
+        return out
+      } catch {}
+    }
+    throw this.#unopened(ref)
   }
 
   isSealedWithSealingKey(ciphertext: Buffer, ref: EncrypterRef): boolean {
@@ -79,6 +102,39 @@ export class Keyring implements Encrypter {
 
   describe(): string {
     return this.#keys.map((k, i) => `${describeRef(k.ref)}${i === 0 ? ' (sealing)' : ''}`).join(', ')
+  }
+
+  /**
+   * True when `ref` is noop and this keyring opens such envelopes (the
+   * ciphertext is the plaintext); throws when it does not, or when a
+   * ciphertext of `length` bytes cannot even hold a nonce and a tag.
+   */
+  #opensAsIs(ref: EncrypterRef, length: number): boolean {
+    const sealedWith = describeRef(ref)
+    if (ref.name === 'noop') {
+      if (this.#openNoop) return true
+      throw new StateError(
+        'unreadable-snapshot',
+        `sealed with noop (unencrypted) while the server requires encryption: re-seal the tree or allow opening noop envelopes`,
+        { sealedWith },
+      )
+    }
+    if (length < NONCE_BYTES + TAG_BYTES) {
+      throw new StateError(
+        'unreadable-snapshot',
+        `ciphertext sealed with ${sealedWith} is ${length} bytes, shorter than nonce and tag: the file is truncated`,
+        { sealedWith },
+      )
+    }
+    return false
+  }
+
+  #unopened(ref: EncrypterRef): StateError {
+    return new StateError(
+      'unreadable-snapshot',
+      `cannot open a snapshot sealed with ${describeRef(ref)} with the configured keys (${this.describe()}): the key is wrong or missing, or the file was tampered with`,
+      { sealedWith: describeRef(ref) },
+    )
   }
 
   #ordered(ref: EncrypterRef): SealingKey[] {

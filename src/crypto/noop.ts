@@ -4,7 +4,14 @@
  * seals with it.
  */
 import { StateError } from '../errors.js'
-import { type Encrypter, type EncrypterRef, describeRef } from './encrypter.js'
+import {
+  type CiphertextSource,
+  type Encrypter,
+  type EncrypterRef,
+  type Sealer,
+  describeRef,
+  readAll,
+} from './encrypter.js'
 
 /** Seals nothing; opens only envelopes that say `noop`. */
 export class NoopEncrypter implements Encrypter {
@@ -14,15 +21,18 @@ export class NoopEncrypter implements Encrypter {
     return plaintext
   }
 
+  sealer(): Sealer {
+    return { update: (plaintext) => plaintext, final: () => Buffer.alloc(0) }
+  }
+
   open(ciphertext: Buffer, ref: EncrypterRef): Buffer {
-    if (ref.name !== 'noop') {
-      throw new StateError(
-        'unreadable-snapshot',
-        `sealed with ${describeRef(ref)}, but the server runs with noop encryption: configure the key that sealed it`,
-        { sealedWith: describeRef(ref) },
-      )
-    }
+    assertNoop(ref)
     return ciphertext
+  }
+
+  async openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Buffer> {
+    assertNoop(ref)
+    return readAll(source)
   }
 
   isSealedWithSealingKey(_ciphertext: Buffer, ref: EncrypterRef): boolean {
@@ -31,5 +41,15 @@ export class NoopEncrypter implements Encrypter {
 
   describe(): string {
     return 'noop (no encryption)'
+  }
+}
+
+function assertNoop(ref: EncrypterRef): void {
+  if (ref.name !== 'noop') {
+    throw new StateError(
+      'unreadable-snapshot',
+      `sealed with ${describeRef(ref)}, but the server runs with noop encryption: configure the key that sealed it`,
+      { sealedWith: describeRef(ref) },
+    )
   }
 }

@@ -12,8 +12,17 @@ import { type FsOps, errnoCode } from './fs-ops.js'
 import { FreshCallsPerFs } from './fresh-calls.js'
 import { tempName } from './temp-files.js'
 
-/** Writes `data` to a fresh temp file in `dir` (named by this process, see temp-files.ts) and fsyncs it; returns its path. */
-export async function writeTemp(fs: FsOps, dir: string, data: Buffer): Promise<string> {
+/**
+ * Content written in pieces: calls `write` for each piece in order (each
+ * write a turn of the event loop), so a large file is never one buffer.
+ */
+export type PiecewiseContent = (write: (piece: Buffer) => Promise<void>) => Promise<void>
+
+/**
+ * Writes `data` (or the pieces it writes) to a fresh temp file in `dir`
+ * (named by this process, see temp-files.ts) and fsyncs it; returns its path.
+ */
+export async function writeTemp(fs: FsOps, dir: string, data: Buffer | PiecewiseContent): Promise<string> {
   const path = join(dir, tempName())
   const handle = await fs.open(
     path,
@@ -22,7 +31,9 @@ export async function writeTemp(fs: FsOps, dir: string, data: Buffer): Promise<s
   )
   try {
     try {
-      await handle.writeFile(data)
+      // writeFile on a handle writes from its position: pieces follow one another.
+      if (typeof data === 'function') await data((piece) => handle.writeFile(piece))
+      else await handle.writeFile(data)
       await handle.sync()
     } finally {
       await handle.close()

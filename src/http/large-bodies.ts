@@ -1,8 +1,10 @@
 /**
  * A bound on large request bodies in flight. A stored body (a snapshot or a
- * Terraform state) of `LARGE_BODY_BYTES` or more holds its bytes, its parse
- * (in a worker, see src/parse/parse-pool.ts) and its sealed copy in memory
- * until it is answered, so memory grows with every such request at once.
+ * Terraform state) of `LARGE_BODY_BYTES` or more holds its bytes in memory
+ * until it is answered (it is scanned, sealed and written in slices, see
+ * src/parse/fast-checks.ts and src/store/envelope-slices.ts; one the scan
+ * does not accept is parsed in a worker as well), so memory grows with
+ * every such request at once.
  * At most `maxLarge` of them are processed at once; beyond that the request
  * is answered at once, before its body is read, with 503 `server-busy` and
  * `Retry-After` (Terraform's HTTP backend and the unobin client retry on it).

@@ -1,5 +1,7 @@
 /**
- * Large documents are parsed off the main thread. `JSON.parse` of a body is
+ * Large documents are first scanned (fast-checks.ts: a slice per turn of the
+ * event loop, constant memory), which accepts the ordinary ones; any other is
+ * parsed off the main thread, which gives the answer. `JSON.parse` of a body is
  * one synchronous call: a 60 MB body of 20 million empty objects held the
  * event loop for 23 s (every other request, health probes included, waited)
  * and took 2 GB. Bodies of `OFF_THREAD_BYTES` or more are parsed and checked
@@ -18,6 +20,8 @@ import { Worker } from 'node:worker_threads'
 import { type ErrorCode, StateError } from '../errors.js'
 import { validateUnobinSnapshot } from '../store/unobin-snapshot.js'
 import { type StateMeta, readStateMeta } from '../terraform/state-meta.js'
+import { assertCountable } from './count-values.js'
+import { SCAN_SLICE, scanStateMeta, scanUnobinSnapshot } from './fast-checks.js'
 import { PARSE_WORKER_FILE } from './worker-file.js'
 
 /** Bodies at least this large are parsed in a worker thread. */
@@ -56,12 +60,17 @@ export async function checkUnobinSnapshot(body: Buffer): Promise<void> {
     validateUnobinSnapshot(body)
     return
   }
+  if (await scanUnobinSnapshot(body, MAX_VALUES)) return // accepted by the scan; anything else gets the reference's answer
+  await assertCountable(body, MAX_VALUES, SCAN_SLICE) // before the worker: copying a body it refuses would hold the loop
   await pool.run('unobin-snapshot', body)
 }
 
 /** Reads lineage and serial of a Terraform state (see state-meta.ts), off the main thread when large. */
 export async function parseStateMeta(body: Buffer): Promise<StateMeta> {
   if (body.length < OFF_THREAD_BYTES) return readStateMeta(body)
+  const scanned = await scanStateMeta(body, MAX_VALUES)
+  if (scanned !== undefined) return scanned
+  await assertCountable(body, MAX_VALUES, SCAN_SLICE)
   return (await pool.run('terraform-meta', body)) as StateMeta
 }
 

@@ -31,33 +31,76 @@ export interface Envelope {
 
 /** Encodes an envelope exactly as Go's MarshalIndent would, with a trailing newline. */
 export function encodeEnvelope(envelope: Envelope): Buffer {
-  const encrypter: Record<string, unknown> = { name: envelope.encrypter.name }
-  const body = envelope.encrypter.body
-  if (body !== undefined && Object.keys(body).length > 0) {
-    // Go marshals map[string]any with sorted keys.
-    encrypter.body = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-  }
-  const shell = `${goMarshalIndent({ 'envelope-version': 1, 'payload-type': envelope.payloadType, encrypter, ciphertext: '' })}\n`
-  // The ciphertext is the last member: its base64 (which JSON never escapes) goes between the quotes of "".
-  const at = shell.length - EMPTY_TAIL.length + 1
-  if (!shell.endsWith(`"ciphertext": ${EMPTY_TAIL}`))
-    throw new Error('envelope layout changed: the ciphertext must be the last member')
-  const head = Buffer.from(shell.slice(0, at))
-  const tail = Buffer.from(shell.slice(at))
+  const encoder = new EnvelopeEncoder(envelope.payloadType, envelope.encrypter)
   const ciphertext = envelope.ciphertext
-  const out = Buffer.allocUnsafe(head.length + 4 * Math.ceil(ciphertext.length / 3) + tail.length)
-  let offset = head.copy(out, 0)
+  const pieces = [encoder.head]
   // Base64 in slices (a multiple of 3 bytes, so no padding inside): a 50 MB state never exists as one 67 MB string.
   for (let i = 0; i < ciphertext.length; i += BASE64_SLICE)
-    offset += out.write(ciphertext.subarray(i, i + BASE64_SLICE).toString('base64'), offset, 'latin1')
-  tail.copy(out, offset)
-  return out
+    pieces.push(encoder.encode(ciphertext.subarray(i, i + BASE64_SLICE)))
+  pieces.push(encoder.end())
+  return Buffer.concat(pieces)
+}
+
+/**
+ * An envelope encoded in pieces: `head`, then `encode` of each slice of the
+ * ciphertext in order, then `end`. The pieces together are the bytes
+ * `encodeEnvelope` writes for the whole ciphertext.
+ */
+export class EnvelopeEncoder {
+  /** The envelope up to the opening quote of the ciphertext. */
+  readonly head: Buffer
+  readonly #tail: Buffer
+  /** Ciphertext bytes not yet encoded (fewer than 3: base64 encodes whole groups of 3 until the end). */
+  #carry: Buffer = Buffer.alloc(0)
+
+  constructor(payloadType: string, ref: EncrypterRef) {
+    const encrypter: Record<string, unknown> = { name: ref.name }
+    const body = ref.body
+    if (body !== undefined && Object.keys(body).length > 0) {
+      // Go marshals map[string]any with sorted keys.
+      encrypter.body = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    }
+    const shell = `${goMarshalIndent({ 'envelope-version': 1, 'payload-type': payloadType, encrypter, ciphertext: '' })}\n`
+    // The ciphertext is the last member: its base64 (which JSON never escapes) goes between the quotes of "".
+    const at = shell.length - EMPTY_TAIL.length + 1
+    if (!shell.endsWith(`"ciphertext": ${EMPTY_TAIL}`))
+      throw new Error('envelope layout changed: the ciphertext must be the last member')
+    this.head = Buffer.from(shell.slice(0, at))
+    this.#tail = Buffer.from(shell.slice(at))
+  }
+
+  /**
+   * The base64 of the next slice of ciphertext (as far as whole groups of 3
+   * bytes go). With `scratch` (large enough), the result is a view of it,
+   * valid until scratch is used again.
+   */
+  encode(ciphertext: Buffer, scratch?: Buffer): Buffer {
+    const bytes = this.#carry.length === 0 ? ciphertext : Buffer.concat([this.#carry, ciphertext])
+    const whole = bytes.length - (bytes.length % 3)
+    this.#carry = Buffer.from(bytes.subarray(whole))
+    const size = (whole / 3) * 4
+    const out = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafe(size)
+    // In pieces whose text is an ordinary short-lived string: a longer one is memory touched for the first time.
+    let at = 0
+    for (let i = 0; i < whole; i += ENCODE_PIECE)
+      at += out.write(bytes.toString('base64', i, Math.min(i + ENCODE_PIECE, whole)), at, 'latin1')
+    return out.subarray(0, at)
+  }
+
+  /** The base64 of what is left (padded) and the end of the envelope. */
+  end(): Buffer {
+    const rest = this.#carry.toString('base64')
+    this.#carry = Buffer.alloc(0)
+    return Buffer.concat([Buffer.from(rest, 'latin1'), this.#tail])
+  }
 }
 
 /** How an envelope with an empty ciphertext ends: `""`, the closing brace and the newline. */
 const EMPTY_TAIL = '""\n}\n'
 /** Bytes of ciphertext encoded (3 MiB) per slice. */
 const BASE64_SLICE = 3 * 1024 * 1024
+/** Bytes of ciphertext encoded per string (48 KiB: its 64 KiB of base64 stay a regular V8 heap string). */
+const ENCODE_PIECE = 3 * 16 * 1024
 /**
  * Characters of base64 decoded per slice (48 KiB of ciphertext). Small
  * enough that each slice is an ordinary short-lived string on the V8 heap,

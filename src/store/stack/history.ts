@@ -8,12 +8,21 @@ import type { Dirent } from 'node:fs'
 import { join } from 'node:path'
 import type { Encrypter } from '../../crypto/encrypter.js'
 import { StateError, isStateError } from '../../errors.js'
-import { isRenamed, readNoFollow, replaceAtomic, syncDir, syncDirShared, writeTemp } from '../../fs/durable.js'
+import {
+  type PiecewiseContent,
+  isRenamed,
+  readNoFollow,
+  replaceAtomic,
+  syncDir,
+  syncDirShared,
+  writeTemp,
+} from '../../fs/durable.js'
 import { freshLstat } from '../../fs/fresh-calls.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import type { UndoLog } from '../../fs/undo-log.js'
 import { decodeEnvelope } from '../envelope.js'
+import { SLICED_BYTES, openEnvelopeFile } from '../envelope-slices.js'
 import { type ParsedRev, compareParsedRevs, compareRevs, formatRev, nextRev, parseRev, sortRevs } from '../rev.js'
 import type { SnapshotCache } from '../snapshot-cache.js'
 import type { GcResult, Snapshot, WriteOutcome } from '../store.js'
@@ -61,15 +70,10 @@ export class History {
     const key = cacheKey(path, st)
     const cached = this.#cache?.get(key)
     if (cached !== undefined) return cached
-    const bytes = await readNoFollow(this.#dir.fs, path)
-    if (bytes === undefined) throw this.revNotFound(rev)
     try {
-      const envelope = decodeEnvelope(bytes, { consume: true }) // the file's bytes are needed no further
-      const snapshot = {
-        rev,
-        payloadType: envelope.payloadType,
-        body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter),
-      }
+      // A large file is opened in slices; one in another layout (or a small one) is read whole.
+      const sliced = st.size >= SLICED_BYTES ? await openEnvelopeFile(this.#dir.fs, path, this.#encrypter) : undefined
+      const snapshot = sliced === undefined ? await this.#readWhole(rev, path) : { rev, ...sliced }
       this.#cache?.set(key, snapshot)
       return snapshot
     } catch (err) {
@@ -81,6 +85,17 @@ export class History {
         })
       }
       throw err
+    }
+  }
+
+  async #readWhole(rev: string, path: string): Promise<Snapshot> {
+    const bytes = await readNoFollow(this.#dir.fs, path)
+    if (bytes === undefined) throw this.revNotFound(rev)
+    const envelope = decodeEnvelope(bytes, { consume: true }) // the file's bytes are needed no further
+    return {
+      rev,
+      payloadType: envelope.payloadType,
+      body: this.#encrypter.open(envelope.ciphertext, envelope.encrypter),
     }
   }
 
@@ -133,7 +148,7 @@ export class History {
    * for an fsync that began after the link.
    */
   async publish(
-    sealed: Buffer,
+    sealed: Buffer | PiecewiseContent,
     makeCurrent: boolean,
     check: () => Promise<WriteOutcome | PublishPlan>,
   ): Promise<WriteOutcome> {

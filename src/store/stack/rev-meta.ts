@@ -14,12 +14,12 @@
  * mutex) claims in the microseconds between the metadata write and our
  * exclusive link, followed by a crash before the metadata is withdrawn.
  */
-import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { replaceAtomic, syncDir } from '../../fs/durable.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { UndoLog } from '../../fs/undo-log.js'
+import { digestInSlices } from '../envelope-slices.js'
 import { parseRev } from '../rev.js'
 import type { LockHolder, PayloadKind, RevLock, RevMeta, WriteRecord } from '../store.js'
 import { META_SUFFIX, metaFile, trashMetaName } from './layout.js'
@@ -40,11 +40,11 @@ export function encodeRevMeta(meta: RevMeta): Buffer {
  * stack's mutex) that encodes the rev's metadata file. The body's size and
  * sha256 are taken when this is called, before the mutex is taken.
  */
-export function revMetaOf(
+export async function revMetaOf(
   record: WriteRecord,
   body: Buffer,
-): (holder: LockHolder | undefined) => (rev: string) => Buffer {
-  const facts = { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }
+): Promise<(holder: LockHolder | undefined) => (rev: string) => Buffer> {
+  const facts = { bytes: body.length, sha256: await digestInSlices(body) }
   // Only the record's own fields are stored (a caller's object may carry more).
   const { principal, remote, requestId, kind, serial, lineage } = record
   return (holder) => {
