@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
-import { Mutex } from '../../src/fs/mutex.js'
+import { HANDOFF_MS, MAX_HANDOFFS, Mutex } from '../../src/fs/mutex.js'
 import {
   type Liveness,
   type OwnerProbe,
@@ -328,3 +328,67 @@ t.test(
     }
   },
 )
+
+/** Runs `count` users queued behind a holder on `mutex`s, each checking it is alone; returns how often the file was linked and unlinked. */
+async function queued(
+  t: Test,
+  s: Setup,
+  count: number,
+  during: (i: number) => void = () => {},
+): Promise<{ links: number; unlinks: number; onHeld: number }> {
+  const fs = new FaultyFs()
+  let onHeld = 0
+  const make = () =>
+    new Mutex(s.path, {
+      clock: s.clock,
+      probe: s.probe,
+      fs,
+      staleMs: STALE_MS,
+      onHeld: async () => {
+        onHeld++
+      },
+    })
+  const first = hold(make())
+  await first.entered
+  let inside = 0
+  let overlaps = 0
+  const runs = Array.from({ length: count }, (_, i) =>
+    make().run(async () => {
+      if (++inside > 1) overlaps++
+      during(i)
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      inside--
+    }),
+  )
+  first.release()
+  await settledWithin(Promise.all([first.done, ...runs]), GUARD_MS, 'the queued runs')
+  t.equal(overlaps, 0, 'one user at a time')
+  t.notOk(existsSync(s.path), 'released at the end')
+  t.same(leftovers(s.dir), [])
+  // A link (recorded by its source, the record file) takes the file; an unlink of the file gives it back.
+  const links = fs.calls.filter((c) => c.method === 'link').length
+  const unlinks = fs.calls.filter((c) => c.method === 'unlink' && c.path === s.path).length
+  return { links, unlinks, onHeld }
+}
+
+t.test('users queued in one process are handed the held file: one acquisition and one release', async (t) => {
+  const s = setup(t)
+  const { links, unlinks, onHeld } = await queued(t, s, 5)
+  t.equal(links, 1, 'taken once for six runs')
+  t.equal(unlinks, 1, 'released once')
+  t.equal(onHeld, 1, 'the sweep after an acquisition runs once')
+})
+
+t.test('handoffs are bounded, so other processes get their turn', async (t) => {
+  const s = setup(t)
+  const runs = 3 * (MAX_HANDOFFS + 1)
+  const { links, unlinks } = await queued(t, s, runs - 1)
+  t.equal(links, 3, `${runs} runs take the file ${runs / (MAX_HANDOFFS + 1)} times`)
+  t.equal(unlinks, 3)
+  // By time as well: a holder past HANDOFF_MS since the file was taken releases it.
+  const timed = setup(t)
+  const { links: timedLinks } = await queued(t, timed, 3, (i) => {
+    if (i === 0) timed.clock.advanceMs(HANDOFF_MS + 1)
+  })
+  t.equal(timedLinks, 2, 'taken again after the time bound')
+})
