@@ -7,6 +7,7 @@
  * one, never a torn one; temp files start with `.tmp-` and are never read as data.
  */
 import { constants } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type FsOps, errnoCode } from './fs-ops.js'
 import { FreshCallsPerFs } from './fresh-calls.js'
@@ -152,15 +153,20 @@ export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: 
   if (hasOld) await fs.unlink(kept).catch(() => {}) // a leftover is a temp file: swept later
 }
 
-/** Reads `path` without following a symlink at its last component; undefined when absent. */
-export async function readNoFollow(fs: FsOps, path: string): Promise<Buffer | undefined> {
-  let handle
+/** Opens `path` for reading without following a symlink at its last component; undefined when absent. */
+export async function openNoFollow(fs: FsOps, path: string): Promise<FileHandle | undefined> {
   try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+    return await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined
     throw err
   }
+}
+
+/** Reads `path` without following a symlink at its last component; undefined when absent. */
+export async function readNoFollow(fs: FsOps, path: string): Promise<Buffer | undefined> {
+  const handle = await openNoFollow(fs, path)
+  if (handle === undefined) return undefined
   try {
     return await handle.readFile()
   } finally {

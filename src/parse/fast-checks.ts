@@ -10,6 +10,7 @@
  * the last one), a value of an unexpected kind, any rule broken.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import { CATEGORIES } from '../store/unobin-snapshot.js'
 import type { StateMeta } from '../terraform/state-meta.js'
 import { type JsonKind, JsonScanner, type JsonVisitor, decodeNumber, decodeString } from './json-scan.js'
 
@@ -29,13 +30,6 @@ async function scanInSlices(bytes: Buffer, visitor: JsonVisitor, maxValues: numb
     if (1 + scanner.structural > maxValues) return false
     await nextTurn()
   }
-}
-
-const CATEGORIES: Readonly<Record<string, readonly string[]>> = {
-  leaf: ['resource'],
-  'library-call': ['resource', 'data-source', 'action'],
-  action: ['action'],
-  'data-source': ['data-source'],
 }
 
 interface EntryFacts {

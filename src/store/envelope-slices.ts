@@ -11,12 +11,11 @@
  * is not strict) is left to the one-piece path, which gives its exact answer.
  */
 import { createHash } from 'node:crypto'
-import { constants } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { CiphertextSource, Encrypter } from '../crypto/encrypter.js'
-import type { PiecewiseContent } from '../fs/durable.js'
-import { type FsOps, errnoCode } from '../fs/fs-ops.js'
+import { type PiecewiseContent, openNoFollow } from '../fs/durable.js'
+import type { FsOps } from '../fs/fs-ops.js'
 import { EnvelopeEncoder, decodeEnvelope } from './envelope.js'
 
 /** Bodies and envelope files at least this large take the sliced paths. */
@@ -67,13 +66,8 @@ export async function openEnvelopeFile(
   path: string,
   encrypter: Encrypter,
 ): Promise<{ payloadType: string; body: Buffer } | undefined> {
-  let handle: FileHandle
-  try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined
-    throw err
-  }
+  const handle = await openNoFollow(fs, path)
+  if (handle === undefined) return undefined
   try {
     const size = (await handle.stat()).size
     const head = await readAt(handle, 0, Math.min(size, HEAD_BYTES))

@@ -8,7 +8,8 @@
  */
 import { StateError } from '../errors.js'
 
-const CATEGORIES: Readonly<Record<string, readonly string[]>> = {
+/** The categories each entry kind allows (the Go tool's table). */
+export const CATEGORIES: Readonly<Record<string, readonly string[]>> = {
   leaf: ['resource'],
   'library-call': ['resource', 'data-source', 'action'],
   action: ['action'],
