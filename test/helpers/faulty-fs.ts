@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
 
 /** A method FaultyFs can fail: an FsOps call, or a call on a handle it opened. */
-export type FaultyMethod = keyof FsOps | 'writeFile' | 'sync' | 'readFile'
+export type FaultyMethod = keyof FsOps | 'writeFile' | 'sync' | 'readFile' | 'read'
 
 /** What a fault targets: one method, or `'any'` for the Nth call whatever its method (to sweep every call an operation makes). */
 export type FaultTarget = FaultyMethod | 'any'
@@ -34,8 +34,8 @@ const ERRNO: Record<Exclude<FaultCode, 'BUG'>, number> = { ENOSPC: -28, EIO: -5,
  * chosen method (optionally only calls whose path matches) with an errno
  * error, so tests can prove each store operation reports the fault with the
  * right code and leaves the tree as it was. Handles it opens are wrapped too,
- * so `writeFile` (which writes half the data first, like a disk filling up)
- * and `sync` can fail. Every call is recorded in `calls`.
+ * so `writeFile` (which writes half the data first, like a disk filling up),
+ * `sync`, `readFile` and `read` (a large rev is opened by range reads) can fail. Every call is recorded in `calls`.
  */
 export class FaultyFs implements FsOps {
   readonly calls: FsCall[] = []
@@ -127,7 +127,7 @@ export class FaultyFs implements FsOps {
             return target.writeFile(data)
           }
         }
-        if (prop === 'sync' || prop === 'readFile') {
+        if (prop === 'sync' || prop === 'readFile' || prop === 'read') {
           return async (...args: unknown[]) => {
             const fault = this.#check(prop, path)
             if (fault !== undefined) throw fault

@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { decodeEnvelope, encodeEnvelope } from '../../../src/store/envelope.js'
 import { SLICED_BYTES } from '../../../src/store/envelope-slices.js'
-import { fixtureKeyring } from '../../helpers/store.js'
+import { FaultyFs } from '../../helpers/faulty-fs.js'
+import { fixtureKeyring, makeRoot } from '../../helpers/store.js'
 import { STATE, codeOf, fileTree, setup, temps, visible } from '../../helpers/local-store.js'
 
 /** A valid unobin snapshot of about `size` bytes (many entries, as real large states have). */
@@ -79,3 +80,23 @@ t.test('a disk filling up half-way through a large sliced write leaves the stack
   t.same(temps(ctx), [])
   t.same(readdirSync(ctx.snapshots), [`${first.rev}.json.enc`])
 })
+
+t.test(
+  'a read fault half-way through opening a large rev in slices is a clear error, and the rev reads again after',
+  async (t) => {
+    const ctx = setup(t, { encrypter: fixtureKeyring() })
+    const body = largeSnapshot(3 * SLICED_BYTES, 'read-fault')
+    const { rev } = await ctx.store.write(body, STATE)
+    // A root of its own (an empty snapshot cache), over the same tree, whose range reads fail on demand.
+    const fs = new FaultyFs()
+    const root = makeRoot(ctx.dir, { encrypter: fixtureKeyring(), fs })
+    t.teardown(() => root.close())
+    const store = root.stack('cluster-deploy', 'dev')
+    const before = fileTree(ctx.dir)
+    fs.failNth('read', 4, 'EIO', (path) => path.endsWith(`${rev}.json.enc`))
+    t.equal(await codeOf(store.get(rev)), 'storage-failure')
+    t.ok(fs.fired, 'the fault hit a range read of the rev')
+    t.same(fileTree(ctx.dir), before, 'nothing changed')
+    t.ok((await store.get(rev)).body.equals(body), 'read whole after the fault')
+  },
+)
