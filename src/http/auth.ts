@@ -250,11 +250,14 @@ export function registerAuth(app: App, deps: AuthDeps): readonly RouteEntry[] {
       )
     })
     // Settled before the answer leaves, so a client that reads its answer sees the index already settled.
-    app.addHook('onSend', async (request, _reply, payload) => {
+    app.addHook('onSend', async (request, reply, payload) => {
       const target = targetOf(request)
       if (request.principal === null || target.factory === null || target.stack === null) return payload
-      // After a lock attempt: drop the reservation unless the lock is now held. After an unlock: drop the released entry.
-      if (reserved.has(request) || (request.routeOptions.config.permission === 'lock' && !acquiresLock(request))) {
+      // After a lock attempt: drop the reservation unless the lock is now held. After an unlock that succeeded: drop
+      // the released entry. A refused unlock changed nothing, so it settles nothing (not even a stale entry of the caller).
+      const released =
+        request.routeOptions.config.permission === 'lock' && !acquiresLock(request) && reply.statusCode < 400
+      if (reserved.has(request) || released) {
         await heldLocks
           .settle(request.principal, target.factory, target.stack)
           .catch((err: unknown) => request.log.warn({ err }, 'could not settle the lock index'))

@@ -11,6 +11,7 @@ import { HELD_LOCKS_DIR } from '../../src/store/held-locks.js'
 import { buildTestApp } from '../helpers/app.js'
 import { authFromText, bearer, lockInfo, newToken, tokensFileText } from '../helpers/auth.js'
 import { FaultyFs } from '../helpers/faulty-fs.js'
+import { fileTree } from '../helpers/local-store.js'
 import { makeRoot } from '../helpers/store.js'
 
 function tokens(ci: string, admin: string): string {
@@ -211,4 +212,41 @@ t.test('the index is rebuilt from the lock markers at start', async (t) => {
     1,
     'the index is not a factory',
   )
+})
+
+t.test('an unlock refused with a 4xx leaves the index as it was, a stale entry included', async (t) => {
+  const ci = newToken()
+  const admin = newToken()
+  const dir = t.testdir()
+  const { app } = await buildTestApp(t, { dir, auth: authFromText(tokens(ci, admin), { maxLocksPerCaller: 2 }) })
+  const url = '/v1/factories/f/stacks/s/lock'
+  t.equal((await app.inject({ method: 'POST', url, headers: bearer(ci), payload: {} })).statusCode, 201)
+  // Force-unlocked by an admin: the caller's entry is stale now, to be dropped when next counted.
+  t.equal((await app.inject({ method: 'DELETE', url: `${url}?force=true`, headers: bearer(admin) })).statusCode, 200)
+  const before = fileTree(dir)
+  t.ok(
+    Object.keys(before).some((p) => p.startsWith(`${HELD_LOCKS_DIR}/`) && p.endsWith('/f+s')),
+    'the stale entry is there',
+  )
+  for (const refused of [
+    { headers: { ...bearer(ci), 'content-type': 'text/plain' }, payload: 'x', status: 415 },
+    { headers: bearer(ci), payload: undefined, status: 400 },
+  ]) {
+    const answer = await app.inject({ method: 'DELETE', url, headers: refused.headers, payload: refused.payload })
+    t.equal(answer.statusCode, refused.status, answer.body)
+    t.same(fileTree(dir), before, `a ${refused.status} changed nothing`)
+  }
+  // The stale entry still stops counting when the caller next takes locks.
+  for (const stack of ['s', 't'])
+    t.equal(
+      (
+        await app.inject({
+          method: 'POST',
+          url: `/v1/factories/f/stacks/${stack}/lock`,
+          headers: bearer(ci),
+          payload: {},
+        })
+      ).statusCode,
+      201,
+    )
 })
