@@ -16,7 +16,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { CiphertextSource, Encrypter } from '../crypto/encrypter.js'
 import { type PiecewiseContent, openNoFollow } from '../fs/durable.js'
 import type { FsOps } from '../fs/fs-ops.js'
-import { EnvelopeEncoder, decodeEnvelope } from './envelope.js'
+import { EnvelopeEncoder, SPAN_TAIL, ciphertextSpan } from './envelope.js'
 
 /** Bodies and envelope files at least this large take the sliced paths. */
 export const SLICED_BYTES = 1024 * 1024
@@ -24,8 +24,6 @@ export const SLICED_BYTES = 1024 * 1024
 const SEAL_SLICE = 3 * 256 * 1024
 /** How far into an envelope file the ciphertext member is looked for (the rest of the envelope is small). */
 const HEAD_BYTES = 64 * 1024
-
-const CIPHERTEXT_MARK = Buffer.from('"ciphertext": "')
 
 /** The envelope sealing `body`, written in pieces (see `writeTemp`); each call seals anew (a fresh nonce). */
 export function sealedEnvelope(body: Buffer, payloadType: string, encrypter: Encrypter): PiecewiseContent {
@@ -71,26 +69,10 @@ export async function openEnvelopeFile(
   try {
     const size = (await handle.stat()).size
     const head = await readAt(handle, 0, Math.min(size, HEAD_BYTES))
-    const mark = head.indexOf(CIPHERTEXT_MARK)
-    if (mark < 0) return undefined
-    const from = mark + CIPHERTEXT_MARK.length
-    // The end: ...base64", newline, closing brace, and the newline the Go tool adds.
-    const tailAt = Math.max(from, size - 8)
-    const tail = await readAt(handle, tailAt, size - tailAt)
-    let end = tail.length
-    if (tail[end - 1] === 0x0a) end--
-    if (tail[end - 1] !== 0x7d || tail[end - 2] !== 0x0a || tail[end - 3] !== 0x22) return undefined
-    const close = tailAt + end - 3
-    const length = close - from
-    if (length === 0 || length % 4 !== 0) return undefined
-    let shell
-    try {
-      shell = decodeEnvelope(Buffer.concat([head.subarray(0, from), tail.subarray(end - 3)]))
-    } catch {
-      return undefined
-    }
-    if (shell.ciphertext.length !== 0) return undefined
-    const padding = tail[end - 4] !== 0x3d ? 0 : tail[end - 5] === 0x3d ? 2 : 1
+    const tailAt = Math.max(0, size - SPAN_TAIL)
+    const span = ciphertextSpan(head, await readAt(handle, tailAt, size - tailAt), size)
+    if (span === undefined || span.length === 0) return undefined
+    const { from, length, padding, shell } = span
     const source = base64Source(handle, from, length, padding)
     return { payloadType: shell.payloadType, body: await encrypter.openFrom(source, shell.encrypter) }
   } catch (err) {

@@ -149,27 +149,10 @@ export function decodeEnvelope(bytes: Buffer, options: DecodeOptions = {}): Enve
  * read), and a give-up writes the text back before returning.
  */
 function decodeLarge(bytes: Buffer, inPlace: boolean): Envelope | undefined {
-  let end = bytes.length
-  if (bytes[end - 1] === 0x0a) end--
-  // ...base64", newline, closing brace.
-  if (bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x0a || bytes[end - 3] !== 0x22) return undefined
-  const close = end - 3
-  // The member is found from the start, where it is (after the small rest): a search from the end
-  // was one more pass over megabytes of base64. Should an earlier "ciphertext" member exist, the
-  // text from it to the end holds a quote, which no base64 slice takes, and the JSON rules decide.
-  const mark = bytes.indexOf(CIPHERTEXT_MARK)
-  if (mark < 0 || mark > close) return undefined
-  const from = mark + CIPHERTEXT_MARK.length
-  const length = close - from
-  if (length % 4 !== 0) return undefined
-  let shell: Envelope
-  try {
-    shell = decodeJson(Buffer.concat([bytes.subarray(0, from), bytes.subarray(close)]))
-  } catch {
-    return undefined
-  }
-  if (shell.ciphertext.length !== 0) return undefined // another ciphertext member decides: not this layout
-  const padding = length === 0 ? 0 : bytes[close - 1] !== 0x3d ? 0 : bytes[close - 2] === 0x3d ? 2 : 1
+  const span = ciphertextSpan(bytes, bytes.subarray(Math.max(0, bytes.length - SPAN_TAIL)), bytes.length)
+  if (span === undefined) return undefined
+  const { from, length, padding, shell } = span
+  const close = from + length
   const size = (length / 4) * 3 - padding
   const out = inPlace ? bytes : Buffer.allocUnsafe(size)
   const at = inPlace ? from : 0
@@ -204,6 +187,55 @@ function putBack(bytes: Buffer, from: number, written: number, i: number, text: 
 }
 
 const CIPHERTEXT_MARK = Buffer.from('"ciphertext": "')
+
+/** How many of a file's last bytes `ciphertextSpan` needs: `=="`, newline, brace, newline, and slack. */
+export const SPAN_TAIL = 8
+
+/** Where an envelope file's ciphertext lies, in the usual layout (see `ciphertextSpan`). */
+export interface CiphertextSpan {
+  /** Offset of the first base64 character in the file. */
+  from: number
+  /** Characters of base64 (a multiple of 4). */
+  length: number
+  /** `=` characters that end the base64. */
+  padding: number
+  /** The envelope with an empty ciphertext: its other members, checked by the JSON rules. */
+  shell: Envelope
+}
+
+/**
+ * The layout the Go tool and this server write, ciphertext last and its
+ * base64 plain between quotes, recognised from a file's first bytes (`head`,
+ * from offset 0, holding the `"ciphertext": "` mark) and its last (`tail`,
+ * ending at `size`, at least `SPAN_TAIL` bytes when the file has them). The
+ * rest of the envelope is checked by the JSON rules with an empty ciphertext.
+ * Undefined for any other layout: the JSON reference decode then decides,
+ * with the same rules. The member is found from the start, where it is (after
+ * the small rest): a search from the end was one more pass over megabytes of
+ * base64, and should an earlier "ciphertext" member exist, the text from it
+ * to the end holds a quote, which no strict base64 decode takes.
+ */
+export function ciphertextSpan(head: Buffer, tail: Buffer, size: number): CiphertextSpan | undefined {
+  const mark = head.indexOf(CIPHERTEXT_MARK)
+  if (mark < 0) return undefined
+  const from = mark + CIPHERTEXT_MARK.length
+  let end = tail.length
+  if (tail[end - 1] === 0x0a) end-- // the newline the Go tool adds
+  // ...base64", newline, closing brace.
+  if (tail[end - 1] !== 0x7d || tail[end - 2] !== 0x0a || tail[end - 3] !== 0x22) return undefined
+  const close = size - tail.length + end - 3
+  const length = close - from
+  if (length < 0 || length % 4 !== 0) return undefined
+  let shell: Envelope
+  try {
+    shell = decodeJson(Buffer.concat([head.subarray(0, from), tail.subarray(end - 3)]))
+  } catch {
+    return undefined
+  }
+  if (shell.ciphertext.length !== 0) return undefined // another ciphertext member decides: not this layout
+  const padding = length === 0 ? 0 : tail[end - 4] !== 0x3d ? 0 : tail[end - 5] === 0x3d ? 2 : 1
+  return { from, length, padding, shell }
+}
 
 /** Decodes envelope bytes by parsing them as JSON (the reference path). */
 function decodeJson(bytes: Buffer): Envelope {
