@@ -85,6 +85,13 @@ export interface SweepOptions {
   readonly nowMs: number
   /** The names in the directory, when the caller has just read them (saves a `readdir`). */
   readonly names?: readonly string[]
+  /**
+   * Leave this process's own temps unlooked at (no `lstat` each): the sweep
+   * a change runs under the stack mutex, where the other temps of this
+   * process are those of writes in flight. The periodic sweeps still age
+   * them, in case one was ever left behind.
+   */
+  readonly skipOwn?: boolean
 }
 
 /**
@@ -111,6 +118,7 @@ export async function sweepTemps(fs: FsOps, dir: string, options: SweepOptions):
     const path = join(dir, name)
     try {
       const writer = tempWriter(name, options.probe.self)
+      if (writer.kind === 'self' && options.skipOwn === true) continue
       if (writer.kind === 'local') {
         const key = `${writer.owner.pid}-${writer.owner.start}`
         let liveness = judged.get(key)

@@ -104,6 +104,35 @@ t.test('a dead writer’s temp goes at once; live, unknown and foreign ones wait
   )
 })
 
+t.test(
+  'the sweep of a change leaves this process’s temps unlooked at; the periodic sweep still ages them',
+  async (t) => {
+    const dir = t.testdir()
+    const now = Date.now()
+    const old = new Date(now - 120_000)
+    const own = tempName('self-old', SELF)
+    const dead = tempName('dead', { ...SELF, pid: 7 })
+    for (const name of [own, dead]) {
+      writeFileSync(join(dir, name), name)
+      utimesSync(join(dir, name), old, old)
+    }
+    const calls: string[] = []
+    const counting = {
+      ...nodeFs,
+      lstat: ((path: string) => {
+        calls.push(path)
+        return nodeFs.lstat(path)
+      }) as typeof nodeFs.lstat,
+    }
+    const probe = new TableProbe({ 7: 'dead' })
+    t.equal(await sweepTemps(counting, dir, { probe, maxAgeMs: 60_000, nowMs: now, skipOwn: true }), 1)
+    t.same(readdirSync(dir), [own], 'a dead writer’s temp goes, this process’s stays')
+    t.same(calls, [], 'no lstat for a temp of this process')
+    t.equal(await sweepTemps(counting, dir, { probe, maxAgeMs: 60_000, nowMs: now }), 1)
+    t.same(readdirSync(dir), [], 'without skipOwn, a temp of this process past the bound is a leak, removed')
+  },
+)
+
 t.test('a sweep of an absent directory removes nothing, and names read by the caller save the readdir', async (t) => {
   const dir = t.testdir()
   const probe = new TableProbe({ 7: 'dead' })

@@ -27,7 +27,7 @@ import { type ParsedRev, compareParsedRevs, compareRevs, formatRev, nextRev, par
 import type { SnapshotCache } from '../snapshot-cache.js'
 import type { GcResult, Snapshot, WriteOutcome } from '../store.js'
 import { CURRENT_FILE, SNAPSHOT_SUFFIX, revFile } from './layout.js'
-import { RevMetaFiles } from './rev-meta.js'
+import { type PendingMeta, RevMetaFiles } from './rev-meta.js'
 import type { StackDir } from './stack-dir.js'
 
 /** What a write publishes besides the rev: its metadata file, made for the rev name it claims. */
@@ -45,7 +45,7 @@ export class History {
   readonly metas: RevMetaFiles
   /** Whether this process has swept leftover metadata of this stack once (see publish). */
   #swept = false
-  readonly #parsedRevs = new Map<string, ParsedRev | null>()
+  readonly #newest = new NewestRev()
   /** The last `current` read, under the stat of the file it was read from (see readCurrent). */
   #currentMemo: { key: string; rev: string | null } | undefined
 
@@ -140,12 +140,12 @@ export class History {
    * failure before current moved withdraws the rev, so an error means nothing
    * changed. When `check` returns an outcome, nothing is written and that
    * outcome is the answer; when it returns a plan with metadata, that is
-   * written durably under the claimed name before the rev is linked (see
-   * rev-meta.ts for why that order). A write that does not move current
-   * fsyncs the snapshots directory after the mutex is released, sharing the
-   * fsync with the stack's other writers (syncDirShared): the fence only
-   * needs the link inside the critical section, and the answer still waits
-   * for an fsync that began after the link.
+   * written under the claimed name before the rev is linked (see rev-meta.ts
+   * for why that order) and made durable with the rev. A write that does not
+   * move current fsyncs its metadata and the directories after the mutex is
+   * released, sharing the directory fsyncs with the stack's other writers
+   * (syncDirShared): the fence only needs the link inside the critical
+   * section, and the answer still waits for fsyncs that began after the link.
    */
   async publish(
     sealed: Buffer | PiecewiseContent,
@@ -155,18 +155,19 @@ export class History {
     const fs = this.#dir.fs
     const snapshots = this.#dir.snapshots
     let temp = await writeTemp(fs, snapshots, sealed)
-    let linked: { rev: string; path: string; meta: Buffer | undefined } | undefined
+    let linked: { rev: string; path: string; meta: Buffer | undefined; pending: PendingMeta | undefined } | undefined
     try {
       const outcome = await this.#mutex.run(async (): Promise<WriteOutcome> => {
         const settled = await check()
         if ('rev' in settled) return settled
         const entries = await fs.readdir(snapshots, { withFileTypes: true })
         const names = revsIn(entries)
-        // A dead writer's temps go now, from the listing the rev name needs anyway (ours is this process's: kept).
+        // A dead writer's temps go now, from the listing the rev name needs anyway (this process's are writes in flight).
         await this.#dir
           .sweep(
             snapshots,
             entries.map((e) => e.name),
+            true,
           )
           .catch(() => {})
         if (!this.#swept && settled.meta !== undefined) {
@@ -174,17 +175,22 @@ export class History {
           this.#swept = true
         }
         for (let attempt = 0; attempt < 1000; attempt++) {
-          const newest = newestRev(attempt === 0 ? names : await this.revNames(), this.#parsedRevs)
+          const newest = this.#newest.of(attempt === 0 ? names : await this.revNames())
           const rev = formatRev(nextRev(this.#dir.clock.nowNanos(), newest))
           const path = join(snapshots, revFile(rev))
           const meta = settled.meta?.(rev)
+          let pending: PendingMeta | undefined
           if (meta !== undefined) {
-            if (await exists(fs, path)) continue // claimed by a writer outside the mutex: never touch its metadata
-            await this.metas.write(rev, meta)
+            pending = await this.metas.create(rev, meta)
+            if (pending === undefined) {
+              if (await exists(fs, path)) continue // claimed by a writer outside the mutex: never touch its metadata
+              await this.metas.write(rev, meta) // a leftover of a write that died: replaced, durably
+            }
           }
           try {
             await fs.link(temp, path)
           } catch (err) {
+            await pending?.close().catch(() => {})
             if (meta !== undefined) await this.metas.withdraw(rev)
             const code = errnoCode(err)
             if (code === 'EEXIST') continue // a writer outside this server (the Go tool) claimed this rev first
@@ -194,14 +200,15 @@ export class History {
             }
             throw err
           }
+          this.#newest.of([rev]) // a rev deleted later still bounds the next name: never a name given before
           if (!makeCurrent) {
-            linked = { rev, path, meta }
-            return { rev, current: false, written: true } // durable once the shared fsync below has run
+            linked = { rev, path, meta, pending }
+            return { rev, current: false, written: true } // durable once the shared fsyncs below have run
           }
           // Moving current belongs to the critical section (the fence), and current may name only a durable rev.
           let current = false
           try {
-            await syncDir(fs, snapshots)
+            await allSettled([syncDir(fs, snapshots), pending?.settle(false)])
             const previous = await this.readCurrent()
             // Never move current backwards: a writer outside the mutex (the Go tool) may have made a later rev current.
             current = previous === null || compareRevs(previous, rev) <= 0
@@ -220,7 +227,7 @@ export class History {
       })
       if (linked !== undefined) {
         try {
-          await syncDirShared(fs, snapshots)
+          await allSettled([syncDirShared(fs, snapshots), linked.pending?.settle(true)])
         } catch (err) {
           // Not durable: withdraw the rev, in the critical section as every other change of the stack (or without it, if it cannot be had).
           const { path, rev, meta } = linked
@@ -350,6 +357,12 @@ export class History {
   }
 }
 
+/** Waits for every one of `steps` (so none still runs when the caller undoes), then throws the first failure. */
+async function allSettled(steps: ReadonlyArray<Promise<void> | undefined>): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+}
+
 /** True when `path` names something (a rev file another writer claimed). */
 async function exists(fs: StackDir['fs'], path: string): Promise<boolean> {
   try {
@@ -366,19 +379,39 @@ function cacheKey(path: string, st: { ino: number; size: number; mtimeMs: number
   return `${path}\0${st.ino}:${st.size}:${st.mtimeMs}`
 }
 
-/** The newest valid rev among `names`; `parsed` remembers names already parsed (a stack's revs only grow). */
-function newestRev(names: readonly string[], parsed: Map<string, ParsedRev | null>): ParsedRev | undefined {
-  let newest: ParsedRev | undefined
-  for (const name of names) {
-    let p = parsed.get(name)
-    if (p === undefined) {
-      p = parseRev(name) ?? null
-      parsed.set(name, p)
+/**
+ * The newest valid rev a stack ever listed. A write lists `snapshots/` for
+ * the revs other processes added (the Go tool, another server), and
+ * comparing thousands of names at every write was the largest cost of a
+ * write inside the critical section. So a name that sorts before the
+ * newest's second (`2026-07-10T12:00:00`, the fixed-width start of every
+ * rev) is older and skipped with one string comparison, and of the others
+ * only those not seen before are parsed. A rev deleted since still counts:
+ * a new rev sorting after it also sorts after every rev there is.
+ */
+class NewestRev {
+  readonly #seen = new Set<string>()
+  #newest: ParsedRev | undefined
+  /** The first 19 characters of the newest (its second); '' when there is none. */
+  #second = ''
+
+  /** The newest of `names` and of every name listed before. */
+  of(names: readonly string[]): ParsedRev | undefined {
+    for (const name of names) {
+      if (name < this.#second || this.#seen.has(name)) continue
+      this.#seen.add(name)
+      const p = parseRev(name)
+      if (p !== undefined && (this.#newest === undefined || compareParsedRevs(p, this.#newest) > 0)) {
+        this.#newest = p
+        this.#second = formatRev(p).slice(0, REV_SECOND)
+      }
     }
-    if (p !== null && (newest === undefined || compareParsedRevs(p, newest) > 0)) newest = p
+    return this.#newest
   }
-  return newest
 }
+
+/** Characters of a rev up to its second: `YYYY-MM-DDTHH:MM:SS`. */
+const REV_SECOND = 19
 
 /** The rev names among the entries of `snapshots/`: regular `*.json.enc` files, no dot-files (temps, the Go tool's `.<name>.tmp`). */
 function revsIn(entries: readonly Dirent[]): string[] {

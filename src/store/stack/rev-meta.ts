@@ -3,9 +3,10 @@
  * who wrote each rev, under which lock, its size, digest and kind.
  *
  * The rule that keeps a rev from ever showing another rev's metadata: a
- * metadata file is written (durably, replacing any leftover of that name)
- * before its rev is published, under the exact rev name, and names its rev
- * inside; it is hidden before its rev when the rev goes (delete, gc), and
+ * metadata file is written before its rev is published, under the exact rev
+ * name (created exclusively, or, over a leftover of that name, replaced
+ * durably), names its rev inside, and is durable before the write is
+ * answered; it is hidden before its rev when the rev goes (delete, gc), and
  * moves into and out of the trash with it in the same undoable change. A
  * crash between the two steps leaves a metadata file without a rev (ignored,
  * replaced by the next write that claims the name, swept under the mutex) or
@@ -16,7 +17,7 @@
  */
 import { constants } from 'node:fs'
 import { join } from 'node:path'
-import { replaceAtomic, syncDir } from '../../fs/durable.js'
+import { replaceAtomic, syncDir, syncDirShared } from '../../fs/durable.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { UndoLog } from '../../fs/undo-log.js'
 import { digestInSlices } from '../envelope-slices.js'
@@ -121,12 +122,77 @@ function decodeLock(v: unknown): RevLock | null | undefined {
   return { id: l.id, who: l.who, operation: l.operation, principal: l.principal as string | null }
 }
 
+/**
+ * A metadata file created under its rev's name and written, not yet durable
+ * (see `RevMetaFiles.create`).
+ */
+export interface PendingMeta {
+  /**
+   * Makes it durable: fsyncs and closes the file, then fsyncs `.meta` (an
+   * fsync shared with the stack's other writers when `shared`). The file is
+   * closed even when this throws.
+   */
+  settle(shared: boolean): Promise<void>
+  /** Closes the file without making it durable (its rev was not published: withdraw it). */
+  close(): Promise<void>
+}
+
 /** The metadata files of one stack. Changes run under the stack's mutex (the caller's). */
 export class RevMetaFiles {
   readonly #dir: StackDir
+  /** Whether `.meta` was found a real directory (checked once per handle, as ensure() checks the stack's). */
+  #real = false
 
   constructor(dir: StackDir) {
     this.#dir = dir
+  }
+
+  /**
+   * Creates the metadata of `rev` exclusively under its final name and
+   * writes it, leaving the fsyncs to the returned `settle`: inside the
+   * stack's mutex a write then pays an open and a write for its metadata,
+   * not a temp file, a rename and two fsyncs. Safe because the rev is linked
+   * after this returns and answered only after `settle`: a crash before
+   * that leaves at worst a rev whose metadata file is empty or cut short,
+   * which reads as no metadata (a file that does not parse, or names another
+   * rev, is never shown), never another write's. Undefined when a file of
+   * that name exists (a leftover of a write that died, or another writer's):
+   * nothing was created, and the caller decides.
+   */
+  async create(rev: string, bytes: Buffer): Promise<PendingMeta | undefined> {
+    const fs = this.#dir.fs
+    const path = join(this.#dir.meta, metaFile(rev))
+    const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW
+    if (!this.#real) this.#real = await this.#dir.realDir(this.#dir.meta, true)
+    let handle
+    try {
+      handle = await fs.open(path, flags, 0o600)
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return undefined
+      if (errnoCode(err) !== 'ENOENT') throw err
+      // `.meta` was removed since it was checked: made again, and checked again.
+      this.#real = await this.#dir.realDir(this.#dir.meta, true)
+      handle = await fs.open(path, flags, 0o600)
+    }
+    try {
+      await handle.writeFile(bytes)
+    } catch (err) {
+      await handle.close().catch(() => {})
+      await fs.unlink(path).catch(() => {})
+      throw err
+    }
+    const opened = handle
+    return {
+      settle: async (shared) => {
+        try {
+          await opened.sync()
+        } finally {
+          await opened.close()
+        }
+        await (shared ? syncDirShared(fs, this.#dir.meta) : syncDir(fs, this.#dir.meta))
+      },
+      close: () => opened.close(),
+    }
   }
 
   /** Writes the metadata of `rev` durably, replacing a leftover of that name (whose rev never came). */

@@ -100,14 +100,16 @@ export class StackDir {
    * Removes the temp files in `dir` (one of the stack's directories) that no
    * one will use again: those of a writer on this host that has exited at
    * once, others (a live writer's, another host's) once older than the
-   * temp age bound. `names`: the directory's names, when just read. Throws
+   * temp age bound. `names`: the directory's names, when just read;
+   * `skipOwn`: leave this process's temps alone (see SweepOptions). Throws
    * what the filesystem throws (an absent directory is not an error).
    */
-  async sweep(dir: string, names?: readonly string[]): Promise<number> {
+  async sweep(dir: string, names?: readonly string[], skipOwn = false): Promise<number> {
     const removed = await sweepTemps(this.fs, dir, {
       probe: this.#probe,
       maxAgeMs: this.#tempMaxAgeMs,
       nowMs: this.nowMs(),
+      skipOwn,
       ...(names === undefined ? {} : { names }),
     })
     this.#swept += removed
@@ -126,7 +128,7 @@ export class StackDir {
    * the change (the next change, start or retention run tries again).
    */
   async sweepForChange(): Promise<void> {
-    await this.sweep(this.path).catch(() => {})
+    await this.sweep(this.path, undefined, true).catch(() => {})
   }
 
   /**

@@ -33,6 +33,16 @@ interface FaultOp {
 }
 
 const isTemp = (_ctx: Ctx, path: string) => /\/\.tmp-[^/]*$/.test(path)
+const inMeta = (_ctx: Ctx, path: string) => /\/\.meta\/[^/.][^/]*\.json$/.test(path)
+const isMetaDir = (ctx: Ctx, path: string) => path === `${ctx.stackDir}/.meta`
+const RECORD = { principal: 'ci', remote: null, requestId: null, kind: 'unobin', serial: null, lineage: null } as const
+/** Where a recorded write's metadata can fail: created and written under the mutex, made durable with the rev. */
+const META_POINTS = [
+  { what: 'creating the metadata file', method: 'open', nth: 1, match: inMeta },
+  { what: 'writing the metadata file', method: 'writeFile', nth: 1, match: inMeta },
+  { what: 'fsyncing the metadata file', method: 'sync', nth: 1, match: inMeta },
+  { what: 'fsyncing the metadata directory', method: 'sync', nth: 1, match: isMetaDir },
+] as const
 
 const FAULT_OPS: readonly FaultOp[] = [
   {
@@ -52,6 +62,18 @@ const FAULT_OPS: readonly FaultOp[] = [
       },
     ],
   },
+  ...[false, true].map(
+    (makeCurrent): FaultOp => ({
+      name: makeCurrent ? 'recorded write made current' : 'recorded write',
+      // A first recorded write makes `.meta`: the fault then hits a rev's file, not the directory's creation.
+      prepare: async (store) => ({
+        revs: [(await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true, record: RECORD })).rev],
+      }),
+      run: (store) => store.write(sampleSnapshot(2), { ...STATE, makeCurrent, record: RECORD }),
+      operation: /snapshot/,
+      points: META_POINTS,
+    }),
+  ),
   {
     name: 'setCurrent',
     prepare: async (store) => {

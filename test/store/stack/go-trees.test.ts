@@ -1,7 +1,7 @@
 /** LocalStore on trees the Go tool wrote: revs, current and lock markers read as Go wrote them, and what it writes is what Go reads. */
 import t from 'tap'
 import { createDecipheriv } from 'node:crypto'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Keyring } from '../../../src/crypto/keyring.js'
 import { keyFromEnv } from '../../../src/crypto/keys.js'
@@ -48,6 +48,24 @@ t.test('a write into a Go tree sorts after the Go revs even with an earlier cloc
   const rev = (await store.write(sampleSnapshot(), STATE)).rev
   t.equal(rev, '2026-07-10T12:00:02.000000005Z_1')
   t.same(await store.list(), [...ENV_KEY_REVS, rev])
+})
+
+t.test('a write sorts after a rev another writer added since this store last listed the history', async (t) => {
+  const { store, snapshots } = setup(t, { tree: 'env-key' })
+  const first = (await store.write(sampleSnapshot(1), STATE)).rev
+  // The Go tool (no mutex) adds a rev an hour ahead of this store's frozen clock, and one far behind.
+  const ahead = '2026-07-10T13:00:00.5Z'
+  const behind = '2020-01-01T00:00:00Z'
+  for (const rev of [ahead, behind])
+    copyFileSync(join(snapshots, `${ENV_KEY_REVS[0]}.json.enc`), join(snapshots, `${rev}.json.enc`))
+  const second = (await store.write(sampleSnapshot(2), STATE)).rev
+  t.equal(second, `${ahead}_1`, 'after the newest rev, whoever wrote it')
+  // Deleted since, the newest still bounds the next name: a new rev sorts after every rev there ever was here.
+  await store.delete(second)
+  await store.delete(ahead)
+  const third = (await store.write(sampleSnapshot(3), STATE)).rev
+  t.equal(third, `${ahead}_2`)
+  t.same((await store.list()).slice(-2), [first, third])
 })
 
 t.test('write with makeCurrent moves current to the new rev', async (t) => {

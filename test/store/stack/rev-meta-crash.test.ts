@@ -72,8 +72,9 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { op: 'write', step: 'rename:to-meta:before', listed: false, described: false },
-  { op: 'write', step: 'rename:to-meta:after', listed: false, described: false },
+  { op: 'write', step: 'open:to-meta:before', listed: false, described: false },
+  // The metadata file exists, empty, under the rev's name; the rev does not.
+  { op: 'write', step: 'open:to-meta:after', listed: false, described: false },
   { op: 'write', step: 'link:to-snapshots:before', listed: false, described: false },
   { op: 'write', step: 'link:to-snapshots:after', listed: true, described: true },
   { op: 'delete', step: 'rename:from-meta:after', listed: true, described: false },
