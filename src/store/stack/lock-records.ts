@@ -37,10 +37,14 @@ export class LockRecords {
     await replaceAtomic(this.#dir.fs, this.#dir.path, LOCK_FILE, encodeHolder(holder))
   }
 
-  /** Turns the marker itself into the release record, in one atomic step (an unlock keeps its generation). */
-  async markerToRelease(): Promise<void> {
+  /**
+   * Turns the marker itself into the release record, in one atomic step (an
+   * unlock keeps its generation); durable at once when `durable`, else by
+   * the caller's next fsync of the stack directory.
+   */
+  async markerToRelease(durable: boolean): Promise<void> {
     await this.#dir.fs.rename(join(this.#dir.path, LOCK_FILE), join(this.#dir.path, RELEASE_FILE))
-    await syncDir(this.#dir.fs, this.#dir.path)
+    if (durable) await syncDir(this.#dir.fs, this.#dir.path)
   }
 
   /**

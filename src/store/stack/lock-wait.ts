@@ -12,8 +12,15 @@ import type { FSWatcher } from 'node:fs'
 import type { FsOps } from '../../fs/fs-ops.js'
 import { LOCK_FILE } from './layout.js'
 
+/** A waiter of this process that an unlock here may take, to grant it the lock in its own critical section. */
+interface Queued {
+  readonly claimant: object
+  /** Ends the wait at once (the taker settles the claimant). */
+  readonly wake: () => void
+}
+
 /** The in-process wake-up channel of each stack directory with waiters, shared by every LockWait for it. */
-const channels = new Map<string, { changes: EventEmitter; waiters: number }>()
+const channels = new Map<string, { changes: EventEmitter; waiters: number; queue: Queued[] }>()
 
 /** The wake-up channel of one stack's lock waiters. */
 export class LockWait {
@@ -41,32 +48,48 @@ export class LockWait {
   }
 
   /**
+   * Takes the longest-waiting claimant of this process (see waitForChange),
+   * ending its wait at once; undefined when none waits. The caller must then
+   * settle it: the claimant's waiter no longer listens to its timer or signal.
+   */
+  take(): object | undefined {
+    const queued = channels.get(this.#path)?.queue.shift()
+    queued?.wake()
+    return queued?.claimant
+  }
+
+  /**
    * Resolves when the lock may have changed, after at most `timeoutMs` (and
    * at most the poll interval: the caller re-reads the lock and its clock),
-   * or when `signal` aborts.
+   * or when `signal` aborts. While it waits, `claimant` (when given) may be
+   * taken by an unlock of this process (see `take`), which ends the wait.
    */
-  async waitForChange(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  async waitForChange(timeoutMs: number, signal: AbortSignal | undefined, claimant?: object): Promise<void> {
     let channel = channels.get(this.#path)
     if (channel === undefined) {
-      channel = { changes: new EventEmitter(), waiters: 0 }
+      channel = { changes: new EventEmitter(), waiters: 0, queue: [] }
       channel.changes.setMaxListeners(0)
       channels.set(this.#path, channel)
     }
-    const { changes } = channel
+    const { changes, queue } = channel
     channel.waiters++
     this.#waiters++
     this.#watch()
     try {
       await new Promise<void>((resolve) => {
+        const queued: Queued | undefined = claimant === undefined ? undefined : { claimant, wake: () => done() }
         const done = () => {
           clearTimeout(timer)
           changes.off('change', done)
           signal?.removeEventListener('abort', done)
+          const at = queued === undefined ? -1 : queue.indexOf(queued)
+          if (at >= 0) queue.splice(at, 1)
           resolve()
         }
         const timer = setTimeout(done, Math.max(1, Math.min(timeoutMs, this.#pollMs)))
         changes.on('change', done)
         signal?.addEventListener('abort', done, { once: true })
+        if (queued !== undefined) queue.push(queued)
       })
     } finally {
       this.#waiters--

@@ -9,7 +9,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import { createExclusive } from '../../fs/durable.js'
+import { createExclusive, syncDir } from '../../fs/durable.js'
 import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import { formatInstant } from '../../time/instant.js'
@@ -24,6 +24,21 @@ import type { StackDir } from './stack-dir.js'
 export interface ProcessIdentity {
   readonly pid: number
   readonly host: string
+}
+
+/** What one attempt to take the lock gave: the lock, or the holder that has it. */
+interface Attempt {
+  readonly acquired: boolean
+  readonly holder: LockHolder
+}
+
+/** A caller waiting for the lock, as an unlock of this process may grant it (see `StackLock.unlock`). */
+interface Claimant {
+  readonly claims: LockClaims
+  readonly context: LockContext
+  readonly ttlMs: number | undefined
+  /** Set by the unlock that took this claimant: what the attempt it made for the waiter gave (or threw). */
+  outcome: Promise<Attempt> | undefined
 }
 
 /** The lock state machine of one stack. */
@@ -52,9 +67,12 @@ export class StackLock {
     // The deadline is on the store's clock (as lease expiries are): a test's frozen clock freezes the wait too.
     const deadline = this.#dir.nowMs() + waitMs
     const signal = options.signal
+    const claimant: Claimant = { claims, context, ttlMs: options.ttlMs, outcome: undefined }
+    let handed: Attempt | undefined
     for (;;) {
-      signal?.throwIfAborted()
-      const attempt = await this.#mutex.run(() => this.#tryAcquire(claims, context, options.ttlMs))
+      if (handed === undefined) signal?.throwIfAborted()
+      const attempt = handed ?? (await this.#mutex.run(() => this.#tryAcquire(claims, context, options.ttlMs)))
+      handed = undefined
       if (attempt.acquired) {
         if (signal?.aborted === true) {
           // The caller went away while we were acquiring: never leave a lock behind.
@@ -69,7 +87,12 @@ export class StackLock {
         throw locked(this.#dir, attempt.holder)
       }
       const expiresMs = attempt.holder.expires === null ? Infinity : Date.parse(attempt.holder.expires)
-      await this.#wait.waitForChange(Math.min(deadline, expiresMs + 1) - now, signal)
+      await this.#wait.waitForChange(Math.min(deadline, expiresMs + 1) - now, signal, claimant)
+      // An unlock of this process took us: what it gave is the next attempt (a grant, a refusal of our id, or a holder).
+      if (claimant.outcome !== undefined) {
+        handed = await claimant.outcome
+        claimant.outcome = undefined
+      }
     }
   }
 
@@ -101,12 +124,21 @@ export class StackLock {
     })
   }
 
-  /** Releases lock `id`; a retry after success succeeds. Throws `locked`, `lock-lost`, `lock-not-held`. */
+  /**
+   * Releases lock `id`; a retry after success succeeds. Throws `locked`,
+   * `lock-lost`, `lock-not-held`. When a caller of this process waits for
+   * the lock, the release grants it in the same critical section: the marker
+   * moves onto the release record and the waiter's marker is created, with
+   * one directory fsync for both (see `#handOver`).
+   */
   async unlock(id: string): Promise<LockHolder> {
+    let handed = false
     const released = await this.#mutex.run(async () => {
       const holder = await this.#records.readMarker()
       if (holder !== undefined && holder.id === id && !holder.legacy) {
-        await this.#records.markerToRelease()
+        const next = this.#wait.take() as Claimant | undefined
+        if (next === undefined) await this.#records.markerToRelease(true)
+        else handed = await this.#handOver(holder, next)
         return holder
       }
       const release = await this.#records.readRelease()
@@ -116,7 +148,8 @@ export class StackLock {
       if (lostRecord !== undefined) throw lost(this.#dir, lostRecord)
       throw notHeld(this.#dir, id)
     })
-    this.#wait.notify()
+    // Handed over, the lock is not free: the other waiters of this process would only find it held again.
+    if (!handed) this.#wait.notify()
     return released
   }
 
@@ -180,11 +213,38 @@ export class StackLock {
     return undefined
   }
 
-  async #tryAcquire(
-    claims: LockClaims,
-    context: LockContext,
-    ttlMs: number | undefined,
-  ): Promise<{ acquired: boolean; holder: LockHolder }> {
+  /**
+   * Releases `holder`'s lock to the waiter `next` (call under the mutex):
+   * the marker becomes the release record, then the waiter's marker is
+   * created by exclusive link, whose directory fsync makes both durable (a
+   * crash before it leaves the old holder's lock or the release, neither
+   * answered). The waiter is given what its own attempt would have given:
+   * the lock, its id refused, or the holder of a marker that appeared
+   * meanwhile (the Go tool takes no mutex). Whatever happens to the grant,
+   * the release itself is made durable before this returns; true when the
+   * waiter got the lock.
+   */
+  async #handOver(holder: LockHolder, next: Claimant): Promise<boolean> {
+    let settle!: (attempt: Promise<Attempt>) => void
+    next.outcome = new Promise<Attempt>((resolve) => {
+      settle = resolve
+    })
+    // Until the grant is made, what the waiter hears is the lock still held: it waits on, as before it was taken.
+    let given: Promise<Attempt> = Promise.resolve({ acquired: false, holder })
+    try {
+      await this.#records.markerToRelease(false)
+      // The release record is the holder just renamed: no marker, and the generation is known.
+      given = this.#claimAndGrant(next.claims, next.context, next.ttlMs, holder.generation)
+      const attempt = await given.catch(() => undefined)
+      // A grant that failed or lost to another marker did not fsync the directory: the release must still be durable.
+      if (attempt?.acquired !== true) await syncDir(this.#dir.fs, this.#dir.path)
+      return attempt?.acquired === true
+    } finally {
+      settle(given)
+    }
+  }
+
+  async #tryAcquire(claims: LockClaims, context: LockContext, ttlMs: number | undefined): Promise<Attempt> {
     const marker = await this.#records.readMarker()
     if (marker !== undefined) {
       if (!this.#expired(marker)) {
@@ -204,10 +264,20 @@ export class StackLock {
         if (now !== undefined) return { acquired: false, holder: now }
       }
     }
+    return this.#claimAndGrant(claims, context, ttlMs)
+  }
+
+  /** Claims the client's id (if it chose one) and grants the lock on a free stack; `generation`: the stack's, when known. */
+  async #claimAndGrant(
+    claims: LockClaims,
+    context: LockContext,
+    ttlMs: number | undefined,
+    generation?: number,
+  ): Promise<Attempt> {
     // A client-chosen id is granted once: after its release, expiry or force-unlock the old holder's writes must never come back to life.
     const claimed = claims.id === undefined ? undefined : await this.#claimId(claims.id)
     try {
-      return await this.#grant(claims, context, ttlMs, claimed)
+      return await this.#grant(claims, context, ttlMs, claimed, generation)
     } catch (err) {
       // A failed grant (I/O fault) changes nothing: the id stays free for the client's retry.
       if (claimed !== undefined) await this.#dir.fs.unlink(claimed).catch(() => {})
@@ -221,10 +291,11 @@ export class StackLock {
     context: LockContext,
     ttlMs: number | undefined,
     claimed: string | undefined,
-  ): Promise<{ acquired: boolean; holder: LockHolder }> {
+    generation?: number,
+  ): Promise<Attempt> {
     const holder: LockHolder = {
       id: claims.id ?? randomUUID(),
-      generation: (await this.#records.generation(undefined)) + 1,
+      generation: (generation ?? (await this.#records.generation(undefined))) + 1,
       who: claims.who ?? '',
       operation: claims.operation ?? '',
       info: claims.info ?? '',
