@@ -26,6 +26,11 @@ export interface ProcessIdentity {
   readonly host: string
 }
 
+/** The name of a granted client-chosen id's entry under `LOCK_IDS_DIR`. */
+function idEntry(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 40)
+}
+
 /** What one attempt to take the lock gave: the lock, or the holder that has it. */
 interface Attempt {
   readonly acquired: boolean
@@ -253,6 +258,8 @@ export class StackLock {
           return { acquired: true, holder: marker }
         return { acquired: false, holder: marker }
       }
+      // Reaping the expired lock is a change: an id that will be refused is refused first, so a refusal changes nothing.
+      if (claims.id !== undefined) await this.#assertIdFree(claims.id, marker)
       await this.#records.recordRelease({
         event: 'expired',
         holder: marker,
@@ -320,17 +327,37 @@ export class StackLock {
    * or the lost-locks log names it). Returns the entry's path.
    */
   async #claimId(id: string): Promise<string> {
-    const release = await this.#records.readRelease()
-    if (release?.holder.id === id) throw idReused(this.#dir, id, release.event)
-    const lostRecord = await this.#records.lostRecord(id)
-    if (lostRecord !== undefined) throw idReused(this.#dir, id, lostRecord.event)
+    await this.#refuseEnded(id)
     const dir = join(this.#dir.path, LOCK_IDS_DIR)
     await this.#dir.fs.mkdir(dir).catch((err: unknown) => {
       if (errnoCode(err) !== 'EEXIST') throw err // a full volume is no-space, not a missing directory later
     })
-    const name = createHash('sha256').update(id).digest('hex').slice(0, 40)
-    if (!(await createExclusive(this.#dir.fs, dir, name, Buffer.from('\n')))) throw idReused(this.#dir, id, null)
-    return join(dir, name)
+    if (!(await createExclusive(this.#dir.fs, dir, idEntry(id), Buffer.from('\n')))) throw idReused(this.#dir, id, null)
+    return join(dir, idEntry(id))
+  }
+
+  /**
+   * Throws `lock-id-reused` when `#claimId` would, reading only: before
+   * the expired lock of `expired` is reaped (its own id counts as used).
+   */
+  async #assertIdFree(id: string, expired: LockHolder): Promise<void> {
+    if (expired.id === id) throw idReused(this.#dir, id, 'expired')
+    await this.#refuseEnded(id)
+    try {
+      await this.#dir.fs.lstat(join(this.#dir.path, LOCK_IDS_DIR, idEntry(id)))
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return
+      throw err
+    }
+    throw idReused(this.#dir, id, null)
+  }
+
+  /** Throws `lock-id-reused` when the last release or the lost-locks log names `id` (its lock ended, and how). */
+  async #refuseEnded(id: string): Promise<void> {
+    const release = await this.#records.readRelease()
+    if (release?.holder.id === id) throw idReused(this.#dir, id, release.event)
+    const lostRecord = await this.#records.lostRecord(id)
+    if (lostRecord !== undefined) throw idReused(this.#dir, id, lostRecord.event)
   }
 
   #expired(holder: LockHolder): boolean {
