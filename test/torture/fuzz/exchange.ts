@@ -25,7 +25,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { ERROR_CODES } from '../../../src/errors.js'
 import type { FsCall } from '../../helpers/faulty-fs.js'
-import { SEED } from '../../helpers/torture.js'
+import { MODE, SEED } from '../../helpers/torture.js'
 import { JSON_TYPE, answers, failed, figures } from './settings.js'
 import { describeChange, digestTree, stateChanges } from './tree.js'
 import type { World } from './world.js'
@@ -140,6 +140,10 @@ export async function check<T>(
 ): Promise<void> {
   const before = figures.casesFuzzed
   answers.clear()
+  // Printed before the run (stderr is not held back until the test ends): a run that stalls can still be replayed.
+  process.stderr.write(
+    `# ${name}: ${numRuns} runs; replay with UNOBIN_TORTURE_MODE=${MODE} UNOBIN_TORTURE_SEED=${SEED}\n`,
+  )
   try {
     await fc.assert(fc.asyncProperty(arbitrary, predicate), { numRuns, seed: SEED })
     t.pass(`${name}: ${numRuns} runs, ${figures.casesFuzzed - before} requests, no counterexample`)
