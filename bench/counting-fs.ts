@@ -8,14 +8,23 @@
 import type { FileHandle } from 'node:fs/promises'
 import { type FsOps, nodeFs } from '../src/fs/fs-ops.js'
 
-/** Counts of filesystem calls by kind. */
+/** Counts of filesystem calls by kind, and under `HELD` how many of them ran while the stack mutex was held. */
 export type Counts = Record<string, number>
+
+/** The key of the calls made while the stack mutex was held (counted in their own kinds too). */
+export const HELD = 'held'
+
+/** The stack mutex's file name (see src/store/stack/layout.ts). */
+const MUTEX = '/.mutex'
 
 /** A FsOps over the real filesystem that counts every call; `take()` returns the counts so far and resets them. */
 export function countingFs(isMutex: (path: string) => boolean): { fs: FsOps; take: () => Counts } {
   let counts: Counts = {}
+  // Whether the stack mutex is held (between its link and its unlink): calls then also count as `held`.
+  let held = false
   const bump = (name: string) => {
     counts[name] = (counts[name] ?? 0) + 1
+    if (held && !name.startsWith('mutex-')) counts[HELD] = (counts[HELD] ?? 0) + 1
   }
   const wrapHandle = (handle: FileHandle, prefix: string): FileHandle =>
     new Proxy(handle, {
@@ -50,12 +59,14 @@ export function countingFs(isMutex: (path: string) => boolean): { fs: FsOps; tak
       bump('rename')
       return nodeFs.rename(...args)
     },
-    link: (existing, path) => {
+    link: async (existing, path) => {
       bump(isMutex(String(path)) ? 'mutex-link' : 'link')
-      return nodeFs.link(existing, path)
+      await nodeFs.link(existing, path)
+      if (String(path).endsWith(MUTEX)) held = true
     },
     unlink: (path) => {
       bump(isMutex(String(path)) ? 'mutex-unlink' : 'unlink')
+      if (String(path).endsWith(MUTEX)) held = false
       return nodeFs.unlink(path)
     },
     mkdir: ((...args: Parameters<FsOps['mkdir']>) => {

@@ -22,7 +22,7 @@ import { Keyring } from '../src/crypto/keyring.js'
 import { StoreRoot } from '../src/store/store-root.js'
 import { encodeEnvelope } from '../src/store/envelope.js'
 import { formatInstant } from '../src/time/instant.js'
-import { countingFs } from './counting-fs.js'
+import { HELD, countingFs } from './counting-fs.js'
 import { diffScenario } from './diff.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -314,9 +314,18 @@ async function fsCallsPerOperation(
     const total = counting.take()
     return { operation, counts: Object.fromEntries(Object.entries(total).map(([k, v]) => [k, v / n])) }
   }
+  // As the server writes: with the record of who wrote it (the rev's metadata file).
+  const record = {
+    principal: 'bench',
+    remote: null,
+    requestId: null,
+    kind: 'unobin',
+    serial: null,
+    lineage: null,
+  } as const
   const out = [
-    await mean('write', () => store.write(body, { payloadType: 'state' })),
-    await mean('write ?current=true', () => store.write(body, { payloadType: 'state', makeCurrent: true })),
+    await mean('write', () => store.write(body, { payloadType: 'state', record })),
+    await mean('write ?current=true', () => store.write(body, { payloadType: 'state', makeCurrent: true, record })),
   ]
   let id = ''
   counting.take()
@@ -329,6 +338,19 @@ async function fsCallsPerOperation(
     for (const [k, v] of Object.entries(counting.take())) unlocks[k] = (unlocks[k] ?? 0) + v / n
   }
   out.push({ operation: 'lock', counts: locks }, { operation: 'unlock', counts: unlocks })
+  // An unlock with a caller of this process waiting: the release and the waiter's grant, and the waiter's own calls.
+  const handoffs: Record<string, number> = {}
+  for (let i = 0; i < n; i++) {
+    const holder = await store.lock({ who: 'bench' }, {})
+    const waiter = store.lock({ who: 'waiter' }, {}, { waitMs: 10_000 })
+    while (store.waiting === 0) await new Promise((r) => setTimeout(r, 1))
+    counting.take()
+    await store.unlock(holder.id)
+    const next = await waiter
+    for (const [k, v] of Object.entries(counting.take())) handoffs[k] = (handoffs[k] ?? 0) + v / n
+    await store.unlock(next.id)
+  }
+  out.push({ operation: 'handoff (unlock with a waiter, both answered)', counts: handoffs })
   root.close()
   return out
 }
@@ -481,10 +503,11 @@ async function main(): Promise<void> {
     )
 
     // 4b. What each store operation pays in filesystem calls (counted through the injectable fs).
-    for (const { operation, counts } of await fsCallsPerOperation(join(work, 'counted'))) {
+    for (const { operation, counts: all } of await fsCallsPerOperation(join(work, 'counted'))) {
+      const { [HELD]: held = 0, ...counts } = all
       const total = Object.values(counts).reduce((a, b) => a + b, 0)
       record(
-        `filesystem calls per ${operation}: ${describeCounts(counts)}`,
+        `filesystem calls per ${operation}: ${describeCounts(counts)}; ${Number.isInteger(held) ? held : held.toFixed(1)} of them under the stack mutex`,
         total,
         'calls',
         null,
