@@ -30,6 +30,12 @@ export interface CiphertextSource {
   read(offset: number, length: number): Promise<Buffer>
 }
 
+/** What `openFrom` opened: the plaintext, and whether the sealing key opened it under the sealing ref. */
+export interface Opened {
+  readonly body: Buffer
+  readonly bySealingKey: boolean
+}
+
 /** Bytes of ciphertext opened per read from a CiphertextSource (a multiple of 3, a few ms of AES on a slow core). */
 export const OPEN_SLICE = 3 * 256 * 1024
 
@@ -54,9 +60,11 @@ export interface Encrypter {
    * Opens ciphertext read from `source` in slices of `OPEN_SLICE` (each read
    * is a turn of the event loop), into one plaintext buffer: the same result
    * and errors as `open`, without the ciphertext in memory. Plaintext is
-   * returned only once the whole ciphertext is authenticated.
+   * returned only once the whole ciphertext is authenticated; with it, what
+   * `isSealedWithSealingKey` would say of the ciphertext (key rotation skips
+   * such revs without a second pass).
    */
-  openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Buffer>
+  openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Opened>
   /**
    * True when `ciphertext` (recorded as sealed by `ref`) is already sealed the
    * way `seal` would seal it now: same ref, and the sealing key opens it. Key

@@ -10,6 +10,7 @@ import {
   type CiphertextSource,
   type Encrypter,
   type EncrypterRef,
+  type Opened,
   OPEN_SLICE,
   type Sealer,
   describeRef,
@@ -76,8 +77,8 @@ export class Keyring implements Encrypter {
     throw this.#unopened(ref)
   }
 
-  async openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Buffer> {
-    if (this.#opensAsIs(ref, source.length)) return readAll(source)
+  async openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Opened> {
+    if (this.#opensAsIs(ref, source.length)) return { body: await readAll(source), bySealingKey: false }
     const nonce = Buffer.from(await source.read(0, NONCE_BYTES)) // copies: the next read may reuse the source's buffer
     const tag = Buffer.from(await source.read(source.length - TAG_BYTES, TAG_BYTES))
     const end = source.length - TAG_BYTES
@@ -89,8 +90,10 @@ export class Keyring implements Encrypter {
         decipher.update(await source.read(at, Math.min(OPEN_SLICE, end - at))).copy(out, at - NONCE_BYTES)
       try {
         decipher.final() // GCM yields no bytes here: it checks the tag
-        return out
-      } catch {}
+      } catch {
+        continue
+      }
+      return { body: out, bySealingKey: candidate === this.#keys[0] && describeRef(ref) === describeRef(this.ref) }
     }
     throw this.#unopened(ref)
   }

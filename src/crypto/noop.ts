@@ -8,6 +8,7 @@ import {
   type CiphertextSource,
   type Encrypter,
   type EncrypterRef,
+  type Opened,
   type Sealer,
   describeRef,
   readAll,
@@ -30,9 +31,9 @@ export class NoopEncrypter implements Encrypter {
     return ciphertext
   }
 
-  async openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Buffer> {
+  async openFrom(source: CiphertextSource, ref: EncrypterRef): Promise<Opened> {
     assertNoop(ref)
-    return readAll(source)
+    return { body: await readAll(source), bySealingKey: true }
   }
 
   isSealedWithSealingKey(_ciphertext: Buffer, ref: EncrypterRef): boolean {

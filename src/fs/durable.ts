@@ -107,7 +107,8 @@ export function isRenamed(err: unknown): boolean {
 }
 
 /**
- * Publishes `data` as `dir/name`, atomically replacing any file of that name.
+ * Publishes `data` (or the pieces it writes) as `dir/name`, atomically
+ * replacing any file of that name.
  * The replaced file is kept under a temp name (a hard link) until the
  * directory fsync succeeds: when that fsync fails, the old file is renamed
  * back (or the new name removed, when there was none), so an error means
@@ -115,7 +116,12 @@ export function isRenamed(err: unknown): boolean {
  * error marked (`isRenamed(err)`): the new content is in place but may not
  * be durable.
  */
-export async function replaceAtomic(fs: FsOps, dir: string, name: string, data: Buffer): Promise<void> {
+export async function replaceAtomic(
+  fs: FsOps,
+  dir: string,
+  name: string,
+  data: Buffer | PiecewiseContent,
+): Promise<void> {
   const target = join(dir, name)
   const temp = await writeTemp(fs, dir, data)
   const kept = join(dir, tempName('kept'))

@@ -54,7 +54,7 @@ class NotSliceable extends Error {}
 
 /**
  * Opens the envelope file at `path` in slices, never holding its text: its
- * payload type and plaintext. Undefined when the file is gone or is not in
+ * payload type and plaintext (and whether the sealing key opened it). Undefined when the file is gone or is not in
  * the layout the Go tool and this server write (the caller then reads it
  * whole, which gives the exact answer); `unreadable-snapshot` when no key
  * opens it.
@@ -63,7 +63,7 @@ export async function openEnvelopeFile(
   fs: FsOps,
   path: string,
   encrypter: Encrypter,
-): Promise<{ payloadType: string; body: Buffer } | undefined> {
+): Promise<{ payloadType: string; body: Buffer; bySealingKey: boolean } | undefined> {
   const handle = await openNoFollow(fs, path)
   if (handle === undefined) return undefined
   try {
@@ -74,7 +74,7 @@ export async function openEnvelopeFile(
     if (span === undefined || span.length === 0) return undefined
     const { from, length, padding, shell } = span
     const source = base64Source(handle, from, length, padding)
-    return { payloadType: shell.payloadType, body: await encrypter.openFrom(source, shell.encrypter) }
+    return { payloadType: shell.payloadType, ...(await encrypter.openFrom(source, shell.encrypter)) }
   } catch (err) {
     if (err instanceof NotSliceable) return undefined
     throw err

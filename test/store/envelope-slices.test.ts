@@ -27,11 +27,15 @@ function pattern(length: number, seed = 1): Buffer {
   return out
 }
 
-/** What opening the whole file gives: the snapshot, or the error's code and message. */
+/** What opening the whole file gives: the snapshot (and whether key rotation would skip it), or the error's code and message. */
 function openWhole(bytes: Buffer, encrypter: Encrypter): unknown {
   try {
     const envelope = decodeEnvelope(Buffer.from(bytes))
-    return { payloadType: envelope.payloadType, body: encrypter.open(envelope.ciphertext, envelope.encrypter) }
+    return {
+      payloadType: envelope.payloadType,
+      body: encrypter.open(envelope.ciphertext, envelope.encrypter),
+      bySealingKey: encrypter.isSealedWithSealingKey(envelope.ciphertext, envelope.encrypter),
+    }
   } catch (err) {
     return { code: (err as { code?: string }).code, message: (err as Error).message }
   }
@@ -121,11 +125,11 @@ t.test('a large file opens in slices as a whole; wrong keys and tampering give t
   const bytes = await collect(sealedEnvelope(body, 'terraform-state', keyring))
   const path = join(dir, 'rev.json.enc')
   await writeFile(path, bytes)
-  t.same(await openSliced(path, keyring), { payloadType: 'terraform-state', body })
+  t.same(await openSliced(path, keyring), { payloadType: 'terraform-state', body, bySealingKey: true })
   t.same(
     await openSliced(path, new Keyring(otherKey, [goKey])),
-    { payloadType: 'terraform-state', body },
-    'an older key of the ring opens it',
+    { payloadType: 'terraform-state', body, bySealingKey: false },
+    'an older key of the ring opens it (key rotation would re-seal it)',
   )
   for (const encrypter of [new Keyring(otherKey), new NoopEncrypter()]) {
     const whole = openWhole(bytes, encrypter)

@@ -73,7 +73,10 @@ export class History {
     try {
       // A large file is opened in slices; one in another layout (or a small one) is read whole.
       const sliced = st.size >= SLICED_BYTES ? await openEnvelopeFile(this.#dir.fs, path, this.#encrypter) : undefined
-      const snapshot = sliced === undefined ? await this.#readWhole(rev, path) : { rev, ...sliced }
+      const snapshot =
+        sliced === undefined
+          ? await this.#readWhole(rev, path)
+          : { rev, payloadType: sliced.payloadType, body: sliced.body }
       this.#cache?.set(key, snapshot)
       return snapshot
     } catch (err) {

@@ -5,8 +5,10 @@
 import { join } from 'node:path'
 import type { Encrypter } from '../../crypto/encrypter.js'
 import { StateError, isStateError } from '../../errors.js'
-import { readNoFollow, replaceAtomic } from '../../fs/durable.js'
+import { type PiecewiseContent, readNoFollow, replaceAtomic } from '../../fs/durable.js'
+import { errnoCode } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
+import { SLICED_BYTES, openEnvelopeFile, sealedEnvelope } from '../envelope-slices.js'
 import { decodeEnvelope, encodeEnvelope } from '../envelope.js'
 import type { ResealOutcome } from '../store.js'
 import { revFile, trashName } from './layout.js'
@@ -17,7 +19,8 @@ import type { StackDir } from './stack-dir.js'
  * it with any configured key, seals the same plaintext with the sealing key
  * and atomically replaces the file (temp file, fsync, rename, directory
  * fsync), so a crash leaves the old or the new envelope, both readable while
- * the old key is configured. A rev the sealing key already opens is skipped,
+ * the old key is configured (a large rev is opened and sealed in slices,
+ * never blocking the event loop for long). A rev the sealing key already opens is skipped,
  * so a rerun resumes where a killed run stopped. Runs in the stack's mutex
  * so that a rev being deleted is never brought back. Throws
  * `unreadable-snapshot` when no configured key opens the rev.
@@ -33,18 +36,28 @@ export async function resealRev(
   const parent = trashedAt === undefined ? dir.snapshots : dir.trash
   const name = trashedAt === undefined ? revFile(rev) : trashName(rev, trashedAt)
   return mutex.run(async (): Promise<ResealOutcome> => {
-    const bytes = await readNoFollow(dir.fs, join(parent, name))
-    if (bytes === undefined) return 'absent'
-    let resealed: Buffer
+    const path = join(parent, name)
+    let resealed: Buffer | PiecewiseContent
     try {
-      const envelope = decodeEnvelope(bytes)
-      if (encrypter.isSealedWithSealingKey(envelope.ciphertext, envelope.encrypter)) return 'skipped'
-      const body = encrypter.open(envelope.ciphertext, envelope.encrypter)
-      resealed = encodeEnvelope({
-        payloadType: envelope.payloadType,
-        encrypter: encrypter.ref,
-        ciphertext: encrypter.seal(body),
-      })
+      // A large rev is opened and sealed in slices, as a read and a write are (a turn of the event loop each).
+      const size = await sizeOf(dir, path)
+      if (size === undefined) return 'absent'
+      const sliced = size >= SLICED_BYTES ? await openEnvelopeFile(dir.fs, path, encrypter) : undefined
+      if (sliced !== undefined) {
+        if (sliced.bySealingKey) return 'skipped'
+        resealed = sealedEnvelope(sliced.body, sliced.payloadType, encrypter)
+      } else {
+        const bytes = await readNoFollow(dir.fs, path)
+        if (bytes === undefined) return 'absent'
+        const envelope = decodeEnvelope(bytes)
+        if (encrypter.isSealedWithSealingKey(envelope.ciphertext, envelope.encrypter)) return 'skipped'
+        const body = encrypter.open(envelope.ciphertext, envelope.encrypter)
+        resealed = encodeEnvelope({
+          payloadType: envelope.payloadType,
+          encrypter: encrypter.ref,
+          ciphertext: encrypter.seal(body),
+        })
+      }
     } catch (err) {
       if (isStateError(err, 'unreadable-snapshot')) {
         throw new StateError('unreadable-snapshot', `${where} of ${dir.name} cannot be re-sealed: ${err.message}`, {
@@ -58,4 +71,14 @@ export async function resealRev(
     await replaceAtomic(dir.fs, parent, name, resealed)
     return 'resealed'
   })
+}
+
+/** The size of the file at `path` (not following a symlink); undefined when it is absent. */
+async function sizeOf(dir: StackDir, path: string): Promise<number | undefined> {
+  try {
+    return (await dir.fs.lstat(path)).size
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw err
+  }
 }

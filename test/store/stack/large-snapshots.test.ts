@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { Keyring } from '../../../src/crypto/keyring.js'
+import { keyFromEnv } from '../../../src/crypto/keys.js'
 import { decodeEnvelope, encodeEnvelope } from '../../../src/store/envelope.js'
 import { SLICED_BYTES } from '../../../src/store/envelope-slices.js'
 import { FaultyFs } from '../../helpers/faulty-fs.js'
@@ -98,5 +100,54 @@ t.test(
     t.ok(fs.fired, 'the fault hit a range read of the rev')
     t.same(fileTree(ctx.dir), before, 'nothing changed')
     t.ok((await store.get(rev)).body.equals(body), 'read whole after the fault')
+  },
+)
+
+t.test(
+  'key rotation re-seals a large rev in slices: it opens with the new key alone, and a rerun skips it',
+  async (t) => {
+    const OLD = Buffer.alloc(32, 'o').toString('base64')
+    const NEW = Buffer.alloc(32, 'n').toString('base64')
+    const key = (name: string, value: string) => keyFromEnv({ [name]: value }, name)
+    const dir = t.testdir()
+    const body = largeSnapshot(2 * SLICED_BYTES, 'rotate')
+    const writer = makeRoot(dir, { encrypter: new Keyring(key('STATE_KEY', OLD)) })
+    t.teardown(() => writer.close())
+    const { rev } = await writer.stack('f', 's').write(body, STATE)
+    // The new key in the variable the old one used (the refs match, the keys do not), the old one kept to open.
+    const fs = new FaultyFs()
+    const rotating = makeRoot(dir, { fs, encrypter: new Keyring(key('STATE_KEY', NEW), [key('STATE_KEY_OLD', OLD)]) })
+    t.teardown(() => rotating.close())
+    const store = rotating.stack('f', 's')
+    t.equal(await store.reseal(rev), 'resealed')
+    const path = join(dir, 'f', 's', 'snapshots', `${rev}.json.enc`)
+    const reads = fs.calls.filter((c) => c.path === path)
+    t.ok(
+      reads.some((c) => c.method === 'read'),
+      'opened by range reads',
+    )
+    t.notOk(
+      reads.some((c) => c.method === 'readFile'),
+      'never read whole',
+    )
+    const file = readFileSync(path)
+    const envelope = decodeEnvelope(Buffer.from(file))
+    t.ok(encodeEnvelope(envelope).equals(file), 'the Go layout, byte for byte')
+    t.ok(
+      new Keyring(key('STATE_KEY', NEW)).open(envelope.ciphertext, envelope.encrypter).equals(body),
+      'the new key alone opens it',
+    )
+    t.equal(await store.reseal(rev), 'skipped', 'a rerun skips what the sealing key opens')
+    t.ok(file.equals(readFileSync(path)), 'and leaves it as it is')
+    // A rev no configured key opens is refused by name, and left as it is.
+    const stranger = makeRoot(dir, {
+      encrypter: new Keyring(key('STATE_KEY', Buffer.alloc(32, 'x').toString('base64'))),
+    })
+    t.teardown(() => stranger.close())
+    await t.rejects(stranger.stack('f', 's').reseal(rev), {
+      code: 'unreadable-snapshot',
+      message: /cannot be re-sealed/,
+    })
+    t.ok(file.equals(readFileSync(path)))
   },
 )
