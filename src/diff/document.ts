@@ -112,12 +112,6 @@ function stateWithoutResources(
   return { record: state, resources: new ResourceSpans(body, spans) }
 }
 
-/** The kind of a stored document, without keeping it parsed (history metadata). */
-export function documentKind(payloadType: string, body: Buffer): DocumentFacts {
-  const { doc: _doc, resources: _resources, ...facts } = parseDocument('', payloadType, body)
-  return facts
-}
-
 /** The facts of `doc` without its body. */
 export function factsOf(doc: ParsedDocument): DocumentFacts {
   const { doc: _doc, resources: _resources, ...facts } = doc
