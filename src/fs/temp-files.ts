@@ -99,7 +99,8 @@ export interface SweepOptions {
  * their writer on this machine has exited, otherwise once older than
  * `maxAgeMs` (a writer on another host may still be between its temp write
  * and its link). Returns how many it removed. An absent directory, and a
- * file another sweeper removed first, are not errors; other failures throw.
+ * file another sweeper removed first, are not errors; another failure
+ * throws once every other entry has been swept.
  */
 export async function sweepTemps(fs: FsOps, dir: string, options: SweepOptions): Promise<number> {
   let names = options.names
@@ -113,6 +114,7 @@ export async function sweepTemps(fs: FsOps, dir: string, options: SweepOptions):
   }
   const judged = new Map<string, Promise<Liveness>>()
   let removed = 0
+  let failed: unknown
   for (const name of names) {
     if (!name.startsWith(TEMP_PREFIX)) continue
     const path = join(dir, name)
@@ -138,8 +140,10 @@ export async function sweepTemps(fs: FsOps, dir: string, options: SweepOptions):
         removed++
       }
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err
+      // One entry that cannot be removed (or judged) does not keep the others: the first failure is thrown at the end.
+      if (errnoCode(err) !== 'ENOENT') failed ??= err
     }
   }
+  if (failed !== undefined) throw failed
   return removed
 }

@@ -133,6 +133,25 @@ t.test(
   },
 )
 
+t.test(
+  'a temp that cannot be removed does not keep the sweep from the others; its error is thrown at the end',
+  async (t) => {
+    const dir = t.testdir()
+    const names = [tempName('first', { ...SELF, pid: 7 }), tempName('second', { ...SELF, pid: 7 })].sort()
+    for (const name of names) writeFileSync(join(dir, name), name)
+    const failing = {
+      ...nodeFs,
+      unlink: ((path: string) =>
+        path.endsWith(names[0]!)
+          ? Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }))
+          : nodeFs.unlink(path)) as typeof nodeFs.unlink,
+    }
+    const probe = new TableProbe({ 7: 'dead' })
+    await t.rejects(sweepTemps(failing, dir, { probe, maxAgeMs: 60_000, nowMs: Date.now(), names }), { code: 'EACCES' })
+    t.same(readdirSync(dir), [names[0]], 'the other dead writer’s temp was removed')
+  },
+)
+
 t.test('a sweep of an absent directory removes nothing, and names read by the caller save the readdir', async (t) => {
   const dir = t.testdir()
   const probe = new TableProbe({ 7: 'dead' })
