@@ -34,7 +34,9 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/ui ./dist/ui
 COPY openapi.yaml ./
 RUN mkdir -p /data && chown node:node /data
-USER node
+# The `node` user by its uid and gid: a numeric USER lets Kubernetes check
+# runAsNonRoot without a runAsUser in the pod spec.
+USER 1000:1000
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 CMD ["node", "dist/src/tools/healthcheck.js"]

@@ -31,7 +31,7 @@ function image(): { dataDir: string; volume: string; port: number; uid: number; 
     dataDir: /UNOBIN_STATE_DATA_DIR=(\S+)/.exec(env)![1]!,
     volume: (JSON.parse(/^VOLUME (\[.*\])$/m.exec(runtime)![1]!) as string[])[0]!,
     port: Number(/^EXPOSE (\d+)$/m.exec(runtime)![1]),
-    uid: /^\d+$/.test(user) ? Number(user) : NODE_IMAGE_USERS[user]!,
+    uid: /^\d+(:\d+)?$/.test(user) ? Number.parseInt(user, 10) : NODE_IMAGE_USERS[user]!,
     workdir: /^WORKDIR (\S+)$/m.exec(runtime)![1]!,
   }
 }

@@ -66,7 +66,11 @@ t.test(
   async (t) => {
     const install = /^RUN (npm ci --omit=dev[^&\n]*)/m.exec(runtime)
     t.ok(install, 'the runtime stage installs with npm ci --omit=dev')
-    t.match(runtime, /^USER node$/m, 'the image runs as a non-root user')
+    t.match(
+      runtime,
+      /^USER 1000:1000$/m,
+      'the image runs as a non-root user, named by number (runAsNonRoot can check it)',
+    )
     t.match(runtime, /^VOLUME \["\/data"\]$/m, 'the data volume is declared')
     const entrypoint = execForm('ENTRYPOINT')
     const healthcheck = execForm('HEALTHCHECK')
