@@ -86,6 +86,8 @@ async function main(): Promise<number> {
 
   const clock = new SystemClock()
   const dataDir = resolve(config.dataDir)
+  /** Why the case-folding probe failed, if it did: said once the writability probe below tells whether that is news. */
+  let foldsUnknown: string | null | undefined
   const folds = await foldsCase(nodeFs, dataDir).then(
     (folds) => {
       if (folds)
@@ -96,13 +98,12 @@ async function main(): Promise<number> {
       return folds
     },
     (err: unknown) => {
-      logger.warn(
-        { dataDir, errno: (err as NodeJS.ErrnoException).code ?? null },
-        'cannot tell whether the data directory folds case (the probe file could not be made): treating it as case-insensitive, the safe assumption',
-      )
+      foldsUnknown = (err as NodeJS.ErrnoException).code ?? null
       return true
     },
   )
+  const foldsUnknownNote =
+    'names are compared ignoring case (the safe assumption: whether the directory folds case could not be probed) until a restart'
   const root = new StoreRoot({
     foldsCase: folds,
     root: dataDir,
@@ -246,10 +247,20 @@ async function main(): Promise<number> {
 
   try {
     await root.probeWritable()
+    if (foldsUnknown !== undefined)
+      logger.warn(
+        { dataDir, errno: foldsUnknown, foldsCase: true },
+        `the case-folding probe file could not be made: ${foldsUnknownNote}`,
+      )
   } catch (err) {
+    // One message for one cause: the case-folding probe failed for the same reason, and says so here.
     logger.error(
-      { dataDir, errno: (err as NodeJS.ErrnoException).code ?? null },
-      `THE DATA DIRECTORY ${dataDir} IS NOT WRITABLE (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): every write will fail and /readyz answers 503 until it is; check the volume, its mount and its owner (the image runs as uid 1000, user node)`,
+      {
+        dataDir,
+        errno: (err as NodeJS.ErrnoException).code ?? null,
+        ...(foldsUnknown === undefined ? {} : { foldsCase: true }),
+      },
+      `THE DATA DIRECTORY ${dataDir} IS NOT WRITABLE (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): every write will fail and /readyz answers 503 until it is; check the volume, its mount and its owner (the image runs as uid 1000, user node)${foldsUnknown === undefined ? '' : `; ${foldsUnknownNote}`}`,
     )
   }
 

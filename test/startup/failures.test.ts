@@ -115,8 +115,19 @@ t.test('a data directory that cannot be written is said loudly at start, and rea
   const dir = t.testdir({ 'plain-file': 'not a directory' })
   const server = await startServer(['--data-dir', join(dir, 'plain-file', 'data')])
   t.teardown(() => server.stop('SIGKILL'))
-  const line = server.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.level === 50)
+  const entries = server.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  const line = entries.find((e) => e.level === 50)
   t.match(line, { errno: 'ENOTDIR', msg: /^THE DATA DIRECTORY .* IS NOT WRITABLE \(ENOTDIR\)/ })
+  t.match(
+    line,
+    { foldsCase: true, msg: /names are compared ignoring case/ },
+    'the case-folding probe failed too: said here',
+  )
+  t.same(
+    entries.filter((e) => e.level === 40 && /case/.test(String(e.msg))),
+    [],
+    'no second warning for the same cause',
+  )
   t.equal((await fetch(`${server.url}/readyz`)).status, 503)
   t.equal(await server.stop('SIGTERM'), 0)
 })
