@@ -82,6 +82,9 @@ t.test('leftovers in the data directory and the held-locks index are swept by th
     )
   }
   kept.push(place(join(dir, '.current.tmp'), 120_000), place(join(held, 'cluster-deploy+prod')))
+  // An older server's case probe (a name without its writer): gone once past the age bound, as any unnamed temp.
+  gone.push(place(join(dir, '.case-probe-0123456789ab-Aa'), 120_000))
+  kept.push(place(join(dir, '.case-probe-ba9876543210-Aa'), 1_000), place(join(dir, '.case-probe-notes'), 120_000))
 
   t.equal(await rootAt(dir).sweepLeftovers(), gone.length, 'it counts what it removed')
   t.same(
