@@ -3,7 +3,7 @@
  * uses `node:fs/promises` unchanged; fault-injection tests pass a wrapper that
  * fails a chosen call with ENOSPC, EIO or EACCES to prove no path tears data.
  */
-import { watch } from 'node:fs'
+import { type Stats, watch } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 
 /** The subset of `node:fs/promises` the store and its mutex use, and the directory watch of lock waiters. */
@@ -35,6 +35,16 @@ export const nodeFs: FsOps = {
   utimes: fsp.utimes,
   rmdir: fsp.rmdir,
   watch,
+}
+
+/** The `lstat` of `path`, or undefined when nothing is there (any other error is thrown). */
+export async function lstatIfPresent(fs: FsOps, path: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(path)
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw err
+  }
 }
 
 /** The errno code of a Node fs error, or undefined. */

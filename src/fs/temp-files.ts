@@ -12,6 +12,9 @@
  * name that carries no writer (an older server's `.tmp-<uuid>`) goes only
  * once it is older than an age bound.
  *
+ * An older server's case probe (`.case-probe-<hex>-Aa` in the data
+ * directory) is swept the same way, as a temp of unknown writer.
+ *
  * Every temp name starts with `.tmp-`, never ends in `.json.enc` and starts
  * with a dot, so neither this server nor the Go tool (which lists only
  * `*.json.enc` and writes its own temps as `.<name>.tmp`, never swept here)
@@ -31,6 +34,12 @@ export const TEMP_PREFIX = '.tmp-'
  * longer than any writer spends between its temp write and its link.
  */
 export const DEFAULT_TEMP_MAX_AGE_MS = 60_000
+
+/**
+ * The case probe of servers before 2026-12-07, a temp that names no writer
+ * (the probe is an owner-named temp since): swept as one of unknown writer.
+ */
+const OLD_CASE_PROBE = /^\.case-probe-[0-9a-f]{12}-Aa$/
 
 /** `.tmp-<machine 16 hex>-<pid>-<start or x>-…` */
 const WRITER = /^\.tmp-([0-9a-f]{16})-([1-9][0-9]{0,9})-([0-9]{1,20}|x)-/
@@ -116,7 +125,7 @@ export async function sweepTemps(fs: FsOps, dir: string, options: SweepOptions):
   let removed = 0
   let failed: unknown
   for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX)) continue
+    if (!name.startsWith(TEMP_PREFIX) && !OLD_CASE_PROBE.test(name)) continue
     const path = join(dir, name)
     try {
       const writer = tempWriter(name, options.probe.self)

@@ -54,10 +54,10 @@ class NotSliceable extends Error {}
 
 /**
  * Opens the envelope file at `path` in slices, never holding its text: its
- * payload type and plaintext (and whether the sealing key opened it). Undefined when the file is gone or is not in
- * the layout the Go tool and this server write (the caller then reads it
- * whole, which gives the exact answer); `unreadable-snapshot` when no key
- * opens it.
+ * payload type and plaintext, and whether the sealing key opened it.
+ * Undefined when the file is gone or is not in the layout the Go tool and
+ * this server write (the caller then reads it whole, which gives the exact
+ * answer); `unreadable-snapshot` when no key opens it.
  */
 export async function openEnvelopeFile(
   fs: FsOps,

@@ -35,9 +35,6 @@ export type StoreRootOptions = Omit<LocalStoreOptions, 'factory' | 'stack' | 'on
   readonly maxIdleStacks?: number
 }
 
-/** The name of the case probe of servers before 2026-12-07 (the probe is an owner-named temp since). */
-const OLD_CASE_PROBE = /^\.case-probe-[0-9a-f]{12}-Aa$/
-
 /** A data directory holding `<factory>/<stack>` stores. */
 export class StoreRoot implements StoreCatalog {
   readonly root: string
@@ -217,29 +214,7 @@ export class StoreRoot implements StoreCatalog {
   async sweepLeftovers(): Promise<number> {
     const nowMs = Number(this.clock.nowNanos() / 1_000_000n)
     const removed = await sweepTemps(this.#fs, this.root, { probe: this.#probe, maxAgeMs: this.#tempMaxAgeMs, nowMs })
-    return removed + (await this.#sweepOldCaseProbes(nowMs)) + (await this.#index().sweep())
-  }
-
-  /**
-   * Removes the case probes of servers before 2026-12-07 (`.case-probe-<12
-   * hex>-Aa`, a name that tells no writer) that a kill left in the data
-   * directory, once older than the temp age bound, as any unnamed temp.
-   */
-  async #sweepOldCaseProbes(nowMs: number): Promise<number> {
-    let removed = 0
-    for (const name of await this.#fs.readdir(this.root).catch(() => [] as string[])) {
-      if (!OLD_CASE_PROBE.test(name)) continue
-      const path = join(this.root, name)
-      try {
-        const st = await this.#fs.lstat(path)
-        if (!st.isFile() || nowMs - st.mtimeMs < this.#tempMaxAgeMs) continue
-        await this.#fs.unlink(path)
-        removed++
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw err
-      }
-    }
-    return removed
+    return removed + (await this.#index().sweep())
   }
 
   /** How many lock requests are waiting for a lock in this process, over every stack. */

@@ -18,7 +18,7 @@ import {
   writeTemp,
 } from '../../fs/durable.js'
 import { freshLstat } from '../../fs/fresh-calls.js'
-import { errnoCode } from '../../fs/fs-ops.js'
+import { errnoCode, lstatIfPresent } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import type { UndoLog } from '../../fs/undo-log.js'
 import { decodeEnvelope } from '../envelope.js'
@@ -186,7 +186,8 @@ export class History {
           if (meta !== undefined) {
             pending = await this.metas.create(rev, meta)
             if (pending === undefined) {
-              if (await exists(fs, path)) continue // claimed by a writer outside the mutex: never touch its metadata
+              // Claimed by a writer outside the mutex: never touch its metadata.
+              if ((await lstatIfPresent(fs, path)) !== undefined) continue
               await this.metas.write(rev, meta) // a leftover of a write that died: replaced, durably
             }
           }
@@ -364,17 +365,6 @@ export class History {
 async function allSettled(steps: ReadonlyArray<Promise<void> | undefined>): Promise<void> {
   const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected')
   if (failed !== undefined) throw failed.reason
-}
-
-/** True when `path` names something (a rev file another writer claimed). */
-async function exists(fs: StackDir['fs'], path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path)
-    return true
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false
-    throw err
-  }
 }
 
 /** The identity of a rev file for the snapshot cache: a new file under the same name never matches. */

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Encrypter } from '../../crypto/encrypter.js'
 import { StateError, isStateError } from '../../errors.js'
 import { type PiecewiseContent, readNoFollow, replaceAtomic } from '../../fs/durable.js'
-import { errnoCode } from '../../fs/fs-ops.js'
+import { lstatIfPresent } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import { SLICED_BYTES, openEnvelopeFile, sealedEnvelope } from '../envelope-slices.js'
 import { decodeEnvelope, encodeEnvelope } from '../envelope.js'
@@ -20,8 +20,8 @@ import type { StackDir } from './stack-dir.js'
  * and atomically replaces the file (temp file, fsync, rename, directory
  * fsync), so a crash leaves the old or the new envelope, both readable while
  * the old key is configured (a large rev is opened and sealed in slices,
- * never blocking the event loop for long). A rev the sealing key already opens is skipped,
- * so a rerun resumes where a killed run stopped. Runs in the stack's mutex
+ * never blocking the event loop for long). A rev the sealing key already
+ * opens is skipped, so a rerun resumes where a killed run stopped. Runs in the stack's mutex
  * so that a rev being deleted is never brought back. Throws
  * `unreadable-snapshot` when no configured key opens the rev.
  */
@@ -40,9 +40,9 @@ export async function resealRev(
     let resealed: Buffer | PiecewiseContent
     try {
       // A large rev is opened and sealed in slices, as a read and a write are (a turn of the event loop each).
-      const size = await sizeOf(dir, path)
-      if (size === undefined) return 'absent'
-      const sliced = size >= SLICED_BYTES ? await openEnvelopeFile(dir.fs, path, encrypter) : undefined
+      const st = await lstatIfPresent(dir.fs, path)
+      if (st === undefined) return 'absent'
+      const sliced = st.size >= SLICED_BYTES ? await openEnvelopeFile(dir.fs, path, encrypter) : undefined
       if (sliced !== undefined) {
         if (sliced.bySealingKey) return 'skipped'
         resealed = sealedEnvelope(sliced.body, sliced.payloadType, encrypter)
@@ -71,14 +71,4 @@ export async function resealRev(
     await replaceAtomic(dir.fs, parent, name, resealed)
     return 'resealed'
   })
-}
-
-/** The size of the file at `path` (not following a symlink); undefined when it is absent. */
-async function sizeOf(dir: StackDir, path: string): Promise<number | undefined> {
-  try {
-    return (await dir.fs.lstat(path)).size
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined
-    throw err
-  }
 }

@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { createExclusive, syncDir } from '../../fs/durable.js'
-import { errnoCode } from '../../fs/fs-ops.js'
+import { errnoCode, lstatIfPresent } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
 import { formatInstant } from '../../time/instant.js'
 import type { Fence, LockClaims, LockContext, LockHolder, LockOptions, ReleasedLock } from '../store.js'
@@ -343,13 +343,8 @@ export class StackLock {
   async #assertIdFree(id: string, expired: LockHolder): Promise<void> {
     if (expired.id === id) throw idReused(this.#dir, id, 'expired')
     await this.#refuseEnded(id)
-    try {
-      await this.#dir.fs.lstat(join(this.#dir.path, LOCK_IDS_DIR, idEntry(id)))
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return
-      throw err
-    }
-    throw idReused(this.#dir, id, null)
+    if ((await lstatIfPresent(this.#dir.fs, join(this.#dir.path, LOCK_IDS_DIR, idEntry(id)))) !== undefined)
+      throw idReused(this.#dir, id, null)
   }
 
   /** Throws `lock-id-reused` when the last release or the lost-locks log names `id` (its lock ended, and how). */
