@@ -199,11 +199,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   declareTransportProblems(app)
   registerBodyParsers(app, deps.config.bodyLimitBytes, deps.config.controlBodyLimitBytes ?? CONTROL_BODY_LIMIT)
   registerLargeBodyGate(app, deps.maxLargeBodies ?? 4)
-  // Per-request hooks are synchronous callbacks: an async hook costs a promise and a microtask hop per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id)
-    done()
-  })
+  // Per-request hooks are synchronous callbacks (an async hook costs a promise and a microtask hop per request),
+  // and as few as can be: each is a step of every request's pipeline.
   const routes = registerAuth(app, {
     auth: deps.auth,
     root: deps.root,
@@ -224,8 +221,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('preClose', async () => {
     shutdown.abort()
   })
-  // Answers given while closing end their connection, so close() need not wait out keep-alive.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  // Every answer carries its request id; answers given while closing end their connection, so close() need
+  // not wait out keep-alive. (The event stream, which takes over its reply, writes its own headers.)
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id)
     if (shutdown.signal.aborted) reply.header('connection', 'close')
     done(null, payload)
   })

@@ -11,7 +11,7 @@
  * A body sent without Content-Length (chunked) counts as large: its size is
  * unknown until it is read.
  */
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyRequest, onRequestAbortHookHandler, onRequestHookHandler, onResponseHookHandler } from 'fastify'
 import { StateError } from '../errors.js'
 import type { App } from './app-type.js'
 
@@ -58,17 +58,20 @@ export function registerLargeBodyGate(app: App, maxLarge: number): void {
     request.largeBodyPlace = false
     inFlight--
   }
+  const answered: onResponseHookHandler = (request, _reply, done) => {
+    leave(request)
+    done()
+  }
+  const aborted: onRequestAbortHookHandler = (request, done) => {
+    leave(request)
+    done()
+  }
+  // Only the routes that store their body carry the hooks: a GET pays nothing.
   app.addHook('onRoute', (route) => {
-    // Routes that store their body; a route with a smaller own limit (a LockInfo) refuses a large body anyway.
+    // A route with a smaller own limit (a LockInfo) refuses a large body anyway.
     if (route.config?.rawBody !== true || (route.bodyLimit ?? Number.POSITIVE_INFINITY) < LARGE_BODY_BYTES) return
     route.onRequest = [route.onRequest ?? []].flat().concat(enter)
-  })
-  app.addHook('onResponse', (request: FastifyRequest, _reply: FastifyReply, done) => {
-    leave(request)
-    done()
-  })
-  app.addHook('onRequestAbort', (request, done) => {
-    leave(request)
-    done()
+    route.onResponse = [route.onResponse ?? []].flat().concat(answered)
+    route.onRequestAbort = [route.onRequestAbort ?? []].flat().concat(aborted)
   })
 }

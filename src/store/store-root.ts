@@ -42,6 +42,8 @@ export class StoreRoot implements StoreCatalog {
   readonly #fs: FsOps
   /** Handles by `factory/stack`, least recently used first. */
   readonly #stores = new Map<string, LocalStore>()
+  /** The key last looked up in `#stores`, which is its last key while it is there. */
+  #newestKey: string | undefined
   /** Handles with an operation in flight, including any no longer in `#stores`. */
   readonly #busy = new Set<LocalStore>()
   readonly #maxIdle: number
@@ -105,10 +107,13 @@ export class StoreRoot implements StoreCatalog {
         onActivity: (s, busy) => this.#activity(key, s, busy),
       })
       this.#trim()
+    } else if (key === this.#newestKey) {
+      return store // already the most recently used (the Map's last key)
     } else {
       this.#stores.delete(key) // re-inserted below: most recently used last
     }
     this.#stores.set(key, store)
+    this.#newestKey = key
     return store
   }
 

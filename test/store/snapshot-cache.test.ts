@@ -51,19 +51,41 @@ t.test('a rev replaced by a new file under the same name (key rotation) is read 
 
 t.test('the cache evicts the least recently used snapshots beyond its byte bound and skips large bodies', async (t) => {
   const cache = new SnapshotCache(400)
+  const stamp = { ino: 1, size: 10, mtimeMs: 1.5 }
   const snap = (n: number, size: number) => ({ rev: `r${n}`, payloadType: 'state', body: Buffer.alloc(size) })
-  cache.set('a', snap(1, 100))
-  cache.set('b', snap(2, 100))
-  cache.set('c', snap(3, 100))
-  t.ok(cache.get('a'), 'a is kept and becomes most recently used')
-  cache.set('d', snap(4, 100))
-  cache.set('e', snap(5, 100))
-  t.equal(cache.get('b'), undefined, 'b, least recently used, was evicted')
-  t.ok(cache.get('a'))
+  cache.set('a', stamp, snap(1, 100))
+  cache.set('b', stamp, snap(2, 100))
+  cache.set('c', stamp, snap(3, 100))
+  t.ok(cache.get('a', stamp), 'a is kept and becomes most recently used')
+  cache.set('d', stamp, snap(4, 100))
+  cache.set('e', stamp, snap(5, 100))
+  t.equal(cache.get('b', stamp), undefined, 'b, least recently used, was evicted')
+  t.ok(cache.get('a', stamp))
   t.ok(cache.bytes <= 400)
-  cache.set('big', snap(6, 101))
-  t.equal(cache.get('big'), undefined, 'a body over a quarter of the bound is never cached')
+  cache.set('big', stamp, snap(6, 101))
+  t.equal(cache.get('big', stamp), undefined, 'a body over a quarter of the bound is never cached')
   const off = new SnapshotCache(0)
-  off.set('x', snap(7, 1))
-  t.equal(off.get('x'), undefined, 'a zero bound disables the cache')
+  off.set('x', stamp, snap(7, 0))
+  t.equal(off.get('x', stamp), undefined, 'a zero bound disables the cache, even for an empty body')
+})
+
+t.test('an entry answers only the file it was read from: another stamp misses and frees its bytes', async (t) => {
+  const cache = new SnapshotCache(1000)
+  const stamp = { ino: 7, size: 40, mtimeMs: 1000.25 }
+  const body = Buffer.alloc(100)
+  cache.set('p', stamp, { rev: 'r', payloadType: 'state', body })
+  t.equal(cache.get('p', stamp)?.body, body)
+  for (const other of [
+    { ...stamp, ino: 8 },
+    { ...stamp, size: 41 },
+    { ...stamp, mtimeMs: 1000.5 },
+  ]) {
+    cache.set('p', stamp, { rev: 'r', payloadType: 'state', body })
+    t.equal(cache.get('p', other), undefined, `a different ${JSON.stringify(other)} misses`)
+    t.equal(cache.bytes, 0, 'the stale entry is dropped at once')
+    t.equal(cache.get('p', stamp), undefined, 'and stays dropped')
+  }
+  cache.set('p', stamp, { rev: 'r', payloadType: 'state', body })
+  cache.set('p', { ...stamp, ino: 9 }, { rev: 'r', payloadType: 'state', body: Buffer.alloc(50) })
+  t.equal(cache.bytes, 50, "a new file under the path takes the old entry's place")
 })

@@ -47,7 +47,10 @@ export class History {
   #swept = false
   readonly #newest = new NewestRev()
   /** The last `current` read, under the stat of the file it was read from (see readCurrent). */
-  #currentMemo: { key: string; rev: string | null } | undefined
+  #currentMemo: (CurrentStamp & { readonly rev: string | null }) | undefined
+  /** Paths asked for at every read: built once. */
+  readonly #currentPath: string
+  #lastRevPath = { rev: '', path: '' }
 
   constructor(dir: StackDir, encrypter: Encrypter, mutex: Mutex, cache: SnapshotCache | undefined) {
     this.#dir = dir
@@ -55,11 +58,18 @@ export class History {
     this.#mutex = mutex
     this.#cache = cache
     this.metas = new RevMetaFiles(dir)
+    this.#currentPath = join(dir.path, CURRENT_FILE)
+  }
+
+  /** The file of `rev` (a valid rev); the last one is remembered, as current's rev is read again and again. */
+  #revPath(rev: string): string {
+    if (this.#lastRevPath.rev !== rev) this.#lastRevPath = { rev, path: join(this.#dir.snapshots, revFile(rev)) }
+    return this.#lastRevPath.path
   }
 
   /** Opens one stored rev (from the cache when its file is unchanged). Throws `rev-not-found`, `unreadable-snapshot`. */
   async read(rev: string): Promise<Snapshot> {
-    const path = join(this.#dir.snapshots, revFile(rev))
+    const path = this.#revPath(rev)
     let st
     try {
       st = await freshLstat(this.#dir.fs, path)
@@ -67,8 +77,7 @@ export class History {
       if (errnoCode(err) === 'ENOENT') throw this.revNotFound(rev)
       throw err
     }
-    const key = cacheKey(path, st)
-    const cached = this.#cache?.get(key)
+    const cached = this.#cache?.get(path, st)
     if (cached !== undefined) return cached
     try {
       // A large file is opened in slices; one in another layout (or a small one) is read whole.
@@ -77,7 +86,7 @@ export class History {
         sliced === undefined
           ? await this.#readWhole(rev, path)
           : { rev, payloadType: sliced.payloadType, body: sliced.body }
-      this.#cache?.set(key, snapshot)
+      this.#cache?.set(path, st, snapshot)
       return snapshot
     } catch (err) {
       if (isStateError(err, 'unreadable-snapshot')) {
@@ -128,9 +137,9 @@ export class History {
   /** Caches what was just written (a write is usually read back next, e.g. as current). */
   async remember(rev: string, snapshot: Snapshot): Promise<void> {
     if (this.#cache === undefined) return
-    const path = join(this.#dir.snapshots, revFile(rev))
+    const path = this.#revPath(rev)
     const st = await freshLstat(this.#dir.fs, path).catch(() => undefined)
-    if (st?.isFile()) this.#cache.set(cacheKey(path, st), snapshot)
+    if (st?.isFile()) this.#cache.set(path, st, snapshot)
   }
 
   /**
@@ -262,7 +271,7 @@ export class History {
    * read. Anything but a regular file takes the full read, with its errors.
    */
   async readCurrent(): Promise<string | null> {
-    const path = join(this.#dir.path, CURRENT_FILE)
+    const path = this.#currentPath
     let st
     try {
       st = await freshLstat(this.#dir.fs, path)
@@ -271,8 +280,8 @@ export class History {
       this.#currentMemo = undefined
       return null
     }
-    const key = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
-    if (st.isFile() && this.#currentMemo?.key === key) return this.#currentMemo.rev
+    const memo = this.#currentMemo
+    if (memo !== undefined && st.isFile() && sameCurrentStamp(memo, st)) return memo.rev
     const bytes = await readNoFollow(this.#dir.fs, path)
     const text = bytes?.toString('utf8').trim() ?? ''
     if (text !== '' && parseRev(text) === undefined) {
@@ -284,7 +293,9 @@ export class History {
     }
     const rev = text === '' ? null : text
     // Remembered under the stat taken before the read: if the file was replaced in between, the next stat differs.
-    this.#currentMemo = st.isFile() ? { key, rev } : undefined
+    this.#currentMemo = st.isFile()
+      ? { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, rev }
+      : undefined
     return rev
   }
 
@@ -368,8 +379,16 @@ async function allSettled(steps: ReadonlyArray<Promise<void> | undefined>): Prom
 }
 
 /** The identity of a rev file for the snapshot cache: a new file under the same name never matches. */
-function cacheKey(path: string, st: { ino: number; size: number; mtimeMs: number }): string {
-  return `${path}\0${st.ino}:${st.size}:${st.mtimeMs}`
+/** What tells one `current` file from another: replaced whole (a new inode), or changed in place (size, mtime, ctime). */
+interface CurrentStamp {
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ctimeMs: number
+}
+
+function sameCurrentStamp(a: CurrentStamp, b: CurrentStamp): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs
 }
 
 /**
