@@ -104,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     exposeHeadRoutes: true,
     // Malformed URLs and overlong params are refused before routing: answer them as problems too.
     frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id) // no hook runs for an answer given before routing
       sendProblem(request, reply, err)
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App // an HTTPS server serves the same routes

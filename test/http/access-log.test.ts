@@ -152,6 +152,20 @@ t.test('a plausible incoming X-Request-Id is kept; anything else gets a UUID', a
   t.match((await app.inject({ url: `${STACK}/current` })).headers['x-request-id'], UUID, 'no header: a UUID')
 })
 
+t.test("every answer carries its request id: a route's, an unknown route's, a malformed URL's", async (t) => {
+  const app = await appWith(t, captureLog('info'))
+  for (const [url, status] of [
+    [`${STACK}/current`, 404],
+    ['/v2/nothing', 404],
+    ['/v1/factories/%/stacks', 400],
+  ] as const) {
+    const res = await app.inject({ url, headers: { 'x-request-id': 'job-7' } })
+    t.equal(res.statusCode, status, url)
+    t.equal(res.headers['x-request-id'], 'job-7', `${url} answers with the id`)
+    t.equal(res.json().requestId, 'job-7', `${url}: the problem names it too`)
+  }
+})
+
 t.test('every GET route answers HEAD, without a body', async (t) => {
   const app = await appWith(t, captureLog('silent'))
   const health = await app.inject({ method: 'HEAD', url: '/healthz' })

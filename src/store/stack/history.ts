@@ -378,7 +378,6 @@ async function allSettled(steps: ReadonlyArray<Promise<void> | undefined>): Prom
   if (failed !== undefined) throw failed.reason
 }
 
-/** The identity of a rev file for the snapshot cache: a new file under the same name never matches. */
 /** What tells one `current` file from another: replaced whole (a new inode), or changed in place (size, mtime, ctime). */
 interface CurrentStamp {
   readonly ino: number
