@@ -22,7 +22,7 @@ import { TokensFileError } from './auth/tokens-file.js'
 import { SystemClock } from './clock.js'
 import { ConfigError, describeSetting, helpText, isLoopback, loadConfig } from './config.js'
 import { foldsCase } from './fs/case-folding.js'
-import { nodeFs } from './fs/fs-ops.js'
+import { errnoCode, nodeFs } from './fs/fs-ops.js'
 import { Metrics } from './http/metrics.js'
 import { loadUiAssets } from './http/ui-assets.js'
 import { type MetricsListener, listenMetrics } from './http/metrics-listener.js'
@@ -331,16 +331,21 @@ async function sweepAtStart(
   logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void },
 ): Promise<void> {
   const started = performance.now()
-  let reported = 0
+  const reported = new Set<string>()
   const result = await sweepTree(root, {
     signal,
     onError: (where, err) => {
       // A volume that refuses everything fails every stack alike: the first few say why, the summary counts them all.
-      if (reported++ < 5)
-        logger.warn(
-          { where, code: (err as { code?: unknown }).code ?? null, err },
-          'start-up sweep: leftover temp files could not be swept here; the next change of the stack and the retention job try again',
-        )
+      // A refusal of the filesystem (an errno) is told by its code and message, once per place: its stack trace
+      // says nothing (the data directory's own sweep and its listing meet the same ENOTDIR); anything else is a bug.
+      const code = errnoCode(err)
+      const key = `${where}\0${code ?? ''}\0${err instanceof Error ? err.message : String(err)}`
+      if (reported.has(key) || reported.size >= 5) return
+      reported.add(key)
+      logger.warn(
+        code === undefined ? { where, code: null, err } : { where, code, error: (err as Error).message },
+        'start-up sweep: leftover temp files could not be swept here; the next change of the stack and the retention job try again',
+      )
     },
   })
   logger.info(
