@@ -10,13 +10,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import { runCli } from '../../src/client/cli.js'
+import { builtEntry } from './built.js'
 
-/** The compiled client entry point. */
-export const CLIENT_JS = fileURLToPath(new URL('../../dist/src/client/main.js', import.meta.url))
+/** The compiled client entry point (a stale one is refused, see built.ts). */
+export const CLIENT_JS = builtEntry('dist/src/client/main.js')
 
 /** How long a wait for output may take before the test fails instead of hanging (a guard, not an assertion). */
 const GUARD_MS = 60_000

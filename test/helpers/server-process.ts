@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
+import { builtEntry } from './built.js'
 
-/** The compiled server entry point (`npm test` compiles before tap runs). */
-export const SERVER_JS = fileURLToPath(new URL('../../dist/src/server.js', import.meta.url))
+/** The compiled server entry point (`npm test` compiles before tap runs; a stale one is refused, see built.ts). */
+export const SERVER_JS = builtEntry('dist/src/server.js')
 
 /** A server started as a real process on an ephemeral port. */
 export interface ServerProcess {

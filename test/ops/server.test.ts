@@ -5,14 +5,14 @@
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { builtEntry } from '../helpers/built.js'
 import { startServer } from '../helpers/server-process.js'
 import { sampleSnapshot } from '../helpers/store.js'
 import { parseExposition, sampleValue } from '../helpers/prom-text.js'
 import { waitFor } from '../helpers/wait.js'
 
-const HEALTHCHECK = fileURLToPath(new URL('../../dist/src/tools/healthcheck.js', import.meta.url))
+const HEALTHCHECK = builtEntry('dist/src/tools/healthcheck.js')
 
 /** Waits until `find` returns a value; fails after a generous guard instead of hanging. */
 async function until<T>(find: () => T | undefined | Promise<T | undefined>): Promise<T> {
