@@ -3,35 +3,10 @@
  * real server process (no credentials configured): lock, holder, renew,
  * unlock, force-unlock, fencing, and their exit codes.
  */
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
-import { sampleSnapshot } from '../helpers/store.js'
-import { runClient } from '../helpers/client-process.js'
-import { startServer } from '../helpers/server-process.js'
+import { clientTestbed } from '../helpers/client-testbed.js'
 
-const data = t.testdir()
-const server = await startServer(['--data-dir', data])
-t.teardown(() => server.stop())
-const env = { UNOBIN_STATE_URL: server.url }
-const files = t.testdir()
-const snapshot = (marker: string | number, stack = 's'): string => {
-  const path = join(files, `snap-${marker}.json`)
-  writeFileSync(path, sampleSnapshot(marker, stack))
-  return path
-}
-const cli = (args: string[]) => runClient(t, args, env)
-/** Stores a snapshot over HTTP (setting up a case without a client process); returns its rev. */
-const seed = async (stack: string, marker: string, current = true): Promise<string> => {
-  const [f, s] = stack.split('/')
-  const res = await fetch(`${server.url}/v1/factories/${f}/stacks/${s}/snapshots${current ? '?current=true' : ''}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: sampleSnapshot(marker, s),
-  })
-  if (res.status !== 201) throw new Error(`seed ${stack}: ${res.status} ${await res.text()}`)
-  return ((await res.json()) as { rev: string }).rev
-}
+const { snapshot, cli, seed } = await clientTestbed(t)
 // Every behaviour uses its own stacks, so they run side by side: each client process costs little CPU but about a second of wall time on a loaded machine.
 t.jobs = 6
 
