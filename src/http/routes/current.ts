@@ -2,19 +2,8 @@
 import { StateError } from '../../errors.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf } from '../context.js'
-import {
-  ConditionalReadHeaders,
-  RedactedQuery,
-  SetCurrentHeaders,
-  SetCurrentRequest,
-  SetCurrentResponse,
-  SnapshotDocument,
-  SnapshotHeaders,
-  StackParams,
-  problems,
-  withHeaders,
-} from '../schemas.js'
-import { sendSnapshot } from './snapshot-reply.js'
+import { SetCurrentHeaders, SetCurrentRequest, SetCurrentResponse, StackParams, problems } from '../schemas.js'
+import { SNAPSHOT_READ_SCHEMA, sendSnapshot } from './snapshot-reply.js'
 
 /** Registers GET and PUT /v1/factories/:factory/stacks/:stack/current. */
 export function currentRoutes(app: App, deps: RouteDeps): void {
@@ -29,17 +18,7 @@ export function currentRoutes(app: App, deps: RouteDeps): void {
           'The body is the snapshot exactly as written (with ?redacted=true: without its sensitive values, ETag "<rev>+redacted", header Unobin-Redacted). ETag is the rev; If-None-Match with it answers 304. A stack without current answers 404 no-current; an unreadable snapshot answers 500, never "no state".',
         tags: ['current'],
         params: StackParams,
-        querystring: RedactedQuery,
-        headers: ConditionalReadHeaders,
-        response: {
-          200: withHeaders(SnapshotDocument, SnapshotHeaders),
-          304: {
-            type: 'null',
-            description: 'not modified: the ETag you sent still names the rev',
-            headers: { ETag: SnapshotHeaders.ETag },
-          },
-          ...problems(400, 404, 409, 500),
-        },
+        ...SNAPSHOT_READ_SCHEMA,
       },
     },
     async (request, reply) => {

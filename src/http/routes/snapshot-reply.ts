@@ -3,6 +3,32 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { parseDocument } from '../../diff/document.js'
 import { redactDocument } from '../../diff/redact-document.js'
 import type { Snapshot } from '../../store/store.js'
+import {
+  ConditionalReadHeaders,
+  RedactedQuery,
+  SnapshotDocument,
+  SnapshotHeaders,
+  problems,
+  withHeaders,
+} from '../schemas.js'
+
+/**
+ * What a route answering with `sendSnapshot` declares: `?redacted`, the
+ * conditional-GET headers, the body with its headers, 304, and its problems.
+ */
+export const SNAPSHOT_READ_SCHEMA = {
+  querystring: RedactedQuery,
+  headers: ConditionalReadHeaders,
+  response: {
+    200: withHeaders(SnapshotDocument, SnapshotHeaders),
+    304: {
+      type: 'null',
+      description: 'not modified: the ETag you sent still names the rev',
+      headers: { ETag: SnapshotHeaders.ETag },
+    },
+    ...problems(400, 404, 409, 500),
+  },
+} as const
 
 /**
  * Sends `snapshot` as the response body. `immutable` marks rev URLs (their

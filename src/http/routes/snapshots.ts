@@ -6,8 +6,6 @@ import { isStateError } from '../../errors.js'
 import type { App } from '../app-type.js'
 import { type RouteDeps, auditBase, fenceOf, storeOf, writeRecordOf } from '../context.js'
 import {
-  ConditionalReadHeaders,
-  RedactedQuery,
   DeleteQuery,
   DeleteResponse,
   GcRequest,
@@ -18,14 +16,13 @@ import {
   NewRevLocation,
   RevParams,
   SnapshotDocument,
-  SnapshotHeaders,
   StackParams,
   WriteQuery,
   WriteResponse,
   problems,
   withHeaders,
 } from '../schemas.js'
-import { sendSnapshot } from './snapshot-reply.js'
+import { SNAPSHOT_READ_SCHEMA, sendSnapshot } from './snapshot-reply.js'
 
 /** Registers the snapshot routes of a stack. */
 export function snapshotRoutes(app: App, deps: RouteDeps): void {
@@ -124,17 +121,7 @@ export function snapshotRoutes(app: App, deps: RouteDeps): void {
           'The snapshot exactly as written (with ?redacted=true: without its sensitive values, ETag "<rev>+redacted", header Unobin-Redacted; 409 opaque-state for a client-encrypted state). Revs are immutable, so the answer may be cached for long.',
         tags: ['snapshots'],
         params: RevParams,
-        querystring: RedactedQuery,
-        headers: ConditionalReadHeaders,
-        response: {
-          200: withHeaders(SnapshotDocument, SnapshotHeaders),
-          304: {
-            type: 'null',
-            description: 'not modified: the ETag you sent still names the rev',
-            headers: { ETag: SnapshotHeaders.ETag },
-          },
-          ...problems(400, 404, 409, 500),
-        },
+        ...SNAPSHOT_READ_SCHEMA,
       },
     },
     async (request, reply) => sendSnapshot(request, reply, await storeOf(deps, request).get(request.params.rev), true),
