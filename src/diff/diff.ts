@@ -10,8 +10,9 @@ import type { Diff } from './diff-result.js'
 import { TERRAFORM_PAYLOAD } from '../store/envelope.js'
 import { type ParsedDocument, factsOf, parseDocument } from './document.js'
 import { type ResourceList, UnparsableResource, parsedResources } from './resource-list.js'
-import { diffResources, diffTerraformHeader, diffTerraformOutputs } from './terraform-diff.js'
-import { diffEntries, diffUnobinHeader, diffUnobinOutputs } from './unobin-diff.js'
+import { TERRAFORM_OWN_FIELDS, diffResources, diffTerraformOutputs } from './terraform-diff.js'
+import { UNOBIN_OWN_FIELDS, diffEntries, diffUnobinOutputs } from './unobin-diff.js'
+import { diffFields } from './value-diff.js'
 
 /** What an opaque comparison says. */
 export const OPAQUE_DETAIL =
@@ -73,7 +74,7 @@ function compare(from: ParsedDocument | null, to: ParsedDocument): Diff {
     ? diffResources(from === null ? undefined : resourcesOf(from), resourcesOf(to))
     : diffEntries(a, b)
   const outputs = terraform ? diffTerraformOutputs(a, b) : diffUnobinOutputs(a, b)
-  const header = terraform ? diffTerraformHeader(a, b) : diffUnobinHeader(a, b)
+  const header = diffFields(terraform ? TERRAFORM_OWN_FIELDS : UNOBIN_OWN_FIELDS, a, b)
   const count = (action: string) => entries.filter((e) => e.action === action).length
   return {
     ...base,

@@ -46,7 +46,8 @@ interface Described {
 /** Instance fields that are identity or bookkeeping, never diffed as values. */
 const SKIPPED = new Set(['index_key', 'deposed', 'sensitive_attributes'])
 /** Top-level fields compared as the state's own (resources and outputs have their own sections). */
-const OWN_FIELDS = ['version', 'terraform_version', 'serial', 'lineage'] as const
+/** The document's own fields, compared as its header (see diffFields). */
+export const TERRAFORM_OWN_FIELDS = ['version', 'terraform_version', 'serial', 'lineage'] as const
 
 /** The address Terraform prints for an instance (`module.m.aws_instance.web["a"]`, `data.x.y`), plus ` (deposed K)`. */
 export function addressOf(key: ResourceKey): string {
@@ -256,15 +257,5 @@ export function diffTerraformOutputs(
       sensitive,
     })
   }
-  return out
-}
-
-/** Changes of the state's own fields: version, terraform_version, serial, lineage. */
-export function diffTerraformHeader(
-  a: Readonly<Record<string, unknown>> | undefined,
-  b: Readonly<Record<string, unknown>>,
-): FieldChange[] {
-  const out: FieldChange[] = []
-  for (const key of OWN_FIELDS) diffValues(a?.[key], b[key], out, NOTHING_SENSITIVE, [key])
   return out
 }

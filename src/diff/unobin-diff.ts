@@ -9,7 +9,8 @@ import { NOTHING_SENSITIVE } from './redaction.js'
 import { type FieldChange, deepEqual, diffValues } from './value-diff.js'
 
 /** The snapshot's own fields compared in the header. */
-const OWN_FIELDS = ['format-version', 'factory', 'stack', 'generated-at'] as const
+/** The document's own fields, compared as its header (see diffFields). */
+export const UNOBIN_OWN_FIELDS = ['format-version', 'factory', 'stack', 'generated-at'] as const
 
 /** Entries by address (entries without a string address are skipped). */
 function entriesOf(doc: Readonly<Record<string, unknown>> | undefined): Map<string, Record<string, unknown>> {
@@ -77,15 +78,5 @@ export function diffUnobinOutputs(
       sensitive: false,
     })
   }
-  return out
-}
-
-/** Changes of the snapshot's own fields. */
-export function diffUnobinHeader(
-  a: Readonly<Record<string, unknown>> | undefined,
-  b: Readonly<Record<string, unknown>>,
-): FieldChange[] {
-  const out: FieldChange[] = []
-  for (const key of OWN_FIELDS) diffValues(a?.[key], b[key], out, NOTHING_SENSITIVE, [key])
   return out
 }

@@ -6,7 +6,14 @@
  * nothing. Sensitive places report the marker instead of either value.
  */
 import { type Segment, pointer } from './json-pointer.js'
-import { SENSITIVE_MARKER, type SensitivePaths, hasSensitiveBelow, isSensitive, redact } from './redaction.js'
+import {
+  NOTHING_SENSITIVE,
+  SENSITIVE_MARKER,
+  type SensitivePaths,
+  hasSensitiveBelow,
+  isSensitive,
+  redact,
+} from './redaction.js'
 
 /** One changed place of a value. */
 export interface FieldChange {
@@ -35,6 +42,17 @@ export function diffValues(
   base = 0,
 ): void {
   walk(a, b, [...prefix], out, sensitive, base)
+}
+
+/** Changes of a document's own top-level `fields` (its header: a Terraform state's serial and lineage, a snapshot's factory). */
+export function diffFields(
+  fields: readonly string[],
+  a: Readonly<Record<string, unknown>> | undefined,
+  b: Readonly<Record<string, unknown>>,
+): FieldChange[] {
+  const out: FieldChange[] = []
+  for (const key of fields) diffValues(a?.[key], b[key], out, NOTHING_SENSITIVE, [key])
+  return out
 }
 
 function walk(
