@@ -9,7 +9,6 @@
  *
  * BENCH_SECONDS (default 5) sets the length of each load run.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { createCipheriv, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { link, mkdir, mkdtemp, open, readFile, rm, unlink, writeFile } from 'node:fs/promises'
@@ -23,12 +22,22 @@ import { StoreRoot } from '../src/store/store-root.js'
 import { encodeEnvelope } from '../src/store/envelope.js'
 import { formatInstant } from '../src/time/instant.js'
 import { HELD, countingFs } from './counting-fs.js'
+import { terraformDoc, unobinDoc } from './documents.js'
+import {
+  bareStartMs,
+  externalCannon,
+  loopDelayMs,
+  rssKb,
+  rssPeakKb,
+  serverStartMs,
+  startTarget,
+  stop,
+} from './processes.js'
 import { diffScenario } from './diff.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 /** `BENCH_ONLY=diff` runs only the diff scenario and updates only its rows of the table. */
 const ONLY = process.env.BENCH_ONLY
-const here = fileURLToPath(new URL('.', import.meta.url))
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 
 interface Row {
@@ -61,139 +70,6 @@ function record(
   )
 }
 
-// --- processes --------------------------------------------------------------
-
-interface Target {
-  url: string
-  child: ChildProcess
-}
-
-async function startTarget(mode: 'app' | 'bare' | 'auth', dataDir = ''): Promise<Target> {
-  const child = spawn(process.execPath, [join(here, 'target.js'), mode, dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString()
-      const m = /listening (\S+)/.exec(buf)
-      if (m) resolve(m[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`target ${mode} exited ${code}`)))
-  })
-  return { url, child }
-}
-
-/**
- * Milliseconds from exec to listening of the server as users run it (`dist/src/server.js`,
- * the bundle `npm run bench` builds), over `dataDir`; the median of `runs` starts.
- */
-async function serverStartMs(dataDir: string, runs = 5): Promise<number> {
-  const times: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    const child = spawn(
-      process.execPath,
-      [join(here, '..', 'src', 'server.js'), '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'info'],
-      {
-        env: { PATH: process.env.PATH, UNOBIN_STATE_KEY: Buffer.alloc(32, 3).toString('base64') },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    await new Promise<void>((resolve, reject) => {
-      let buf = ''
-      child.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString()
-        if (buf.includes('Server listening at')) resolve()
-      })
-      child.once('exit', (code) => reject(new Error(`server exited ${code} before listening`)))
-    })
-    times.push(performance.now() - t0)
-    await stop({ url: '', child })
-  }
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!
-}
-
-/** Milliseconds from exec to listening of bare Fastify (the floor: Node's own start and Fastify's load); median of `runs`. */
-async function bareStartMs(runs = 5): Promise<number> {
-  const bare =
-    "import Fastify from 'fastify'; const app = Fastify(); app.get('/', async () => ({})); " +
-    "process.stdout.write('listening ' + (await app.listen({ host: '127.0.0.1', port: 0 })) + '\\n')"
-  const times: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    const child = spawn(process.execPath, ['--input-type=module', '-e', bare], {
-      cwd: join(here, '..', '..'),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening')) resolve()
-      })
-      child.once('exit', (code) => reject(new Error(`bare Fastify exited ${code} before listening`)))
-    })
-    times.push(performance.now() - t0)
-    await stop({ url: '', child })
-  }
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!
-}
-
-function stop(target: Target): Promise<void> {
-  return new Promise((resolve) => {
-    target.child.once('exit', () => resolve())
-    target.child.kill('SIGTERM')
-  })
-}
-
-/** The longest event-loop delay (ms) of a target since the previous call. */
-function loopDelayMs(target: Target): Promise<number> {
-  return new Promise((resolve) => {
-    target.child.once('message', (m: { maxMs: number }) => resolve(m.maxMs))
-    target.child.send('loop-delay')
-  })
-}
-
-/** CPU time (user + system, ms) a process has used so far. */
-async function cpuMs(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
-}
-
-/** autocannon in a process of its own: `amount` requests over 10 connections; the rate, and the server's CPU per request (µs). */
-async function externalCannon(url: string, server: Target, seconds: number): Promise<{ rps: number; cpuUs: number }> {
-  const run = async (duration: number) => {
-    const child = spawn(
-      process.execPath,
-      [join(repo, 'node_modules', 'autocannon', 'autocannon.js'), '-c', '10', '-d', String(duration), '-j', url],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    )
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-    })
-    await new Promise((resolve) => child.once('exit', resolve))
-    return JSON.parse(out) as { requests: { total: number }; duration: number; non2xx: number }
-  }
-  await run(1) // warm-up
-  const c0 = await cpuMs(server.child.pid!)
-  const result = await run(seconds)
-  const c1 = await cpuMs(server.child.pid!)
-  if (result.non2xx > 0) process.stdout.write(`  (${url}: ${result.non2xx} non-2xx)\n`)
-  // Requests over the run's own duration: autocannon's `requests.average` is a mean of whole one-second samples,
-  // which quantised a run of a fixed request count (20,000 in 1 or 2 samples: 20,000 or 10,000 req/s).
-  return { rps: result.requests.total / result.duration, cpuUs: ((c1 - c0) * 1000) / result.requests.total }
-}
-
-async function rssPeakKb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
-}
-
-async function rssKb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-}
-
 // --- load -------------------------------------------------------------------
 
 async function cannon(options: autocannon.Options): Promise<{ rps: number; p50: number; errors: number }> {
@@ -207,44 +83,6 @@ async function fetchOk(url: string, init?: RequestInit): Promise<Response> {
   const res = await fetch(url, init)
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`)
   return res
-}
-
-// --- documents --------------------------------------------------------------
-
-function unobinDoc(bytes: number, marker: number): Buffer {
-  const doc = {
-    'format-version': 1,
-    factory: { name: 'bench', version: '1.0.0', 'content-revision': 'sha256:bench' },
-    stack: 'bench',
-    'generated-at': '2026-07-10T12:00:00Z',
-    entries: [
-      {
-        address: 'a.b',
-        'entry-kind': 'leaf',
-        category: 'resource',
-        binding: { alias: 'x', kind: 'y' },
-        outputs: { pad: '' },
-      },
-    ],
-    outputs: { marker },
-  }
-  const base = JSON.stringify(doc, null, 2).length
-  doc.entries[0]!.outputs.pad = 'p'.repeat(Math.max(0, bytes - base))
-  return Buffer.from(JSON.stringify(doc, null, 2))
-}
-
-function terraformDoc(bytes: number, serial: number): Buffer {
-  const doc = {
-    version: 4,
-    terraform_version: '1.9.0',
-    serial,
-    lineage: 'bench-lineage',
-    outputs: { pad: { value: '' } },
-    resources: [] as unknown[],
-  }
-  const base = JSON.stringify(doc, null, 2).length
-  doc.outputs.pad.value = 'p'.repeat(Math.max(0, bytes - base))
-  return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`)
 }
 
 // --- baselines outside HTTP -------------------------------------------------
