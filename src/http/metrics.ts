@@ -186,7 +186,8 @@ export class Metrics {
     const run = this.#rendering.then(async () => {
       await this.#scrapeStacks(root, visible)
       this.waiters.set(root.waiting())
-      return this.registry.metrics()
+      // prom-client writes NaN as `Nan` (the event-loop lag before its first sample); the text format spells it NaN.
+      return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN')
     })
     this.#rendering = run.catch(() => undefined)
     return run

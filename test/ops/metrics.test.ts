@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import type { App } from '../../src/http/app-type.js'
 import { listenMetrics } from '../../src/http/metrics-listener.js'
 import { Metrics } from '../../src/http/metrics.js'
+import { Gauge } from 'prom-client'
 import { Keyring } from '../../src/crypto/keyring.js'
 import { keyFromEnv } from '../../src/crypto/keys.js'
 import { buildTestApp, stackUrl } from '../helpers/app.js'
@@ -247,3 +248,15 @@ t.test('the separate listener serves the same metrics without credentials, and n
   t.equal((await fetch(`${listener.url}/v1/factories`)).status, 404, 'the API is not served there')
   t.equal((await fetch(`${listener.url}/metrics`, { method: 'POST' })).status, 405)
 })
+
+t.test(
+  'a value that is not a number is rendered NaN, as the text format spells it (prom-client writes Nan)',
+  async (t) => {
+    const metrics = new Metrics()
+    new Gauge({ name: 'test_not_a_number', help: 'a gauge set to NaN', registers: [metrics.registry] }).set(Number.NaN)
+    const text = await metrics.render(makeRoot(t.testdir()))
+    t.match(text, /^test_not_a_number NaN$/m)
+    t.notMatch(text, / Nan$/m, 'no value spelled Nan')
+    t.ok(Number.isNaN(sampleValue(parseExposition(text), 'test_not_a_number')), 'a strict parser reads it')
+  },
+)
