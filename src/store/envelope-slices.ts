@@ -16,7 +16,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { CiphertextSource, Encrypter } from '../crypto/encrypter.js'
 import { type PiecewiseContent, openNoFollow } from '../fs/durable.js'
 import type { FsOps } from '../fs/fs-ops.js'
-import { EnvelopeEncoder, SPAN_TAIL, ciphertextSpan } from './envelope.js'
+import { EnvelopeEncoder, SPAN_TAIL, ciphertextSpan, encodeEnvelope } from './envelope.js'
 
 /** Bodies and envelope files at least this large take the sliced paths. */
 export const SLICED_BYTES = 1024 * 1024
@@ -24,6 +24,17 @@ export const SLICED_BYTES = 1024 * 1024
 const SEAL_SLICE = 3 * 256 * 1024
 /** How far into an envelope file the ciphertext member is looked for (the rest of the envelope is small). */
 const HEAD_BYTES = 64 * 1024
+
+/**
+ * The envelope sealing `body` with the sealing key, as a write publishes it:
+ * a large body sealed in slices as its temp file is written (never a second
+ * copy of it in memory), a small one in one piece. Both are the same bytes.
+ */
+export function envelopeToWrite(body: Buffer, payloadType: string, encrypter: Encrypter): Buffer | PiecewiseContent {
+  return body.length >= SLICED_BYTES
+    ? sealedEnvelope(body, payloadType, encrypter)
+    : encodeEnvelope({ payloadType, encrypter: encrypter.ref, ciphertext: encrypter.seal(body) })
+}
 
 /** The envelope sealing `body`, written in pieces (see `writeTemp`); each call seals anew (a fresh nonce). */
 export function sealedEnvelope(body: Buffer, payloadType: string, encrypter: Encrypter): PiecewiseContent {

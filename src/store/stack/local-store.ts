@@ -7,8 +7,8 @@ import { type FsOps, nodeFs } from '../../fs/fs-ops.js'
 import { Mutex } from '../../fs/mutex.js'
 import { type OwnerProbe, hostProbe } from '../../fs/owner.js'
 import { DEFAULT_TEMP_MAX_AGE_MS } from '../../fs/temp-files.js'
-import { UNOBIN_PAYLOAD, encodeEnvelope } from '../envelope.js'
-import { SLICED_BYTES, sealedEnvelope } from '../envelope-slices.js'
+import { UNOBIN_PAYLOAD } from '../envelope.js'
+import { envelopeToWrite } from '../envelope-slices.js'
 import { checkUnobinSnapshot } from '../../parse/parse-pool.js'
 import { assertName } from '../names.js'
 import { assertRev, sortRevs } from '../rev.js'
@@ -169,15 +169,7 @@ export class LocalStore implements ManagedStore {
 
   async write(body: Buffer, options: WriteOptions): Promise<WriteOutcome> {
     if (options.payloadType === UNOBIN_PAYLOAD) await checkUnobinSnapshot(body) // off the main thread when large
-    // A large body is sealed in slices as its temp file is written: never a second copy of it in memory.
-    const sealed =
-      body.length >= SLICED_BYTES
-        ? sealedEnvelope(body, options.payloadType, this.#encrypter)
-        : encodeEnvelope({
-            payloadType: options.payloadType,
-            encrypter: this.#encrypter.ref,
-            ciphertext: this.#encrypter.seal(body),
-          })
+    const sealed = envelopeToWrite(body, options.payloadType, this.#encrypter)
     // The record's digest is taken here, outside the stack's mutex: hashing a large body must not hold up its other writers.
     const written = options.record === undefined ? undefined : await revMetaOf(options.record, body)
     return this.#dir.io('writing a snapshot', async () => {

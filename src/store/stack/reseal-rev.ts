@@ -8,8 +8,8 @@ import { StateError, isStateError } from '../../errors.js'
 import { type PiecewiseContent, readNoFollow, replaceAtomic } from '../../fs/durable.js'
 import { lstatIfPresent } from '../../fs/fs-ops.js'
 import type { Mutex } from '../../fs/mutex.js'
-import { SLICED_BYTES, openEnvelopeFile, sealedEnvelope } from '../envelope-slices.js'
-import { decodeEnvelope, encodeEnvelope } from '../envelope.js'
+import { SLICED_BYTES, envelopeToWrite, openEnvelopeFile } from '../envelope-slices.js'
+import { decodeEnvelope } from '../envelope.js'
 import type { ResealOutcome } from '../store.js'
 import { revFile, trashName } from './layout.js'
 import type { StackDir } from './stack-dir.js'
@@ -21,8 +21,8 @@ import type { StackDir } from './stack-dir.js'
  * fsync), so a crash leaves the old or the new envelope, both readable while
  * the old key is configured (a large rev is opened and sealed in slices,
  * never blocking the event loop for long). A rev the sealing key already
- * opens is skipped, so a rerun resumes where a killed run stopped. Runs in the stack's mutex
- * so that a rev being deleted is never brought back. Throws
+ * opens is skipped, so a rerun resumes where a killed run stopped. Runs in
+ * the stack's mutex so that a rev being deleted is never brought back. Throws
  * `unreadable-snapshot` when no configured key opens the rev.
  */
 export async function resealRev(
@@ -45,18 +45,17 @@ export async function resealRev(
       const sliced = st.size >= SLICED_BYTES ? await openEnvelopeFile(dir.fs, path, encrypter) : undefined
       if (sliced !== undefined) {
         if (sliced.bySealingKey) return 'skipped'
-        resealed = sealedEnvelope(sliced.body, sliced.payloadType, encrypter)
+        resealed = envelopeToWrite(sliced.body, sliced.payloadType, encrypter)
       } else {
         const bytes = await readNoFollow(dir.fs, path)
         if (bytes === undefined) return 'absent'
         const envelope = decodeEnvelope(bytes)
         if (encrypter.isSealedWithSealingKey(envelope.ciphertext, envelope.encrypter)) return 'skipped'
-        const body = encrypter.open(envelope.ciphertext, envelope.encrypter)
-        resealed = encodeEnvelope({
-          payloadType: envelope.payloadType,
-          encrypter: encrypter.ref,
-          ciphertext: encrypter.seal(body),
-        })
+        resealed = envelopeToWrite(
+          encrypter.open(envelope.ciphertext, envelope.encrypter),
+          envelope.payloadType,
+          encrypter,
+        )
       }
     } catch (err) {
       if (isStateError(err, 'unreadable-snapshot')) {
