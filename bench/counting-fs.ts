@@ -1,12 +1,11 @@
 /**
- * A counting filesystem for `npm run bench`: the real `node:fs/promises`
- * calls through the store's injectable FsOps, each counted by name, and the
+ * A counting filesystem for `npm run bench`: the real filesystem's calls
+ * through the store's injectable FsOps, each counted by name, and the
  * file handles it opens counted too (fsync, writes, closes), so the bench can
  * say what one write, lock or unlock costs in filesystem round-trips. Calls
  * on the stack mutex's files (`isMutex`) are counted apart, as `mutex-*`.
  */
-import type { FileHandle } from 'node:fs/promises'
-import { type FsOps, nodeFs } from '../src/fs/fs-ops.js'
+import { type FsOps, type OpenFile, nodeFs } from '../src/fs/fs-ops.js'
 
 /** Counts of filesystem calls by kind, and under `HELD` how many of them ran while the stack mutex was held. */
 export type Counts = Record<string, number>
@@ -26,7 +25,7 @@ export function countingFs(isMutex: (path: string) => boolean): { fs: FsOps; tak
     counts[name] = (counts[name] ?? 0) + 1
     if (held && !name.startsWith('mutex-')) counts[HELD] = (counts[HELD] ?? 0) + 1
   }
-  const wrapHandle = (handle: FileHandle, prefix: string): FileHandle =>
+  const wrapHandle = (handle: OpenFile, prefix: string): OpenFile =>
     new Proxy(handle, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown
@@ -42,11 +41,11 @@ export function countingFs(isMutex: (path: string) => boolean): { fs: FsOps; tak
     })
   const fs: FsOps = {
     ...nodeFs,
-    open: (async (path: Parameters<FsOps['open']>[0], ...rest: unknown[]) => {
-      const prefix = isMutex(String(path)) ? 'mutex-' : ''
+    open: async (path, flags, mode) => {
+      const prefix = isMutex(path) ? 'mutex-' : ''
       bump(`${prefix}open`)
-      return wrapHandle(await (nodeFs.open as (...a: unknown[]) => Promise<FileHandle>)(path, ...rest), prefix)
-    }) as FsOps['open'],
+      return wrapHandle(await nodeFs.open(path, flags, mode), prefix)
+    },
     readFile: ((...args: Parameters<FsOps['readFile']>) => {
       bump('readFile')
       return nodeFs.readFile(...args)

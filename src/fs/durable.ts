@@ -7,9 +7,8 @@
  * one, never a torn one; temp files start with `.tmp-` and are never read as data.
  */
 import { constants } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type FsOps, errnoCode } from './fs-ops.js'
+import { type FsOps, type OpenFile, errnoCode } from './fs-ops.js'
 import { FreshCallsPerFs } from './fresh-calls.js'
 import { tempName } from './temp-files.js'
 
@@ -160,7 +159,7 @@ export async function replaceAtomic(
 }
 
 /** Opens `path` for reading without following a symlink at its last component; undefined when absent. */
-export async function openNoFollow(fs: FsOps, path: string): Promise<FileHandle | undefined> {
+export async function openNoFollow(fs: FsOps, path: string): Promise<OpenFile | undefined> {
   try {
     return await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
   } catch (err) {

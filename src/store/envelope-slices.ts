@@ -11,11 +11,10 @@
  * is not strict) is left to the one-piece path, which gives its exact answer.
  */
 import { createHash } from 'node:crypto'
-import type { FileHandle } from 'node:fs/promises'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { CiphertextSource, Encrypter } from '../crypto/encrypter.js'
 import { type PiecewiseContent, openNoFollow } from '../fs/durable.js'
-import type { FsOps } from '../fs/fs-ops.js'
+import type { FsOps, OpenFile } from '../fs/fs-ops.js'
 import { EnvelopeEncoder, SPAN_TAIL, ciphertextSpan, encodeEnvelope } from './envelope.js'
 
 /** Bodies and envelope files at least this large take the sliced paths. */
@@ -101,7 +100,7 @@ export async function openEnvelopeFile(
  * NotSliceable. Reads reuse two buffers (the text, the bytes): memory
  * touched for the first time costs more than the decoding on some hosts.
  */
-function base64Source(handle: FileHandle, from: number, length: number, padding: number): CiphertextSource {
+function base64Source(handle: OpenFile, from: number, length: number, padding: number): CiphertextSource {
   const groups = length / 4
   let text = Buffer.alloc(0)
   let bytes = Buffer.alloc(0)
@@ -134,7 +133,7 @@ function base64Source(handle: FileHandle, from: number, length: number, padding:
 const DECODE_PIECE = 64 * 1024
 
 /** Reads `length` bytes at `position` into `out`; throws NotSliceable when the file ends first (it changed under us). */
-async function readInto(handle: FileHandle, out: Buffer, length: number, position: number): Promise<void> {
+async function readInto(handle: OpenFile, out: Buffer, length: number, position: number): Promise<void> {
   let done = 0
   while (done < length) {
     const { bytesRead } = await handle.read(out, done, length - done, position + done)
@@ -144,7 +143,7 @@ async function readInto(handle: FileHandle, out: Buffer, length: number, positio
 }
 
 /** `length` bytes at `position`, in a buffer of their own. */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+async function readAt(handle: OpenFile, position: number, length: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(length)
   await readInto(handle, out, length, position)
   return out

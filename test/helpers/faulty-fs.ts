@@ -1,5 +1,4 @@
-import type { FileHandle } from 'node:fs/promises'
-import { type FsOps, nodeFs } from '../../src/fs/fs-ops.js'
+import { type FsOps, type OpenFile, nodeFs } from '../../src/fs/fs-ops.js'
 
 /** A method FaultyFs can fail: an FsOps call, or a call on a handle it opened. */
 export type FaultyMethod = keyof FsOps | 'writeFile' | 'sync' | 'readFile' | 'read'
@@ -109,12 +108,12 @@ export class FaultyFs implements FsOps {
       const fault = this.#check(method, path)
       if (fault !== undefined) throw fault
       const result = await real(...args)
-      return method === 'open' ? this.#wrapHandle(result as FileHandle, path) : result
+      return method === 'open' ? this.#wrapHandle(result as OpenFile, path) : result
     }
     return wrapped as FsOps[K]
   }
 
-  #wrapHandle(handle: FileHandle, path: string): FileHandle {
+  #wrapHandle(handle: OpenFile, path: string): OpenFile {
     return new Proxy(handle, {
       get: (target, prop, receiver) => {
         if (prop === 'writeFile') {

@@ -264,12 +264,12 @@ class BrokenVolume implements FsOps {
     this.#fail('read-only', 'rmdir', args[0])
     return nodeFs.rmdir(...args)
   }) as typeof fsp.rmdir
-  readonly open = (async (path: Parameters<typeof fsp.open>[0], flags?: string | number, mode?: number) => {
+  readonly open: FsOps['open'] = async (path, flags, mode) => {
     const writes =
       typeof flags === 'number' && (flags & (constants.O_CREAT | constants.O_WRONLY | constants.O_RDWR)) !== 0
     if (writes) this.#fail('full', 'open', path)
     return nodeFs.open(path, flags, mode)
-  }) as typeof fsp.open
+  }
   readonly mkdir = (async (...args: Parameters<typeof fsp.mkdir>) => {
     this.#fail('full', 'mkdir', args[0])
     return nodeFs.mkdir(...args)
