@@ -40,6 +40,7 @@ export const DEFAULT_TEMP_MAX_AGE_MS = 60_000
  * (the probe is an owner-named temp since): swept as one of unknown writer.
  */
 const OLD_CASE_PROBE = /^\.case-probe-[0-9a-f]{12}-Aa$/
+const DOT = 0x2e
 
 /** `.tmp-<machine 16 hex>-<pid>-<start or x>-…` */
 const WRITER = /^\.tmp-([0-9a-f]{16})-([1-9][0-9]{0,9})-([0-9]{1,20}|x)-/
@@ -125,7 +126,8 @@ export async function sweepTemps(fs: FsOps, dir: string, options: SweepOptions):
   let removed = 0
   let failed: unknown
   for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX) && !OLD_CASE_PROBE.test(name)) continue
+    // Both kinds start with a dot: the rest of a large directory (revs) is passed over with one comparison.
+    if (name.charCodeAt(0) !== DOT || (!name.startsWith(TEMP_PREFIX) && !OLD_CASE_PROBE.test(name))) continue
     const path = join(dir, name)
     try {
       const writer = tempWriter(name, options.probe.self)

@@ -68,6 +68,27 @@ t.test('a write sorts after a rev another writer added since this store last lis
   t.same((await store.list()).slice(-2), [first, third])
 })
 
+t.test('concurrent writes share one listing of the history, never one that began before them', async (t) => {
+  const { store, snapshots, fs } = setup(t, { tree: 'env-key' })
+  const listings = () => fs.calls.filter((c) => c.method === 'readdir' && c.path === snapshots).length
+  await store.write(sampleSnapshot(0), STATE)
+  // Another writer (the Go tool, an hour ahead) adds a rev after that listing; every write below begins after it.
+  const ahead = '2026-07-10T13:00:00.5Z'
+  copyFileSync(join(snapshots, `${ENV_KEY_REVS[0]}.json.enc`), join(snapshots, `${ahead}.json.enc`))
+  const before = listings()
+  const revs = (await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((n) => store.write(sampleSnapshot(n), STATE)))).map(
+    (w) => w.rev,
+  )
+  t.ok(
+    revs.every((rev) => rev > ahead),
+    `each write sorts after the rev added before it began: ${revs.join(', ')}`,
+  )
+  t.equal(new Set(revs).size, 8, 'eight distinct revs')
+  const shared = listings() - before
+  t.ok(shared >= 1 && shared < 8, `8 writes queued for the mutex listed the history ${shared} time(s)`)
+  t.same((await store.list()).slice(-9), [ahead, ...[...revs].sort()], 'the history lists them in order')
+})
+
 t.test('write with makeCurrent moves current to the new rev', async (t) => {
   const { store, stackDir } = setup(t)
   const first = (await store.write(sampleSnapshot(1), { ...STATE, makeCurrent: true })).rev
