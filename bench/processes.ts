@@ -113,16 +113,27 @@ export async function cpuMs(pid: number): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
 }
 
-/** autocannon in a process of its own: `amount` requests over 10 connections; the rate, and the server's CPU per request (µs). */
+/** A load of POSTs: the body's file and the connections (GETs over 10 connections when absent). */
+export interface PostLoad {
+  readonly bodyFile: string
+  readonly connections: number
+}
+
+/** autocannon in a process of its own for `seconds`: GETs over 10 connections, or `post`; the rate, and the server's CPU per request (µs). */
 export async function externalCannon(
   url: string,
   server: Target,
   seconds: number,
+  post?: PostLoad,
 ): Promise<{ rps: number; cpuUs: number }> {
+  const load =
+    post === undefined
+      ? ['-c', '10']
+      : ['-c', String(post.connections), '-m', 'POST', '-i', post.bodyFile, '-H', 'content-type=application/json']
   const run = async (duration: number) => {
     const child = spawn(
       process.execPath,
-      [join(repo, 'node_modules', 'autocannon', 'autocannon.js'), '-c', '10', '-d', String(duration), '-j', url],
+      [join(repo, 'node_modules', 'autocannon', 'autocannon.js'), ...load, '-d', String(duration), '-j', url],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     )
     let out = ''

@@ -11,7 +11,7 @@
  */
 import { createCipheriv, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { link, mkdir, mkdtemp, open, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, mkdtemp, open, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,6 +36,8 @@ import {
 import { diffScenario } from './diff.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+/** How many revs the long-history write scenario's stack holds before it is loaded. */
+const LONG_HISTORY = 10_000
 /** `BENCH_ONLY=diff` runs only the diff scenario and updates only its rows of the table. */
 const ONLY = process.env.BENCH_ONLY
 const repo = fileURLToPath(new URL('../..', import.meta.url))
@@ -302,14 +304,15 @@ async function main(): Promise<void> {
         },
       ],
     })
+    // The write and lock targets are issue 15's (issue 7 first asked 0.8× of the writes and 0.5× of lock + unlock).
     record(
       'POST 10 KB snapshot, 8 writers, distinct stacks',
       distinct.rps,
       'req/s',
       plain,
       'plain durable write ×8',
-      '≥ 0.8×',
-      (r) => r !== null && r >= 0.8,
+      '≥ 0.6×',
+      (r) => r !== null && r >= 0.6,
     )
     const shared = await cannon({ url: `${stack('shared')}/snapshots`, connections: 8, method: 'POST', body: body10k })
     record(
@@ -318,8 +321,32 @@ async function main(): Promise<void> {
       'req/s',
       plain,
       'plain durable write ×8',
-      '≥ 0.8×',
-      (r) => r !== null && r >= 0.8,
+      '≥ 0.4×',
+      (r) => r !== null && r >= 0.4,
+    )
+    // A long history: every write lists the stack's revs (see BENCHMARKS.md, "What limits the misses").
+    const long = await fetchOk(`${stack('long')}/snapshots`, { method: 'POST', body: body10k })
+    const longRev = ((await long.json()) as { rev: string }).rev
+    const longRevs = join(work, 'data', 'bench', 'long', 'snapshots')
+    for (let i = 1; i <= LONG_HISTORY; i++)
+      await copyFile(
+        join(longRevs, `${longRev}.json.enc`),
+        join(longRevs, `2020-01-01T00:00:00.${String(i).padStart(9, '0').replace(/0+$/, '')}Z.json.enc`),
+      )
+    const longShared = await cannon({
+      url: `${stack('long')}/snapshots`,
+      connections: 8,
+      method: 'POST',
+      body: body10k,
+    })
+    record(
+      `POST 10 KB snapshot, 8 writers, one stack of ${LONG_HISTORY.toLocaleString('en')} revs`,
+      longShared.rps,
+      'req/s',
+      shared.rps,
+      'the same on a new stack',
+      '(info)',
+      () => true,
     )
 
     // 4. lock + unlock cycles on one stack (sequential, keep-alive) vs a plain marker.
@@ -337,8 +364,8 @@ async function main(): Promise<void> {
       'cyc/s',
       plainLock,
       'create+fsync+unlink marker',
-      '≥ 0.5×',
-      (r) => r !== null && r >= 0.5,
+      '≥ 0.3×',
+      (r) => r !== null && r >= 0.3,
     )
 
     // 4b. What each store operation pays in filesystem calls (counted through the injectable fs).
