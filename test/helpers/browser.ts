@@ -5,7 +5,7 @@
  * own. One browser per test file; each page is a tab of its own (its own
  * sessionStorage, so it signs in on its own).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -36,6 +36,10 @@ export async function launchBrowser(
   t: Test,
   options: { viewport?: { width: number; height: number } } = {},
 ): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `the console's browser tests need Debian's chromium at ${CHROMIUM}: apt-get install -y chromium (bash .ci/run installs it when missing)`,
+    )
   const profile = mkdtempSync(join(tmpdir(), 'unobin-chromium-'))
   let context: BrowserContext
   try {
