@@ -1,8 +1,29 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { constants, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import { lstatIfPresent, nodeFs } from '../../src/fs/fs-ops.js'
+
+/** Both calls fail, and ours as fs.promises does: the same code, syscall, path, errno and message. */
+async function failsAlike(t: Test, ours: Promise<unknown>, theirs: Promise<unknown>, what: string): Promise<void> {
+  const [mine, node] = await Promise.all(
+    [ours, theirs].map((call) =>
+      call.then(
+        () => undefined,
+        (err: NodeJS.ErrnoException) => err,
+      ),
+    ),
+  )
+  const fields = (e: NodeJS.ErrnoException | undefined) => ({
+    code: e?.code,
+    syscall: e?.syscall,
+    path: e?.path,
+    errno: e?.errno,
+    message: e?.message,
+  })
+  t.ok(mine instanceof Error, `${what} fails`)
+  t.same(fields(mine), fields(node), `${what} fails as fs.promises does`)
+}
 
 // nodeFs.lstat goes through the callback API (cheaper per call); it must answer exactly as fs.promises.lstat does.
 
@@ -29,27 +50,8 @@ t.test('lstat answers what fs.promises.lstat answers, for a file, a directory an
 t.test('lstat fails as fs.promises.lstat does: same code, syscall and path', async (t) => {
   const dir = t.testdir()
   writeFileSync(join(dir, 'file'), 'x')
-  for (const path of [join(dir, 'absent'), join(dir, 'file', 'below')]) {
-    const ours = await nodeFs.lstat(path).then(
-      () => undefined,
-      (err: NodeJS.ErrnoException) => err,
-    )
-    const theirs = await fsp.lstat(path).then(
-      () => undefined,
-      (err: NodeJS.ErrnoException) => err,
-    )
-    t.ok(ours instanceof Error, `${path} fails`)
-    t.same(
-      { code: ours?.code, syscall: ours?.syscall, path: ours?.path, errno: ours?.errno, message: ours?.message },
-      {
-        code: theirs?.code,
-        syscall: theirs?.syscall,
-        path: theirs?.path,
-        errno: theirs?.errno,
-        message: theirs?.message,
-      },
-    )
-  }
+  for (const path of [join(dir, 'absent'), join(dir, 'file', 'below')])
+    await failsAlike(t, nodeFs.lstat(path), fsp.lstat(path), path)
   t.equal(await lstatIfPresent(nodeFs, join(dir, 'absent')), undefined, 'absent reads as undefined')
   await t.rejects(lstatIfPresent(nodeFs, join(dir, 'file', 'below')), { code: 'ENOTDIR' }, 'other errors are thrown')
 })
@@ -109,27 +111,8 @@ t.test('open fails as fs.promises.open does: same code, syscall, path and messag
     [join(dir, 'link'), constants.O_RDONLY | constants.O_NOFOLLOW],
     [join(dir, 'file', 'below'), 'r'],
   ]
-  for (const [path, flags] of cases) {
-    const ours = await nodeFs.open(path, flags).then(
-      () => undefined,
-      (err: NodeJS.ErrnoException) => err,
-    )
-    const theirs = await fsp.open(path, flags).then(
-      () => undefined,
-      (err: NodeJS.ErrnoException) => err,
-    )
-    t.ok(ours instanceof Error, `${path} (${flags}) fails`)
-    t.same(
-      { code: ours?.code, syscall: ours?.syscall, path: ours?.path, errno: ours?.errno, message: ours?.message },
-      {
-        code: theirs?.code,
-        syscall: theirs?.syscall,
-        path: theirs?.path,
-        errno: theirs?.errno,
-        message: theirs?.message,
-      },
-    )
-  }
+  for (const [path, flags] of cases)
+    await failsAlike(t, nodeFs.open(path, flags), fsp.open(path, flags), `${path} (${flags})`)
 })
 
 t.test('the path calls answer and fail as fs.promises does', async (t) => {
@@ -160,27 +143,8 @@ t.test('the path calls answer and fail as fs.promises does', async (t) => {
   await nodeFs.rmdir(join(dir, 'x', 'y'))
   await nodeFs.unlink(join(dir, 'c'))
   t.same((await nodeFs.readdir(dir)).sort(), ['a', 'x'], 'rmdir, unlink')
-  for (const [name, ours, theirs] of [
-    ['link', () => nodeFs.link(a, join(dir, 'a')), () => fsp.link(a, join(dir, 'a'))],
-    ['unlink', () => nodeFs.unlink(join(dir, 'absent')), () => fsp.unlink(join(dir, 'absent'))],
-    ['readdir', () => nodeFs.readdir(a), () => fsp.readdir(a)],
-    ['rmdir', () => nodeFs.rmdir(dir), () => fsp.rmdir(dir)],
-  ] as const) {
-    const [e1, e2] = await Promise.all([
-      ours().then(
-        () => undefined,
-        (e: NodeJS.ErrnoException) => e,
-      ),
-      theirs().then(
-        () => undefined,
-        (e: NodeJS.ErrnoException) => e,
-      ),
-    ])
-    t.same(
-      { code: e1?.code, syscall: e1?.syscall, message: e1?.message },
-      { code: e2?.code, syscall: e2?.syscall, message: e2?.message },
-      name,
-    )
-    t.ok(e1 instanceof Error, `${name} fails`)
-  }
+  await failsAlike(t, nodeFs.link(a, join(dir, 'a')), fsp.link(a, join(dir, 'a')), 'link onto a name taken')
+  await failsAlike(t, nodeFs.unlink(join(dir, 'absent')), fsp.unlink(join(dir, 'absent')), 'unlink of nothing')
+  await failsAlike(t, nodeFs.readdir(a), fsp.readdir(a), 'readdir of a file')
+  await failsAlike(t, nodeFs.rmdir(dir), fsp.rmdir(dir), 'rmdir of a full directory')
 })
