@@ -64,8 +64,20 @@ class DescriptorFile implements OpenFile {
     )
   }
 
-  readFile(): Promise<Buffer> {
-    return this.#call('read', (fd, settle) => fs.readFile(fd, settle))
+  /**
+   * One read for a small file (a marker, a pointer, a small rev), where
+   * `fs.readFile` asks for the size first: a read of a regular file that
+   * comes back short has reached its end. A longer file goes on as
+   * `fs.readFile` does (its size, then to the end).
+   */
+  async readFile(): Promise<Buffer> {
+    const head = Buffer.allocUnsafe(HEAD_BYTES)
+    const { bytesRead } = await this.#call<{ bytesRead: number }>('read', (fd, settle) =>
+      fs.read(fd, head, 0, HEAD_BYTES, null, (err, n) => settle(err, { bytesRead: n })),
+    )
+    if (bytesRead < HEAD_BYTES) return Buffer.from(head.subarray(0, bytesRead))
+    const rest = await this.#call<Buffer>('read', (fd, settle) => fs.readFile(fd, settle))
+    return Buffer.concat([head, rest])
   }
 
   stat(): Promise<Stats> {
@@ -97,6 +109,9 @@ class DescriptorFile implements OpenFile {
     throw Object.assign(new Error(`EBADF: bad file descriptor, ${syscall}`), { code: 'EBADF', errno: -9, syscall })
   }
 }
+
+/** What `OpenFile.readFile` reads first: every marker, pointer and metadata file, and a 10 KB snapshot, fit. */
+const HEAD_BYTES = 64 * 1024
 
 /** Writes what it can of `data` from `offset` at the descriptor's position; how many bytes it wrote. */
 function writeAt(fd: number, data: Uint8Array, offset: number): Promise<number> {

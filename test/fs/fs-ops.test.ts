@@ -92,6 +92,21 @@ t.test(
   },
 )
 
+t.test('readFile reads a file whole, at every size around its first read', async (t) => {
+  const dir = t.testdir()
+  for (const size of [0, 1, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 1024 * 1024 + 7]) {
+    const path = join(dir, `f${size}`)
+    const data = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) data[i] = (i * 31) & 0xff
+    writeFileSync(path, data)
+    const file = await nodeFs.open(path, 'r')
+    const read = await file.readFile()
+    t.ok(read.equals(data), `${size} bytes`)
+    t.equal((await file.readFile()).length, 0, `${size} bytes: the position is left at the end`)
+    await file.close()
+  }
+})
+
 t.test('a large piece is written whole', async (t) => {
   const path = join(t.testdir(), 'large')
   const data = Buffer.alloc(8 * 1024 * 1024 + 3, 7)
