@@ -182,9 +182,12 @@ export class History {
       const outcome = await this.#mutex.run(async (): Promise<WriteOutcome> => {
         const settled = await check()
         if ('rev' in settled) return settled
-        const files = await this.#listing.since(began)
+        let files = await this.#listing.since(began)
         if (!this.#swept && settled.meta !== undefined) {
-          await this.metas.sweep(new Set(revsAmong(files))) // leftovers of writes or deletes that died half-way
+          // Once per process and stack, the metadata of writes or deletes that died half-way goes, judged by a listing
+          // begun now: a shared one may lack a rev another process published since, and would take its metadata.
+          files = await this.#listing.since(Number.POSITIVE_INFINITY)
+          await this.metas.sweep(new Set(revsAmong(files)))
           this.#swept = true
         }
         for (let attempt = 0; attempt < 1000; attempt++) {
