@@ -186,12 +186,12 @@ export class History {
         if (!this.#swept && settled.meta !== undefined) {
           // Once per process and stack, the metadata of writes or deletes that died half-way goes, judged by a listing
           // begun now: a shared one may lack a rev another process published since, and would take its metadata.
-          files = await this.#listing.since(Number.POSITIVE_INFINITY)
+          files = await this.#listing.fresh()
           await this.metas.sweep(new Set(revsAmong(files)))
           this.#swept = true
         }
         for (let attempt = 0; attempt < 1000; attempt++) {
-          const newest = this.#newest.of(attempt === 0 ? files : await this.#listing.since(Number.POSITIVE_INFINITY))
+          const newest = this.#newest.of(attempt === 0 ? files : await this.#listing.fresh())
           const rev = formatRev(nextRev(this.#dir.clock.nowNanos(), newest))
           const path = join(snapshots, revFile(rev))
           const meta = settled.meta?.(rev)
@@ -423,6 +423,11 @@ class RevListing {
   mark(): number {
     this.#writers++
     return this.#begun
+  }
+
+  /** A listing begun now, whatever was shared before (what a write needs that must not miss a rev published since). */
+  fresh(): Promise<readonly string[]> {
+    return this.since(Number.POSITIVE_INFINITY)
   }
 
   /** A write that marked has ended: the listing is let go when no other write may use it. */
